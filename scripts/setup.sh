@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up picam_ros on a fresh Debian/Ubuntu machine, without ROS:
+#   system packages (ffmpeg, a C++ compiler, Python headers and venv), then a venv in .venv
+#   with the package installed in editable mode (the C++ extension is built here).
+# Usage: scripts/setup.sh [--test]     --test also installs the test tools (pytest, OpenCV, colcon ...)
+# Environment: VENV=path (default .venv), NUMPY_SPEC (e.g. 'numpy<2' to test on numpy 1.2x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+need=()
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+command -v g++ >/dev/null || need+=(g++)
+python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || need+=(python3-dev)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+if [ ${#need[@]} -gt 0 ]; then
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
+
+venv="${VENV:-.venv}"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --upgrade pip setuptools wheel
+# The extension builds against whatever pybind11 and numpy the environment has (as colcon does on
+# a ROS machine with the distro's), so they are installed first and build isolation is off.
+"$venv/bin/python" -m pip install -q pybind11 "${NUMPY_SPEC:-numpy}"
+"$venv/bin/python" -m pip install -q --no-build-isolation -e ".${extras}"
+echo "picam_ros is set up in $venv"

@@ -1,0 +1,73 @@
+"""Build picam_ros: an ament_python package with one pybind11 extension.
+
+The extension is built with the pybind11 the interpreter can import: the distro's
+(python3-pybind11 / pybind11-dev, what colcon uses on a ROS machine) or a venv's.
+Every ``src_cpp/*.cpp`` is compiled into ``picam_ros._centroids``.
+"""
+
+from glob import glob
+import os
+
+from pybind11.setup_helpers import build_ext, Pybind11Extension
+from setuptools import find_packages, setup
+
+PACKAGE = 'picam_ros'
+
+extra_compile_args = ['-O3', '-fno-math-errno']
+if os.environ.get('PICAM_ROS_NATIVE') == '1':
+    # Opt-in: tune for the build machine (a Pi building for itself). Off by default so
+    # the same build runs on any CPU of the architecture.
+    extra_compile_args.append('-march=native')
+
+ext_modules = [
+    Pybind11Extension(
+        f'{PACKAGE}._centroids',
+        sorted(glob('src_cpp/*.cpp')),
+        include_dirs=['src_cpp'],
+        cxx_std=17,
+        extra_compile_args=extra_compile_args,
+    ),
+]
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*', 'bench']),
+    ext_modules=ext_modules,
+    cmdclass={'build_ext': build_ext},
+    data_files=[
+        ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE}']),
+        (f'share/{PACKAGE}', ['package.xml']),
+        (f'share/{PACKAGE}/launch', sorted(glob('launch/*.launch.py'))),
+        (f'share/{PACKAGE}/config', sorted(glob('config/*.yaml') + glob('config/*.yml'))),
+    ],
+    python_requires='>=3.10',
+    install_requires=['setuptools', 'numpy>=1.21'],
+    extras_require={
+        'test': [
+            'pytest',
+            'hypothesis',
+            'opencv-python-headless',
+            'ruff',
+            'colcon-core',
+            'colcon-ros',
+            'colcon-python-setup-py',
+            'colcon-recursive-crawl',
+            'colcon-package-information',
+            'catkin_pkg',
+        ],
+    },
+    zip_safe=False,
+    maintainer='picam_ros maintainers',
+    maintainer_email='picam-ros@example.com',
+    description='Raspberry Pi camera as a ROS 2 vision source: YUV frames, live stream, centroids.',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'camera_node = picam_ros.camera_node:main',
+            'centroid_node = picam_ros.centroid_node:main',
+            'picam-ros = picam_ros.cli:main',
+        ],
+    },
+)
