@@ -1,0 +1,268 @@
+"""Centroid engine: key pixels by luma/chroma range, then measure every connected blob exactly.
+
+The work happens in C++ (``picam_ros._centroids``) in one pass over the frame with no full-size
+label image. This module owns the configuration (``KeyingParams``: one validated table whose
+field metadata also drives ROS parameter descriptors and CLI flags) and the numpy-facing API.
+
+Results equal OpenCV's ``connectedComponentsWithStats`` on the same key mask: areas and boxes
+exactly, centroids to the last bit in practice (the sums are exact integers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from picam_ros import _centroids
+
+__all__ = [
+    'CENTROID_DTYPE',
+    'CentroidResult',
+    'KeyingParams',
+    'find_centroids',
+    'find_centroids_in_frame',
+    'key_mask',
+]
+
+# One record per blob. Packed (41 bytes): the C++ layer writes records at these offsets.
+CENTROID_DTYPE = np.dtype([
+    ('x', 'f8'),               # mean pixel x, full-frame coordinates, pixel centres at integers
+    ('y', 'f8'),
+    ('area', 'u4'),            # pixels
+    ('bbox_x', 'i4'),
+    ('bbox_y', 'i4'),
+    ('bbox_w', 'i4'),
+    ('bbox_h', 'i4'),
+    ('touches_border', '?'),   # the box touches the edge of the searched region (frame or ROI)
+    ('mean_luma', 'f4'),
+])
+
+
+def _check_record_layout() -> None:
+    """Fail at import, not with garbage results, if the dtype and the C++ writer disagree."""
+    native = [(name, offset) for name, offset in _centroids.RECORD_FIELDS]
+    ours = [(name, CENTROID_DTYPE.fields[name][1]) for name in CENTROID_DTYPE.names]
+    if native != ours or CENTROID_DTYPE.itemsize != _centroids.RECORD_ITEMSIZE:
+        raise ImportError(
+            f'picam_ros._centroids writes records as {native} ({_centroids.RECORD_ITEMSIZE} bytes)'
+            f' but CENTROID_DTYPE is {ours} ({CENTROID_DTYPE.itemsize} bytes): rebuild the'
+            ' extension (python setup.py build_ext --inplace)')
+
+
+_check_record_layout()
+
+_MAX_AREA = 2**31 - 1
+_MAX_ROI_SIDE = 65535
+
+
+def _param(default: Any, minimum: int | None, maximum: int | None, description: str,
+           **extra: Any) -> Any:
+    return field(default=default, metadata={
+        'min': minimum, 'max': maximum, 'description': description, **extra})
+
+
+@dataclass(frozen=True)
+class KeyingParams:
+    """What counts as a keyed pixel and which blobs are reported.
+
+    Each field's metadata holds ``min``, ``max`` (inclusive bounds, None where not numeric) and
+    ``description``; optional fields also carry ``optional=True`` (None switches them off). ROS
+    parameter descriptors and CLI flags are generated from this table, and every constructor
+    (direct, ``from_dict``, ``replace``) runs the same validation.
+    """
+
+    luma_min: int = _param(150, 0, 255, 'Lowest luma (Y) that is keyed, inclusive.')
+    luma_max: int = _param(255, 0, 255, 'Highest luma (Y) that is keyed, inclusive.')
+    u_min: int | None = _param(None, 0, 255, 'Lowest chroma U (Cb) that is keyed; None = no '
+                               'lower U bound.', optional=True)
+    u_max: int | None = _param(None, 0, 255, 'Highest chroma U (Cb) that is keyed; None = no '
+                               'upper U bound.', optional=True)
+    v_min: int | None = _param(None, 0, 255, 'Lowest chroma V (Cr) that is keyed; None = no '
+                               'lower V bound.', optional=True)
+    v_max: int | None = _param(None, 0, 255, 'Highest chroma V (Cr) that is keyed; None = no '
+                               'upper V bound.', optional=True)
+    invert: bool = _param(False, None, None, 'Key the pixels outside the ranges instead (dark '
+                          'features on a bright background).')
+    roi: tuple[int, int, int, int] | None = _param(
+        None, 0, _MAX_ROI_SIDE, 'Search only this rectangle (x, y, width, height) in pixels; '
+        'None or empty = the whole frame. Coordinates stay full-frame.', optional=True)
+    connectivity: int = _param(4, 4, 8, 'Pixel connectivity of a blob: 4 (edges) or 8 (edges '
+                               'and corners).', choices=(4, 8))
+    min_area: int = _param(1, 1, _MAX_AREA, 'Blobs with fewer pixels are ignored.')
+    max_area: int = _param(0, 0, _MAX_AREA, 'Blobs with more pixels are ignored; 0 = no limit.')
+    max_centroids: int = _param(1000, 1, 1_000_000, 'Report at most this many blobs (largest '
+                                'first); the rest are counted as dropped.')
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == 'roi':
+                value = _validated_roi(value)
+            elif f.name == 'invert':
+                if not isinstance(value, (bool, np.bool_)):
+                    raise ValueError(f'invert: expected a bool, got {value!r}')
+                value = bool(value)
+            elif value is not None or not f.metadata.get('optional', False):
+                value = _validated_int(f.name, value, f.metadata['min'], f.metadata['max'])
+            object.__setattr__(self, f.name, value)
+
+        if self.luma_min > self.luma_max:
+            raise ValueError(f'luma_min: {self.luma_min} is greater than luma_max '
+                             f'{self.luma_max}')
+        for plane in ('u', 'v'):
+            low, high = getattr(self, f'{plane}_min'), getattr(self, f'{plane}_max')
+            if low is not None and high is not None and low > high:
+                raise ValueError(f'{plane}_min: {low} is greater than {plane}_max {high}')
+        if self.connectivity not in (4, 8):
+            raise ValueError(f'connectivity: expected 4 or 8, got {self.connectivity}')
+        if self.max_area and self.max_area < self.min_area:
+            raise ValueError(f'max_area: {self.max_area} is smaller than min_area '
+                             f'{self.min_area} (use 0 for no upper limit)')
+        # Arguments for the native call, computed once per (immutable) instance.
+        object.__setattr__(self, '_native_keying', (
+            self.luma_min, self.luma_max, *_gate(self.u_min, self.u_max),
+            *_gate(self.v_min, self.v_max), self.invert))
+
+    @property
+    def uses_chroma(self) -> bool:
+        """True when a U or V gate is set, so the frame's chroma planes are needed."""
+        return any(getattr(self, name) is not None
+                   for name in ('u_min', 'u_max', 'v_min', 'v_max'))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> KeyingParams:
+        """Build from a mapping (YAML, ROS parameters); unknown keys are an error, not ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f'unknown keying parameter(s) {unknown}; known: {sorted(names)}')
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> KeyingParams:
+        """A copy with `changes` applied and validated (the live-tuning path)."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ValueError(f'unknown keying parameter(s) {unknown}; known: {sorted(names)}')
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Field values by name (the inverse of ``from_dict``)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def _validated_int(name: str, value: Any, minimum: int | None, maximum: int | None) -> int:
+    try:
+        number = operator.index(value)  # int and numpy integers; not float, str or None
+    except TypeError:
+        number = None
+    if number is None or isinstance(value, (bool, np.bool_)):
+        raise ValueError(f'{name}: expected an integer, got {value!r}')
+    value = number
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(f'{name}: {value} is outside {minimum}..{maximum}')
+    return value
+
+
+def _validated_roi(value: Any) -> tuple[int, int, int, int] | None:
+    if value is None:
+        return None
+    items = list(value) if isinstance(value, (tuple, list, np.ndarray)) else None
+    if items is None:
+        raise ValueError(f'roi: expected (x, y, width, height) or None, got {value!r}')
+    if not items:  # ROS integer-array parameters cannot be None: empty means "whole frame"
+        return None
+    if len(items) != 4:
+        raise ValueError(f'roi: expected 4 values (x, y, width, height), got {len(items)}')
+    x, y, width, height = (_validated_int(f'roi.{part}', item, 0, _MAX_ROI_SIDE)
+                           for part, item in zip(('x', 'y', 'width', 'height'), items))
+    if width < 1 or height < 1:
+        raise ValueError(f'roi: width and height must be >= 1, got {width}x{height}')
+    return (x, y, width, height)
+
+
+def _gate(low: int | None, high: int | None) -> tuple[int, int]:
+    """A chroma gate as the native layer wants it: (-1, -1) = off, else an inclusive range."""
+    if low is None and high is None:
+        return (-1, -1)
+    return (0 if low is None else low, 255 if high is None else high)
+
+
+class CentroidResult(NamedTuple):
+    blobs: np.ndarray  # CENTROID_DTYPE, largest area first, ties in raster order of first pixel
+    dropped: int       # blobs that passed the area filter but were cut by max_centroids
+
+
+def _checked_plane(name: str, plane: Any) -> np.ndarray:
+    """A zero-copy ndarray view of `plane`, with numpy-level errors named for the argument."""
+    array = np.asarray(plane)
+    if array.dtype != np.uint8:
+        raise ValueError(f'{name}: expected dtype uint8, got {array.dtype}')
+    if array.ndim != 2:
+        raise ValueError(f'{name}: expected a 2-D array, got {array.ndim}-D shape {array.shape}')
+    return array
+
+
+def _native_args(luma: Any, params: KeyingParams, u: Any, v: Any, uv: Any,
+                 uv_order: str) -> tuple:
+    if not isinstance(params, KeyingParams):
+        raise TypeError(f'params: expected KeyingParams, got {type(params).__name__}')
+    luma = _checked_plane('luma', luma)
+    planes = [None if p is None else _checked_plane(n, p)
+              for n, p in (('u', u), ('v', v), ('uv', uv))]
+    height, width = luma.shape
+    roi = params.roi if params.roi is not None else (0, 0, width, height)
+    return (luma, *planes, uv_order, *params._native_keying, *roi)
+
+
+def find_centroids(luma: np.ndarray, params: KeyingParams, u: np.ndarray | None = None,
+                   v: np.ndarray | None = None, uv: np.ndarray | None = None,
+                   uv_order: str = 'vu') -> CentroidResult:
+    """Key `luma` (2-D uint8, any row stride) and measure every blob.
+
+    Chroma, needed only when `params` gates on U/V: planar `u`, `v` (I420, half resolution,
+    rounded up) or interleaved `uv` with `uv_order` 'uv' (NV12) or 'vu' (NV21). Luma pixel
+    (x, y) uses chroma sample (x // 2, y // 2). The arrays are read in place (no copy) with the
+    GIL released. Coordinates are full-frame even with an ROI.
+    """
+    args = _native_args(luma, params, u, v, uv, uv_order)
+    records, dropped = _centroids.find_centroids(
+        *args, params.connectivity, params.min_area, params.max_area, params.max_centroids)
+    return CentroidResult(records.view(CENTROID_DTYPE), int(dropped))
+
+
+def key_mask(luma: np.ndarray, params: KeyingParams, u: np.ndarray | None = None,
+             v: np.ndarray | None = None, uv: np.ndarray | None = None,
+             uv_order: str = 'vu') -> np.ndarray:
+    """The key as an (H, W) uint8 image of 0/255 (0 outside the ROI), for overlays and tests."""
+    return _centroids.key_mask(*_native_args(luma, params, u, v, uv, uv_order))
+
+
+def _frame_planes(frame: Any, params: KeyingParams) -> dict[str, Any]:
+    """Chroma arguments for a picam_ros.frames.Frame (duck-typed: only the views are used)."""
+    layout = frame.format.layout
+    if layout not in ('i420', 'nv12', 'nv21', 'mono8'):
+        raise ValueError(f'frame: unsupported layout {layout!r}')
+    if not params.uses_chroma:
+        return {}
+    if layout == 'mono8':
+        raise ValueError('frame: layout mono8 has no chroma, but params gate on U/V '
+                         '(u_min/u_max/v_min/v_max)')
+    if layout == 'i420':
+        return {'u': frame.u, 'v': frame.v}
+    return {'uv': frame.uv, 'uv_order': 'uv' if layout == 'nv12' else 'vu'}
+
+
+def find_centroids_in_frame(frame: Any, params: KeyingParams) -> CentroidResult:
+    """``find_centroids`` on a ``picam_ros.frames.Frame`` (i420, nv12, nv21 or mono8), zero-copy."""
+    return find_centroids(frame.y, params, **_frame_planes(frame, params))
+
+
+def key_mask_in_frame(frame: Any, params: KeyingParams) -> np.ndarray:
+    """``key_mask`` on a ``picam_ros.frames.Frame``."""
+    return key_mask(frame.y, params, **_frame_planes(frame, params))

@@ -1,0 +1,380 @@
+// Centroid engine implementation: see centroids.hpp for the contract.
+#include "centroids.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+namespace picam {
+namespace {
+
+// The run scanner packs eight key bytes into eight bits by loading them as one little-endian
+// word; every target we build for (x86-64, AArch64, ARMv7) is little-endian.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "run scanner assumes little-endian");
+
+constexpr int kBlock = 64;  // pixels scanned per bitmap word
+constexpr std::uint32_t kNoLabel = std::numeric_limits<std::uint32_t>::max();
+
+int round_up_to_block(int n) { return (n + kBlock - 1) / kBlock * kBlock; }
+
+std::uint64_t load_word(const std::uint8_t* p) {
+    std::uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    return word;
+}
+
+// 0xFF where v is in [lo, lo + span], else 0. One subtract and one unsigned compare, which the
+// compiler turns into a handful of SSE2/NEON byte instructions per 16 pixels.
+inline std::uint8_t in_range(std::uint8_t v, std::uint8_t lo, std::uint8_t span) {
+    return static_cast<std::uint8_t>(-static_cast<int>(static_cast<std::uint8_t>(v - lo) <= span));
+}
+
+// Keys n luma pixels into out (0 or 0xFF); `flip` is 0xFF to invert. Plain loops over bytes with
+// no early exit so that -O3 vectorises them with the baseline instruction set.
+void key_luma(const std::uint8_t* src, int n, ByteRange range, std::uint8_t flip,
+              std::uint8_t* out) {
+    const std::uint8_t lo = range.lo;
+    const std::uint8_t span = static_cast<std::uint8_t>(range.hi - range.lo);
+    for (int i = 0; i < n; ++i) {
+        out[i] = static_cast<std::uint8_t>(in_range(src[i], lo, span) ^ flip);
+    }
+}
+
+void key_luma_gated(const std::uint8_t* src, const std::uint8_t* gate, int n, ByteRange range,
+                    std::uint8_t flip, std::uint8_t* out) {
+    const std::uint8_t lo = range.lo;
+    const std::uint8_t span = static_cast<std::uint8_t>(range.hi - range.lo);
+    for (int i = 0; i < n; ++i) {
+        out[i] = static_cast<std::uint8_t>((in_range(src[i], lo, span) & gate[i]) ^ flip);
+    }
+}
+
+// gate[j] &= in_range(src[j * step]) for n chroma samples.
+void apply_gate(const std::uint8_t* src, int step, int n, ByteRange range, std::uint8_t* gate) {
+    const std::uint8_t lo = range.lo;
+    const std::uint8_t span = static_cast<std::uint8_t>(range.hi - range.lo);
+    for (int j = 0; j < n; ++j) {
+        gate[j] = static_cast<std::uint8_t>(gate[j] & in_range(src[j * step], lo, span));
+    }
+}
+
+// Bit i of the result is the top bit of key byte i (key bytes are 0 or 0xFF): the multiply
+// gathers the eight top bits into the high byte of the product.
+std::uint64_t pack_block(const std::uint8_t* key) {
+    std::uint64_t bits = 0;
+    for (int j = 0; j < kBlock / 8; ++j) {
+        const std::uint64_t tops = load_word(key + 8 * j) & 0x8080808080808080ULL;
+        bits |= ((tops * 0x0002040810204081ULL) >> 56) << (8 * j);
+    }
+    return bits;
+}
+
+// Calls on_run(begin, end) for every maximal run of keyed bytes, left to right, end exclusive.
+// `key` holds n key bytes followed by zero padding up to a multiple of kBlock. Blocks of 64 that
+// are entirely dark (or entirely inside a run) cost eight loads and no bit work.
+template <class OnRun>
+void for_each_run(const std::uint8_t* key, int n, OnRun&& on_run) {
+    bool in_run = false;
+    int run_begin = 0;
+    for (int base = 0; base < n; base += kBlock) {
+        const std::uint8_t* block = key + base;
+        std::uint64_t any = 0;
+        std::uint64_t all = ~std::uint64_t{0};
+        for (int j = 0; j < kBlock / 8; ++j) {
+            const std::uint64_t word = load_word(block + 8 * j);
+            any |= word;
+            all &= word;
+        }
+        if (in_run ? all == ~std::uint64_t{0} : any == 0) {
+            continue;
+        }
+        // `seek` has a 1 wherever the pixel differs from the current state (inside/outside a
+        // run), so its lowest set bit at or after `from` is the next run boundary.
+        const std::uint64_t bits = pack_block(block);
+        std::uint64_t seek = in_run ? ~bits : bits;
+        int from = 0;
+        for (;;) {
+            const std::uint64_t ahead = seek & (~std::uint64_t{0} << from);
+            if (ahead == 0) {
+                break;
+            }
+            const int pos = __builtin_ctzll(ahead);
+            if (in_run) {
+                on_run(run_begin, base + pos);
+            } else {
+                run_begin = base + pos;
+            }
+            in_run = !in_run;
+            seek = ~seek;
+            from = pos;
+        }
+    }
+    if (in_run) {
+        on_run(run_begin, n);
+    }
+}
+
+// Sum of n bytes. 32-bit partial sums vectorise well; a chunk of 2^24 bytes cannot overflow one.
+std::int64_t sum_bytes(const std::uint8_t* p, int n) {
+    std::int64_t total = 0;
+    for (int done = 0; done < n;) {
+        const int chunk = std::min(n - done, 1 << 24);
+        std::uint32_t partial = 0;
+        for (int i = 0; i < chunk; ++i) {
+            partial += p[done + i];
+        }
+        total += partial;
+        done += chunk;
+    }
+    return total;
+}
+
+// Produces the key of one row of the region at a time into the engine's row buffer. Chroma gates
+// are evaluated once per chroma row (every second luma row) and expanded to luma resolution.
+class RowKeyer {
+public:
+    RowKeyer(const ImageView& image, const Keying& keying, const Region& region,
+             std::vector<std::uint8_t>& key, std::vector<std::uint8_t>& gate,
+             std::vector<std::uint8_t>& gate_half)
+        : image_(image), keying_(keying), region_(region), key_(key), gate_(gate),
+          gate_half_(gate_half), flip_(keying.invert ? 0xFF : 0),
+          gated_(keying.u.enabled || keying.v.enabled),
+          chroma_x0_(region.x / 2),
+          chroma_n_((region.x + region.width - 1) / 2 - region.x / 2 + 1) {
+        key_.assign(static_cast<std::size_t>(round_up_to_block(region.width)), 0);
+        if (gated_) {
+            gate_.assign(static_cast<std::size_t>(region.width), 0);
+            gate_half_.assign(static_cast<std::size_t>(chroma_n_), 0);
+        }
+    }
+
+    // Key bytes of row y for the region's columns, zero-padded to a multiple of kBlock.
+    const std::uint8_t* key(int y) {
+        const std::uint8_t* luma = image_.luma.row(y) + region_.x;
+        if (gated_) {
+            if (y / 2 != gated_chroma_row_) {
+                gate_chroma_row(y / 2);
+            }
+            key_luma_gated(luma, gate_.data(), region_.width, keying_.luma, flip_, key_.data());
+        } else {
+            key_luma(luma, region_.width, keying_.luma, flip_, key_.data());
+        }
+        return key_.data();
+    }
+
+private:
+    void gate_chroma_row(int cy) {
+        std::uint8_t* half = gate_half_.data();
+        std::fill(half, half + chroma_n_, std::uint8_t{0xFF});
+        if (image_.uv.present()) {
+            const std::uint8_t* pairs = image_.uv.row(cy) + 2 * chroma_x0_;
+            const int u_offset = image_.uv_is_vu ? 1 : 0;
+            if (keying_.u.enabled) {
+                apply_gate(pairs + u_offset, 2, chroma_n_, keying_.u.range, half);
+            }
+            if (keying_.v.enabled) {
+                apply_gate(pairs + (1 - u_offset), 2, chroma_n_, keying_.v.range, half);
+            }
+        } else {
+            if (keying_.u.enabled) {
+                apply_gate(image_.u.row(cy) + chroma_x0_, 1, chroma_n_, keying_.u.range, half);
+            }
+            if (keying_.v.enabled) {
+                apply_gate(image_.v.row(cy) + chroma_x0_, 1, chroma_n_, keying_.v.range, half);
+            }
+        }
+        // Region column i is luma x = region.x + i, whose chroma sample is x / 2.
+        const int odd = region_.x & 1;
+        std::uint8_t* gate = gate_.data();
+        for (int i = 0; i < region_.width; ++i) {
+            gate[i] = half[(i + odd) >> 1];
+        }
+        gated_chroma_row_ = cy;
+    }
+
+    const ImageView& image_;
+    const Keying& keying_;
+    const Region& region_;
+    std::vector<std::uint8_t>& key_;
+    std::vector<std::uint8_t>& gate_;
+    std::vector<std::uint8_t>& gate_half_;
+    const std::uint8_t flip_;
+    const bool gated_;
+    const int chroma_x0_;
+    const int chroma_n_;
+    int gated_chroma_row_ = -1;
+};
+
+// sum / count as a double. Below 2^53 both convert exactly and the division rounds once (the
+// same arithmetic OpenCV uses, so results match bit for bit); above, split off the integer part
+// so the result stays within an ulp.
+double exact_mean(std::int64_t sum, std::int64_t count) {
+    if (sum < (std::int64_t{1} << 53)) {
+        return static_cast<double>(sum) / static_cast<double>(count);
+    }
+    return static_cast<double>(sum / count) +
+           static_cast<double>(sum % count) / static_cast<double>(count);
+}
+
+template <class T>
+void release_if_oversized(std::vector<T>& v) {
+    constexpr std::size_t kKeepBytes = std::size_t{4} << 20;
+    if (v.capacity() * sizeof(T) > kKeepBytes && v.capacity() > 8 * v.size()) {
+        std::vector<T>().swap(v);
+    }
+}
+
+}  // namespace
+
+// Union-find over run labels.
+// Invariants: labels are created in raster order of the run that starts a new component (a run
+// with no keyed neighbour above), so a component's smallest label belongs to its first pixel in
+// raster order. unite() always hangs the larger root under the smaller one, so every root is
+// the smallest label of its set, and stats_[root] holds the sums of the whole set; stats of
+// non-root labels are stale and never read.
+std::uint32_t CentroidEngine::find_root(std::uint32_t label) {
+    while (parent_[label] != label) {
+        parent_[label] = parent_[parent_[label]];  // path halving keeps trees shallow
+        label = parent_[label];
+    }
+    return label;
+}
+
+std::uint32_t CentroidEngine::unite(std::uint32_t a, std::uint32_t b) {
+    if (b < a) {
+        std::swap(a, b);
+    }
+    parent_[b] = a;
+    LabelStats& into = stats_[a];
+    const LabelStats& from = stats_[b];
+    into.area += from.area;
+    into.twice_sum_x += from.twice_sum_x;
+    into.sum_y += from.sum_y;
+    into.sum_luma += from.sum_luma;
+    into.x_min = std::min(into.x_min, from.x_min);
+    into.x_max = std::max(into.x_max, from.x_max);
+    into.y_min = std::min(into.y_min, from.y_min);
+    into.y_max = std::max(into.y_max, from.y_max);
+    return a;
+}
+
+void CentroidEngine::release_oversized_scratch() {
+    release_if_oversized(parent_);
+    release_if_oversized(stats_);
+    release_if_oversized(order_);
+    release_if_oversized(runs_above_);
+    release_if_oversized(runs_here_);
+}
+
+std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
+                                 const Region& region, const BlobFilter& filter,
+                                 std::vector<Blob>& out) {
+    // Two runs on consecutive rows touch when their x ranges overlap (4-connectivity) or are at
+    // most one pixel apart diagonally (8-connectivity).
+    const std::int32_t slack = filter.connectivity == 8 ? 1 : 0;
+    parent_.clear();
+    stats_.clear();
+    runs_above_.clear();
+    RowKeyer keyer(image, keying, region, mask_row_, chroma_row_, chroma_half_);
+
+    for (int y = region.y; y < region.y + region.height; ++y) {
+        const std::uint8_t* key = keyer.key(y);
+        const std::uint8_t* luma = image.luma.row(y);
+        runs_here_.clear();
+        // Runs of a row are produced left to right and do not overlap, so the runs above that
+        // can touch the current run start at `above`, which only moves forward. It stops at
+        // the first run that may still touch, because that run can also touch the next one.
+        std::size_t above = 0;
+        const std::size_t n_above = runs_above_.size();
+        for_each_run(key, region.width, [&](int begin, int end) {
+            const std::int32_t x0 = region.x + begin;
+            const std::int32_t x1 = region.x + end;
+            while (above < n_above && runs_above_[above].x1 + slack <= x0) {
+                ++above;
+            }
+            std::uint32_t label = kNoLabel;
+            for (std::size_t k = above; k < n_above && runs_above_[k].x0 < x1 + slack; ++k) {
+                const std::uint32_t root = find_root(runs_above_[k].label);
+                if (label == kNoLabel) {
+                    label = root;
+                } else if (root != label) {
+                    label = unite(label, root);
+                }
+            }
+            const std::int64_t len = x1 - x0;
+            if (label == kNoLabel) {
+                label = static_cast<std::uint32_t>(parent_.size());
+                parent_.push_back(label);
+                stats_.push_back(LabelStats{0, 0, 0, 0, x0, x1 - 1, y, y});
+            }
+            // Integer sums are exact: with at most 2^31 - 1 pixels in the frame,
+            // twice_sum_x <= 2 * area * (width - 1) < 2^63 and sum_luma <= 255 * area.
+            LabelStats& s = stats_[label];
+            s.area += len;
+            s.twice_sum_x += len * (x0 + x1 - 1);
+            s.sum_y += len * y;
+            s.sum_luma += sum_bytes(luma + x0, static_cast<int>(len));
+            s.x_min = std::min(s.x_min, x0);
+            s.x_max = std::max(s.x_max, x1 - 1);
+            s.y_max = y;
+            runs_here_.push_back(Run{x0, x1, label});
+        });
+        std::swap(runs_above_, runs_here_);
+    }
+
+    // Roots in label order are blobs in raster order of their first pixel.
+    order_.clear();
+    const std::uint32_t n_labels = static_cast<std::uint32_t>(parent_.size());
+    for (std::uint32_t label = 0; label < n_labels; ++label) {
+        if (parent_[label] != label) {
+            continue;
+        }
+        const auto area = static_cast<std::uint64_t>(stats_[label].area);
+        if (area >= filter.min_area && (filter.max_area == 0 || area <= filter.max_area)) {
+            order_.push_back(label);
+        }
+    }
+    const auto larger_first = [this](std::uint32_t a, std::uint32_t b) {
+        const std::int64_t area_a = stats_[a].area;
+        const std::int64_t area_b = stats_[b].area;
+        return area_a != area_b ? area_a > area_b : a < b;
+    };
+    const std::size_t kept = std::min(order_.size(), filter.max_blobs);
+    std::partial_sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(kept),
+                      order_.end(), larger_first);
+
+    out.resize(kept);
+    const std::int32_t region_x1 = region.x + region.width - 1;
+    const std::int32_t region_y1 = region.y + region.height - 1;
+    for (std::size_t i = 0; i < kept; ++i) {
+        const LabelStats& s = stats_[order_[i]];
+        Blob& blob = out[i];
+        blob.x = exact_mean(s.twice_sum_x / 2, s.area);
+        blob.y = exact_mean(s.sum_y, s.area);
+        blob.area = static_cast<std::uint32_t>(s.area);
+        blob.bbox_x = s.x_min;
+        blob.bbox_y = s.y_min;
+        blob.bbox_w = s.x_max - s.x_min + 1;
+        blob.bbox_h = s.y_max - s.y_min + 1;
+        blob.touches_border = s.x_min == region.x || s.y_min == region.y ||
+                              s.x_max == region_x1 || s.y_max == region_y1;
+        blob.mean_luma = static_cast<float>(static_cast<double>(s.sum_luma) /
+                                            static_cast<double>(s.area));
+    }
+    const std::size_t dropped = order_.size() - kept;
+    release_oversized_scratch();
+    return dropped;
+}
+
+void CentroidEngine::key_mask(const ImageView& image, const Keying& keying, const Region& region,
+                              std::uint8_t* out, std::ptrdiff_t out_stride) {
+    RowKeyer keyer(image, keying, region, mask_row_, chroma_row_, chroma_half_);
+    for (int y = region.y; y < region.y + region.height; ++y) {
+        const std::uint8_t* key = keyer.key(y);
+        std::memcpy(out + static_cast<std::ptrdiff_t>(y) * out_stride + region.x, key,
+                    static_cast<std::size_t>(region.width));
+    }
+}
+
+}  // namespace picam
