@@ -1,0 +1,397 @@
+"""The capture loop shared by the camera node and the standalone runner, without ROS.
+
+A :class:`CameraRuntime` owns a frame source and, optionally, a live stream (a
+``StreamPublisher`` plus the ``MediaServer`` it publishes to). One capture thread reads frames
+and hands each one, on that thread, to the registered sinks (the ROS node registers one that
+publishes) and to the stream, whose ``submit`` never blocks. Nothing here waits on ROS or on the
+stream: the stream is brought up on a helper thread while frames already flow, and a missing
+media server costs the stream, not the camera.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from picam_ros.frames import Frame, FrameFormat
+
+FrameSink = Callable[[Frame], None]
+
+
+class Log(Protocol):
+    """What the runtime needs from a logger: ``logging.Logger`` and rclpy's logger both fit."""
+
+    def info(self, message: str) -> Any: ...
+    def warning(self, message: str) -> Any: ...
+    def error(self, message: str) -> Any: ...
+
+
+class Source(Protocol):
+    format: FrameFormat
+
+    def start(self) -> None: ...
+    def read(self, timeout: float | None = None) -> Frame: ...
+    def stop(self) -> None: ...
+
+
+class Stream(Protocol):
+    def start(self) -> None: ...
+    def submit(self, frame: Frame) -> bool: ...
+    def stop(self) -> None: ...
+
+
+class Server(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class StreamState(str, enum.Enum):
+    DISABLED = 'disabled'         # no stream configured
+    STARTING = 'starting'         # media server / encoder coming up; frames are not sent yet
+    RUNNING = 'running'           # frames are submitted to the encoder
+    UNAVAILABLE = 'unavailable'   # the media server binary is missing: camera runs without stream
+    FAILED = 'failed'             # the stream could not be started (see stream_error)
+    STOPPED = 'stopped'
+
+
+class _NullLog:
+    def info(self, message: str) -> None:
+        pass
+
+    warning = error = info
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Capture-loop settings.
+
+    ``read_timeout`` bounds one ``read()`` so a stop request is noticed even if the source
+    hangs (the source itself restarts a hung child); ``fps_window`` is the span the frame
+    rate is averaged over.
+    """
+
+    read_timeout: float = 1.0
+    fps_window: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.read_timeout > 0:
+            raise ValueError(f'read_timeout must be > 0 s, got {self.read_timeout}')
+        if not self.fps_window > 0:
+            raise ValueError(f'fps_window must be > 0 s, got {self.fps_window}')
+
+
+@dataclass(frozen=True)
+class RuntimeStats:
+    """A consistent snapshot for diagnostics and status lines."""
+
+    running: bool
+    frames: int                     # frames read from the source by this runtime
+    fps: float                      # over the last fps_window seconds
+    drops: int                      # frames the source skipped (gaps in sequence numbers)
+    source_restarts: int
+    source_error: str | None        # the source's last (recovered) error
+    capture_error: str | None       # why capture stopped for good, if it did
+    last_frame_age: float | None    # seconds since the last frame arrived
+    sink_errors: int
+    stream_state: StreamState
+    stream_error: str | None
+    server_ready: bool | None       # None: no media server managed here
+    stream_sent: int = 0
+    stream_dropped: int = 0
+    stream_restarts: int = 0
+    stream_connected: bool = False
+
+
+class FrameThrottle:
+    """Pick frames by capture time so that at most ``rate_hz`` pass on average.
+
+    Slots are laid on a fixed schedule (next = previous slot + period), so capture jitter
+    does not lower the output rate; after a gap longer than one period the schedule restarts
+    at the next frame. ``rate_hz == 0`` passes nothing.
+    """
+
+    def __init__(self, rate_hz: float) -> None:
+        if not rate_hz >= 0:
+            raise ValueError(f'throttle rate must be >= 0 Hz, got {rate_hz}')
+        self._period_ns = round(1e9 / rate_hz) if rate_hz > 0 else 0
+        self._next_ns: int | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self._period_ns > 0
+
+    def accept(self, mono_ns: int) -> bool:
+        if not self._period_ns:
+            return False
+        if self._next_ns is not None and mono_ns < self._next_ns:
+            return False
+        if self._next_ns is None or mono_ns - self._next_ns >= self._period_ns:
+            self._next_ns = mono_ns + self._period_ns
+        else:
+            self._next_ns += self._period_ns
+        return True
+
+
+class CameraRuntime:
+    """Capture thread + fan-out to sinks and the live stream, with clean start/stop.
+
+    ``source`` must not be started yet; ``stream`` (and ``server``, which must be ready before
+    the stream connects) are optional. ``stream_unavailable`` is the exception type meaning
+    "the media server binary is missing": reported once, and the camera keeps running.
+    Sinks run on the capture thread and must be quick; an exception in one is counted and
+    logged, and never stops capture.
+    """
+
+    def __init__(self, source: Source, *, stream: Stream | None = None,
+                 server: Server | None = None, config: RuntimeConfig | None = None,
+                 log: Log | None = None,
+                 stream_unavailable: type[BaseException] | None = None,
+                 on_capture_error: Callable[[str], None] | None = None) -> None:
+        if server is not None and stream is None:
+            raise ValueError('a media server without a stream publisher has nothing to serve')
+        self._source = source
+        self._stream = stream
+        self._server = server
+        self._config = config or RuntimeConfig()
+        self._log: Log = log or _NullLog()
+        self._unavailable = stream_unavailable
+        self._on_capture_error = on_capture_error
+
+        self._sinks: tuple[tuple[str, FrameSink], ...] = ()
+        self._sinks_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._lifecycle = threading.Lock()
+        self._capture_thread: threading.Thread | None = None
+        self._stream_thread: threading.Thread | None = None
+        self._stream_live: Stream | None = None   # set once the stream accepts frames
+        self._server_started = False
+        self._stream_started = False
+
+        self._stats_lock = threading.Lock()
+        window = max(16, int(self._config.fps_window * 240))   # bounded: ~240 fps max
+        self._arrivals: collections.deque[int] = collections.deque(maxlen=window)
+        self._frames = 0
+        self._drops = 0
+        self._last_sequence: int | None = None
+        self._sink_errors = 0
+        self._capture_error: str | None = None
+        self._stream_state = StreamState.DISABLED if stream is None else StreamState.STOPPED
+        self._stream_error: str | None = None
+        self._running = False
+
+    # -- sinks -------------------------------------------------------------------------
+    def add_sink(self, sink: FrameSink, name: str | None = None) -> None:
+        """Register a callable invoked with every frame, on the capture thread."""
+        with self._sinks_lock:
+            self._sinks = (*self._sinks, (name or getattr(sink, '__name__', 'sink'), sink))
+
+    def remove_sink(self, sink: FrameSink) -> None:
+        with self._sinks_lock:
+            self._sinks = tuple(entry for entry in self._sinks if entry[1] is not sink)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def format(self) -> FrameFormat:
+        return self._source.format
+
+    @property
+    def source(self) -> Source:
+        return self._source
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def start(self) -> None:
+        """Start the source (errors propagate), then capture, then the stream in background."""
+        with self._lifecycle:
+            if self._running:
+                return
+            self._stop.clear()
+            self._capture_error = None
+            self._source.start()
+            self._running = True
+            self._capture_thread = threading.Thread(
+                target=self._capture_loop, name='picam-capture', daemon=True)
+            self._capture_thread.start()
+            if self._stream is not None:
+                self._stream_state = StreamState.STARTING
+                self._stream_thread = threading.Thread(
+                    target=self._start_stream, name='picam-stream-start', daemon=True)
+                self._stream_thread.start()
+
+    def stop(self) -> None:
+        """Stop capture, stream and server; returns when no thread or child is left. Idempotent."""
+        with self._lifecycle:
+            self._stop.set()
+            # Stopping the source ends a blocked read, so the capture thread can exit.
+            self._source.stop()
+            for thread in (self._capture_thread, self._stream_thread):
+                if thread is not None and thread is not threading.current_thread():
+                    thread.join()
+            self._capture_thread = self._stream_thread = None
+            self._stream_live = None
+            try:
+                if self._stream is not None and self._stream_started:
+                    self._stream.stop()
+            finally:
+                self._stream_started = False
+                if self._server is not None and self._server_started:
+                    self._server.stop()
+                self._server_started = False
+            if self._stream is not None:
+                self._stream_state = StreamState.STOPPED
+            self._running = False
+
+    def __enter__(self) -> CameraRuntime:  # noqa: PYI034 - typing.Self needs Python 3.11
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- threads -------------------------------------------------------------------------
+    def _start_stream(self) -> None:
+        assert self._stream is not None
+        try:
+            if self._server is not None:
+                self._server_started = True   # stop() must stop a half-started server too
+                self._server.start()
+            if self._stop.is_set():
+                return
+            self._stream_started = True
+            self._stream.start()
+        except Exception as exc:  # noqa: BLE001 - any failure leaves the camera running
+            unavailable = self._unavailable is not None and isinstance(exc, self._unavailable)
+            self._stream_state = StreamState.UNAVAILABLE if unavailable else StreamState.FAILED
+            self._stream_error = str(exc) or type(exc).__name__
+            self._log.error(f'live stream disabled, the camera keeps publishing: '
+                            f'{self._stream_error}')
+            return
+        if not self._stop.is_set():
+            self._stream_live = self._stream
+            self._stream_state = StreamState.RUNNING
+
+    def _capture_loop(self) -> None:
+        read = self._source.read
+        timeout = self._config.read_timeout
+        stop = self._stop
+        while not stop.is_set():
+            try:
+                frame = read(timeout)
+            except TimeoutError:
+                continue   # the source restarts hung children itself; we only re-check stop
+            except Exception as exc:  # noqa: BLE001 - reported, never swallowed
+                if not stop.is_set():
+                    self._capture_failed(exc)
+                return
+            if stop.is_set():
+                return
+            self._account(frame)
+            for name, sink in self._sinks:
+                try:
+                    sink(frame)
+                except Exception as exc:  # noqa: BLE001 - one bad sink must not stop capture
+                    self._sink_failed(name, exc)
+            stream = self._stream_live
+            if stream is not None:
+                stream.submit(frame)
+
+    def _account(self, frame: Frame) -> None:
+        with self._stats_lock:
+            self._frames += 1
+            self._arrivals.append(frame.mono_ns)
+            last = self._last_sequence
+            # A sequence that does not increase means the source restarted its count.
+            if last is not None and frame.sequence > last + 1:
+                self._drops += frame.sequence - last - 1
+            self._last_sequence = frame.sequence
+
+    def _sink_failed(self, name: str, exc: Exception) -> None:
+        with self._stats_lock:
+            self._sink_errors += 1
+            count = self._sink_errors
+        if count == 1 or count % 100 == 0:   # log the first and then every 100th
+            self._log.error(f'frame sink {name!r} failed ({count} failures so far): '
+                            f'{type(exc).__name__}: {exc}')
+
+    def _capture_failed(self, exc: Exception) -> None:
+        message = f'capture stopped: {type(exc).__name__}: {exc}'
+        self._capture_error = message
+        self._log.error(message)
+        if self._on_capture_error is not None:
+            self._on_capture_error(message)
+
+    # -- status --------------------------------------------------------------------------
+    def stats(self) -> RuntimeStats:
+        now = time.monotonic_ns()
+        window_ns = int(self._config.fps_window * 1e9)
+        with self._stats_lock:
+            recent = [t for t in self._arrivals if now - t <= window_ns]
+            frames, drops, sink_errors = self._frames, self._drops, self._sink_errors
+            last = self._arrivals[-1] if self._arrivals else None
+        fps = 0.0
+        if len(recent) >= 2 and recent[-1] > recent[0]:
+            fps = (len(recent) - 1) * 1e9 / (recent[-1] - recent[0])
+        source_stats = getattr(self._source, 'stats', None)
+        stream_stats = self._stream.stats if self._stream is not None else None
+        server_ready = None
+        if self._server is not None:
+            server_ready = bool(self._server_started and getattr(self._server, 'ready', False))
+        return RuntimeStats(
+            running=self._running and self._capture_error is None,
+            frames=frames,
+            fps=fps,
+            drops=drops,
+            source_restarts=getattr(source_stats, 'restarts', 0),
+            source_error=getattr(source_stats, 'last_error', None),
+            capture_error=self._capture_error,
+            last_frame_age=None if last is None else (now - last) / 1e9,
+            sink_errors=sink_errors,
+            stream_state=self._stream_state,
+            stream_error=self._stream_error or getattr(stream_stats, 'last_error', None),
+            server_ready=server_ready,
+            stream_sent=getattr(stream_stats, 'sent', 0),
+            stream_dropped=getattr(stream_stats, 'dropped', 0),
+            stream_restarts=getattr(stream_stats, 'restarts', 0),
+            stream_connected=bool(getattr(stream_stats, 'connected', False)),
+        )
+
+
+def build_runtime(source_config: Any, *, stream: Any = None, server: Any = None,
+                  config: RuntimeConfig | None = None, log: Log | None = None,
+                  on_capture_error: Callable[[str], None] | None = None) -> CameraRuntime:
+    """A runtime for a source config (``sources.make_source``) and optional stream configs.
+
+    ``stream`` is a ``StreamConfig`` (None: no live stream); ``server`` a
+    ``MediaServerConfig`` for the MediaMTX instance the stream publishes to (None: the stream
+    publishes to a server nobody here manages). Nothing is started yet.
+    """
+    from picam_ros.sources import make_source
+
+    source = make_source(source_config)
+    publisher = media_server = unavailable = None
+    if stream is not None:
+        from picam_ros.streaming import MediaServer, MediaServerUnavailable, StreamPublisher
+
+        publisher = StreamPublisher(stream, source.format)
+        media_server = MediaServer(server) if server is not None else None
+        unavailable = MediaServerUnavailable
+    elif server is not None:
+        raise ValueError('a media server config needs a stream config')
+    return CameraRuntime(source, stream=publisher, server=media_server, config=config, log=log,
+                         stream_unavailable=unavailable, on_capture_error=on_capture_error)
+
+
+def viewer_urls(host: str, stream: Any, server: Any = None) -> list[str]:
+    """Where people can watch the stream: the browser (WebRTC) page, then RTSP."""
+    urls = []
+    if server is not None:
+        urls.append(f'http://{host}:{server.webrtc_port}/{stream.path}')
+    urls.append(f'rtsp://{host}:{stream.rtsp_port}/{stream.path}')
+    return urls
