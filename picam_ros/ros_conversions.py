@@ -166,7 +166,8 @@ def yuv420_geometry(encoding: str, height: int, width: int, step: int,
       height, ``step`` the luma stride, ``len = step * height * 3/2``;
     - ``height`` as buffer rows (the frame seen as a mono image, height * 3/2 rows):
       ``len = step * height``;
-    - ``step = 2 * width``, from Jazzy's ``numChannels('nv21') == 2``: ``len = step * height * 3/4``.
+    - ``step = 2 * width`` (from Jazzy's ``numChannels('nv21') == 2``):
+      ``len = step * height * 3/4``.
     """
     if step * height * 3 == 2 * nbytes and height % 2 == 0:
         rows, stride = height, step
