@@ -10,10 +10,10 @@ exactly, centroids to the last bit in practice (the sums are exact integers).
 
 from __future__ import annotations
 
-import dataclasses
-import operator
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass, field
+import operator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -259,7 +259,7 @@ def _frame_planes(frame: Any, params: KeyingParams) -> dict[str, Any]:
 
 
 def find_centroids_in_frame(frame: Any, params: KeyingParams) -> CentroidResult:
-    """``find_centroids`` on a ``picam_ros.frames.Frame`` (i420, nv12, nv21 or mono8), zero-copy."""
+    """``find_centroids`` on a ``picam_ros.frames.Frame`` (i420/nv12/nv21/mono8), zero-copy."""
     return find_centroids(frame.y, params, **_frame_planes(frame, params))
 
 

@@ -1,0 +1,77 @@
+"""Independent references for the centroid engine tests: numpy keying and OpenCV labelling."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from picam_ros.centroids import CENTROID_DTYPE, KeyingParams
+
+
+def upsample_chroma(plane: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Full-resolution view of a 4:2:0 chroma plane: pixel (x, y) takes sample (x//2, y//2)."""
+    return np.repeat(np.repeat(plane, 2, axis=0), 2, axis=1)[:height, :width]
+
+
+def reference_key(luma: np.ndarray, params: KeyingParams, u: np.ndarray | None = None,
+                  v: np.ndarray | None = None, uv: np.ndarray | None = None,
+                  uv_order: str = 'vu') -> np.ndarray:
+    """The key as a bool image, computed the obvious way with numpy."""
+    height, width = luma.shape
+    if uv is not None:
+        first, second = uv[:, 0::2], uv[:, 1::2]
+        u, v = (first, second) if uv_order == 'uv' else (second, first)
+    keyed = (luma >= params.luma_min) & (luma <= params.luma_max)
+    for plane, low, high in ((u, params.u_min, params.u_max), (v, params.v_min, params.v_max)):
+        if low is None and high is None:
+            continue
+        full = upsample_chroma(plane, height, width)
+        keyed &= (full >= (low or 0)) & (full <= (255 if high is None else high))
+    if params.invert:
+        keyed = ~keyed
+    inside = np.zeros_like(keyed)
+    x, y, w, h = params.roi or (0, 0, width, height)
+    inside[y:y + h, x:x + w] = True
+    return keyed & inside
+
+
+def reference_blobs(keyed: np.ndarray, params: KeyingParams,
+                    luma: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Blobs of a key image per the engine contract, measured by connectedComponentsWithStats."""
+    height, width = keyed.shape
+    x0, y0, w, h = params.roi or (0, 0, width, height)
+    region = np.ascontiguousarray(keyed[y0:y0 + h, x0:x0 + w], dtype=np.uint8)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(
+        region, connectivity=params.connectivity, ltype=cv2.CV_32S)
+    present, first_index = np.unique(labels.ravel(), return_index=True)
+    first_pixel = np.zeros(count, np.int64)  # raster index of each label's first pixel
+    first_pixel[present] = first_index
+    luma_region = None if luma is None else luma[y0:y0 + h, x0:x0 + w]
+    luma_sums = (np.zeros(count) if luma_region is None else
+                 np.bincount(labels.ravel(), weights=luma_region.ravel().astype(np.float64),
+                             minlength=count))
+    rows = []
+    for label in range(1, count):
+        bx, by, bw, bh, area = (int(value) for value in stats[label])
+        if area < params.min_area or (params.max_area and area > params.max_area):
+            continue
+        touches = bx == 0 or by == 0 or bx + bw == w or by + bh == h
+        rows.append(((-area, int(first_pixel[label])), (
+            centroids[label][0] + x0, centroids[label][1] + y0, area, bx + x0, by + y0, bw, bh,
+            touches, luma_sums[label] / area)))
+    rows.sort(key=lambda row: row[0])
+    kept = rows[:params.max_centroids]
+    blobs = np.array([record for _, record in kept], dtype=CENTROID_DTYPE)
+    return blobs, len(rows) - len(kept)
+
+
+def assert_same_blobs(ours: np.ndarray, expected: np.ndarray, check_luma: bool = True) -> None:
+    """Areas, boxes, flags and order exactly; centroids to 1e-9; mean luma to float32."""
+    assert ours.dtype == CENTROID_DTYPE
+    assert len(ours) == len(expected)
+    for name in ('area', 'bbox_x', 'bbox_y', 'bbox_w', 'bbox_h', 'touches_border'):
+        np.testing.assert_array_equal(ours[name], expected[name], err_msg=name)
+    np.testing.assert_allclose(ours['x'], expected['x'], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ours['y'], expected['y'], rtol=0, atol=1e-9)
+    if check_luma:
+        np.testing.assert_allclose(ours['mean_luma'], expected['mean_luma'], rtol=1e-6)
