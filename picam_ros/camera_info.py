@@ -11,10 +11,10 @@ scaled: sensor modes crop and bin, so intrinsics do not simply scale with the im
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+import math
+import os
 from pathlib import Path
 from typing import Any
 

@@ -11,11 +11,11 @@ media server costs the stream, not the camera.
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
+from dataclasses import dataclass
 import enum
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from picam_ros.frames import Frame, FrameFormat
@@ -101,6 +101,7 @@ class RuntimeStats:
     stream_state: StreamState
     stream_error: str | None
     server_ready: bool | None       # None: no media server managed here
+    server_restarts: int = 0
     stream_sent: int = 0
     stream_dropped: int = 0
     stream_restarts: int = 0
@@ -229,8 +230,11 @@ class CameraRuntime:
         """Stop capture, stream and server; returns when no thread or child is left. Idempotent."""
         with self._lifecycle:
             self._stop.set()
-            # Stopping the source ends a blocked read, so the capture thread can exit.
+            # Stopping the source ends a blocked read, so the capture thread can exit; stopping
+            # the server first aborts a start that is still waiting for it to become ready.
             self._source.stop()
+            if self._server is not None:
+                self._server.stop()
             for thread in (self._capture_thread, self._stream_thread):
                 if thread is not None and thread is not threading.current_thread():
                     thread.join()
@@ -241,8 +245,8 @@ class CameraRuntime:
                     self._stream.stop()
             finally:
                 self._stream_started = False
-                if self._server is not None and self._server_started:
-                    self._server.stop()
+                if self._server is not None:
+                    self._server.stop()   # again: a start may have completed meanwhile
                 self._server_started = False
             if self._stream is not None:
                 self._stream_state = StreamState.STOPPED
@@ -259,8 +263,8 @@ class CameraRuntime:
     def _start_stream(self) -> None:
         assert self._stream is not None
         try:
-            if self._server is not None:
-                self._server_started = True   # stop() must stop a half-started server too
+            if self._server is not None and not self._stop.is_set():
+                self._server_started = True
                 self._server.start()
             if self._stop.is_set():
                 return
@@ -340,9 +344,10 @@ class CameraRuntime:
             fps = (len(recent) - 1) * 1e9 / (recent[-1] - recent[0])
         source_stats = getattr(self._source, 'stats', None)
         stream_stats = self._stream.stats if self._stream is not None else None
-        server_ready = None
+        server_ready, server_restarts = None, 0
         if self._server is not None:
             server_ready = bool(self._server_started and getattr(self._server, 'ready', False))
+            server_restarts = getattr(self._server, 'restarts', 0)
         return RuntimeStats(
             running=self._running and self._capture_error is None,
             frames=frames,
@@ -356,6 +361,7 @@ class CameraRuntime:
             stream_state=self._stream_state,
             stream_error=self._stream_error or getattr(stream_stats, 'last_error', None),
             server_ready=server_ready,
+            server_restarts=server_restarts,
             stream_sent=getattr(stream_stats, 'sent', 0),
             stream_dropped=getattr(stream_stats, 'dropped', 0),
             stream_restarts=getattr(stream_stats, 'restarts', 0),

@@ -1,15 +1,15 @@
 """Calibration YAML loading for ~/camera_info (camera_calibration / camera_info_manager format)."""
 
-import sys
 from pathlib import Path
+import sys
 from types import SimpleNamespace
 
 import pytest
 
 from picam_ros.camera_info import (
+    calibration_for,
     CalibrationError,
     CameraCalibration,
-    calibration_for,
     fill_camera_info,
     load_calibration,
     parse_calibration,

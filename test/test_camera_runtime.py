@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 import itertools
 import threading
 import time
-from collections.abc import Iterable
 
 import pytest
 
