@@ -1,0 +1,565 @@
+"""A synthetic PCB scene with exactly known blob centroids: the default source and test oracle.
+
+The scene is a dark board (smooth texture, traces, silkscreen, per-frame noise) with bright
+pads of varied size and shape (rectangles, rotated rectangles, discs) and components (dark
+bodies with bright leads). Everything that is not a pad or lead stays below luma 150 (the default
+key threshold) even with noise; every pad and lead is at or above it, and shapes are kept at
+least 3 px apart, so each pad or lead is exactly one connected blob.
+
+The board is rendered once, larger than the frame; each frame is a view of it at an integer
+offset that follows a ping-pong drift (fractional speeds are fine: the offset is the floor of
+the travelled distance), plus a precomputed noise tile at a per-frame offset. Because every
+shape's rasterised mask is kept, the ground truth of any frame is exact: see
+:meth:`SyntheticSource.ground_truth`.
+
+The top rows of every frame carry the frame's sequence number as 16x16 blocks of two mid-grey
+levels (32 bits plus their complement, big enough to survive H.264), which
+:func:`decode_sequence` reads back, e.g. from a decoded stream to measure latency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+import threading
+import time
+
+import numpy as np
+
+from picam_ros.frames import Frame, FrameFormat, LAYOUTS
+from picam_ros.sources import (
+    _RateMeter,
+    config_field,
+    ConfigBase,
+    FrameSource,
+    FrameTimeout,
+    SourceStats,
+    SourceStopped,
+)
+
+__all__ = [
+    'GROUND_TRUTH_DTYPE',
+    'KEY_THRESHOLD',
+    'SyntheticConfig',
+    'SyntheticSource',
+    'decode_sequence',
+    'encode_sequence',
+    'sequence_strip_rows',
+]
+
+#: The scene is built so that luma >= KEY_THRESHOLD is exactly the pads and leads.
+KEY_THRESHOLD = 150
+BLOCK = 16                      # sequence stamp block side (an H.264 macroblock)
+SEQUENCE_BITS = 32
+_LEVEL_0, _LEVEL_1 = 48, 128    # both below the key threshold, far apart for codec noise
+_BOARD_MAX = 140                # board luma ceiling before noise
+_PAD_MIN, _PAD_MAX = 185, 232   # pad luma range before noise (max + noise stays < 256)
+_GAP = 3                        # minimum free pixels between two shapes
+
+KIND_RECT, KIND_ROTATED, KIND_DISC, KIND_LEAD = 0, 1, 2, 3
+
+GROUND_TRUTH_DTYPE = np.dtype([
+    ('x', 'f8'), ('y', 'f8'), ('area', 'u4'),
+    ('bbox_x', 'i4'), ('bbox_y', 'i4'), ('bbox_w', 'i4'), ('bbox_h', 'i4'),
+    ('touches_border', '?'), ('clipped', '?'), ('kind', 'u1'), ('pad_id', 'i4'),
+])
+
+# Chroma (U, V) per material: green solder mask, copper traces, gold pads, black bodies,
+# tin leads, white silkscreen.
+_MATERIALS = {
+    'board': (112, 104), 'trace': (108, 100), 'pad': (96, 152), 'body': (128, 128),
+    'lead': (126, 130), 'silk': (128, 128),
+}
+_MATERIAL_IDS = {name: i for i, name in enumerate(_MATERIALS)}
+
+
+@dataclass(frozen=True)
+class SyntheticConfig(ConfigBase):
+    """Settings of the synthetic scene (all validated; metadata feeds parameters and flags)."""
+
+    width: int = config_field(1024, 'frame width in pixels', min=256, max=8192)
+    height: int = config_field(1024, 'frame height in pixels', min=128, max=8192)
+    fps: float = config_field(25.0, 'frame rate when paced, frames/s', min=0.1, max=1000.0)
+    layout: str = config_field('i420', 'memory layout of the frames', choices=LAYOUTS)
+    stride: int = config_field(0, 'luma row stride in bytes (0: no padding)', min=0,
+                               max=65536)
+    seed: int = config_field(0, 'scene seed: same seed, same board', min=0, max=2**31 - 1)
+    paced: bool = config_field(True, 'deliver frames at fps on a monotonic schedule; false: '
+                                     'render on demand as fast as read (benchmarks)')
+    drift_x: float = config_field(1.5, 'scene motion in x, px/frame (fractions allowed)',
+                                  min=-64.0, max=64.0)
+    drift_y: float = config_field(0.75, 'scene motion in y, px/frame', min=-64.0, max=64.0)
+    travel: int = config_field(96, 'how far the scene moves before turning back, px',
+                               min=0, max=4096)
+    pads: int = config_field(0, 'number of pads on the board (0: ~110 per megapixel)',
+                             min=0, max=100000)
+    components: int = config_field(0, 'number of leaded components (0: ~1 per 0.4 MP)',
+                                   min=0, max=10000)
+    noise: int = config_field(6, 'peak per-pixel luma noise (kept below the key threshold)',
+                              min=0, max=_PAD_MAX - _PAD_MIN)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _ = self.frame_format  # validates evenness and stride against the layout
+        if self.height < sequence_strip_rows(self.width) + 2 * BLOCK:
+            raise ValueError(f'SyntheticConfig.height must leave room below the '
+                             f'{sequence_strip_rows(self.width)}-row sequence strip, got '
+                             f'{self.height}')
+
+    @property
+    def frame_format(self) -> FrameFormat:
+        return FrameFormat(self.width, self.height, self.layout, self.stride or None)
+
+
+# -- sequence stamp ---------------------------------------------------------------------
+
+def sequence_strip_rows(width: int) -> int:
+    """Rows at the top of a ``width``-wide frame that carry the sequence stamp."""
+    per_row = width // BLOCK
+    return -(-2 * SEQUENCE_BITS // per_row) * BLOCK
+
+
+def _bits(sequence: int) -> np.ndarray:
+    value = sequence & 0xFFFFFFFF
+    data = (value >> np.arange(SEQUENCE_BITS - 1, -1, -1, dtype=np.uint64)) & 1
+    return np.concatenate([data, 1 - data]).astype(np.uint8)
+
+
+def encode_sequence(y_plane: np.ndarray, sequence: int) -> None:
+    """Stamp ``sequence`` (mod 2**32) into the top rows of a luma plane, in place."""
+    width = y_plane.shape[1]
+    per_row = width // BLOCK
+    rows = sequence_strip_rows(width)
+    levels = np.full(per_row * (rows // BLOCK), _LEVEL_0, np.uint8)
+    bits = _bits(sequence)
+    levels[:bits.size] = np.where(bits == 1, _LEVEL_1, _LEVEL_0)
+    blocks = levels.reshape(rows // BLOCK, per_row)
+    y_plane[:rows, :per_row * BLOCK] = np.repeat(np.repeat(blocks, BLOCK, 0), BLOCK, 1)
+    y_plane[:rows, per_row * BLOCK:] = _LEVEL_0
+
+
+def decode_sequence(y_plane: np.ndarray) -> int:
+    """Read the sequence number stamped by the synthetic source (survives lossy coding).
+
+    Each bit is the mean of the central 8x8 pixels of its 16x16 block; the stamp carries the
+    complement of every bit, so a plane without a stamp (or one damaged beyond recovery)
+    raises ``ValueError`` instead of returning a wrong number.
+    """
+    y_plane = np.asarray(y_plane)
+    if y_plane.ndim != 2:
+        raise ValueError(f'decode_sequence needs a 2-D luma plane, got shape {y_plane.shape}')
+    height, width = y_plane.shape
+    rows = sequence_strip_rows(width)
+    if height < rows:
+        raise ValueError(f'plane of {height} rows is too small for a sequence strip')
+    per_row = width // BLOCK
+    quarter = BLOCK // 4
+    strip = y_plane[:rows, :per_row * BLOCK].astype(np.float32)
+    blocks = strip.reshape(rows // BLOCK, BLOCK, per_row, BLOCK)
+    means = blocks[:, quarter:BLOCK - quarter, :, quarter:BLOCK - quarter].mean(axis=(1, 3))
+    bits = (means.reshape(-1)[:2 * SEQUENCE_BITS] > (_LEVEL_0 + _LEVEL_1) / 2).astype(np.int64)
+    data, check = bits[:SEQUENCE_BITS], bits[SEQUENCE_BITS:]
+    if np.any(data == check):
+        raise ValueError('no valid sequence stamp in this plane (bits and their complement '
+                         'disagree)')
+    return int(sum(int(b) << (SEQUENCE_BITS - 1 - i) for i, b in enumerate(data)))
+
+
+# -- the scene ----------------------------------------------------------------------------
+
+@dataclass
+class _Shape:
+    kind: int
+    x0: int        # bounding box in scene coordinates
+    y0: int
+    mask: np.ndarray
+
+
+class _Scene:
+    """The pre-rendered board (luma, per-phase chroma, material map) and its shapes."""
+
+    def __init__(self, cfg: SyntheticConfig) -> None:
+        self.rng = np.random.default_rng(cfg.seed)
+        self.width = cfg.width + cfg.travel
+        self.height = cfg.height + cfg.travel
+        self.occupied = np.zeros((self.height, self.width), bool)
+        self.material = np.zeros((self.height, self.width), np.uint8)
+        self.luma = self._board()
+        self.shapes: list[_Shape] = []
+        megapixels = cfg.width * cfg.height / 1e6
+        components = cfg.components or max(1, round(megapixels / 0.4))
+        pads = cfg.pads or max(8, round(110 * megapixels))
+        for _ in range(components):
+            self._place_component()
+        self._place_pads(pads)
+        self._silkscreen()
+        del self.occupied
+        self._index_shapes()
+
+    # board ---------------------------------------------------------------------------
+    def _board(self) -> np.ndarray:
+        h, w = self.height, self.width
+        rng = self.rng
+        cell = 64
+        coarse = rng.normal(0.0, 1.0, (h // cell + 3, w // cell + 3))
+        smooth = np.repeat(np.repeat(coarse, cell, 0), cell, 1)
+        for axis in (0, 1):  # box blur: turns the blocky grid into soft blotches
+            c = np.cumsum(smooth, axis=axis)
+            smooth = (np.take(c, np.arange(cell, c.shape[axis]), axis=axis)
+                      - np.take(c, np.arange(0, c.shape[axis] - cell), axis=axis)) / cell
+        smooth = smooth[:h, :w]
+        smooth *= 6.0 / max(1e-6, float(np.abs(smooth).max()))
+        yy, xx = np.ogrid[:h, :w]
+        weave = 2.0 * np.sin(xx * 0.9) * np.sin(yy * 0.9)
+        luma = 44.0 + smooth + weave
+        for _ in range(max(4, (h + w) // 60)):  # copper traces under the solder mask
+            thickness = int(rng.integers(2, 7))
+            if rng.random() < 0.5:
+                y = int(rng.integers(0, h - thickness))
+                x0, x1 = sorted(int(v) for v in rng.integers(0, w, 2))
+                luma[y:y + thickness, x0:x1] += 34
+                self.material[y:y + thickness, x0:x1] = _MATERIAL_IDS['trace']
+            else:
+                x = int(rng.integers(0, w - thickness))
+                y0, y1 = sorted(int(v) for v in rng.integers(0, h, 2))
+                luma[y0:y1, x:x + thickness] += 34
+                self.material[y0:y1, x:x + thickness] = _MATERIAL_IDS['trace']
+        return np.clip(luma, 8, _BOARD_MAX).astype(np.uint8)
+
+    def _silkscreen(self) -> None:
+        # Outlines and marks in white ink: bright to the eye, still below the key threshold.
+        rng = self.rng
+        for _ in range(max(4, (self.width * self.height) // 60000)):
+            w, h = int(rng.integers(12, 80)), int(rng.integers(8, 50))
+            x, y = int(rng.integers(0, self.width - w)), int(rng.integers(0, self.height - h))
+            frame = np.zeros((h, w), bool)
+            frame[[0, -1], :] = True
+            frame[:, [0, -1]] = True
+            free = self.material[y:y + h, x:x + w] != _MATERIAL_IDS['pad']
+            free &= self.material[y:y + h, x:x + w] != _MATERIAL_IDS['lead']
+            ink = frame & free
+            self.luma[y:y + h, x:x + w][ink] = 132
+            self.material[y:y + h, x:x + w][ink] = _MATERIAL_IDS['silk']
+
+    # placement -------------------------------------------------------------------------
+    def _free(self, x0: int, y0: int, w: int, h: int) -> bool:
+        if x0 < 0 or y0 < 0 or x0 + w > self.width or y0 + h > self.height:
+            return False
+        g = _GAP
+        return not self.occupied[max(0, y0 - g):y0 + h + g, max(0, x0 - g):x0 + w + g].any()
+
+    def _reserve(self, x0: int, y0: int, w: int, h: int) -> None:
+        self.occupied[y0:y0 + h, x0:x0 + w] = True
+
+    def _paint(self, kind: int, x0: int, y0: int, mask: np.ndarray, material: str,
+               luma: int) -> None:
+        h, w = mask.shape
+        self.luma[y0:y0 + h, x0:x0 + w][mask] = luma
+        self.material[y0:y0 + h, x0:x0 + w][mask] = _MATERIAL_IDS[material]
+        if kind >= 0:
+            self.shapes.append(_Shape(kind, x0, y0, mask))
+
+    def _pad_mask(self) -> tuple[int, np.ndarray]:
+        rng = self.rng
+        roll = rng.random()
+        size_class = rng.choice([0, 1, 2], p=[0.25, 0.55, 0.2])
+        low, high = ((2, 6), (6, 22), (22, 56))[size_class]
+        if roll < 0.45:
+            w, h = (int(v) for v in rng.integers(low, high + 1, 2))
+            return KIND_RECT, np.ones((h, w), bool)
+        if roll < 0.75:
+            radius = float(rng.uniform(max(1.5, low / 2), high / 2))
+            cx, cy = rng.uniform(0, 1, 2)   # sub-pixel centre: asymmetric rasterisation
+            side = math.ceil(2 * radius + 2)
+            yy, xx = np.mgrid[:side, :side]
+            mask = (xx - (side - 1) / 2 - cx + 0.5) ** 2 + (yy - (side - 1) / 2 - cy + 0.5) ** 2
+            return KIND_DISC, _trim(mask <= radius * radius)
+        length = float(rng.uniform(max(6, low), max(8, high)))
+        thickness = float(rng.uniform(4, max(5, length / 2)))
+        angle = float(rng.uniform(0, math.pi))
+        side = math.ceil(math.hypot(length, thickness)) + 2
+        yy, xx = np.mgrid[:side, :side] - (side - 1) / 2
+        ca, sa = math.cos(angle), math.sin(angle)
+        along, across = xx * ca + yy * sa, -xx * sa + yy * ca
+        mask = (np.abs(along) <= length / 2) & (np.abs(across) <= thickness / 2)
+        return KIND_ROTATED, _trim(mask)
+
+    def _place_pads(self, count: int) -> None:
+        rng = self.rng
+        placed = attempts = 0
+        while placed < count and attempts < 30 * count:
+            attempts += 1
+            kind, mask = self._pad_mask()
+            h, w = mask.shape
+            x0 = int(rng.integers(0, self.width - w + 1))
+            y0 = int(rng.integers(0, self.height - h + 1))
+            if not self._free(x0, y0, w, h):
+                continue
+            self._reserve(x0, y0, w, h)
+            self._paint(kind, x0, y0, mask, 'pad', int(rng.integers(_PAD_MIN, _PAD_MAX + 1)))
+            placed += 1
+
+    def _place_component(self) -> None:
+        rng = self.rng
+        for _ in range(200):
+            body_w, body_h = int(rng.integers(50, 140)), int(rng.integers(28, 80))
+            pitch = int(rng.integers(8, 15))
+            lead_w, lead_len, overlap = pitch - _GAP - 1, int(rng.integers(8, 15)), 3
+            vertical = rng.random() < 0.5  # leads on top/bottom (else left/right)
+            if not vertical:
+                body_w, body_h = body_h, body_w
+            total_w = body_w + (0 if vertical else 2 * (lead_len - overlap))
+            total_h = body_h + (2 * (lead_len - overlap) if vertical else 0)
+            x0 = int(rng.integers(0, self.width - total_w + 1))
+            y0 = int(rng.integers(0, self.height - total_h + 1))
+            if not self._free(x0, y0, total_w, total_h):
+                continue
+            self._reserve(x0, y0, total_w, total_h)
+            bx = x0 + (0 if vertical else lead_len - overlap)
+            by = y0 + (lead_len - overlap if vertical else 0)
+            self._paint(-1, bx, by, np.ones((body_h, body_w), bool), 'body', 24)
+            self._paint(-1, bx + 4, by + 4, np.ones((4, 4), bool), 'silk', 110)  # pin-1 dot
+            span = body_w if vertical else body_h
+            leads = (span - 8) // pitch
+            start = (span - leads * pitch) // 2 + 1
+            lead_luma = int(rng.integers(_PAD_MIN + 5, _PAD_MAX + 1))
+            for i in range(leads):
+                along = start + i * pitch
+                if vertical:
+                    boxes = ((bx + along, y0, lead_w, lead_len),
+                             (bx + along, by + body_h - overlap, lead_w, lead_len))
+                else:
+                    boxes = ((x0, by + along, lead_len, lead_w),
+                             (bx + body_w - overlap, by + along, lead_len, lead_w))
+                for lx, ly, lw, lh in boxes:
+                    self._paint(KIND_LEAD, lx, ly, np.ones((lh, lw), bool), 'lead', lead_luma)
+            return
+
+    # ground-truth index ----------------------------------------------------------------
+    def _index_shapes(self) -> None:
+        n = len(self.shapes)
+        self.x0 = np.array([s.x0 for s in self.shapes], np.int64)
+        self.y0 = np.array([s.y0 for s in self.shapes], np.int64)
+        self.w = np.array([s.mask.shape[1] for s in self.shapes], np.int64)
+        self.h = np.array([s.mask.shape[0] for s in self.shapes], np.int64)
+        self.kind = np.array([s.kind for s in self.shapes], np.uint8)
+        self.area = np.zeros(n, np.int64)
+        self.sum_x = np.zeros(n, np.int64)   # sums of pixel coordinates: exact integers
+        self.sum_y = np.zeros(n, np.int64)
+        self.first_x = np.zeros(n, np.int64)  # leftmost pixel of the top row (raster order)
+        for i, s in enumerate(self.shapes):
+            ys, xs = np.nonzero(s.mask)
+            self.area[i] = xs.size
+            self.sum_x[i] = int(xs.sum()) + s.x0 * xs.size
+            self.sum_y[i] = int(ys.sum()) + s.y0 * xs.size
+            self.first_x[i] = s.x0 + int(xs[0])
+
+
+def _trim(mask: np.ndarray) -> np.ndarray:
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    return mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+# -- the source ---------------------------------------------------------------------------
+
+class SyntheticSource(FrameSource):
+    """Frames of the synthetic board (see the module docstring).
+
+    Paced, frame ``n`` is due at ``start + n / fps`` on the monotonic clock; a reader that
+    falls behind gets the newest due frame and the skipped numbers count as drops, like a
+    camera. Unpaced, every ``read()`` renders the next frame immediately. Frames come from a
+    pool of two buffers: a frame stays valid until the next ``read()``.
+    """
+
+    def __init__(self, config: SyntheticConfig | None = None) -> None:
+        self.config = config = config or SyntheticConfig()
+        self.format = config.frame_format
+        self._scene = _Scene(config)
+        self._noise_margin = 64
+        rng = np.random.default_rng(config.seed + 1)
+        self._noise = (rng.integers(0, config.noise + 1,
+                                    (config.height + self._noise_margin,
+                                     config.width + self._noise_margin), dtype=np.uint8)
+                       if config.noise else None)
+        self._strip_rows = sequence_strip_rows(config.width)
+        self._chroma = self._chroma_phases() if self.format.layout != 'mono8' else None
+        self._pool = [Frame(self.format) for _ in range(2)]
+        self._next_slot = 0
+        self._running = False
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._t0: float | None = None
+        self._last_index = -1
+        self._frames = self._delivered = self._drops = 0
+        self._meter = _RateMeter()
+
+    def _chroma_phases(self) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
+        # One half-resolution U/V image per offset parity, so chroma stays aligned with luma
+        # whatever the (integer) offset.
+        table_u = np.array([u for u, _ in _MATERIALS.values()], np.uint8)
+        table_v = np.array([v for _, v in _MATERIALS.values()], np.uint8)
+        material = self._scene.material
+        phases = {}
+        for py in (0, 1):
+            for px in (0, 1):
+                sub = material[py::2, px::2]
+                phases[py, px] = (table_u[sub], table_v[sub])
+        return phases
+
+    # geometry ---------------------------------------------------------------------------
+    def offset(self, sequence: int) -> tuple[int, int]:
+        """Top-left corner of frame ``sequence`` in scene coordinates."""
+        travel = self.config.travel
+        if travel == 0:
+            return 0, 0
+        period = 2 * travel
+
+        def position(speed: float) -> int:
+            travelled = (sequence * speed) % period
+            return math.floor(travel - abs(travelled - travel))
+
+        return position(self.config.drift_x), position(self.config.drift_y)
+
+    @property
+    def strip_rows(self) -> int:
+        """Rows at the top of each frame reserved for the sequence stamp (never keyed)."""
+        return self._strip_rows
+
+    # rendering --------------------------------------------------------------------------
+    def render(self, sequence: int, frame: Frame | None = None) -> Frame:
+        """Render frame ``sequence`` into ``frame`` (or a new one) and return it."""
+        if frame is None:
+            frame = Frame(self.format)
+        elif frame.format != self.format:
+            raise ValueError(f'render: frame is {frame.format}, the source makes {self.format}')
+        cfg = self.config
+        w, h = cfg.width, cfg.height
+        ox, oy = self.offset(sequence)
+        scene = self._scene.luma[oy:oy + h, ox:ox + w]
+        y = frame.y
+        if self._noise is not None:
+            margin = self._noise_margin
+            nx, ny = (sequence * 37) % margin, (sequence * 23 + 11) % margin
+            np.add(scene, self._noise[ny:ny + h, nx:nx + w], out=y)
+        else:
+            np.copyto(y, scene)
+        encode_sequence(y, sequence)
+        if self._chroma is not None:
+            u_scene, v_scene = self._chroma[oy % 2, ox % 2]
+            cx, cy = ox // 2, oy // 2
+            u, v = frame.chroma()
+            np.copyto(u, u_scene[cy:cy + h // 2, cx:cx + w // 2])
+            np.copyto(v, v_scene[cy:cy + h // 2, cx:cx + w // 2])
+            u[:self._strip_rows // 2] = 128
+            v[:self._strip_rows // 2] = 128
+        frame.sequence = sequence
+        return frame
+
+    def ground_truth(self, frame: Frame | int) -> np.ndarray:
+        """Exact blobs of a frame (or a sequence number), as :data:`GROUND_TRUTH_DTYPE`.
+
+        Includes every pad and lead with at least one visible pixel: ``clipped`` marks those
+        cut by the frame edge or hidden in part under the sequence strip (their ``x``, ``y``,
+        ``area`` and box describe the visible part, which is what a labeller sees), and
+        ``touches_border`` those with a pixel on the frame border. Centroids are means of
+        pixel coordinates (origin at the centre of the top-left pixel), the same definition as
+        OpenCV's ``connectedComponentsWithStats``; the order is the centroid engine's: area
+        descending, ties in raster order of each blob's first pixel. ``pad_id`` identifies a
+        shape across frames. Filter ``~result['clipped']`` for blobs fully in view.
+        """
+        sequence = frame if isinstance(frame, (int, np.integer)) else frame.sequence
+        cfg = self.config
+        s = self._scene
+        ox, oy = self.offset(int(sequence))
+        top = oy + self._strip_rows   # visible window in scene coordinates
+        left, right, bottom = ox, ox + cfg.width, oy + cfg.height
+        x1, y1 = s.x0 + s.w, s.y0 + s.h
+        inside = (s.x0 >= left) & (x1 <= right) & (s.y0 >= top) & (y1 <= bottom)
+        partial = ~inside & (s.x0 < right) & (x1 > left) & (s.y0 < bottom) & (y1 > top)
+        idx = np.nonzero(inside)[0]
+        rows = []
+        out = np.zeros(idx.size, GROUND_TRUTH_DTYPE)
+        area = s.area[idx]
+        out['area'] = area
+        out['x'] = s.sum_x[idx] / area - ox
+        out['y'] = s.sum_y[idx] / area - oy
+        out['bbox_x'] = s.x0[idx] - ox
+        out['bbox_y'] = s.y0[idx] - oy
+        out['bbox_w'] = s.w[idx]
+        out['bbox_h'] = s.h[idx]
+        out['kind'] = s.kind[idx]
+        out['pad_id'] = idx
+        first = (s.y0[idx] - oy) * cfg.width + (s.first_x[idx] - ox)
+        for i in np.nonzero(partial)[0]:
+            shape = s.shapes[i]
+            cx0, cy0 = max(left, shape.x0), max(top, shape.y0)
+            cx1, cy1 = min(right, int(x1[i])), min(bottom, int(y1[i]))
+            sub = shape.mask[cy0 - shape.y0:cy1 - shape.y0, cx0 - shape.x0:cx1 - shape.x0]
+            ys, xs = np.nonzero(sub)
+            if xs.size == 0:
+                continue
+            fx, fy = xs + (cx0 - ox), ys + (cy0 - oy)
+            rows.append((fx.mean(), fy.mean(), xs.size, fx.min(), fy.min(),
+                         fx.max() - fx.min() + 1, fy.max() - fy.min() + 1, False, True,
+                         s.kind[i], i, int(fy[0]) * cfg.width + int(fx[0])))
+        if rows:
+            extra = np.zeros(len(rows), GROUND_TRUTH_DTYPE)
+            for name, column in zip(GROUND_TRUTH_DTYPE.names, zip(*rows), strict=False):
+                extra[name] = column
+            out = np.concatenate([out, extra])
+            first = np.concatenate([first, [r[-1] for r in rows]])
+        out['touches_border'] = ((out['bbox_x'] == 0) | (out['bbox_y'] == 0)
+                                 | (out['bbox_x'] + out['bbox_w'] == cfg.width)
+                                 | (out['bbox_y'] + out['bbox_h'] == cfg.height))
+        order = np.lexsort((first, -out['area'].astype(np.int64)))
+        return out[order]
+
+    # FrameSource ------------------------------------------------------------------------
+    def start(self) -> None:
+        with self._lock:
+            if self._running:
+                return
+            self._running = True
+            self._stopped.clear()
+            self._t0 = None
+
+    def stop(self) -> None:
+        with self._lock:
+            self._running = False
+            self._stopped.set()
+
+    def read(self, timeout: float | None = None) -> Frame:
+        if not self._running:
+            raise SourceStopped('synthetic source is not running')
+        cfg = self.config
+        index = self._last_index + 1
+        if cfg.paced:
+            now = time.monotonic()
+            if self._t0 is None:
+                self._t0 = now - index / cfg.fps   # keeps numbering across stop/start
+            index = max(index, int((now - self._t0) * cfg.fps))
+            wait = self._t0 + index / cfg.fps - now
+            if wait > 0:
+                if timeout is not None and wait > timeout:
+                    if self._stopped.wait(timeout):
+                        raise SourceStopped('synthetic source stopped')
+                    raise FrameTimeout(f'no frame within {timeout:g} s')
+                if self._stopped.wait(wait):
+                    raise SourceStopped('synthetic source stopped')
+        frame = self._pool[self._next_slot]
+        self._next_slot ^= 1
+        self.render(index, frame)
+        frame.stamp_ns = time.time_ns()
+        frame.mono_ns = time.monotonic_ns()
+        self._drops += index - self._last_index - 1
+        self._last_index = index
+        self._frames += 1
+        self._delivered += 1
+        self._meter.add(frame.mono_ns)
+        return frame
+
+    @property
+    def stats(self) -> SourceStats:
+        return SourceStats(frames=self._frames, delivered=self._delivered, drops=self._drops,
+                           restarts=0, fps=self._meter.fps, last_error=None,
+                           running=self._running)
