@@ -11,7 +11,8 @@ media server costs the stream, not the camera.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+import dataclasses
 from dataclasses import dataclass
 import enum
 import threading
@@ -401,3 +402,125 @@ def viewer_urls(host: str, stream: Any, server: Any = None) -> list[str]:
         urls.append(f'http://{host}:{server.webrtc_port}/{stream.path}')
     urls.append(f'rtsp://{host}:{stream.rtsp_port}/{stream.path}')
     return urls
+
+
+# -- settings: the camera node's parameters, ROS-free -------------------------------------------
+
+#: Parameters the camera node applies while running; every other one needs a restart.
+LIVE_PARAMETERS = ('encoding', 'frame_id', 'camera_info_url', 'throttle_rate_hz')
+RELIABILITIES = ('best_effort', 'reliable')
+#: Settings shared by the encoder and the media server, declared once as ``stream.<name>``.
+_SHARED_STREAM_FIELDS = ('rtsp_port', 'host', 'backoff_initial', 'backoff_max')
+_STREAM_RENAMES = {'external': 'external_server'}
+#: Descriptions for stream fields whose metadata has none (streaming.py's wins when present).
+_STREAM_DESCRIPTIONS = {
+    'backoff_initial': 'first restart delay of the encoder and server, s (doubles per failure)',
+    'backoff_max': 'longest restart delay of the encoder and server, s',
+    'webrtc_port': 'MediaMTX WebRTC port: the browser viewer is http://<host>:<port>/<path>',
+    'hls_port': 'MediaMTX HLS port',
+    'ready_timeout': 'seconds MediaMTX may take to accept RTSP connections after a start',
+}
+
+
+def camera_parameter_rows() -> tuple[Any, ...]:
+    """The camera node's parameters as ``params.ParamRow`` tables.
+
+    Source and stream parameters come from the config dataclasses' field metadata (names,
+    defaults, ranges, descriptions; one source of truth with the CLI) and are read-only: a new
+    size or source needs a restart. The stream's frame rate is the source's ``fps``.
+    """
+    from picam_ros.params import ParamRow, rows_from_config
+    from picam_ros.ros_conversions import OUTPUT_ENCODINGS
+    from picam_ros.sources import SourceConfig
+    from picam_ros.streaming import MediaServerConfig, StreamConfig
+
+    stream_rows = rows_from_config(StreamConfig, prefix='stream', read_only=True,
+                                   exclude={'fps'})
+    server_rows = tuple(
+        dataclasses.replace(row, name='stream.' + _STREAM_RENAMES.get(row.field, row.field))
+        for row in rows_from_config(MediaServerConfig, prefix='stream', read_only=True,
+                                    exclude=_SHARED_STREAM_FIELDS))
+    node_rows = (
+        ParamRow('encoding', 'string', 'nv21',
+                 'image_raw encoding: nv21 (4:2:0, Jazzy sensor_msgs), nv12, mono8 (luma '
+                 'only, cheapest) or bgr8 (for viewers; costs a colour conversion)',
+                 choices=OUTPUT_ENCODINGS),
+        ParamRow('frame_id', 'string', 'camera_optical_frame',
+                 'header.frame_id of images and camera_info'),
+        ParamRow('camera_info_url', 'string', '',
+                 'calibration YAML (camera_calibration format): a path, file:///abs/path or '
+                 'package://pkg/path; empty: an uncalibrated camera_info'),
+        ParamRow('throttle_rate_hz', 'double', 5.0,
+                 'rate of ~/image_throttled, frames picked by capture time (0: off)',
+                 minimum=0.0, maximum=1000.0),
+        ParamRow('qos.depth', 'integer', 5,
+                 'history depth of the image and camera_info publishers',
+                 minimum=1, maximum=100, read_only=True),
+        ParamRow('qos.reliability', 'string', 'best_effort',
+                 'reliability of the image and camera_info publishers (large frames over '
+                 'best_effort need a big socket receive buffer, see README)',
+                 choices=RELIABILITIES, read_only=True),
+        ParamRow('stream.enabled', 'bool', True,
+                 'publish a live H.264 stream through MediaMTX for browsers (WebRTC)',
+                 read_only=True),
+    )
+    stream_rows = tuple(
+        row if row.description else dataclasses.replace(
+            row, description=_STREAM_DESCRIPTIONS.get(row.field, ''))
+        for row in stream_rows + server_rows)
+    return rows_from_config(SourceConfig, read_only=True) + node_rows + stream_rows
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """Everything the camera node is configured with, built from parameter values."""
+
+    source: Any                  # sources.SourceConfig
+    stream: Any                  # streaming.StreamConfig, or None when the stream is off
+    server: Any                  # streaming.MediaServerConfig, or None when the stream is off
+    encoding: str
+    frame_id: str
+    camera_info_url: str
+    throttle_rate_hz: float
+    qos_depth: int
+    qos_reliability: str
+
+    @classmethod
+    def from_parameters(cls, values: Mapping[str, Any],
+                        rows: tuple[Any, ...] | None = None) -> CameraSettings:
+        """Validate ROS values (keyed by parameter name) and build the configs.
+
+        Raises ValueError naming the parameter for a bad value or combination.
+        """
+        from picam_ros.params import config_from_ros
+        from picam_ros.sources import SourceConfig
+        from picam_ros.streaming import MediaServerConfig, StreamConfig
+
+        rows = rows if rows is not None else camera_parameter_rows()
+        by_name = {row.name: row for row in rows}
+        values = {row.name: values.get(row.name, row.default) for row in rows}
+        for name, value in values.items():
+            check = by_name[name].check(value)
+            if not check.ok:
+                raise ValueError(check.reason)
+        source = config_from_ros(SourceConfig, [r for r in rows if '.' not in r.name
+                                                and r.field in _field_names(SourceConfig)],
+                                 values)
+        stream = server = None
+        if values['stream.enabled']:
+            stream_rows = [r for r in rows if r.name.startswith('stream.')
+                           and r.field in _field_names(StreamConfig)]
+            server_rows = [r for r in rows if r.name.startswith('stream.')
+                           and r.field in _field_names(MediaServerConfig)]
+            stream = StreamConfig(**{r.field: r.from_ros(values[r.name]) for r in stream_rows},
+                                  fps=source.fps)
+            server = config_from_ros(MediaServerConfig, server_rows, values)
+        return cls(source=source, stream=stream, server=server,
+                   encoding=values['encoding'], frame_id=values['frame_id'],
+                   camera_info_url=values['camera_info_url'],
+                   throttle_rate_hz=values['throttle_rate_hz'],
+                   qos_depth=values['qos.depth'], qos_reliability=values['qos.reliability'])
+
+
+def _field_names(config: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(config))
