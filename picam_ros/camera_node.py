@@ -1,0 +1,354 @@
+"""ROS 2 camera node: parameters, topics and diagnostics around CameraRuntime.
+
+No capture logic lives here. The runtime's capture thread reads frames and calls the sink this
+node registers, and the sink publishes from that thread. That is safe in rclpy:
+``Publisher.publish`` holds the GIL and the publisher's handle for the whole call, and
+``rcl_publish`` is documented thread-safe for distinct publisher/message pairs
+(rcl/publisher.h); the node destroys its publishers only after the runtime, and with it the
+capture thread, has stopped. Image topics are converted and published only while they have
+subscribers, because rclpy serialises every message it publishes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+import logging
+import socket
+from typing import Any
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+import rclpy
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+
+from picam_ros.camera_info import (
+    calibration_for,
+    CalibrationError,
+    CameraCalibration,
+    fill_camera_info,
+)
+from picam_ros.camera_runtime import (
+    build_runtime,
+    camera_parameter_rows,
+    CameraRuntime,
+    CameraSettings,
+    FrameThrottle,
+    LIVE_PARAMETERS,
+    RuntimeStats,
+    StreamState,
+    viewer_urls,
+)
+from picam_ros.frames import Frame
+from picam_ros.params import ParamRow
+from picam_ros.ros_conversions import fill_image, image_payload
+from picam_ros.sources import SourceConfig, SourceError
+
+NODE_NAME = 'camera'
+#: qos.reliability values (camera_runtime.RELIABILITIES) as rclpy policies.
+RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
+               'reliable': ReliabilityPolicy.RELIABLE}
+DIAGNOSTICS_PERIOD_S = 1.0
+_NS_PER_S = 1_000_000_000
+
+
+def descriptor(row: ParamRow) -> ParameterDescriptor:
+    """A ParameterDescriptor for a ``params.ParamRow`` (ranges, read-only, constraints)."""
+    fields = row.descriptor_fields()
+    integer_range = fields.pop('integer_range', None)
+    floating_range = fields.pop('floating_point_range', None)
+    result = ParameterDescriptor(**fields)
+    if integer_range is not None:
+        low, high, step = integer_range
+        result.integer_range = [IntegerRange(from_value=low, to_value=high, step=step)]
+    if floating_range is not None:
+        low, high, step = floating_range
+        result.floating_point_range = [FloatingPointRange(from_value=low, to_value=high,
+                                                          step=step)]
+    return result
+
+
+@dataclass(frozen=True)
+class _Output:
+    """What the capture thread needs per frame; swapped whole when a parameter changes."""
+
+    encoding: str
+    frame_id: str
+    calibration: CameraCalibration
+    camera_info: CameraInfo
+    throttle: FrameThrottle
+
+
+class _RosLogHandler(logging.Handler):
+    """Forward the core modules' ``logging`` records (process, streaming) to the node's logger."""
+
+    def __init__(self, logger: Any) -> None:
+        super().__init__(logging.INFO)
+        self._logger = logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = f'[{record.name}] {record.getMessage()}'
+            if record.levelno >= logging.ERROR:
+                self._logger.error(message)
+            elif record.levelno >= logging.WARNING:
+                self._logger.warning(message)
+            else:
+                self._logger.info(message)
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller
+            self.handleError(record)
+
+
+class CameraNode(Node):
+    """Publishes ``~/image_raw``, ``~/image_throttled``, ``~/camera_info`` and /diagnostics."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._runtime: CameraRuntime | None = None
+        self._log_handler = _RosLogHandler(self.get_logger())
+        core_logger = logging.getLogger('picam_ros')
+        core_logger.addHandler(self._log_handler)
+        if core_logger.level == logging.NOTSET:
+            core_logger.setLevel(logging.INFO)
+        try:
+            self._setup()
+        except BaseException:
+            self.destroy_node()   # no thread, child or log handler outlives a failed start
+            raise
+
+    def _setup(self) -> None:
+        self._rows = {row.name: row for row in camera_parameter_rows()}
+        for row in self._rows.values():
+            self.declare_parameter(row.name, row.default, descriptor(row))
+        settings = CameraSettings.from_parameters(
+            {name: self.get_parameter(name).value for name in self._rows},
+            tuple(self._rows.values()))
+
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=settings.qos_depth,
+                         reliability=RELIABILITY[settings.qos_reliability],
+                         durability=DurabilityPolicy.VOLATILE)
+        self._image_pub = self.create_publisher(Image, '~/image_raw', qos)
+        self._throttled_pub = self.create_publisher(Image, '~/image_throttled', qos)
+        self._info_pub = self.create_publisher(CameraInfo, '~/camera_info', qos)
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+
+        self._runtime = build_runtime(settings.source, stream=settings.stream,
+                                      server=settings.server, log=self.get_logger())
+        fmt = self._runtime.format
+        calibration = self._load_calibration(settings.camera_info_url, fmt.width, fmt.height,
+                                             at_startup=True)
+        self._output = _Output(settings.encoding, settings.frame_id, calibration,
+                               self._camera_info(calibration),
+                               FrameThrottle(settings.throttle_rate_hz))
+        self._payload_buffer = None
+        self.images_published = 0
+        self.throttled_published = 0
+        self._last_counts = (0, 0, 0)   # drops, source restarts, sink errors at the last report
+        self._hardware_id = self._describe_source(settings.source)
+        self._runtime.add_sink(self._publish_frame, 'ros-publisher')
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self._runtime.start()
+        self.get_logger().info(
+            f'{settings.source.source} camera {fmt.width}x{fmt.height} @ '
+            f'{settings.source.fps:g} fps, {settings.encoding} on {self._image_pub.topic_name}')
+        if settings.stream is not None:
+            for url in viewer_urls(socket.gethostname(), settings.stream, settings.server):
+                self.get_logger().info(f'live view: {url}')
+        self._diag_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+
+    # -- configuration ---------------------------------------------------------------------
+    @staticmethod
+    def _describe_source(source: SourceConfig) -> str:
+        if source.source == 'rpicam':
+            return f'rpicam-vid --camera {source.camera}'
+        if source.source == 'ffmpeg':
+            return f'ffmpeg -i {source.input}'
+        return f'synthetic (seed {source.seed})'
+
+    def _load_calibration(self, url: str, width: int, height: int,
+                          at_startup: bool = False) -> CameraCalibration:
+        """Startup is forgiving (uncalibrated + error); a live change is rejected instead."""
+        try:
+            calibration, warning = calibration_for(url, width, height, self.get_name())
+        except CalibrationError as exc:
+            if not at_startup:
+                raise
+            self.get_logger().error(f'{exc}; publishing an uncalibrated camera_info')
+            return CameraCalibration.uncalibrated(width, height, self.get_name())
+        if warning:
+            self.get_logger().warning(warning)
+        return calibration
+
+    @staticmethod
+    def _camera_info(calibration: CameraCalibration) -> CameraInfo:
+        return fill_camera_info(CameraInfo(), calibration)
+
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """Validate live changes together, then apply them in one swap (all or none).
+
+        Read-only parameters never get here: rclpy rejects them against their descriptor.
+        """
+        changes: dict[str, Any] = {}
+        fmt = self._runtime.format
+        for parameter in parameters:
+            row = self._rows.get(parameter.name)
+            if row is None or parameter.name not in LIVE_PARAMETERS:
+                continue
+            check = row.check(parameter.value)
+            if not check.ok:
+                return SetParametersResult(successful=False, reason=check.reason)
+            if parameter.name == 'throttle_rate_hz':
+                changes['throttle'] = FrameThrottle(parameter.value)
+            elif parameter.name == 'camera_info_url':
+                try:
+                    calibration = self._load_calibration(parameter.value, fmt.width,
+                                                         fmt.height)
+                except CalibrationError as exc:
+                    return SetParametersResult(successful=False, reason=str(exc))
+                changes['calibration'] = calibration
+                changes['camera_info'] = self._camera_info(calibration)
+            elif parameter.name == 'frame_id' and not parameter.value.strip():
+                return SetParametersResult(successful=False, reason='frame_id must not be empty')
+            else:
+                changes[parameter.name] = parameter.value
+        if changes:
+            self._output = dataclasses.replace(self._output, **changes)
+        return SetParametersResult(successful=True)
+
+    # -- capture thread ----------------------------------------------------------------------
+    def _publish_frame(self, frame: Frame) -> None:
+        output = self._output
+        raw = self._image_pub.get_subscription_count() > 0
+        throttled = (output.throttle.accept(frame.mono_ns)
+                     and self._throttled_pub.get_subscription_count() > 0)
+        info = self._info_pub.get_subscription_count() > 0
+        if not (raw or throttled or info):
+            return
+        stamp = Time(sec=frame.stamp_ns // _NS_PER_S, nanosec=frame.stamp_ns % _NS_PER_S)
+        header = Header(stamp=stamp, frame_id=output.frame_id)
+        if raw or throttled:
+            payload = image_payload(frame, output.encoding, out=self._payload_buffer)
+            # publish() serialises before returning, so the buffer is free for the next frame.
+            self._payload_buffer = payload.data
+            msg = fill_image(Image(), payload, header)
+            if raw:
+                self._image_pub.publish(msg)
+                self.images_published += 1
+            if throttled:
+                self._throttled_pub.publish(msg)
+                self.throttled_published += 1
+        if info:
+            camera_info = output.camera_info   # only this thread touches its header
+            camera_info.header = header
+            self._info_pub.publish(camera_info)
+
+    # -- diagnostics -------------------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        stats = self._runtime.stats()
+        array = DiagnosticArray()
+        array.header.stamp = self.get_clock().now().to_msg()
+        array.status = [self._camera_status(stats)]
+        if stats.stream_state is not StreamState.DISABLED:
+            array.status.append(self._stream_status(stats))
+        self._diag_pub.publish(array)
+
+    def _camera_status(self, stats: RuntimeStats) -> DiagnosticStatus:
+        counts = (stats.drops, stats.source_restarts, stats.sink_errors)
+        previous, self._last_counts = self._last_counts, counts
+        stale = stats.last_frame_age is None or stats.last_frame_age > 2 * DIAGNOSTICS_PERIOD_S
+        if stats.capture_error:
+            level, message = DiagnosticStatus.ERROR, stats.capture_error
+        elif stale:
+            level, message = DiagnosticStatus.ERROR, 'no frames'
+        elif counts != previous:
+            level, message = DiagnosticStatus.WARN, (
+                f'{stats.fps:.1f} fps; drops/restarts/sink errors since last report')
+        else:
+            level, message = DiagnosticStatus.OK, f'{stats.fps:.1f} fps'
+        values = {
+            'fps': f'{stats.fps:.2f}',
+            'frames': stats.frames,
+            'drops': stats.drops,
+            'source restarts': stats.source_restarts,
+            'source last error': stats.source_error or '',
+            'sink errors': stats.sink_errors,
+            'last frame age (s)': ('' if stats.last_frame_age is None
+                                   else f'{stats.last_frame_age:.3f}'),
+            'images published': self.images_published,
+            'throttled images published': self.throttled_published,
+            'encoding': self._output.encoding,
+            'calibrated': self._output.calibration.calibrated,
+        }
+        return self._status(f'{self.get_name()}: camera', level, message, values)
+
+    def _stream_status(self, stats: RuntimeStats) -> DiagnosticStatus:
+        state = stats.stream_state
+        if state in (StreamState.UNAVAILABLE, StreamState.FAILED):
+            level, message = DiagnosticStatus.ERROR, f'{state.value}: {stats.stream_error}'
+        elif state is StreamState.RUNNING and stats.stream_connected:
+            level, message = DiagnosticStatus.OK, 'streaming'
+        else:
+            level, message = DiagnosticStatus.WARN, state.value
+        values = {
+            'state': state.value,
+            'server ready': '' if stats.server_ready is None else stats.server_ready,
+            'publisher connected': stats.stream_connected,
+            'frames sent': stats.stream_sent,
+            'frames dropped': stats.stream_dropped,
+            'restarts': stats.stream_restarts,
+            'last error': stats.stream_error or '',
+        }
+        return self._status(f'{self.get_name()}: stream', level, message, values)
+
+    def _status(self, name: str, level: bytes, message: str,
+                values: dict[str, Any]) -> DiagnosticStatus:
+        return DiagnosticStatus(
+            level=level, name=name, message=message, hardware_id=self._hardware_id,
+            values=[KeyValue(key=key, value=str(value)) for key, value in values.items()])
+
+    # -- teardown ----------------------------------------------------------------------------
+    def destroy_node(self) -> None:
+        """Stop capture (thread, children) before the publishers it uses are destroyed."""
+        try:
+            if self._runtime is not None:
+                self._runtime.stop()
+        finally:
+            logging.getLogger('picam_ros').removeHandler(self._log_handler)
+            super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = CameraNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, ParameterException, SourceError) as exc:
+        # Bad parameters or no camera: one clear line, not a traceback.
+        get_logger(NODE_NAME).fatal(f'{type(exc).__name__}: {exc}')
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
