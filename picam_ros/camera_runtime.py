@@ -305,7 +305,10 @@ class CameraRuntime:
                     self._sink_failed(name, exc)
             stream = self._stream_live
             if stream is not None:
-                stream.submit(frame)
+                try:
+                    stream.submit(frame)
+                except Exception as exc:  # noqa: BLE001 - the stream must not stop capture
+                    self._stream_failed(exc)
 
     def _account(self, frame: Frame) -> None:
         with self._stats_lock:
@@ -324,6 +327,13 @@ class CameraRuntime:
         if count == 1 or count % 100 == 0:   # log the first and then every 100th
             self._log.error(f'frame sink {name!r} failed ({count} failures so far): '
                             f'{type(exc).__name__}: {exc}')
+
+    def _stream_failed(self, exc: Exception) -> None:
+        self._stream_live = None
+        self._stream_state = StreamState.FAILED
+        self._stream_error = f'{type(exc).__name__}: {exc}'
+        self._log.error(f'live stream stopped, the camera keeps publishing: '
+                        f'{self._stream_error}')
 
     def _capture_failed(self, exc: Exception) -> None:
         message = f'capture stopped: {type(exc).__name__}: {exc}'
@@ -344,7 +354,7 @@ class CameraRuntime:
         if len(recent) >= 2 and recent[-1] > recent[0]:
             fps = (len(recent) - 1) * 1e9 / (recent[-1] - recent[0])
         source_stats = getattr(self._source, 'stats', None)
-        stream_stats = self._stream.stats if self._stream is not None else None
+        stream_stats = getattr(self._stream, 'stats', None)
         server_ready, server_restarts = None, 0
         if self._server is not None:
             server_ready = bool(self._server_started and getattr(self._server, 'ready', False))

@@ -300,3 +300,65 @@ def test_throttle_restarts_its_schedule_after_a_gap():
 def test_throttle_rejects_a_negative_rate():
     with pytest.raises(ValueError, match='throttle rate'):
         FrameThrottle(-1.0)
+
+
+def test_a_failing_stream_is_cut_off_and_capture_goes_on():
+    class BrokenStream:
+        def __init__(self) -> None:
+            self.submitted = 0
+
+        def start(self) -> None:
+            pass
+
+        def submit(self, frame: Frame) -> bool:
+            self.submitted += 1
+            raise BrokenPipeError('encoder pipe closed')
+
+        def stop(self) -> None:
+            pass
+
+    stream = BrokenStream()
+    runtime = CameraRuntime(ScriptedSource(range(10**7)), stream=stream)
+    runtime.start()
+    try:
+        assert _wait_for_stream_state(runtime, StreamState.FAILED)
+        frames_at_failure = runtime.stats().frames
+        deadline = time.monotonic() + GUARD_S
+        while runtime.stats().frames < frames_at_failure + 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert runtime.stats().frames >= frames_at_failure + 10, 'capture must go on'
+        assert stream.submitted == 1   # cut off after the first failure
+        assert 'encoder pipe closed' in runtime.stats().stream_error
+    finally:
+        runtime.stop()
+
+
+def _wait_for_stream_state(runtime: CameraRuntime, state: StreamState) -> bool:
+    deadline = time.monotonic() + GUARD_S
+    while runtime.stats().stream_state is not state and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return runtime.stats().stream_state is state
+
+
+def test_a_stream_that_cannot_start_is_reported_and_capture_goes_on():
+    class Unstartable:
+        def start(self) -> None:
+            raise OSError('ffmpeg not found')
+
+        def submit(self, frame: Frame) -> bool:
+            raise AssertionError('never started, never fed')
+
+        def stop(self) -> None:
+            pass
+
+    source = ScriptedSource(range(5))
+    recorder = Recorder(5)
+    runtime = CameraRuntime(source, stream=Unstartable())
+    runtime.add_sink(recorder)
+    runtime.start()
+    try:
+        assert recorder.done.wait(GUARD_S)
+        assert _wait_for_stream_state(runtime, StreamState.FAILED)
+        assert 'ffmpeg not found' in runtime.stats().stream_error
+    finally:
+        runtime.stop()
