@@ -27,6 +27,9 @@ venv="${VENV:-.venv}"
 "$venv/bin/python" -m pip install -q --upgrade pip setuptools wheel
 # The extension builds against whatever pybind11 and numpy the environment has (as colcon does on
 # a ROS machine with the distro's), so they are installed first and build isolation is off.
-"$venv/bin/python" -m pip install -q pybind11 "${NUMPY_SPEC:-numpy}"
-"$venv/bin/python" -m pip install -q --no-build-isolation -e ".${extras}"
+# NUMPY_SPEC is a constraint for every install, so a test extra (e.g. OpenCV) cannot upgrade it.
+constraints="$venv/numpy-constraint.txt"
+echo "${NUMPY_SPEC:-numpy}" > "$constraints"
+"$venv/bin/python" -m pip install -q -c "$constraints" pybind11 numpy
+"$venv/bin/python" -m pip install -q -c "$constraints" --no-build-isolation -e ".${extras}"
 echo "picam_ros is set up in $venv"

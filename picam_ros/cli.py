@@ -1,0 +1,361 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The standalone runner: ``picam-ros`` / ``python -m picam_ros``, the same core without ROS.
+
+Source -> centroids (+ the live stream when a media server is available), with a status line,
+optional JSON lines of centroids and a PNG snapshot with the centroids drawn. Its flags are
+generated from the same parameter rows the ROS nodes declare, so names, defaults and ranges
+cannot drift between the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from typing import Any, TextIO
+
+import numpy as np
+
+from picam_ros.camera_runtime import (
+    build_runtime,
+    camera_parameter_rows,
+    CameraSettings,
+    RuntimeStats,
+    viewer_urls,
+)
+from picam_ros.centroid_pipeline import CentroidPipeline
+from picam_ros.frames import Frame
+from picam_ros.params import DECIMATION_ROWS, DecimationConfig, KeyingProfiles, ParamRow
+from picam_ros.ros_conversions import ImagePlanes
+
+#: Camera-node parameters that only mean something on a ROS graph.
+_ROS_ONLY = frozenset({'encoding', 'frame_id', 'camera_info_url', 'throttle_rate_hz',
+                       'qos.depth', 'qos.reliability', 'stream.enabled'})
+_PROFILE = 'pads'
+_KINDS = {'integer': int, 'double': float, 'string': str}
+
+
+def _flag(name: str) -> str:
+    return '--' + name.replace('.', '-').replace('_', '-')
+
+
+def _add_row(group: argparse._ArgumentGroup, row: ParamRow, dest: str) -> None:
+    """One command-line flag for one parameter row (default, range and choices from the row)."""
+    help_text = row.description or row.name
+    if row.minimum is not None or row.maximum is not None:
+        help_text += f' [{row.minimum if row.minimum is not None else ""}..' \
+                     f'{row.maximum if row.maximum is not None else ""}]'
+    if row.unset is not None:
+        help_text += f' ({row.unset} = not set)'
+    kwargs: dict[str, Any] = {'dest': dest, 'default': row.default, 'help': help_text}
+    if row.kind == 'bool':
+        kwargs['action'] = argparse.BooleanOptionalAction
+    elif row.kind == 'integer_array':
+        kwargs.update(type=int, nargs='+', metavar='N')
+    elif row.kind == 'string_array':
+        kwargs.update(nargs='*', metavar='S')
+    else:
+        kwargs['type'] = _KINDS[row.kind]
+        if row.choices:
+            kwargs['choices'] = row.choices
+    group.add_argument(_flag(row.name.split('.', 1)[1] if row.name.startswith(f'{_PROFILE}.')
+                             else row.name), **kwargs)
+
+
+def _rows() -> tuple[tuple[ParamRow, ...], tuple[ParamRow, ...], tuple[ParamRow, ...]]:
+    camera = tuple(row for row in camera_parameter_rows() if row.name not in _ROS_ONLY)
+    keying = KeyingProfiles([_PROFILE]).all_rows()
+    return camera, keying, DECIMATION_ROWS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog='picam-ros',
+        description='Run the picam_ros camera, centroid engine and live stream without ROS. '
+                    'With no options: the built-in synthetic PCB scene at 1024x1024@25.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    camera_rows, keying_rows, decimation_rows = _rows()
+    source = parser.add_argument_group('source')
+    stream = parser.add_argument_group('live stream (ffmpeg -> MediaMTX -> browser)')
+    stream.add_argument('--stream', choices=('auto', 'on', 'off'), default='auto',
+                        help='auto: stream when a mediamtx binary is found (or '
+                             '--stream-external-server is given); on: stream, reporting why if '
+                             'it cannot; off: no stream')
+    for row in camera_rows:
+        _add_row(stream if row.name.startswith('stream.') else source, row, row.name)
+    keying = parser.add_argument_group('keying (one profile; see the centroid node for several)')
+    for row in keying_rows:
+        _add_row(keying, row, row.name)
+    decimation = parser.add_argument_group('decimation of centroid processing')
+    for row in decimation_rows:
+        _add_row(decimation, row, row.name)
+    out = parser.add_argument_group('output')
+    out.add_argument('--duration', type=float, default=0.0,
+                     help='stop after this many seconds (0: run until Ctrl-C)')
+    out.add_argument('--frames', type=int, default=0,
+                     help='stop after this many processed frames (0: no limit)')
+    out.add_argument('--json', action='store_true',
+                     help='print one JSON line of centroids per processed frame on stdout')
+    out.add_argument('--snapshot', metavar='PNG',
+                     help='on exit, save the last processed frame with the key tinted and a '
+                          'cross on each centroid')
+    out.add_argument('--status-interval', type=float, default=1.0,
+                     help='seconds between status lines on stderr (0: none)')
+    out.add_argument('--log-level', default='warning',
+                     choices=('debug', 'info', 'warning', 'error'),
+                     help='log level of the core (process supervision, stream)')
+    return parser
+
+
+class _Mailbox:
+    """Hands the newest accepted frame from the capture thread to the processing thread.
+
+    Three buffers rotate (one being written, one waiting, one being processed), so neither side
+    ever waits for the other and nothing is allocated per frame; if processing falls behind, the
+    waiting frame is replaced by a newer one and counted as ``overwritten``.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._free: list[Frame] = []
+        self._ready: Frame | None = None
+        self._closed = False
+        self.overwritten = 0
+
+    def put(self, frame: Frame) -> None:
+        with self._cond:
+            if not self._free and self._ready is None:
+                self._free = [Frame(frame.format) for _ in range(2)]
+            if self._free:
+                slot = self._free.pop()
+            else:
+                slot, self._ready = self._ready, None
+                self.overwritten += 1
+            frame.copy_into(slot)
+            self._ready = slot
+            self._cond.notify()
+
+    def take(self, timeout: float) -> Frame | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._ready is not None or self._closed, timeout)
+            frame, self._ready = self._ready, None
+            return frame
+
+    def release(self, frame: Frame) -> None:
+        with self._cond:
+            self._free.append(frame)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+def _planes(frame: Frame) -> ImagePlanes:
+    layout = frame.format.layout
+    order = {'nv21': 'vu', 'nv12': 'uv'}.get(layout)
+    return ImagePlanes(frame.y, frame.u, frame.v, frame.uv, order)
+
+
+def centroid_record(frame: Frame, blobs: np.ndarray, dropped: int) -> dict[str, Any]:
+    """One JSON-able record per processed frame (the CLI's ``--json`` line)."""
+    return {
+        'sequence': frame.sequence,
+        'stamp_ns': frame.stamp_ns,
+        'dropped': int(dropped),
+        'centroids': [
+            {'x': round(float(b['x']), 3), 'y': round(float(b['y']), 3), 'area': int(b['area']),
+             'bbox': [int(b['bbox_x']), int(b['bbox_y']), int(b['bbox_w']), int(b['bbox_h'])],
+             'touches_border': bool(b['touches_border'])}
+            for b in blobs],
+    }
+
+
+def status_line(stats: RuntimeStats, processed: int, blobs: int, ms: float) -> str:
+    stream = stats.stream_state.value
+    if stats.stream_state.value not in ('disabled',):
+        stream += f' sent={stats.stream_sent} dropped={stats.stream_dropped}'
+        if stats.stream_restarts:
+            stream += f' restarts={stats.stream_restarts}'
+    line = (f'fps={stats.fps:5.1f} frames={stats.frames} drops={stats.drops} '
+            f'restarts={stats.source_restarts} processed={processed} centroids={blobs} '
+            f'engine={ms:.2f}ms stream={stream}')
+    if stats.source_error:
+        line += f' last_error={stats.source_error.splitlines()[0][:80]!r}'
+    return line
+
+
+def _stream_mode(args: argparse.Namespace) -> bool:
+    if args.stream != 'auto':
+        return args.stream == 'on'
+    if args.__dict__['stream.external_server']:
+        return True
+    binary = (args.__dict__['stream.mediamtx_path'] or os.environ.get('MEDIAMTX')
+              or shutil.which('mediamtx'))
+    return bool(binary)
+
+
+def settings_from_args(args: argparse.Namespace) -> tuple[CameraSettings, dict, DecimationConfig]:
+    """Build validated configs from parsed flags (ValueError names the parameter)."""
+    camera_rows, keying_rows, decimation_rows = _rows()
+    values = {row.name: getattr(args, row.name) for row in camera_rows}
+    values['stream.enabled'] = _stream_mode(args)
+    settings = CameraSettings.from_parameters(values)
+    keying_values = {row.name: getattr(args, row.name) for row in keying_rows}
+    for row in keying_rows:
+        check = row.check(keying_values[row.name])
+        if not check.ok:
+            raise ValueError(check.reason)
+    keying = KeyingProfiles([_PROFILE]).build(keying_values)
+    decimation = DecimationConfig(**{row.field: getattr(args, row.name)
+                                     for row in decimation_rows})
+    return settings, keying, decimation
+
+
+class _StderrLog:
+    """The runtime's log, printed on stderr so stdout stays machine-readable (``--json``)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def info(self, message: str) -> None:
+        print(f'[info] {message}', file=self._stream, flush=True)
+
+    def warning(self, message: str) -> None:
+        print(f'[warning] {message}', file=self._stream, flush=True)
+
+    def error(self, message: str) -> None:
+        print(f'[error] {message}', file=self._stream, flush=True)
+
+
+def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr,
+        stop: threading.Event | None = None) -> int:
+    """Run until ``--duration``/``--frames`` is reached, ``stop`` is set, or capture fails."""
+    settings, keying, decimation = settings_from_args(args)
+    stop = stop or threading.Event()
+    log = _StderrLog(stderr)
+    pipeline = CentroidPipeline(KeyingProfiles([_PROFILE]), keying, decimation)
+    mailbox = _Mailbox()
+    failure: list[str] = []
+
+    def capture_failed(message: str) -> None:
+        failure.append(message)
+        stop.set()
+        mailbox.close()
+
+    def on_frame(frame: Frame) -> None:
+        if pipeline.accept():
+            mailbox.put(frame)
+
+    runtime = build_runtime(settings.source, stream=settings.stream, server=settings.server,
+                            log=log, on_capture_error=capture_failed)
+    runtime.add_sink(on_frame, 'centroids')
+    if settings.stream is not None:
+        for url in viewer_urls(_host_name(), settings.stream, settings.server):
+            log.info(f'live stream: {url}')
+    elif args.stream == 'auto':
+        log.info('no mediamtx binary found (PATH, $MEDIAMTX or --stream-mediamtx-path): '
+                 'running without the live stream')
+
+    deadline = time.monotonic() + args.duration if args.duration > 0 else None
+    next_status = time.monotonic() + args.status_interval
+    processed, last_blobs, last_ms = 0, 0, 0.0
+    last_frame: Frame | None = None
+    last_result = None
+    runtime.start()
+    try:
+        while not stop.is_set():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            wait = 0.2 if deadline is None else max(0.0, min(0.2, deadline - now))
+            frame = mailbox.take(wait)
+            if frame is not None:
+                started = time.perf_counter()
+                planes = _planes(frame)
+                (result,) = pipeline.process(planes)
+                last_ms = (time.perf_counter() - started) * 1e3
+                processed += 1
+                last_blobs = int(result.blobs.shape[0])
+                if args.json:
+                    print(json.dumps(centroid_record(frame, result.blobs, result.dropped)),
+                          file=stdout, flush=True)
+                if last_frame is not None:
+                    mailbox.release(last_frame)
+                last_frame, last_result = frame, result
+                if args.frames and processed >= args.frames:
+                    break
+            if args.status_interval > 0 and time.monotonic() >= next_status:
+                next_status = time.monotonic() + args.status_interval
+                print(status_line(runtime.stats(), processed, last_blobs, last_ms),
+                      file=stderr, flush=True)
+    finally:
+        runtime.stop()
+    print(status_line(runtime.stats(), processed, last_blobs, last_ms), file=stderr, flush=True)
+    if args.snapshot:
+        if last_frame is None or last_result is None:
+            log.error(f'no frame was processed, so no snapshot was written to {args.snapshot}')
+            return 1
+        from picam_ros.png import write_png
+
+        image = pipeline.debug_image(_PROFILE, _planes(last_frame), last_result.blobs)
+        write_png(args.snapshot, image)
+        log.info(f'snapshot with {last_blobs} centroids written to {args.snapshot}')
+    if failure:
+        log.error(f'capture failed: {failure[0]}')
+        return 1
+    if processed == 0:
+        log.error('no frame was processed')
+        return 1
+    return 0
+
+
+def _host_name() -> str:
+    import socket
+
+    return socket.gethostname() or '127.0.0.1'
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format='[%(levelname)s] %(name)s: %(message)s')
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return run(args, stop=stop)
+    except ValueError as error:
+        parser.error(str(error))
+        return 2  # parser.error exits; this keeps type checkers honest
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

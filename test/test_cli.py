@@ -1,0 +1,159 @@
+"""The standalone runner (``python -m picam_ros``) end to end, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from picam_ros.synthetic import SyntheticConfig, SyntheticSource
+
+RUN = [sys.executable, '-m', 'picam_ros']
+SMALL = ['--width', '512', '--height', '512', '--status-interval', '0', '--stream', 'off']
+
+
+def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    return subprocess.run([*RUN, *args], check=False, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def final_status(stderr: str) -> dict[str, int]:
+    line = [ln for ln in stderr.splitlines() if ln.startswith('fps=')][-1]
+    return {key: int(value) for key, value in re.findall(r'(\w+)=(\d+)\b', line)
+            if key in ('frames', 'processed', 'drops', 'restarts', 'centroids')}
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path('/proc').iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / 'stat').read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(')', 1)[1].split()[1])
+        if ppid == pid:
+            found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != 'Z'
+
+
+def test_json_centroids_match_the_synthetic_ground_truth():
+    result = run_cli(*SMALL, '--frames', '4', '--json')
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 4
+    scene = SyntheticSource(SyntheticConfig(width=512, height=512))
+    for record in records:
+        truth = scene.ground_truth(record['sequence'])
+        found = np.array([[c['x'], c['y']] for c in record['centroids']])
+        assert len(found) == len(truth)
+        expected = np.stack([truth['x'], truth['y']], axis=1)
+        # The order is the same by contract (largest first, ties in raster order).
+        assert np.abs(found - expected).max() < 0.01
+        assert [c['area'] for c in record['centroids']] == truth['area'].tolist()
+
+
+def test_snapshot_shows_the_frame_with_a_cross_on_each_centroid(tmp_path):
+    cv2 = pytest.importorskip('cv2', reason='OpenCV decodes the snapshot')
+    snapshot = tmp_path / 'snap.png'
+    result = run_cli(*SMALL, '--frames', '2', '--json', '--snapshot', str(snapshot))
+    assert result.returncode == 0, result.stderr
+    image = cv2.imread(str(snapshot), cv2.IMREAD_COLOR)
+    assert image.shape == (512, 512, 3)
+    last = json.loads(result.stdout.splitlines()[-1])
+    assert last['centroids'], 'the synthetic board has pads'
+    # A cross is drawn in a colour the grey board and tinted pads never have: red dominates.
+    b, g, r = (image[..., i].astype(int) for i in range(3))
+    reddish = (r > 150) & (r > g + 80) & (r > b + 80)
+    for c in last['centroids'][:10]:
+        x, y = round(c['x']), round(c['y'])
+        assert reddish[max(0, y - 2):y + 3, max(0, x - 2):x + 3].any(), c
+
+
+def test_process_every_n_processes_only_that_share_of_frames():
+    result = run_cli(*SMALL, '--frames', '6', '--process-every-n', '4', '--paced')
+    assert result.returncode == 0, result.stderr
+    status = final_status(result.stderr)
+    assert status['processed'] == 6
+    # Frames 0, 4, 8, ... are processed: the sixth processed frame is frame 20.
+    assert status['frames'] >= 21
+
+
+def test_ffmpeg_input_runs_through_the_same_pipeline():
+    result = run_cli('--source', 'ffmpeg', '--input', 'lavfi:testsrc2=size=320x240:rate=25',
+                     '--width', '320', '--height', '240', '--stream', 'off',
+                     '--status-interval', '0', '--frames', '3', '--json', '--luma-min', '200')
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r['sequence'] for r in records] == sorted(r['sequence'] for r in records)
+    assert len(records) == 3
+    assert all(r['centroids'] for r in records), 'testsrc2 has bright areas above 200'
+
+
+@pytest.mark.parametrize('flag, value, name', [
+    ('--luma-min', '300', 'luma_min'),
+    ('--connectivity', '5', 'connectivity'),
+    ('--process-every-n', '0', 'process_every_n'),
+])
+def test_invalid_values_are_refused_naming_the_parameter(flag, value, name):
+    result = run_cli(*SMALL, '--frames', '1', flag, value)
+    assert result.returncode == 2
+    assert name in result.stderr or flag in result.stderr
+
+
+def test_luma_min_above_luma_max_is_refused_with_the_reason():
+    result = run_cli(*SMALL, '--frames', '1', '--luma-min', '200', '--luma-max', '100')
+    assert result.returncode == 2
+    assert 'luma_min' in result.stderr
+
+
+def test_sigint_stops_cleanly_and_leaves_no_child_process():
+    proc = subprocess.Popen(
+        [*RUN, '--source', 'ffmpeg', '--input', 'lavfi:testsrc2=size=320x240:rate=25',
+         '--width', '320', '--height', '240', '--stream', 'off', '--status-interval', '0.2'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Wait for the first status line: capture is running and its ffmpeg child exists.
+        line = proc.stderr.readline()
+        while line and not line.startswith('fps='):
+            line = proc.stderr.readline()
+        assert line.startswith('fps='), 'the runner never reported a status line'
+        children = children_of(proc.pid)
+        assert children, 'the ffmpeg source runs as a child process'
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in children)
+
+
+def test_stream_on_without_a_server_binary_reports_it_and_keeps_capturing(tmp_path):
+    env = dict(os.environ, PATH=f'{tmp_path}:/usr/bin:/bin', MEDIAMTX='')
+    result = subprocess.run([*RUN, *SMALL[:-2], '--stream', 'on', '--frames', '3', '--json'],
+                            check=False, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 3
+    assert 'mediamtx' in result.stderr.lower()
