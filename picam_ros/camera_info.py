@@ -81,7 +81,7 @@ class CameraCalibration:
 
     @classmethod
     def uncalibrated(cls, width: int, height: int, camera_name: str = '') -> CameraCalibration:
-        """The honest message for an uncalibrated camera: D, K, R, P zeroed.
+        """Return the honest calibration of an uncalibrated camera: D, K, R, P zeroed.
 
         sensor_msgs/CameraInfo says the matrices of an uncalibrated camera are left zeroed out
         and that clients may test ``K[0] == 0``; the image size is still reported.
@@ -235,7 +235,7 @@ def _matrix(doc: Mapping[str, Any], key: str,
 
 def calibration_for(url: str, width: int, height: int,
                     camera_name: str = '') -> tuple[CameraCalibration, str | None]:
-    """The calibration to publish for an image size, and a warning when it is uncalibrated.
+    """Return the calibration to publish for an image size, and a warning if uncalibrated.
 
     An empty URL gives the uncalibrated message plus a warning to log; a URL that cannot be
     loaded, or whose file is for another image size, raises CalibrationError.

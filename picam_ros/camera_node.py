@@ -66,7 +66,7 @@ _NS_PER_S = 1_000_000_000
 
 
 def descriptor(row: ParamRow) -> ParameterDescriptor:
-    """A ParameterDescriptor for a ``params.ParamRow`` (ranges, read-only, constraints)."""
+    """Build the ParameterDescriptor of a ``params.ParamRow`` (ranges, read-only, notes)."""
     fields = row.descriptor_fields()
     integer_range = fields.pop('integer_range', None)
     floating_range = fields.pop('floating_point_range', None)
@@ -158,6 +158,8 @@ class CameraNode(Node):
         self.throttled_published = 0
         self._last_counts = (0, 0, 0)   # drops, source restarts, sink errors at the last report
         self._hardware_id = self._describe_source(settings.source)
+        # No frame for this long means the camera stalled (a slow camera gets three periods).
+        self._stale_after = max(2 * DIAGNOSTICS_PERIOD_S, 3.0 / settings.source.fps)
         self._runtime.add_sink(self._publish_frame, 'ros-publisher')
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -269,7 +271,7 @@ class CameraNode(Node):
     def _camera_status(self, stats: RuntimeStats) -> DiagnosticStatus:
         counts = (stats.drops, stats.source_restarts, stats.sink_errors)
         previous, self._last_counts = self._last_counts, counts
-        stale = stats.last_frame_age is None or stats.last_frame_age > 2 * DIAGNOSTICS_PERIOD_S
+        stale = stats.last_frame_age is None or stats.last_frame_age > self._stale_after
         if stats.capture_error:
             level, message = DiagnosticStatus.ERROR, stats.capture_error
         elif stale:

@@ -383,7 +383,7 @@ class CameraRuntime:
 def build_runtime(source_config: Any, *, stream: Any = None, server: Any = None,
                   config: RuntimeConfig | None = None, log: Log | None = None,
                   on_capture_error: Callable[[str], None] | None = None) -> CameraRuntime:
-    """A runtime for a source config (``sources.make_source``) and optional stream configs.
+    """Build a runtime for a source config (``make_source``) and optional stream configs.
 
     ``stream`` is a ``StreamConfig`` (None: no live stream); ``server`` a
     ``MediaServerConfig`` for the MediaMTX instance the stream publishes to (None: the stream
@@ -433,7 +433,7 @@ _STREAM_DESCRIPTIONS = {
 
 
 def camera_parameter_rows() -> tuple[Any, ...]:
-    """The camera node's parameters as ``params.ParamRow`` tables.
+    """Return the camera node's parameters as ``params.ParamRow`` tables.
 
     Source and stream parameters come from the config dataclasses' field metadata (names,
     defaults, ranges, descriptions; one source of truth with the CLI) and are read-only: a new
