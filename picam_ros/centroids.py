@@ -144,7 +144,7 @@ class KeyingParams:
         return cls(**values)
 
     def replace(self, **changes: Any) -> KeyingParams:
-        """A copy with `changes` applied and validated (the live-tuning path)."""
+        """Return a copy with `changes` applied and validated (the live-tuning path)."""
         names = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - names)
         if unknown:
@@ -187,7 +187,7 @@ def _validated_roi(value: Any) -> tuple[int, int, int, int] | None:
 
 
 def _gate(low: int | None, high: int | None) -> tuple[int, int]:
-    """A chroma gate as the native layer wants it: (-1, -1) = off, else an inclusive range."""
+    """Encode a chroma gate for the native layer: (-1, -1) = off, else an inclusive range."""
     if low is None and high is None:
         return (-1, -1)
     return (0 if low is None else low, 255 if high is None else high)
@@ -199,7 +199,7 @@ class CentroidResult(NamedTuple):
 
 
 def _checked_plane(name: str, plane: Any) -> np.ndarray:
-    """A zero-copy ndarray view of `plane`, with numpy-level errors named for the argument."""
+    """Return a zero-copy ndarray view of `plane`; errors name the argument."""
     array = np.asarray(plane)
     if array.dtype != np.uint8:
         raise ValueError(f'{name}: expected dtype uint8, got {array.dtype}')
@@ -239,7 +239,7 @@ def find_centroids(luma: np.ndarray, params: KeyingParams, u: np.ndarray | None 
 def key_mask(luma: np.ndarray, params: KeyingParams, u: np.ndarray | None = None,
              v: np.ndarray | None = None, uv: np.ndarray | None = None,
              uv_order: str = 'vu') -> np.ndarray:
-    """The key as an (H, W) uint8 image of 0/255 (0 outside the ROI), for overlays and tests."""
+    """Return the key as an (H, W) uint8 image of 0/255 (0 outside the ROI), for overlays."""
     return _centroids.key_mask(*_native_args(luma, params, u, v, uv, uv_order))
 
 

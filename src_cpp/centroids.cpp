@@ -30,17 +30,9 @@ inline std::uint8_t in_range(std::uint8_t v, std::uint8_t lo, std::uint8_t span)
     return static_cast<std::uint8_t>(-static_cast<int>(static_cast<std::uint8_t>(v - lo) <= span));
 }
 
-// Keys n luma pixels into out (0 or 0xFF); `flip` is 0xFF to invert. Plain loops over bytes with
-// no early exit so that -O3 vectorises them with the baseline instruction set.
-void key_luma(const std::uint8_t* src, int n, ByteRange range, std::uint8_t flip,
-              std::uint8_t* out) {
-    const std::uint8_t lo = range.lo;
-    const std::uint8_t span = static_cast<std::uint8_t>(range.hi - range.lo);
-    for (int i = 0; i < n; ++i) {
-        out[i] = static_cast<std::uint8_t>(in_range(src[i], lo, span) ^ flip);
-    }
-}
-
+// Keys n luma pixels gated by a chroma mask into out (0 or 0xFF); `flip` is 0xFF to invert.
+// A plain loop over bytes with no early exit, so that -O3 vectorises it with the baseline
+// instruction set.
 void key_luma_gated(const std::uint8_t* src, const std::uint8_t* gate, int n, ByteRange range,
                     std::uint8_t flip, std::uint8_t* out) {
     const std::uint8_t lo = range.lo;
@@ -59,8 +51,8 @@ void apply_gate(const std::uint8_t* src, int step, int n, ByteRange range, std::
     }
 }
 
-// Bit i of the result is the top bit of key byte i (key bytes are 0 or 0xFF): the multiply
-// gathers the eight top bits into the high byte of the product.
+// Bit i of the result is the top bit of key byte i of the block (key bytes are 0 or 0xFF): the
+// multiply gathers the eight top bits of a word into the high byte of the product.
 std::uint64_t pack_block(const std::uint8_t* key) {
     std::uint64_t bits = 0;
     for (int j = 0; j < kBlock / 8; ++j) {
@@ -70,28 +62,64 @@ std::uint64_t pack_block(const std::uint8_t* key) {
     return bits;
 }
 
-// Calls on_run(begin, end) for every maximal run of keyed bytes, left to right, end exclusive.
-// `key` holds n key bytes followed by zero padding up to a multiple of kBlock. Blocks of 64 that
-// are entirely dark (or entirely inside a run) cost eight loads and no bit work.
-template <class OnRun>
-void for_each_run(const std::uint8_t* key, int n, OnRun&& on_run) {
+// Whether a block of kBlock luma pixels may contain a keyed pixel. With d = pixel - lo (mod
+// 256) a pixel is in range iff d <= span, so one min (or, inverted, max) reduction answers for
+// the whole block without producing key bytes: a few SSE2/NEON instructions per 64 pixels,
+// which is what makes the mostly dark board cheap.
+template <bool Invert>
+bool block_may_have_key(const std::uint8_t* src, std::uint8_t lo, std::uint8_t span) {
+    if constexpr (Invert) {
+        std::uint8_t most = 0;
+        for (int i = 0; i < kBlock; ++i) {
+            const auto d = static_cast<std::uint8_t>(src[i] - lo);
+            most = d > most ? d : most;
+        }
+        return most > span;
+    } else {
+        std::uint8_t least = 0xFF;
+        for (int i = 0; i < kBlock; ++i) {
+            const auto d = static_cast<std::uint8_t>(src[i] - lo);
+            least = d < least ? d : least;
+        }
+        return least <= span;
+    }
+}
+
+// Key bitmap (bit i = pixel i keyed) of a block of kBlock luma pixels.
+template <bool Invert>
+std::uint64_t luma_block_bits(const std::uint8_t* src, std::uint8_t lo, std::uint8_t span) {
+    if (!block_may_have_key<Invert>(src, lo, span)) {
+        return 0;
+    }
+    constexpr std::uint8_t flip = Invert ? 0xFF : 0;
+    std::uint8_t key[kBlock];
+    for (int i = 0; i < kBlock; ++i) {
+        key[i] = static_cast<std::uint8_t>(in_range(src[i], lo, span) ^ flip);
+    }
+    return pack_block(key);
+}
+
+// Key bitmap of a block of key bytes (0 or 0xFF); dark blocks cost eight loads.
+std::uint64_t key_block_bits(const std::uint8_t* key) {
+    std::uint64_t any = 0;
+    for (int j = 0; j < kBlock / 8; ++j) {
+        any |= load_word(key + 8 * j);
+    }
+    return any == 0 ? 0 : pack_block(key);
+}
+
+// Calls on_run(begin, end) for every maximal run of keyed pixels of a row of n pixels, left to
+// right, end exclusive. block_bits(base) returns the key bitmap of pixels [base, base + 64),
+// with zero bits past n.
+template <class BlockBits, class OnRun>
+void for_each_run(int n, BlockBits&& block_bits, OnRun&& on_run) {
     bool in_run = false;
     int run_begin = 0;
     for (int base = 0; base < n; base += kBlock) {
-        const std::uint8_t* block = key + base;
-        std::uint64_t any = 0;
-        std::uint64_t all = ~std::uint64_t{0};
-        for (int j = 0; j < kBlock / 8; ++j) {
-            const std::uint64_t word = load_word(block + 8 * j);
-            any |= word;
-            all &= word;
-        }
-        if (in_run ? all == ~std::uint64_t{0} : any == 0) {
-            continue;
-        }
-        // `seek` has a 1 wherever the pixel differs from the current state (inside/outside a
-        // run), so its lowest set bit at or after `from` is the next run boundary.
-        const std::uint64_t bits = pack_block(block);
+        const std::uint64_t bits = block_bits(base);
+        // `seek` has a 1 wherever a pixel differs from the current state (inside/outside a
+        // run), so its lowest set bit at or after `from` is the next run boundary. Blocks that
+        // change nothing (dark outside a run, full inside one) leave the loop at once.
         std::uint64_t seek = in_run ? ~bits : bits;
         int from = 0;
         for (;;) {
@@ -115,55 +143,109 @@ void for_each_run(const std::uint8_t* key, int n, OnRun&& on_run) {
     }
 }
 
-// Sum of n bytes. 32-bit partial sums vectorise well; a chunk of 2^24 bytes cannot overflow one.
-std::int64_t sum_bytes(const std::uint8_t* p, int n) {
-    std::int64_t total = 0;
-    for (int done = 0; done < n;) {
-        const int chunk = std::min(n - done, 1 << 24);
-        std::uint32_t partial = 0;
-        for (int i = 0; i < chunk; ++i) {
-            partial += p[done + i];
-        }
-        total += partial;
-        done += chunk;
-    }
-    return total;
+// Sum of the four 16-bit lanes of a word.
+std::int64_t fold_lanes(std::uint64_t lanes) {
+    return static_cast<std::int64_t>((lanes & 0xFFFF) + ((lanes >> 16) & 0xFFFF) +
+                                     ((lanes >> 32) & 0xFFFF) + (lanes >> 48));
 }
 
-// Produces the key of one row of the region at a time into the engine's row buffer. Chroma gates
-// are evaluated once per chroma row (every second luma row) and expanded to luma resolution.
-class RowKeyer {
+// Sum of n bytes, eight at a time in the four 16-bit lanes of a 64-bit word (portable SWAR:
+// runs are short, so this beats a vector loop that would mostly run its scalar tail). A lane
+// gains at most 2 * 255 per word, so up to 128 words fit before the lanes must be folded.
+std::int64_t sum_bytes(const std::uint8_t* p, int n) {
+    if (n < 8) {
+        std::int64_t total = 0;
+        for (int i = 0; i < n; ++i) {
+            total += p[i];
+        }
+        return total;
+    }
+    constexpr std::uint64_t kEvenBytes = 0x00FF00FF00FF00FFULL;
+    constexpr int kWordsPerFold = 128;
+    std::int64_t total = 0;
+    std::uint64_t lanes = 0;
+    int words_in_lanes = 0;
+    const int whole_words = n / 8;
+    for (int w = 0; w < whole_words; ++w) {
+        const std::uint64_t word = load_word(p + 8 * w);
+        lanes += (word & kEvenBytes) + ((word >> 8) & kEvenBytes);
+        if (++words_in_lanes == kWordsPerFold) {
+            total += fold_lanes(lanes);
+            lanes = 0;
+            words_in_lanes = 0;
+        }
+    }
+    const int rest = n - 8 * whole_words;
+    if (rest > 0) {
+        // The last eight bytes of the run overlap words already summed: shift those bytes out.
+        // (words_in_lanes < 128 here, so the lanes have room for one more word.)
+        const std::uint64_t word = load_word(p + n - 8) >> (8 * (8 - rest));
+        lanes += (word & kEvenBytes) + ((word >> 8) & kEvenBytes);
+    }
+    return total + fold_lanes(lanes);
+}
+
+// Cuts one row of the region at a time into runs of keyed pixels. Luma-only keys are computed
+// block by block straight from the frame; chroma gates are evaluated once per chroma row (every
+// second luma row), expanded to luma resolution and combined into one key row buffer.
+class RowScanner {
 public:
-    RowKeyer(const ImageView& image, const Keying& keying, const Region& region,
-             std::vector<std::uint8_t>& key, std::vector<std::uint8_t>& gate,
-             std::vector<std::uint8_t>& gate_half)
+    RowScanner(const ImageView& image, const Keying& keying, const Region& region,
+               std::vector<std::uint8_t>& key, std::vector<std::uint8_t>& gate,
+               std::vector<std::uint8_t>& gate_half)
         : image_(image), keying_(keying), region_(region), key_(key), gate_(gate),
-          gate_half_(gate_half), flip_(keying.invert ? 0xFF : 0),
+          gate_half_(gate_half), lo_(keying.luma.lo),
+          span_(static_cast<std::uint8_t>(keying.luma.hi - keying.luma.lo)),
           gated_(keying.u.enabled || keying.v.enabled),
           chroma_x0_(region.x / 2),
           chroma_n_((region.x + region.width - 1) / 2 - region.x / 2 + 1) {
-        key_.assign(static_cast<std::size_t>(round_up_to_block(region.width)), 0);
         if (gated_) {
+            key_.assign(static_cast<std::size_t>(round_up_to_block(region.width)), 0);
             gate_.assign(static_cast<std::size_t>(region.width), 0);
             gate_half_.assign(static_cast<std::size_t>(chroma_n_), 0);
         }
     }
 
-    // Key bytes of row y for the region's columns, zero-padded to a multiple of kBlock.
-    const std::uint8_t* key(int y) {
+    // Calls on_run(begin, end) for the runs of row y, in region columns (0 = region.x).
+    template <class OnRun>
+    void scan(int y, OnRun&& on_run) {
         const std::uint8_t* luma = image_.luma.row(y) + region_.x;
         if (gated_) {
             if (y / 2 != gated_chroma_row_) {
                 gate_chroma_row(y / 2);
             }
-            key_luma_gated(luma, gate_.data(), region_.width, keying_.luma, flip_, key_.data());
+            key_luma_gated(luma, gate_.data(), region_.width, keying_.luma,
+                           keying_.invert ? 0xFF : 0, key_.data());
+            const std::uint8_t* key = key_.data();  // zero padding past the region width
+            for_each_run(region_.width, [key](int base) { return key_block_bits(key + base); },
+                         on_run);
+        } else if (keying_.invert) {
+            scan_luma<true>(luma, on_run);
         } else {
-            key_luma(luma, region_.width, keying_.luma, flip_, key_.data());
+            scan_luma<false>(luma, on_run);
         }
-        return key_.data();
     }
 
 private:
+    template <bool Invert, class OnRun>
+    void scan_luma(const std::uint8_t* luma, OnRun&& on_run) {
+        const int n = region_.width;
+        const int whole_blocks_end = n / kBlock * kBlock;
+        const std::uint8_t lo = lo_;
+        const std::uint8_t span = span_;
+        for_each_run(n, [=](int base) -> std::uint64_t {
+            if (base < whole_blocks_end) {
+                return luma_block_bits<Invert>(luma + base, lo, span);
+            }
+            // The last, partial block is keyed from a copy (never read past the row); the
+            // copy's padding is keyed too, so its bits are masked off.
+            const int count = n - base;
+            std::uint8_t tail[kBlock] = {};
+            std::memcpy(tail, luma + base, static_cast<std::size_t>(count));
+            return luma_block_bits<Invert>(tail, lo, span) & ((std::uint64_t{1} << count) - 1);
+        }, on_run);
+    }
+
     void gate_chroma_row(int cy) {
         std::uint8_t* half = gate_half_.data();
         std::fill(half, half + chroma_n_, std::uint8_t{0xFF});
@@ -199,7 +281,8 @@ private:
     std::vector<std::uint8_t>& key_;
     std::vector<std::uint8_t>& gate_;
     std::vector<std::uint8_t>& gate_half_;
-    const std::uint8_t flip_;
+    const std::uint8_t lo_;
+    const std::uint8_t span_;
     const bool gated_;
     const int chroma_x0_;
     const int chroma_n_;
@@ -275,27 +358,31 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
     const std::int32_t slack = filter.connectivity == 8 ? 1 : 0;
     parent_.clear();
     stats_.clear();
-    runs_above_.clear();
-    RowKeyer keyer(image, keying, region, mask_row_, chroma_row_, chroma_half_);
+    // A row of w pixels has at most (w + 1) / 2 runs; both run rows are sized once per call.
+    const std::size_t max_runs = static_cast<std::size_t>(region.width) / 2 + 1;
+    runs_above_.resize(max_runs);
+    runs_here_.resize(max_runs);
+    Run* above_runs = runs_above_.data();
+    Run* here_runs = runs_here_.data();
+    std::size_t n_above = 0;
+    RowScanner scanner(image, keying, region, mask_row_, chroma_row_, chroma_half_);
 
     for (int y = region.y; y < region.y + region.height; ++y) {
-        const std::uint8_t* key = keyer.key(y);
         const std::uint8_t* luma = image.luma.row(y);
-        runs_here_.clear();
+        std::size_t n_here = 0;
         // Runs of a row are produced left to right and do not overlap, so the runs above that
         // can touch the current run start at `above`, which only moves forward. It stops at
         // the first run that may still touch, because that run can also touch the next one.
         std::size_t above = 0;
-        const std::size_t n_above = runs_above_.size();
-        for_each_run(key, region.width, [&](int begin, int end) {
+        scanner.scan(y, [&](int begin, int end) {
             const std::int32_t x0 = region.x + begin;
             const std::int32_t x1 = region.x + end;
-            while (above < n_above && runs_above_[above].x1 + slack <= x0) {
+            while (above < n_above && above_runs[above].x1 + slack <= x0) {
                 ++above;
             }
             std::uint32_t label = kNoLabel;
-            for (std::size_t k = above; k < n_above && runs_above_[k].x0 < x1 + slack; ++k) {
-                const std::uint32_t root = find_root(runs_above_[k].label);
+            for (std::size_t k = above; k < n_above && above_runs[k].x0 < x1 + slack; ++k) {
+                const std::uint32_t root = find_root(above_runs[k].label);
                 if (label == kNoLabel) {
                     label = root;
                 } else if (root != label) {
@@ -318,12 +405,15 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
             s.x_min = std::min(s.x_min, x0);
             s.x_max = std::max(s.x_max, x1 - 1);
             s.y_max = y;
-            runs_here_.push_back(Run{x0, x1, label});
+            here_runs[n_here++] = Run{x0, x1, label};
         });
-        std::swap(runs_above_, runs_here_);
+        std::swap(above_runs, here_runs);
+        n_above = n_here;
     }
 
-    // Roots in label order are blobs in raster order of their first pixel.
+    // Every root is one blob. Sort keys put larger areas first and, for equal areas, smaller
+    // labels first, i.e. raster order of the blob's first pixel (see the union-find invariants).
+    // Areas and labels both fit in 32 bits (kMaxPixels < 2^31).
     order_.clear();
     const std::uint32_t n_labels = static_cast<std::uint32_t>(parent_.size());
     for (std::uint32_t label = 0; label < n_labels; ++label) {
@@ -332,23 +422,21 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
         }
         const auto area = static_cast<std::uint64_t>(stats_[label].area);
         if (area >= filter.min_area && (filter.max_area == 0 || area <= filter.max_area)) {
-            order_.push_back(label);
+            order_.push_back(((std::uint64_t{0xFFFFFFFF} - area) << 32) | label);
         }
     }
-    const auto larger_first = [this](std::uint32_t a, std::uint32_t b) {
-        const std::int64_t area_a = stats_[a].area;
-        const std::int64_t area_b = stats_[b].area;
-        return area_a != area_b ? area_a > area_b : a < b;
-    };
     const std::size_t kept = std::min(order_.size(), filter.max_blobs);
-    std::partial_sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(kept),
-                      order_.end(), larger_first);
+    const auto kept_end = order_.begin() + static_cast<std::ptrdiff_t>(kept);
+    if (kept < order_.size()) {
+        std::nth_element(order_.begin(), kept_end, order_.end());
+    }
+    std::sort(order_.begin(), kept_end);
 
     out.resize(kept);
     const std::int32_t region_x1 = region.x + region.width - 1;
     const std::int32_t region_y1 = region.y + region.height - 1;
     for (std::size_t i = 0; i < kept; ++i) {
-        const LabelStats& s = stats_[order_[i]];
+        const LabelStats& s = stats_[static_cast<std::uint32_t>(order_[i])];
         Blob& blob = out[i];
         blob.x = exact_mean(s.twice_sum_x / 2, s.area);
         blob.y = exact_mean(s.sum_y, s.area);
@@ -369,11 +457,13 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
 
 void CentroidEngine::key_mask(const ImageView& image, const Keying& keying, const Region& region,
                               std::uint8_t* out, std::ptrdiff_t out_stride) {
-    RowKeyer keyer(image, keying, region, mask_row_, chroma_row_, chroma_half_);
+    RowScanner scanner(image, keying, region, mask_row_, chroma_row_, chroma_half_);
     for (int y = region.y; y < region.y + region.height; ++y) {
-        const std::uint8_t* key = keyer.key(y);
-        std::memcpy(out + static_cast<std::ptrdiff_t>(y) * out_stride + region.x, key,
-                    static_cast<std::size_t>(region.width));
+        std::uint8_t* row = out + static_cast<std::ptrdiff_t>(y) * out_stride + region.x;
+        std::memset(row, 0, static_cast<std::size_t>(region.width));
+        scanner.scan(y, [row](int begin, int end) {
+            std::memset(row + begin, 0xFF, static_cast<std::size_t>(end - begin));
+        });
     }
 }
 

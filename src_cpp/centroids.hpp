@@ -132,7 +132,7 @@ private:
     std::vector<Run> runs_here_;
     std::vector<std::uint32_t> parent_;
     std::vector<LabelStats> stats_;
-    std::vector<std::uint32_t> order_;
+    std::vector<std::uint64_t> order_;  // sort keys of the kept blobs (area, label)
 };
 
 }  // namespace picam

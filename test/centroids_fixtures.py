@@ -16,7 +16,7 @@ def upsample_chroma(plane: np.ndarray, height: int, width: int) -> np.ndarray:
 def reference_key(luma: np.ndarray, params: KeyingParams, u: np.ndarray | None = None,
                   v: np.ndarray | None = None, uv: np.ndarray | None = None,
                   uv_order: str = 'vu') -> np.ndarray:
-    """The key as a bool image, computed the obvious way with numpy."""
+    """Compute the key as a bool image, the obvious way with numpy."""
     height, width = luma.shape
     if uv is not None:
         first, second = uv[:, 0::2], uv[:, 1::2]

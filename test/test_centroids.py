@@ -221,7 +221,7 @@ def test_border_flag_refers_to_the_roi_edges_and_coordinates_stay_full_frame():
 
 
 def spiral(size: int) -> np.ndarray:
-    """A one-pixel-wide square spiral with one-pixel gaps: one blob, ~size^2/2 pixels long."""
+    """Draw a one-pixel-wide square spiral with one-pixel gaps: one blob ~size^2/2 long."""
     mask = np.zeros((size, size), bool)
     top, left, bottom, right = 0, 0, size - 1, size - 1
     while top <= bottom and left <= right:
