@@ -56,8 +56,10 @@ from picam_ros.params import (
     config_from_ros,
     DECIMATION_ROWS,
     DecimationConfig,
+    DIAGNOSTICS_ROW,
     KeyingProfiles,
     ParamRow,
+    PROFILES_ROW,
 )
 from picam_ros.ros_conversions import (
     fill_image,
@@ -67,18 +69,10 @@ from picam_ros.ros_conversions import (
 )
 
 NODE_NAME = 'centroids'
-DEFAULT_PROFILES = ['pads']
-PROFILES_ROW = ParamRow(
-    'profiles', 'string_array', DEFAULT_PROFILES,
-    'names of the keying profiles; each has its own <profile>.* parameters and output topic',
-    read_only=True)
-DIAGNOSTICS_ROW = ParamRow(
-    'diagnostics_period', 'double', 1.0, 'seconds between /diagnostics reports',
-    minimum=0.1, maximum=60.0, read_only=True)
 
 
 def descriptor_for(row: ParamRow) -> ParameterDescriptor:
-    """A ``ParameterDescriptor`` from a ROS-free parameter row."""
+    """Build a ``ParameterDescriptor`` from a ROS-free parameter row."""
     fields = row.descriptor_fields()
     descriptor = ParameterDescriptor(
         description=fields['description'], read_only=fields['read_only'],

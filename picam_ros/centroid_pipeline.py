@@ -62,7 +62,7 @@ class WindowStats:
 
     @property
     def rate_hz(self) -> float:
-        """Processed frames per second over the window."""
+        """Return the processed frames per second over the window."""
         return self.processed / self.seconds if self.seconds > 0 else 0.0
 
     @property

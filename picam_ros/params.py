@@ -75,7 +75,7 @@ class ParamRow:
 
     @property
     def constraints(self) -> str:
-        """Human-readable constraints (``ParameterDescriptor.additional_constraints``)."""
+        """Human-readable limits, for ``ParameterDescriptor.additional_constraints``."""
         parts = []
         if self.choices:
             parts.append('one of: ' + ', '.join(map(str, self.choices)))
@@ -112,7 +112,7 @@ class ParamRow:
         return fields
 
     def to_ros(self, value: Any) -> Any:
-        """A config value as the ROS parameter value."""
+        """Convert a config value to the ROS parameter value."""
         if value is None:
             if self.unset is None:
                 raise ValueError(f'{self.name} cannot be None')
@@ -124,7 +124,7 @@ class ParamRow:
         return value
 
     def from_ros(self, value: Any) -> Any:
-        """A ROS parameter value as the config value (sentinel -> ``None``)."""
+        """Convert a ROS parameter value to the config value (sentinel -> ``None``)."""
         if self.kind.endswith('_array'):
             items = list(value)
             if self.unset is not None and (not items or items == list(self.unset)):
@@ -154,7 +154,7 @@ class ParamRow:
 
 
 def _choice_step(choices: tuple, low: int, high: int) -> int:
-    """The IntegerRange step that admits exactly ``choices`` (e.g. 4 for {4, 8}), else 1."""
+    """Return the IntegerRange step admitting exactly ``choices`` (4 for {4, 8}), else 1."""
     values = sorted(choices)
     if len(values) < 2 or values[0] != low or values[-1] != high:
         return 1
@@ -415,3 +415,69 @@ class Decimator:
             return False
         self.processed += 1
         return True
+
+
+# --- launch arguments ---------------------------------------------------------------------------
+
+#: Launch arguments that override camera parameters: argument -> (parameter, kind). An empty
+#: argument leaves the parameter to the parameter files (config/picam.yaml and params_file).
+CAMERA_LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
+    'source': ('source', 'string'),
+    'width': ('width', 'integer'),
+    'height': ('height', 'integer'),
+    'fps': ('fps', 'double'),
+    'camera': ('camera', 'integer'),
+    'stream': ('stream.enabled', 'bool'),
+    'centroid_rate_hz': ('throttle_rate_hz', 'double'),
+}
+_TRUE, _FALSE = ('true', '1', 'yes', 'on'), ('false', '0', 'no', 'off')
+
+
+def launch_overrides(arguments: Mapping[str, str],
+                     table: Mapping[str, tuple[str, str]] = CAMERA_LAUNCH_ARGUMENTS,
+                     ) -> dict[str, Any]:
+    """Typed parameter overrides from launch argument strings; empty arguments are skipped.
+
+    ValueError names the argument and what it should be, before any process starts.
+    """
+    overrides: dict[str, Any] = {}
+    for argument, (parameter, kind) in table.items():
+        text = arguments.get(argument, '').strip()
+        if not text:
+            continue
+        try:
+            if kind == 'integer':
+                value: Any = int(text)
+            elif kind == 'double':
+                value = float(text)
+                if not math.isfinite(value):
+                    raise ValueError
+            elif kind == 'bool':
+                if text.lower() not in _TRUE + _FALSE:
+                    raise ValueError
+                value = text.lower() in _TRUE
+            else:
+                value = text
+        except ValueError:
+            raise ValueError(f'launch argument {argument}:={text!r} is not a valid '
+                             f'{kind} (it sets the {parameter} parameter)') from None
+        overrides[parameter] = value
+    return overrides
+
+
+# --- centroid node parameters -------------------------------------------------------------------
+
+#: The centroid node's own parameters besides the keying profiles and the decimation rows.
+PROFILES_ROW = ParamRow(
+    'profiles', 'string_array', ['pads'],
+    'names of the keying profiles; each has <profile>.* parameters and its own output topic '
+    '(the first on centroids, the others on <profile>/centroids)', read_only=True)
+DIAGNOSTICS_ROW = ParamRow(
+    'diagnostics_period', 'double', 1.0, 'seconds between /diagnostics reports',
+    minimum=0.1, maximum=60.0, read_only=True)
+
+
+def centroid_parameter_rows(profiles: Sequence[str]) -> tuple[ParamRow, ...]:
+    """Every parameter the centroid node declares for these keying profiles."""
+    return ((PROFILES_ROW, DIAGNOSTICS_ROW) + DECIMATION_ROWS
+            + KeyingProfiles(profiles).all_rows())

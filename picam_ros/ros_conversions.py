@@ -75,7 +75,7 @@ def payload_layout(width: int, height: int, encoding: str) -> tuple[int, int]:
 
 
 def new_payload_buffer(size: int) -> array.array:
-    """A zeroed ``array.array('B')`` of ``size`` bytes (what :func:`image_payload` reuses)."""
+    """Allocate a zeroed ``array.array('B')`` of ``size`` bytes (what payloads are built in)."""
     return array.array('B', b'\0') * size
 
 
@@ -107,7 +107,7 @@ def image_payload(frame: Any, encoding: str = 'nv21',
 
 
 def as_message_bytes(data: Any) -> array.array:
-    """``data`` as an ``array.array('B')``, copying at most once and never element by element."""
+    """Return ``data`` as an ``array.array('B')``: copied at most once, never per element."""
     if isinstance(data, array.array) and data.typecode == 'B':
         return data
     if isinstance(data, np.ndarray):
@@ -157,7 +157,7 @@ def _as_uint8(data: Any) -> np.ndarray:
 
 def yuv420_geometry(encoding: str, height: int, width: int, step: int,
                     nbytes: int) -> tuple[int, int]:
-    """``(image_height, luma_stride)`` of a 4:2:0 message, told apart by its data length.
+    """Find ``(image_height, luma_stride)`` of a 4:2:0 message from its data length.
 
     Publishers disagree on ``height``/``step`` for planar YUV; each convention gives a different
     length for the same fields, so the length decides:
@@ -192,7 +192,7 @@ def yuv420_geometry(encoding: str, height: int, width: int, step: int,
 
 def image_planes(encoding: str, height: int, width: int, step: int, data: Any, *,
                  need_chroma: bool = False) -> ImagePlanes:
-    """Views of an image message's planes (``data`` is ``msg.data`` or any uint8 buffer).
+    """Return views of an image message's planes (``data`` is ``msg.data`` or any uint8 buffer).
 
     4:2:0 and mono8 input is never copied. bgr8/rgb8 input has no luma plane, so one is computed
     with the BT.601 limited-range weights (the inverse of what the camera node's bgr8 conversion
@@ -295,7 +295,7 @@ CLOUD_POINT_STEP = CLOUD_DTYPE.itemsize
 
 
 def cloud_points(blobs: np.ndarray) -> np.ndarray:
-    """The engine's blob array (``CENTROID_DTYPE``) as packed cloud points (``CLOUD_DTYPE``).
+    """Pack the engine's blob array (``CENTROID_DTYPE``) into cloud points (``CLOUD_DTYPE``).
 
     Column-wise assignment: no per-blob Python work. A ``mean_luma`` missing from ``blobs`` is NaN.
     """
@@ -333,7 +333,7 @@ def cloud_payload(blobs: np.ndarray) -> CloudPayload:
 
 
 def make_pointcloud2(header: Any, blobs: np.ndarray) -> Any:
-    """A ``sensor_msgs.msg.PointCloud2`` with one point per blob (needs ROS)."""
+    """Build a ``sensor_msgs.msg.PointCloud2`` with one point per blob (needs ROS)."""
     from sensor_msgs.msg import PointCloud2, PointField
 
     payload = cloud_payload(blobs)
@@ -355,7 +355,7 @@ def make_pointcloud2(header: Any, blobs: np.ndarray) -> Any:
 
 def debug_overlay(luma: np.ndarray, mask: np.ndarray | None, blobs: np.ndarray,
                   out: np.ndarray | None = None, cross_radius: int = 0) -> np.ndarray:
-    """A BGR picture for tuning a key: grey frame, keyed pixels green, a red cross per centroid.
+    """Draw a BGR picture for tuning a key: grey frame, keyed pixels green, red crosses.
 
     ``mask`` is the engine's (H, W) 0/255 key mask (or None); ``out`` an (H, W, 3) uint8 buffer
     to reuse. ``cross_radius`` 0 picks one from the frame size. Drawing is vectorised over blobs.

@@ -16,22 +16,28 @@
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+from picam_ros.camera_runtime import camera_parameter_rows, CameraSettings
 from picam_ros.centroids import KeyingParams
 from picam_ros.params import (
+    centroid_parameter_rows,
     DECIMATION_ROWS,
     DecimationConfig,
     Decimator,
     KeyingProfiles,
+    launch_overrides,
     ParamRow,
     rows_from_config,
 )
 from picam_ros.sources import SourceConfig
 
 FRAME_NS = 40_000_000  # 25 fps
+CONFIG = Path(__file__).resolve().parent.parent / 'config'
 
 
 def row(profiles, name):
@@ -229,3 +235,75 @@ def test_reconfiguring_takes_effect_on_the_next_frame():
     assert feed(decimator, 3) == [0]
     decimator.configure(DecimationConfig())
     assert decimator.accept(3 * FRAME_NS)
+
+
+def test_launch_arguments_become_typed_camera_parameters():
+    overrides = launch_overrides({'source': 'rpicam', 'width': '1920', 'height': '1920',
+                                  'fps': '30', 'camera': '1', 'stream': 'False',
+                                  'centroid_rate_hz': '2.5'})
+    assert overrides == {'source': 'rpicam', 'width': 1920, 'height': 1920, 'fps': 30.0,
+                         'camera': 1, 'stream.enabled': False, 'throttle_rate_hz': 2.5}
+
+
+def test_empty_launch_arguments_leave_the_parameter_files_in_charge():
+    assert launch_overrides({'source': '', 'width': ' ', 'stream': ''}) == {}
+
+
+@pytest.mark.parametrize('argument, text', [
+    ('width', '1024.5'), ('fps', 'fast'), ('stream', 'maybe'), ('fps', 'nan')])
+def test_malformed_launch_arguments_are_refused_naming_argument_and_parameter(argument, text):
+    parameter = {'stream': 'stream.enabled'}.get(argument, argument)
+    with pytest.raises(ValueError, match=f'launch argument {argument}:=.*{parameter}'):
+        launch_overrides({argument: text})
+
+
+def parameter_file_section(node):
+    with open(CONFIG / 'picam.yaml') as stream:
+        document = yaml.safe_load(stream)
+    return flatten(document[f'/**/{node}']['ros__parameters'])
+
+
+def flatten(tree, prefix=''):
+    """Turn nested YAML keys into dotted parameter names, as rcl does."""
+    flat = {}
+    for key, value in tree.items():
+        name = f'{prefix}{key}'
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + '.'))
+        else:
+            flat[name] = value
+    return flat
+
+
+def test_every_centroid_parameter_in_picam_yaml_is_declared_and_valid():
+    values = parameter_file_section('centroids')
+    rows = {r.name: r for r in centroid_parameter_rows(values['profiles'])}
+    assert set(values) <= set(rows), set(values) - set(rows)
+    for name, value in values.items():
+        assert rows[name].check(value).ok, rows[name].check(value).reason
+    assert KeyingProfiles(values['profiles']).build(values)['pads'] == KeyingParams()
+
+
+def test_every_camera_parameter_in_picam_yaml_is_declared_and_valid():
+    values = parameter_file_section('camera')
+    rows = {r.name: r for r in camera_parameter_rows()}
+    assert set(values) <= set(rows), set(values) - set(rows)
+    for name, value in values.items():
+        assert rows[name].check(value).ok, rows[name].check(value).reason
+    settings = CameraSettings.from_parameters(values)
+    assert settings.source.source == 'synthetic' and settings.throttle_rate_hz == 5.0
+
+
+def test_two_camera_overrides_name_declared_parameters():
+    with open(CONFIG / 'two_cameras.yaml') as stream:
+        document = yaml.safe_load(stream)
+    for node, section in document.items():
+        values = flatten(section['ros__parameters'])
+        if node.endswith('/camera'):
+            rows = {r.name: r for r in camera_parameter_rows()}
+        else:
+            rows = {r.name: r for r in centroid_parameter_rows(values['profiles'])}
+        for name, value in values.items():
+            assert name in rows and rows[name].check(value).ok, (node, name)
+    leads = flatten(document['/component/centroids']['ros__parameters'])
+    assert KeyingProfiles(['leads']).build(leads)['leads'].uses_chroma

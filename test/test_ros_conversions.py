@@ -40,14 +40,14 @@ BLOB_DTYPE = np.dtype([('x', 'f8'), ('y', 'f8'), ('area', 'u4'), ('bbox_x', 'i4'
 
 
 def natural_bgr(width, height, seed=0):
-    """A smooth in-gamut colour picture with constant 2x2 blocks (so 4:2:0 loses nothing)."""
+    """Make a smooth in-gamut colour picture with constant 2x2 blocks (so 4:2:0 loses nothing)."""
     rng = np.random.default_rng(seed)
     small = rng.integers(40, 216, size=(height // 2, width // 2, 3), dtype=np.uint8)
     return np.repeat(np.repeat(small, 2, axis=0), 2, axis=1)
 
 
 def i420_frame(width=64, height=48, stride=None, seed=0):
-    """An I420 frame made by OpenCV from a colour picture, optionally with padded rows."""
+    """Make an I420 frame with OpenCV from a colour picture, optionally with padded rows."""
     bgr = natural_bgr(width, height, seed)
     packed = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).reshape(-1)
     fmt = FrameFormat(width, height, 'i420', stride=stride)

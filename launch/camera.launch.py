@@ -1,0 +1,78 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Launch the camera node: frames on camera/image_raw, camera/image_throttled, camera_info.
+
+    ros2 launch picam_ros camera.launch.py source:=rpicam width:=1920 height:=1920
+
+Parameters come from config/picam.yaml, then ``params_file``, then the non-empty arguments
+below (an empty argument keeps the value from the files).
+"""
+
+import os
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+from picam_ros.params import CAMERA_LAUNCH_ARGUMENTS, launch_overrides
+
+ARGUMENTS = (
+    ('source', '', 'frame source: synthetic, rpicam or ffmpeg (empty: from the parameter files)'),
+    ('width', '', 'frame width in pixels'),
+    ('height', '', 'frame height in pixels'),
+    ('fps', '', 'frames per second'),
+    ('camera', '', 'rpicam-vid camera index'),
+    ('stream', '', 'true/false: live H.264 stream through MediaMTX for browsers'),
+    ('centroid_rate_hz', '', 'rate of camera/image_throttled (what the centroid node gets)'),
+    ('params_file', '', 'YAML parameter file loaded after config/picam.yaml'),
+    ('namespace', '', 'namespace of the nodes, one per camera (e.g. board)'),
+    ('log_level', 'info', 'log level: debug, info, warn, error or fatal'),
+)
+
+
+def parameter_files(context):
+    """config/picam.yaml, then params_file when given (a missing file is an error)."""
+    share = FindPackageShare('picam_ros').perform(context)
+    files = [os.path.join(share, 'config', 'picam.yaml')]
+    extra = LaunchConfiguration('params_file').perform(context).strip()
+    if extra:
+        if not os.path.isfile(extra):
+            raise RuntimeError(f'params_file {extra!r} is not a file')
+        files.append(extra)
+    return files
+
+
+def launch_camera(context):
+    arguments = {name: LaunchConfiguration(name).perform(context)
+                 for name in CAMERA_LAUNCH_ARGUMENTS}
+    parameters = parameter_files(context)
+    overrides = launch_overrides(arguments)
+    if overrides:
+        parameters.append(overrides)
+    namespace = LaunchConfiguration('namespace').perform(context).strip() or None
+    return [Node(
+        package='picam_ros', executable='camera_node', name='camera', namespace=namespace,
+        parameters=parameters, output='screen',
+        ros_arguments=['--log-level', LaunchConfiguration('log_level').perform(context)],
+    )]
+
+
+def generate_launch_description():
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=text)
+         for name, default, text in ARGUMENTS]
+        + [OpaqueFunction(function=launch_camera)])

@@ -1,0 +1,66 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Launch the centroid node on an image topic: centroids (PointCloud2), debug_image, diagnostics.
+
+    ros2 launch picam_ros centroids.launch.py namespace:=board image:=camera/image_raw
+
+By default it listens to camera/image_throttled, which the camera node publishes at
+``throttle_rate_hz`` only while subscribed: frames the centroid node would not process are
+never sent (rclpy serialises every message, so skipping on arrival still costs the copy).
+"""
+
+import os
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+ARGUMENTS = (
+    ('image', 'camera/image_throttled', 'image topic to process (relative to the namespace)'),
+    ('params_file', '', 'YAML parameter file loaded after config/picam.yaml'),
+    ('namespace', '', 'namespace of the nodes, one per camera (e.g. board)'),
+    ('log_level', 'info', 'log level: debug, info, warn, error or fatal'),
+)
+
+
+def parameter_files(context):
+    """config/picam.yaml, then params_file when given (a missing file is an error)."""
+    share = FindPackageShare('picam_ros').perform(context)
+    files = [os.path.join(share, 'config', 'picam.yaml')]
+    extra = LaunchConfiguration('params_file').perform(context).strip()
+    if extra:
+        if not os.path.isfile(extra):
+            raise RuntimeError(f'params_file {extra!r} is not a file')
+        files.append(extra)
+    return files
+
+
+def launch_centroids(context):
+    namespace = LaunchConfiguration('namespace').perform(context).strip() or None
+    return [Node(
+        package='picam_ros', executable='centroid_node', name='centroids', namespace=namespace,
+        parameters=parameter_files(context), output='screen',
+        remappings=[('image', LaunchConfiguration('image').perform(context))],
+        ros_arguments=['--log-level', LaunchConfiguration('log_level').perform(context)],
+    )]
+
+
+def generate_launch_description():
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=default, description=text)
+         for name, default, text in ARGUMENTS]
+        + [OpaqueFunction(function=launch_centroids)])
