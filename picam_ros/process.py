@@ -21,9 +21,11 @@ signal (only by the group signals of a normal stop); the commands we run do not 
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 import concurrent.futures
 import ctypes
 import ctypes.util
+from dataclasses import dataclass, field
 import errno
 import logging
 import os
@@ -37,8 +39,6 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import IO
 
 __all__ = [
@@ -84,6 +84,8 @@ class ProcessSpec:
     is false the child's stdout is captured together with its stderr (MediaMTX logs to stdout).
     ``stable_after``: a run at least this long resets the restart backoff to ``backoff_initial``.
     ``on_output`` is called from the reader thread with every output line (keep it cheap).
+    ``stdin_eof_grace``: on stop, after closing stdin, give the child this long to exit on its
+    own before signalling it (an encoder flushes and closes its output cleanly on EOF).
     """
 
     name: str
@@ -101,6 +103,7 @@ class ProcessSpec:
     output_level: int = logging.DEBUG
     on_output: Callable[[str], None] | None = None
     death_signal: int = signal.SIGKILL
+    stdin_eof_grace: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -114,8 +117,8 @@ class ProcessSpec:
         if self.backoff_max < self.backoff_initial:
             raise ValueError(f'{self.name}: backoff_max ({self.backoff_max}) must be >= '
                              f'backoff_initial ({self.backoff_initial})')
-        if self.stable_after < 0:
-            raise ValueError(f'{self.name}: stable_after must be >= 0')
+        if self.stable_after < 0 or self.stdin_eof_grace < 0:
+            raise ValueError(f'{self.name}: stable_after and stdin_eof_grace must be >= 0')
         if self.stderr_lines < 1:
             raise ValueError(f'{self.name}: stderr_lines must be >= 1')
 
@@ -154,7 +157,7 @@ class Backoff:
 
 
 def tcp_port_accepts(host: str, port: int, timeout: float = 0.2) -> bool:
-    """True when a TCP connection to ``host:port`` succeeds (a readiness probe).
+    """Return True when a TCP connection to ``host:port`` succeeds (a readiness probe).
 
     Note the probe is a real connection: servers that accept only one client (an ffmpeg RTSP
     listener) must be probed with :func:`tcp_port_listening` instead.
@@ -167,7 +170,7 @@ def tcp_port_accepts(host: str, port: int, timeout: float = 0.2) -> bool:
 
 
 def tcp_port_listening(port: int) -> bool:
-    """True when some socket on this machine listens on TCP ``port`` (Linux, via /proc/net).
+    """Return True when a socket on this machine listens on TCP ``port`` (Linux /proc/net).
 
     Unlike :func:`tcp_port_accepts` this does not connect, so it neither disturbs one-shot
     listeners nor adds connection noise to a server's log.
@@ -352,11 +355,14 @@ class _Run:
         except PermissionError:  # group gone and id reused by someone else: nothing of ours left
             pass
 
-    def terminate(self, stop_timeout: float) -> None:
+    def terminate(self, stop_timeout: float, eof_grace: float = 0.0) -> None:
         """Close stdin, SIGINT, SIGTERM, SIGKILL the group as needed; reap; close pipes."""
         with self.stop_lock:
             if self.popen.returncode is None:
-                _close_quietly(self.popen.stdin)
+                if self.popen.stdin is not None:
+                    _close_quietly(self.popen.stdin)
+                    if eof_grace > 0:
+                        self.exited(eof_grace)
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     if self.exited(0):
                         break
@@ -366,7 +372,7 @@ class _Run:
                 else:
                     self.signal_group(signal.SIGKILL)
                     self.exited(None)
-                # Leader gone (still a zombie when pidfd is available): clear the rest of the group.
+                # Leader gone (still a zombie when pidfd exists): clear the rest of its group.
                 self.signal_group(signal.SIGKILL)
                 self.popen.wait()
             _close_quietly(self.popen.stdin)
@@ -433,7 +439,7 @@ class ManagedProcess:
         return run is not None and run.popen.poll() is None
 
     def stderr_tail(self) -> list[str]:
-        """The last ``spec.stderr_lines`` output lines of the current (or last) run."""
+        """Return the last ``spec.stderr_lines`` output lines of the current (or last) run."""
         run = self._run
         return run.tail_lines() if run else []
 
@@ -456,7 +462,7 @@ class ManagedProcess:
             self._cond.notify_all()
             run = self._run
         if run is not None:
-            run.terminate(self.spec.stop_timeout)
+            run.terminate(self.spec.stop_timeout, self.spec.stdin_eof_grace)
 
     def restart(self, reason: str) -> bool:
         """Stop, wait the current backoff delay, start again.

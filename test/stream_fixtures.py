@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import socket
-import time
 from collections.abc import Callable
+import socket
+import threading
+import time
+
+import numpy as np
+
+from picam_ros.frames import Frame, FrameFormat
+from picam_ros.process import ManagedProcess, ProcessError, ProcessSpec, tcp_port_listening
 
 
 def free_tcp_port() -> int:
-    """A TCP port that was free a moment ago (bound to port 0, then released)."""
+    """Return a TCP port that was free a moment ago (bound to port 0, then released)."""
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
 
 def pid_gone(pid: int | None) -> bool:
-    """True when ``pid`` no longer runs (absent, or a zombie awaiting a reaper we do not own)."""
+    """Tell whether ``pid`` stopped running (absent, or a zombie awaiting another reaper)."""
     if pid is None:
         return True
     try:
@@ -35,3 +41,152 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+# -- synthetic frames with a stamped counter -----------------------------------------------------
+
+COUNTER_BITS = 16
+COUNTER_BLOCK = 16   # px; big blocks survive H.264 at any sane quality
+
+
+def stamp_counter(y: np.ndarray, value: int) -> None:
+    """Write ``value`` as COUNTER_BITS black/white blocks along the top-left of a luma plane."""
+    b = COUNTER_BLOCK
+    for bit in range(COUNTER_BITS):
+        y[:b, bit * b:(bit + 1) * b] = 220 if value >> bit & 1 else 30
+
+
+def read_counter(y: np.ndarray) -> int:
+    """Decode the value of :func:`stamp_counter` from a (decoded, lossy) luma plane."""
+    b, q = COUNTER_BLOCK, COUNTER_BLOCK // 4
+    value = 0
+    for bit in range(COUNTER_BITS):
+        if y[q:b - q, bit * b + q:(bit + 1) * b - q].mean() > 125:
+            value |= 1 << bit
+    return value
+
+
+def scene_i420(width: int, height: int, index: int) -> np.ndarray:
+    """Draw a packed I420 picture: smooth gradients, a moving bright pad, stamped ``index``."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    y = (40 + 120 * xx / width + 60 * yy / height).astype(np.uint8)
+    side = max(8, height // 8)
+    px = (index * 5) % max(1, width - side)
+    py = height // 2
+    y[py:py + side, px:px + side] = 235
+    stamp_counter(y, index)
+    cy, cx = np.mgrid[0:height // 2, 0:width // 2]
+    u = (90 + 60 * cx / (width // 2)).astype(np.uint8)
+    v = (160 - 50 * cy / (height // 2)).astype(np.uint8)
+    return np.concatenate([y.ravel(), u.ravel(), v.ravel()])
+
+
+def frame_from_i420(packed: np.ndarray, fmt: FrameFormat, index: int = 0) -> Frame:
+    """Lay a packed I420 picture out as ``fmt`` describes (layout and row stride)."""
+    w, h, s = fmt.width, fmt.height, fmt.row_stride
+    y = packed[:w * h].reshape(h, w)
+    u = packed[w * h:w * h * 5 // 4].reshape(h // 2, w // 2)
+    v = packed[w * h * 5 // 4:].reshape(h // 2, w // 2)
+    data = np.zeros(fmt.frame_bytes, dtype=np.uint8)
+    data[:s * h].reshape(h, s)[:, :w] = y
+    rest = data[s * h:]
+    if fmt.layout == 'i420':
+        cs = s // 2
+        plane = cs * (h // 2)
+        rest[:plane].reshape(h // 2, cs)[:, :w // 2] = u
+        rest[plane:2 * plane].reshape(h // 2, cs)[:, :w // 2] = v
+    elif fmt.layout in ('nv12', 'nv21'):
+        uv = rest.reshape(h // 2, s)[:, :w].reshape(h // 2, w // 2, 2)
+        first, second = (u, v) if fmt.layout == 'nv12' else (v, u)
+        uv[..., 0], uv[..., 1] = first, second
+    return Frame(fmt, data, stamp_ns=time.time_ns(), mono_ns=time.monotonic_ns(), sequence=index)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float('inf') if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+# -- an RTSP receiver standing in for MediaMTX --------------------------------------------------
+
+class RtspReceiver:
+    """``ffmpeg -rtsp_flags listen`` decoding what is published to it into yuv420p frames.
+
+    It accepts one publisher session and ends when that publisher leaves; with
+    ``auto_restart`` it listens again (for encoder-restart tests). Decoded frames are read by a
+    thread; ``counters`` holds the stamped counter of each, ``frames`` the first ``keep`` ones.
+    """
+
+    def __init__(self, port: int, path: str, width: int, height: int, keep: int = 0,
+                 auto_restart: bool = False, ffmpeg: str = 'ffmpeg') -> None:
+        self.width, self.height, self.keep = width, height, keep
+        self.frame_bytes = width * height * 3 // 2
+        self.counters: list[int] = []
+        self.arrivals_ns: list[int] = []
+        self.frames: list[np.ndarray] = []
+        self.sessions = 0
+        self.auto_restart = auto_restart
+        self._stopping = threading.Event()
+        self.process = ManagedProcess(ProcessSpec(
+            name='rtsp-receiver',
+            argv=[ffmpeg, '-hide_banner', '-nostats', '-loglevel', 'info',
+                  '-rtsp_flags', 'listen', '-flags', 'low_delay', '-threads', '1',
+                  '-analyzeduration', '0', '-probesize', '32',
+                  '-i', f'rtsp://127.0.0.1:{port}/{path}',
+                  '-fps_mode', 'passthrough', '-flush_packets', '1', '-f', 'rawvideo',
+                  '-pix_fmt', 'yuv420p',
+                  'pipe:1'],
+            stdout_pipe=True, ready=lambda: tcp_port_listening(port), ready_timeout=10,
+            backoff_initial=0.01, backoff_max=0.05, stop_timeout=1.0))
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> RtspReceiver:
+        self.process.start()
+        self._thread = threading.Thread(target=self._run, name='rtsp-receiver', daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.process.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> RtspReceiver:  # noqa: PYI034 - typing.Self needs 3.11
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        buf = np.empty(self.frame_bytes, dtype=np.uint8)
+        while not self._stopping.is_set():
+            self.sessions += 1
+            stdout = self.process.stdout
+            while stdout is not None and _read_exact(stdout, buf):
+                self.arrivals_ns.append(time.monotonic_ns())
+                y = buf[:self.width * self.height].reshape(self.height, self.width)
+                self.counters.append(read_counter(y))
+                if len(self.frames) < self.keep:
+                    self.frames.append(buf.copy())
+            if not self.auto_restart or self._stopping.is_set():
+                return
+            try:
+                if not self.process.restart('publisher left'):
+                    return
+            except ProcessError:
+                continue
+
+
+def _read_exact(stream, buf: np.ndarray) -> bool:
+    view = memoryview(buf)
+    got = 0
+    while got < len(view):
+        try:
+            n = stream.readinto(view[got:])
+        except (OSError, ValueError):
+            return False
+        if not n:
+            return False
+        got += n
+    return True

@@ -1,0 +1,791 @@
+"""Live stream: an ffmpeg H.264 encoder publishing over RTSP to a supervised MediaMTX.
+
+``StreamPublisher`` takes frames from the capture loop without ever blocking it: ``submit``
+copies the frame into one of a few preallocated buffers and returns; a writer thread feeds
+ffmpeg's stdin. When ffmpeg falls behind, the oldest queued frame is dropped (and counted), so
+the stream shows the newest picture rather than a growing backlog. An encoder that exits or whose
+pipe breaks is restarted with backoff and resumes at the next frame.
+
+``MediaServer`` runs MediaMTX (or, in external mode, only watches an already running one) and
+restarts it if it dies.
+
+Why the original system failed "every second start" ("Could not write header") and right after
+a stop: the next start raced the previous one. Its encoder published while the previous
+publisher still held the path, or before the server listened; its server was started while the
+previous one still held the port. Here every stop waits until the children are gone (reaped), a
+start checks the ports first and waits until the server accepts connections, the encoder is only
+started once the server listens, and MediaMTX is configured with ``overridePublisher`` so a stale
+publisher session never blocks a new one.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+import contextlib
+from dataclasses import dataclass, field, fields
+import errno
+import fcntl
+import ipaddress
+import logging
+import os
+from pathlib import Path
+import re
+import shutil
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from picam_ros.frames import Frame, FrameFormat
+from picam_ros.process import (
+    ManagedProcess,
+    ProcessError,
+    ProcessSpec,
+    ProcessStopped,
+    tcp_port_accepts,
+    tcp_port_listening,
+)
+
+__all__ = [
+    'X264_PRESETS',
+    'MediaServer',
+    'MediaServerConfig',
+    'MediaServerUnavailable',
+    'StreamConfig',
+    'StreamError',
+    'StreamPublisher',
+    'StreamStats',
+    'default_mediamtx_config',
+    'encoder_argv',
+]
+
+X264_PRESETS = ('ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow',
+                'slower', 'veryslow')
+_PATH_RE = re.compile(r'^[A-Za-z0-9_.~-]+(/[A-Za-z0-9_.~-]+)*$')
+#: ffmpeg input pixel format per frame layout. libx264 reads nv12/nv21 natively, so 4:2:0
+#: frames reach the encoder without any colour conversion (only row padding is removed).
+_FFMPEG_PIX_FMT = {'i420': 'yuv420p', 'nv12': 'nv12', 'nv21': 'nv21', 'mono8': 'gray'}
+_SERVER_POLL_S = 0.05
+_LATENCY_RING = 512
+_PIPE_MAX = 1 << 20
+_WRITER_FINISH_S = 1.0
+
+
+class StreamError(RuntimeError):
+    """The stream cannot run as configured (the message says why and what to change)."""
+
+
+class MediaServerUnavailable(StreamError):
+    """MediaMTX cannot be used (binary missing, config missing, port taken, or it fails to start).
+
+    The caller keeps running without a live stream.
+    """
+
+
+def _check_port(name: str, port: int) -> None:
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ValueError(f'{name} must be a TCP port in [1, 65535], got {port!r}')
+
+
+def _describe(cls: type, name: str) -> dict[str, Any]:
+    return next(f.metadata for f in fields(cls) if f.name == name)
+
+
+# -- encoder ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Encoder and publishing settings (validated here; shared by ROS parameters and the CLI).
+
+    Rate control: ``bitrate_kbps`` (capped VBR with a one-second buffer) or ``crf`` (constant
+    quality, 0-51, lower is better); neither means x264's default CRF 23.
+    """
+
+    path: str = field(default='cam', metadata={'description': 'stream path on the server'})
+    rtsp_port: int = field(default=8554, metadata={'min': 1, 'max': 65535,
+                                                   'description': 'RTSP port of the server'})
+    fps: float = field(default=25.0, metadata={'min': 1.0, 'max': 240.0,
+                                               'description': 'frame rate the encoder assumes'})
+    gop_seconds: float = field(default=1.0, metadata={
+        'min': 0.1, 'max': 10.0, 'description': 'keyframe interval: late viewers start this fast'})
+    bitrate_kbps: int | None = field(default=None, metadata={
+        'min': 100, 'max': 100000, 'description': 'H.264 bitrate, kbit/s (None: quality mode)'})
+    crf: float | None = field(default=None, metadata={
+        'min': 0.0, 'max': 51.0, 'description': 'x264 constant quality (None: 23)'})
+    preset: str = field(default='ultrafast', metadata={'choices': X264_PRESETS,
+                                                       'description': 'x264 speed preset'})
+    ffmpeg_path: str = field(default='ffmpeg', metadata={'description': 'ffmpeg binary'})
+    queue_size: int = field(default=2, metadata={
+        'min': 1, 'max': 8, 'description': 'frames waiting for the encoder before dropping'})
+    host: str = field(default='127.0.0.1', metadata={'description': 'RTSP server host'})
+    backoff_initial: float = field(default=0.2, metadata={'min': 0.01, 'max': 10.0})
+    backoff_max: float = field(default=2.0, metadata={'min': 0.01, 'max': 60.0})
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not _PATH_RE.match(self.path):
+            raise ValueError(f'stream path must be letters, digits, "_.~-" and "/" separators, '
+                             f'got {self.path!r}')
+        _check_port('rtsp_port', self.rtsp_port)
+        for name in ('fps', 'gop_seconds', 'queue_size', 'bitrate_kbps', 'crf',
+                     'backoff_initial', 'backoff_max'):
+            value = getattr(self, name)
+            if value is None and name in ('bitrate_kbps', 'crf'):
+                continue
+            meta = _describe(StreamConfig, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    meta['min'] <= value <= meta['max']):
+                raise ValueError(f'{name} must be in [{meta["min"]}, {meta["max"]}], '
+                                 f'got {value!r}')
+        if self.bitrate_kbps is not None and self.crf is not None:
+            raise ValueError('set either bitrate_kbps or crf, not both')
+        if self.backoff_max < self.backoff_initial:
+            raise ValueError('backoff_max must be >= backoff_initial')
+        if self.preset not in X264_PRESETS:
+            raise ValueError(f'preset must be one of {", ".join(X264_PRESETS)}, '
+                             f'got {self.preset!r}')
+        if not self.host:
+            raise ValueError('host must not be empty')
+
+    @property
+    def url(self) -> str:
+        host = f'[{self.host}]' if ':' in self.host else self.host
+        return f'rtsp://{host}:{self.rtsp_port}/{self.path}'
+
+    @property
+    def gop(self) -> int:
+        """Keyframe interval in frames."""
+        return max(1, round(self.fps * self.gop_seconds))
+
+
+def encoder_argv(config: StreamConfig, frame_format: FrameFormat) -> list[str]:
+    """Build the ffmpeg command: packed raw frames on stdin -> H.264 published over RTSP.
+
+    Baseline profile and no B-frames because browsers drop B-frames over WebRTC;
+    ``-tune zerolatency`` removes x264's lookahead and frame threading delay.
+    """
+    fmt = frame_format
+    argv = [config.ffmpeg_path, '-hide_banner', '-nostats', '-loglevel', 'info',
+            '-f', 'rawvideo', '-pix_fmt', _FFMPEG_PIX_FMT[fmt.layout],
+            '-s', f'{fmt.width}x{fmt.height}', '-r', f'{config.fps:g}', '-i', 'pipe:0',
+            '-an', '-c:v', 'libx264', '-preset', config.preset, '-tune', 'zerolatency',
+            '-profile:v', 'baseline', '-bf', '0', '-g', str(config.gop)]
+    if fmt.layout == 'mono8':
+        argv += ['-pix_fmt', 'yuv420p']   # baseline has no 4:0:0; players expect 4:2:0
+    if config.bitrate_kbps is not None:
+        rate = f'{config.bitrate_kbps}k'
+        argv += ['-b:v', rate, '-maxrate', rate, '-bufsize', rate]
+    elif config.crf is not None:
+        argv += ['-crf', f'{config.crf:g}']
+    argv += ['-f', 'rtsp', '-rtsp_transport', 'tcp', config.url]
+    return argv
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    """A snapshot of the publisher's counters.
+
+    ``submitted`` frames were offered; ``sent`` reached ffmpeg's stdin; ``dropped`` were
+    discarded (oldest-first when the queue was full, or lost in a broken pipe); ``connected``:
+    the encoder has opened its RTSP session (ffmpeg reported its output) and is running.
+    ``write_latency_ms_p50/max``: capture (``frame.mono_ns``) to the last byte written into the
+    encoder's stdin, over the recent frames.
+    """
+
+    submitted: int = 0
+    sent: int = 0
+    dropped: int = 0
+    restarts: int = 0
+    connected: bool = False
+    last_error: str | None = None
+    queued: int = 0
+    write_latency_ms_p50: float | None = None
+    write_latency_ms_max: float | None = None
+
+
+class _Slot:
+    """A preallocated frame buffer cycling between free list, queue and writer."""
+
+    __slots__ = ('buf', 'mono_ns', 'sequence')
+
+    def __init__(self, nbytes: int) -> None:
+        self.buf = np.empty(nbytes, dtype=np.uint8)
+        self.mono_ns = 0
+        self.sequence = -1
+
+
+def _default_server_probe(config: StreamConfig) -> Callable[[], bool]:
+    try:
+        local = ipaddress.ip_address(config.host).is_loopback
+    except ValueError:
+        local = config.host == 'localhost'
+    port = config.rtsp_port
+    if local:
+        # Look, don't touch: a connection would show in the server's log (and would consume
+        # a one-shot listener such as ``ffmpeg -rtsp_flags listen``).
+        return lambda: tcp_port_listening(port)
+    return lambda: tcp_port_accepts(config.host, port)
+
+
+class StreamPublisher:
+    """Feed frames to an ffmpeg H.264/RTSP encoder from a writer thread (see module docstring).
+
+    ``submit`` may be called from one capture thread (concurrent callers are serialised);
+    ``start``/``stop`` from any thread. ``server_ready`` is polled before each encoder start
+    (default: something listens on the RTSP port), so no encoder connects before the server can
+    take it.
+    """
+
+    def __init__(self, config: StreamConfig, frame_format: FrameFormat,
+                 logger: logging.Logger | None = None,
+                 server_ready: Callable[[], bool] | None = None) -> None:
+        if not isinstance(config, StreamConfig):
+            raise TypeError(f'config must be a StreamConfig, got {type(config).__name__}')
+        if not isinstance(frame_format, FrameFormat):
+            raise TypeError(f'frame_format must be a FrameFormat, got '
+                            f'{type(frame_format).__name__}')
+        self.config = config
+        self.format = frame_format.packed()
+        self.logger = logger or logging.getLogger('picam_ros.streaming')
+        self._server_ready = server_ready or _default_server_probe(config)
+        self._argv = encoder_argv(config, self.format)
+        self._pack = {'i420': Frame.to_i420, 'nv12': Frame.to_nv12, 'nv21': Frame.to_nv21,
+                      'mono8': Frame.to_mono8}[self.format.layout]
+        # Buffers: queue_size queued + one being written + one being filled by submit().
+        self._free = [_Slot(self.format.packed_bytes) for _ in range(config.queue_size + 2)]
+        self._queue: collections.deque[_Slot] = collections.deque()
+        self._cond = threading.Condition()
+        self._submit_lock = threading.Lock()
+        self._lifecycle = threading.Lock()
+        self._running = False
+        self._writer: threading.Thread | None = None
+        self._process: ManagedProcess | None = None
+        self._submitted = self._sent = self._dropped = 0
+        self._connected = False
+        self._last_error: str | None = None
+        self._latency_ns = np.zeros(_LATENCY_RING, dtype=np.int64)
+        self._latency_count = 0
+
+    # -- public API -----------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def encoder_pid(self) -> int | None:
+        """The pid of the running ffmpeg encoder, if any (for diagnostics and tests)."""
+        process = self._process
+        return process.pid if process is not None and process.is_alive() else None
+
+    @property
+    def stats(self) -> StreamStats:
+        with self._cond:
+            count = min(self._latency_count, _LATENCY_RING)
+            recent = self._latency_ns[:count].copy()
+            process = self._process
+            return StreamStats(
+                submitted=self._submitted, sent=self._sent, dropped=self._dropped,
+                restarts=process.restarts if process else 0,
+                connected=self._connected and process is not None and process.is_alive(),
+                last_error=self._last_error, queued=len(self._queue),
+                write_latency_ms_p50=float(np.median(recent)) / 1e6 if count else None,
+                write_latency_ms_max=float(recent.max()) / 1e6 if count else None,
+            )
+
+    def start(self) -> None:
+        """Start the writer thread; the encoder starts as soon as the server listens.
+
+        Returns at once (frames submitted meanwhile replace each other in the queue). Raises
+        :class:`StreamError` when ffmpeg cannot be found. Starting twice does nothing.
+        """
+        with self._lifecycle:
+            if self._running:
+                return
+            exe = self.config.ffmpeg_path
+            if (shutil.which(exe) if os.sep not in exe else
+                    (exe if os.access(exe, os.X_OK) else None)) is None:
+                raise StreamError(f'ffmpeg not found ({exe!r}): install ffmpeg or set '
+                                  f'ffmpeg_path; the live stream is disabled')
+            self._process = ManagedProcess(ProcessSpec(
+                name='ffmpeg-encoder', argv=self._argv, stdin_pipe=True, stop_timeout=2.0,
+                stdin_eof_grace=1.0,
+                backoff_initial=self.config.backoff_initial,
+                backoff_max=self.config.backoff_max, stable_after=5.0,
+                on_output=self._on_encoder_output),
+                logger=self.logger.getChild('encoder'))
+            with self._cond:
+                self._running = True
+                self._connected = False
+            self._writer = threading.Thread(target=self._write_loop, args=(self._process,),
+                                            name='picam-stream-writer', daemon=True)
+            self._writer.start()
+            self.logger.info('streaming %s to %s', self.format, self.config.url)
+
+    def stop(self) -> None:
+        """Stop the writer and the encoder; returns when both are gone. Idempotent."""
+        with self._lifecycle:
+            with self._cond:
+                self._running = False
+                self._cond.notify_all()
+            process, writer = self._process, self._writer
+            if writer is not None:
+                # Let a write in progress finish, so stdin is never closed under the writer...
+                writer.join(timeout=_WRITER_FINISH_S)
+            if process is not None:
+                # ...unless the encoder is stuck: stopping it breaks the write (EPIPE) and
+                # interrupts a backoff or readiness wait. Also stops an encoder that started
+                # while we were stopping.
+                process.stop()
+            if writer is not None:
+                writer.join()
+            with self._cond:
+                self._connected = False
+                self._free.extend(self._queue)
+                self._queue.clear()
+            self._writer = None
+
+    def submit(self, frame: Frame) -> bool:
+        """Queue a copy of ``frame`` for the encoder; never blocks on the encoder.
+
+        Drops the oldest queued frame when the queue is full. Returns ``False`` (and copies
+        nothing) when the publisher is not running. Raises ``ValueError`` for a frame whose
+        size or layout differs from the stream's.
+        """
+        fmt = frame.format
+        if (fmt.width, fmt.height, fmt.layout) != (self.format.width, self.format.height,
+                                                   self.format.layout):
+            raise ValueError(f'stream expects {self.format} frames, got {fmt}')
+        if not self._running:
+            return False
+        with self._submit_lock:
+            with self._cond:
+                self._submitted += 1
+                if len(self._queue) >= self.config.queue_size:
+                    slot = self._queue.popleft()
+                    self._dropped += 1
+                else:
+                    slot = self._free.pop()
+            self._pack(frame, slot.buf)   # outside the lock: the writer keeps going
+            slot.mono_ns, slot.sequence = frame.mono_ns, frame.sequence
+            with self._cond:
+                if not self._running:
+                    self._free.append(slot)
+                    return False
+                self._queue.append(slot)
+                self._cond.notify()
+        return True
+
+    def __enter__(self) -> StreamPublisher:  # noqa: PYI034 - typing.Self needs 3.11
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- writer thread ------------------------------------------------------------------------
+
+    def _on_encoder_output(self, line: str) -> None:
+        # ffmpeg prints its output description right after the RTSP server accepted the
+        # session (avformat_write_header succeeded).
+        if line.startswith('Output #0'):
+            with self._cond:
+                self._connected = True
+            self.logger.info('encoder connected to %s', self.config.url)
+
+    def _wait_for_server(self) -> bool:
+        """Poll ``server_ready`` until true; False when stopped meanwhile."""
+        noted = False
+        while True:
+            with self._cond:
+                if not self._running:
+                    return False
+            if self._server_ready():
+                return True
+            if not noted:
+                self._note_error(f'waiting for the RTSP server at {self.config.url}')
+                noted = True
+            with self._cond:
+                self._cond.wait_for(lambda: not self._running, timeout=_SERVER_POLL_S)
+
+    def _note_error(self, message: str) -> None:
+        with self._cond:
+            self._last_error = message
+
+    def _next_slot(self) -> _Slot | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._queue or not self._running)
+            if not self._running:
+                return None
+            return self._queue.popleft()
+
+    def _release(self, slot: _Slot, sent: bool) -> None:
+        done = time.monotonic_ns()
+        with self._cond:
+            if sent:
+                self._sent += 1
+                self._latency_ns[self._latency_count % _LATENCY_RING] = done - slot.mono_ns
+                self._latency_count += 1
+            else:
+                self._dropped += 1
+            self._free.append(slot)
+
+    def _bring_up(self, process: ManagedProcess, failure: str | None) -> bool:
+        """Start (first time) or restart the encoder; False when stopped meanwhile."""
+        while True:
+            if not self._wait_for_server():
+                return False
+            with self._cond:
+                self._connected = False
+            try:
+                if failure is None:
+                    process.start()
+                elif not process.restart(failure):
+                    return False
+            except ProcessStopped:
+                return False
+            except ProcessError as exc:
+                failure = str(exc)
+                self._note_error(failure)
+                continue
+            stdin = process.stdin
+            if stdin is not None:
+                with contextlib.suppress(OSError, AttributeError):
+                    size = min(max(self.format.packed_bytes, 65536), _PIPE_MAX)
+                    fcntl.fcntl(stdin.fileno(), fcntl.F_SETPIPE_SZ, size)
+            return True
+
+    def _write_loop(self, process: ManagedProcess) -> None:
+        failure: str | None = None
+        if not self._bring_up(process, None):
+            return
+        while True:
+            slot = self._next_slot()
+            if slot is None:
+                return
+            if not process.is_alive():
+                self._release(slot, sent=False)
+                failure = self._encoder_failure(process, 'encoder exited')
+            else:
+                try:
+                    self._write_all(process, slot.buf)
+                except (OSError, ValueError) as exc:   # EPIPE, or stdin closed by stop()
+                    self._release(slot, sent=False)
+                    failure = self._encoder_failure(process, f'encoder pipe broke ({exc})')
+                else:
+                    self._release(slot, sent=True)
+                    continue
+            with self._cond:
+                if not self._running:
+                    return
+            self._note_error(failure)
+            if not self._bring_up(process, failure):
+                return
+
+    @staticmethod
+    def _write_all(process: ManagedProcess, buf: np.ndarray) -> None:
+        stdin = process.stdin
+        if stdin is None:
+            raise ValueError('encoder has no stdin')
+        view = memoryview(buf)
+        while view:
+            written = stdin.write(view)
+            if written is None:   # non-blocking pipe full: cannot happen on a blocking fd
+                raise OSError(errno.EAGAIN, 'encoder stdin would block')
+            view = view[written:]
+
+    @staticmethod
+    def _encoder_failure(process: ManagedProcess, what: str) -> str:
+        process.wait(timeout=1.0)   # let the exit status and last output arrive
+        tail = process.stderr_tail()[-3:]
+        status = process.returncode
+        detail = f'{what}, status {status}' if status is not None else what
+        return detail + (': ' + ' | '.join(tail) if tail else '')
+
+
+# -- media server -------------------------------------------------------------------------------
+
+def default_mediamtx_config() -> Path:
+    """Find the MediaMTX config shipped with picam_ros.
+
+    Looked up in the installed share directory (ament index, then the Python prefix) and in the
+    source tree, so it is found in a colcon install, a pip install and a checkout.
+    """
+    candidates: list[Path] = []
+    with contextlib.suppress(ImportError, LookupError, ValueError):
+        from ament_index_python.packages import get_package_share_directory
+        candidates.append(Path(get_package_share_directory('picam_ros')) / 'config')
+    candidates.append(Path(sys.prefix) / 'share' / 'picam_ros' / 'config')
+    candidates.append(Path(__file__).resolve().parent.parent / 'config')
+    for directory in candidates:
+        path = directory / 'mediamtx.yml'
+        if path.is_file():
+            return path
+    raise MediaServerUnavailable('the packaged MediaMTX config (config/mediamtx.yml) was not '
+                                 f'found in {", ".join(map(str, candidates))}; set config_file')
+
+
+@dataclass(frozen=True)
+class MediaServerConfig:
+    """Where MediaMTX comes from and which ports it serves.
+
+    ``mediamtx_path``: the binary (None: ``$MEDIAMTX``, then ``mediamtx`` on PATH).
+    ``config_file``: MediaMTX YAML (None: the packaged ``config/mediamtx.yml``). Ports given
+    here override the file. ``external``: use an already running server, only watch it.
+    """
+
+    mediamtx_path: str | None = field(default=None, metadata={'description': 'MediaMTX binary'})
+    config_file: str | None = field(default=None, metadata={'description': 'MediaMTX YAML'})
+    rtsp_port: int = field(default=8554, metadata={'min': 1, 'max': 65535})
+    webrtc_port: int = field(default=8889, metadata={'min': 1, 'max': 65535})
+    hls_port: int = field(default=8888, metadata={'min': 1, 'max': 65535})
+    external: bool = field(default=False, metadata={
+        'description': 'use a MediaMTX started elsewhere instead of starting one'})
+    host: str = field(default='127.0.0.1', metadata={'description': 'host to probe'})
+    ready_timeout: float = field(default=10.0, metadata={'min': 0.1, 'max': 120.0})
+    backoff_initial: float = field(default=0.2, metadata={'min': 0.01, 'max': 10.0})
+    backoff_max: float = field(default=2.0, metadata={'min': 0.01, 'max': 60.0})
+
+    def __post_init__(self) -> None:
+        ports = {'rtsp_port': self.rtsp_port, 'webrtc_port': self.webrtc_port,
+                 'hls_port': self.hls_port}
+        for name, port in ports.items():
+            _check_port(name, port)
+        if len(set(ports.values())) != len(ports):
+            raise ValueError(f'rtsp, webrtc and hls ports must differ, got {ports}')
+        for name in ('ready_timeout', 'backoff_initial', 'backoff_max'):
+            meta = _describe(MediaServerConfig, name)
+            value = getattr(self, name)
+            if not meta['min'] <= value <= meta['max']:
+                raise ValueError(f'{name} must be in [{meta["min"]}, {meta["max"]}], '
+                                 f'got {value!r}')
+        if self.backoff_max < self.backoff_initial:
+            raise ValueError('backoff_max must be >= backoff_initial')
+
+    def viewer_url(self, host: str, path: str) -> str:
+        """Return the browser (WebRTC) page for ``path``."""
+        return f'http://{host}:{self.webrtc_port}/{path}'
+
+
+def _port_in_use(port: int) -> bool:
+    """Tell whether a TCP listener holds ``port`` (SO_REUSEADDR ignores TIME_WAIT)."""
+    for family, address in ((socket.AF_INET, '0.0.0.0'), (socket.AF_INET6, '::')):
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:
+            continue   # no IPv6 on this machine
+        with sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((address, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
+class MediaServer:
+    """MediaMTX, started and supervised (or, with ``external``, only watched).
+
+    ``start()`` returns once the RTSP port accepts connections; a server that dies later is
+    restarted with backoff by a supervisor thread. Errors that make the server unusable raise
+    :class:`MediaServerUnavailable` with one clear message.
+    """
+
+    STOPPED, STARTING, READY, RESTARTING, FAILED, EXTERNAL = (
+        'stopped', 'starting', 'ready', 'restarting', 'failed', 'external')
+
+    def __init__(self, config: MediaServerConfig | None = None,
+                 logger: logging.Logger | None = None) -> None:
+        self.config = config or MediaServerConfig()
+        self.logger = logger or logging.getLogger('picam_ros.mediamtx')
+        self._process: ManagedProcess | None = None
+        self._supervisor: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._state = self.STOPPED
+        self._last_error: str | None = None
+
+    # -- public API -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def ready(self) -> bool:
+        """True when publishers can connect now."""
+        if self._state == self.EXTERNAL:
+            return tcp_port_accepts(self.config.host, self.config.rtsp_port)
+        process = self._process
+        return self._state == self.READY and process is not None and process.is_alive()
+
+    @property
+    def restarts(self) -> int:
+        process = self._process
+        return process.restarts if process is not None else 0
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @property
+    def pid(self) -> int | None:
+        process = self._process
+        return process.pid if process is not None and process.is_alive() else None
+
+    def resolve_binary(self) -> str:
+        """Find the MediaMTX executable, or raise :class:`MediaServerUnavailable`."""
+        configured = self.config.mediamtx_path or os.environ.get('MEDIAMTX')
+        if configured:
+            found = shutil.which(configured) if os.sep not in configured else (
+                configured if os.path.isfile(configured) else None)
+            if found is None:
+                raise MediaServerUnavailable(
+                    f'MediaMTX not found at {configured!r}; fix mediamtx_path / $MEDIAMTX '
+                    f'(the live stream is disabled)')
+            if not os.access(found, os.X_OK):
+                raise MediaServerUnavailable(f'MediaMTX at {found!r} is not executable')
+            return found
+        found = shutil.which('mediamtx')
+        if found is None:
+            raise MediaServerUnavailable(
+                'MediaMTX not found on PATH; install it (https://github.com/bluenviron/mediamtx/'
+                'releases) or set mediamtx_path / $MEDIAMTX, or use an external server '
+                '(the live stream is disabled)')
+        return found
+
+    def start(self) -> None:
+        """Start MediaMTX and wait until its RTSP port accepts connections.
+
+        External mode only probes and never fails (publishers wait for the server). Raises
+        :class:`MediaServerUnavailable` when the binary or config is missing, a port is already
+        taken, or the server does not come up. Starting a started server does nothing.
+        """
+        with self._lock:
+            if self._state not in (self.STOPPED, self.FAILED):
+                return
+            self._stopping = False
+            if self.config.external:
+                self._state = self.EXTERNAL
+                if not self.ready:
+                    self.logger.warning(
+                        'external media server: nothing accepts on %s:%d yet; the stream '
+                        'starts when it does', self.config.host, self.config.rtsp_port)
+                return
+            self._state = self.STARTING
+        try:
+            process = ManagedProcess(self._spec(), logger=self.logger)
+            with self._lock:
+                if self._stopping:
+                    return
+                self._process = process
+            process.start()
+        except ProcessStopped:
+            return
+        except (ProcessError, MediaServerUnavailable) as exc:
+            message = str(exc)
+            if isinstance(exc, ProcessError):
+                message = f'MediaMTX failed to start: {message}'
+            with self._lock:
+                self._state = self.FAILED
+                self._last_error = message
+            raise MediaServerUnavailable(message) from None
+        with self._lock:
+            stopping = self._stopping
+            if not stopping:
+                self._state = self.READY
+                self._supervisor = threading.Thread(
+                    target=self._supervise, args=(process,), name='picam-mediamtx-supervisor',
+                    daemon=True)
+                self._supervisor.start()
+        if stopping:   # stop() ran before our process existed: finish its job
+            process.stop()
+            return
+        self.logger.info('MediaMTX ready: rtsp://%s:%d, WebRTC on :%d (pid %d)',
+                         self.config.host, self.config.rtsp_port, self.config.webrtc_port,
+                         process.pid)
+
+    def stop(self) -> None:
+        """Stop MediaMTX (managed mode) and its supervisor; returns when they are gone."""
+        with self._lock:
+            self._stopping = True
+            process, supervisor = self._process, self._supervisor
+        if process is not None:
+            process.stop()
+        if supervisor is not None and supervisor is not threading.current_thread():
+            supervisor.join()
+        if process is not None:
+            process.stop()
+        with self._lock:
+            self._supervisor = None
+            self._state = self.STOPPED
+
+    def __enter__(self) -> MediaServer:  # noqa: PYI034 - typing.Self needs 3.11
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _spec(self) -> ProcessSpec:
+        binary = self.resolve_binary()
+        config_file = Path(self.config.config_file) if self.config.config_file else (
+            default_mediamtx_config())
+        if not config_file.is_file():
+            raise MediaServerUnavailable(f'MediaMTX config file {str(config_file)!r} not found')
+        ports = {'rtsp': self.config.rtsp_port, 'webrtc': self.config.webrtc_port,
+                 'hls': self.config.hls_port}
+        for what, port in ports.items():
+            if _port_in_use(port):
+                raise MediaServerUnavailable(
+                    f'{what} port {port} is already in use (another MediaMTX still running?). '
+                    f'Stop it, choose another port, or set external mode to use that server')
+        host, port = self.config.host, self.config.rtsp_port
+        return ProcessSpec(
+            name='mediamtx', argv=[binary, str(config_file)],
+            env={'MTX_RTSPADDRESS': f':{ports["rtsp"]}',
+                 'MTX_WEBRTCADDRESS': f':{ports["webrtc"]}',
+                 'MTX_HLSADDRESS': f':{ports["hls"]}'},
+            ready=lambda: tcp_port_accepts(host, port),
+            ready_timeout=self.config.ready_timeout, stop_timeout=3.0,
+            backoff_initial=self.config.backoff_initial, backoff_max=self.config.backoff_max,
+            stable_after=10.0, on_output=self._on_output)
+
+    def _on_output(self, line: str) -> None:
+        # MediaMTX tags its log lines INF/WAR/ERR; surface problems above the debug log.
+        if ' ERR ' in line or ' WAR ' in line:
+            self.logger.warning('mediamtx: %s', line)
+
+    def _supervise(self, process: ManagedProcess) -> None:
+        while True:
+            returncode = process.wait()
+            with self._lock:
+                if self._stopping:
+                    return
+                self._state = self.RESTARTING
+            tail = ' | '.join(process.stderr_tail()[-3:])
+            reason = f'MediaMTX exited (status {returncode})' + (f': {tail}' if tail else '')
+            self.logger.error('%s; restarting', reason)
+            while True:
+                try:
+                    started = process.restart(reason)
+                except ProcessError as exc:
+                    reason = str(exc)
+                    with self._lock:
+                        self._last_error = reason
+                    continue
+                if not started:
+                    return
+                with self._lock:
+                    if self._stopping:
+                        return
+                    self._state = self.READY
+                    self._last_error = reason
+                self.logger.info('MediaMTX restarted (pid %d)', process.pid)
+                break
