@@ -215,7 +215,9 @@ class CameraRuntime:
             if self._running:
                 return
             self._stop.clear()
-            self._capture_error = None
+            self._capture_error = self._stream_error = None
+            with self._stats_lock:
+                self._last_sequence = None   # a restarted source counts from zero again
             self._source.start()
             self._running = True
             self._capture_thread = threading.Thread(
