@@ -14,6 +14,13 @@ from typing import Literal
 
 import numpy as np
 
+try:  # C++ kernels (src_cpp/convert.cpp); the numpy versions below give identical results
+    from picam_ros._centroids import interleave_planes as _native_interleave
+    from picam_ros._centroids import yuv420_to_bgr as _native_yuv420_to_bgr
+except ImportError:
+    _native_interleave = None
+    _native_yuv420_to_bgr = None
+
 Layout = Literal['i420', 'nv12', 'nv21', 'mono8']
 LAYOUTS: tuple[str, ...] = ('i420', 'nv12', 'nv21', 'mono8')
 #: Largest accepted side: generous for any Pi sensor mode, small enough to catch typos.
@@ -108,7 +115,7 @@ class FrameFormat:
         return self.width * self.height * 3 // 2
 
     def packed(self, layout: str | None = None) -> FrameFormat:
-        """The same geometry without row padding, optionally in another layout."""
+        """Return the same geometry without row padding, optionally in another layout."""
         return FrameFormat(self.width, self.height, layout or self.layout)
 
     def __str__(self) -> str:
@@ -127,10 +134,11 @@ class Frame:
 
     __slots__ = ('_data', '_format', '_views', 'mono_ns', 'sequence', 'stamp_ns')
 
-    def __init__(self, format: FrameFormat, data: np.ndarray | None = None,
+    def __init__(self, fmt: FrameFormat, data: np.ndarray | None = None,
                  stamp_ns: int = 0, mono_ns: int = 0, sequence: int = -1) -> None:
-        if not isinstance(format, FrameFormat):
-            raise TypeError(f'format must be a FrameFormat, got {type(format).__name__}')
+        if not isinstance(fmt, FrameFormat):
+            raise TypeError(f'fmt must be a FrameFormat, got {type(fmt).__name__}')
+        format = fmt  # noqa: A001 - reads as the attribute it becomes
         if data is None:
             data = np.zeros(format.frame_bytes, dtype=np.uint8)
         elif not isinstance(data, np.ndarray):
@@ -222,7 +230,7 @@ class Frame:
         return u, v
 
     def copy(self) -> Frame:
-        """A frame with its own buffer, safe to keep across reads of the source."""
+        """Return a frame with its own buffer, safe to keep across reads of the source."""
         return Frame(self._format, self._data.copy(), self.stamp_ns, self.mono_ns, self.sequence)
 
     def copy_into(self, other: Frame) -> Frame:
@@ -253,8 +261,10 @@ class Frame:
             return
         u, v = self.chroma()
         first, second = (u, v) if order == 'uv' else (v, u)
-        uv_out[..., 0] = first
-        uv_out[..., 1] = second
+        if _native_interleave is not None:
+            _native_interleave(first, second, uv_out)
+        else:
+            interleave_numpy(first, second, uv_out)
 
     def _to_semiplanar(self, out: np.ndarray | None, order: str, name: str) -> np.ndarray:
         fmt = self._format
@@ -320,26 +330,44 @@ class Frame:
             bgr[...] = self.y[:, :, None]
             return bgr if out is None else result
         u, v = self.chroma()
-        du = u.astype(np.int32)
-        du -= 128
-        dv = v.astype(np.int32)
-        dv -= 128
-        r_uv = dv * _CVR
-        r_uv += _HALF
-        b_uv = du * _CUB
-        b_uv += _HALF
-        g_uv = du * _CUG
-        g_uv += dv * _CVG
-        g_uv += _HALF
-        del du, dv
-        y = self.y
-        term = np.empty((h // 2, w // 2), dtype=np.int32)
-        for dy in (0, 1):
-            for dx in (0, 1):
-                y_term = _Y_TERM[y[dy::2, dx::2]]
-                for channel, chroma_term in ((0, b_uv), (1, g_uv), (2, r_uv)):
-                    np.add(y_term, chroma_term, out=term)
-                    term >>= _SHIFT
-                    np.clip(term, 0, 255, out=term)
-                    bgr[dy::2, dx::2, channel] = term
+        if _native_yuv420_to_bgr is not None:
+            _native_yuv420_to_bgr(self.y, u, v, bgr)
+        else:
+            yuv420_to_bgr_numpy(self.y, u, v, bgr)
         return bgr if out is None else result
+
+
+def interleave_numpy(first: np.ndarray, second: np.ndarray, out: np.ndarray) -> None:
+    """Write two (h, w) planes as (h, w, 2) pairs: the numpy twin of the C++ kernel."""
+    out[..., 0] = first
+    out[..., 1] = second
+
+
+def yuv420_to_bgr_numpy(y: np.ndarray, u: np.ndarray, v: np.ndarray, bgr: np.ndarray) -> None:
+    """BT.601 limited-range 4:2:0 -> BGR into ``bgr`` (H, W, 3), bit-identical to OpenCV.
+
+    The numpy twin of the C++ kernel: chroma terms are computed once per 2x2 block and each of
+    the four luma phases is added in turn, so no full-size chroma image is materialised.
+    """
+    h, w = y.shape
+    du = u.astype(np.int32)
+    du -= 128
+    dv = v.astype(np.int32)
+    dv -= 128
+    r_uv = dv * _CVR
+    r_uv += _HALF
+    b_uv = du * _CUB
+    b_uv += _HALF
+    g_uv = du * _CUG
+    g_uv += dv * _CVG
+    g_uv += _HALF
+    del du, dv
+    term = np.empty((h // 2, w // 2), dtype=np.int32)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            y_term = _Y_TERM[y[dy::2, dx::2]]
+            for channel, chroma_term in ((0, b_uv), (1, g_uv), (2, r_uv)):
+                np.add(y_term, chroma_term, out=term)
+                term >>= _SHIFT
+                np.clip(term, 0, 255, out=term)
+                bgr[dy::2, dx::2, channel] = term

@@ -76,15 +76,19 @@ class FrameTimeout(TimeoutError):
 _C = TypeVar('_C', bound='ConfigBase')
 
 
-def config_field(default: Any, description: str, *, min: float | None = None,  # noqa: A002
-                 max: float | None = None, choices: tuple | None = None,  # noqa: A002
-                 type: type | None = None) -> Any:  # noqa: A002
-    """A dataclass field carrying the metadata that validation, ROS parameter descriptors and
-    the CLI are all built from: ``description``, ``min``/``max`` (inclusive), ``choices`` and
-    the value ``type`` (inferred from the default unless it is ``None``)."""
-    kind = type if type is not None else builtins_type(default)
+def config_field(default: Any, description: str, *, low: float | None = None,
+                 high: float | None = None, choices: tuple | None = None,
+                 kind: type | None = None) -> Any:
+    """Declare a config field with the metadata validation, parameters and CLI are built from.
+
+    The metadata holds ``description``, ``min``/``max`` (inclusive bounds ``low``/``high``),
+    ``choices`` and the value ``type`` (``kind``, inferred from the default unless that is
+    ``None``), the same keys as ``KeyingParams`` so ``params.rows_from_config`` reads both.
+    """
+    value_type = kind if kind is not None else builtins_type(default)
     return field(default=default, metadata={
-        'description': description, 'min': min, 'max': max, 'choices': choices, 'type': kind})
+        'description': description, 'min': low, 'max': high, 'choices': choices,
+        'type': value_type})
 
 
 def builtins_type(value: Any) -> type:
@@ -153,7 +157,7 @@ class ConfigBase:
         return cls(**dict(values))
 
     def replace(self: _C, **changes: Any) -> _C:  # noqa: PYI019 - typing.Self is 3.11+
-        """A validated copy with ``changes`` applied."""
+        """Return a validated copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,20 +173,20 @@ class ConfigBase:
 class CaptureConfig(ConfigBase):
     """Geometry and supervision settings every child-process source shares."""
 
-    width: int = config_field(1024, 'frame width in pixels (even)', min=2, max=16384)
-    height: int = config_field(1024, 'frame height in pixels (even)', min=2, max=16384)
-    fps: float = config_field(25.0, 'frame rate, frames/s', min=0.1, max=1000.0)
+    width: int = config_field(1024, 'frame width in pixels (even)', low=2, high=16384)
+    height: int = config_field(1024, 'frame height in pixels (even)', low=2, high=16384)
+    fps: float = config_field(25.0, 'frame rate, frames/s', low=0.1, high=1000.0)
     frame_timeout: float = config_field(
         2.0, 'seconds without a complete frame before the child counts as hung and is restarted',
-        min=0.05, max=600.0)
+        low=0.05, high=600.0)
     start_timeout: float = config_field(
-        10.0, 'seconds allowed for the first frame after a (re)start', min=0.1, max=600.0)
+        10.0, 'seconds allowed for the first frame after a (re)start', low=0.1, high=600.0)
     max_failures: int = config_field(
-        5, 'runs in a row that end without a single frame before giving up', min=1, max=1000)
+        5, 'runs in a row that end without a single frame before giving up', low=1, high=1000)
     backoff_initial: float = config_field(
-        0.2, 'first restart delay in seconds (doubles per failed run)', min=0.01, max=60.0)
-    backoff_max: float = config_field(5.0, 'longest restart delay in seconds', min=0.01,
-                                      max=600.0)
+        0.2, 'first restart delay in seconds (doubles per failed run)', low=0.01, high=60.0)
+    backoff_max: float = config_field(5.0, 'longest restart delay in seconds', low=0.01,
+                                      high=600.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -208,9 +212,9 @@ class RpicamConfig(CaptureConfig):
     the source with the stride the camera really uses.
     """
 
-    camera: int = config_field(0, 'camera index (rpicam-vid --camera)', min=0, max=15)
+    camera: int = config_field(0, 'camera index (rpicam-vid --camera)', low=0, high=15)
     stride: int = config_field(0, 'luma row stride in bytes; 0 = width rounded up to 64',
-                               min=0, max=65536)
+                               low=0, high=65536)
     extra_args: tuple[str, ...] = config_field(
         (), 'extra rpicam-vid arguments, e.g. --vflip --shutter 10000 --gain 2')
     binary: str = config_field('rpicam-vid', 'rpicam-vid executable (name on PATH or a path)')
@@ -312,30 +316,30 @@ class SourceConfig(ConfigBase):
     """
 
     source: str = config_field('synthetic', 'frame source', choices=SOURCE_KINDS)
-    width: int = config_field(1024, 'frame width in pixels (even)', min=2, max=16384)
-    height: int = config_field(1024, 'frame height in pixels (even)', min=2, max=16384)
-    fps: float = config_field(25.0, 'frame rate, frames/s', min=0.1, max=1000.0)
-    camera: int = config_field(0, 'rpicam: camera index', min=0, max=15)
+    width: int = config_field(1024, 'frame width in pixels (even)', low=2, high=16384)
+    height: int = config_field(1024, 'frame height in pixels (even)', low=2, high=16384)
+    fps: float = config_field(25.0, 'frame rate, frames/s', low=0.1, high=1000.0)
+    camera: int = config_field(0, 'rpicam: camera index', low=0, high=15)
     stride: int = config_field(0, 'rpicam: luma row stride in bytes; 0 = width rounded up '
-                                  'to 64', min=0, max=65536)
+                                  'to 64', low=0, high=65536)
     extra_args: str = config_field('', 'rpicam: extra rpicam-vid arguments (shell syntax), '
                                        'e.g. "--vflip --shutter 10000"')
     input: str = config_field('', 'ffmpeg: file, /dev/videoN, rtsp:// URL or lavfi:<graph>')
     input_args: str = config_field('', 'ffmpeg: options before -i (shell syntax)')
     loop: bool = config_field(True, 'ffmpeg: loop a file input forever')
     realtime: bool = config_field(True, 'ffmpeg: read files/lavfi at their native rate')
-    seed: int = config_field(0, 'synthetic: scene seed', min=0, max=2**31 - 1)
+    seed: int = config_field(0, 'synthetic: scene seed', low=0, high=2**31 - 1)
     paced: bool = config_field(True, 'synthetic: deliver frames at fps (false: as fast as '
                                       'they are read)')
-    drift_x: float = config_field(1.5, 'synthetic: scene motion, px/frame', min=-64.0, max=64.0)
-    drift_y: float = config_field(0.75, 'synthetic: scene motion, px/frame', min=-64.0,
-                                  max=64.0)
+    drift_x: float = config_field(1.5, 'synthetic: scene motion, px/frame', low=-64.0, high=64.0)
+    drift_y: float = config_field(0.75, 'synthetic: scene motion, px/frame', low=-64.0,
+                                  high=64.0)
     frame_timeout: float = config_field(2.0, 'seconds without a frame before the child is '
-                                             'restarted', min=0.05, max=600.0)
+                                             'restarted', low=0.05, high=600.0)
     start_timeout: float = config_field(10.0, 'seconds allowed for the first frame after a '
-                                              'start', min=0.1, max=600.0)
+                                              'start', low=0.1, high=600.0)
     max_failures: int = config_field(5, 'runs in a row without a frame before giving up',
-                                     min=1, max=1000)
+                                     low=1, high=1000)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -390,10 +394,12 @@ class FrameSource(abc.ABC):
 
     @abc.abstractmethod
     def read(self, timeout: float | None = None) -> Frame:
-        """The newest frame not yet returned; blocks up to ``timeout`` seconds (``None``:
-        until one arrives). Raises :class:`FrameTimeout` when none arrived in time,
-        :class:`SourceStopped` when the source is not running and :class:`SourceError` when
-        it failed for good."""
+        """Return the newest frame not yet returned, waiting up to ``timeout`` seconds.
+
+        ``None`` waits until one arrives. Raises :class:`FrameTimeout` when none arrived in
+        time, :class:`SourceStopped` when the source is not running and :class:`SourceError`
+        when it failed for good.
+        """
 
     @abc.abstractmethod
     def stop(self) -> None:
@@ -438,8 +444,7 @@ class _RateMeter:
 
 
 class _FrameExchange:
-    """Latest-frame mailbox over a pool of three frames, between one producer thread and one
-    consumer.
+    """Latest-frame mailbox over a pool of three frames, for one producer and one consumer.
 
     At any time one frame may be held by the consumer (until its next ``take``), one may wait
     as the newest unread frame, and the producer fills the third. Publishing over an unread
@@ -686,7 +691,7 @@ class ProcessSource(FrameSource):
             os.close(fd)
 
     def _verify_frame_size(self, reader: _ExactReader) -> None:
-        """Hook for sources whose frame size is not guaranteed by their arguments."""
+        """Check the frame size of a fresh child (for sources whose argv cannot guarantee it)."""
 
 
 class _ExactReader:
@@ -700,7 +705,7 @@ class _ExactReader:
         self.stopping = stopping
 
     def wait_readable(self, timeout: float) -> bool | None:
-        """True when data (or EOF) is readable, False on timeout, None when stopping."""
+        """Wait for data: True when readable (or EOF), False on timeout, None when stopping."""
         events = self.poller.poll(max(0, math.ceil(timeout * 1000)))
         if self.stopping.is_set():
             return None
@@ -732,7 +737,7 @@ class _ExactReader:
 
 
 def _implied_stride(frame_bytes: int, width: int, height: int) -> int | None:
-    """The even row stride >= width for which an i420 frame has ``frame_bytes`` bytes."""
+    """Return the even row stride >= width giving i420 frames of ``frame_bytes`` bytes."""
     if height % 2:
         return None
     rows = height * 3 // 2
@@ -848,7 +853,7 @@ class FfmpegSource(ProcessSource):
 
 def make_source(config: SourceConfig | RpicamConfig | FfmpegConfig | SyntheticConfig,
                 logger: logging.Logger | None = None) -> FrameSource:
-    """The source a config describes (a flat :class:`SourceConfig` or a specific config)."""
+    """Build the source a config describes (a flat :class:`SourceConfig` or a specific one)."""
     from picam_ros.synthetic import SyntheticConfig, SyntheticSource
 
     if isinstance(config, SourceConfig):

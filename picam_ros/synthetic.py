@@ -77,26 +77,26 @@ _MATERIAL_IDS = {name: i for i, name in enumerate(_MATERIALS)}
 class SyntheticConfig(ConfigBase):
     """Settings of the synthetic scene (all validated; metadata feeds parameters and flags)."""
 
-    width: int = config_field(1024, 'frame width in pixels', min=256, max=8192)
-    height: int = config_field(1024, 'frame height in pixels', min=128, max=8192)
-    fps: float = config_field(25.0, 'frame rate when paced, frames/s', min=0.1, max=1000.0)
+    width: int = config_field(1024, 'frame width in pixels', low=256, high=8192)
+    height: int = config_field(1024, 'frame height in pixels', low=128, high=8192)
+    fps: float = config_field(25.0, 'frame rate when paced, frames/s', low=0.1, high=1000.0)
     layout: str = config_field('i420', 'memory layout of the frames', choices=LAYOUTS)
-    stride: int = config_field(0, 'luma row stride in bytes (0: no padding)', min=0,
-                               max=65536)
-    seed: int = config_field(0, 'scene seed: same seed, same board', min=0, max=2**31 - 1)
+    stride: int = config_field(0, 'luma row stride in bytes (0: no padding)', low=0,
+                               high=65536)
+    seed: int = config_field(0, 'scene seed: same seed, same board', low=0, high=2**31 - 1)
     paced: bool = config_field(True, 'deliver frames at fps on a monotonic schedule; false: '
                                      'render on demand as fast as read (benchmarks)')
     drift_x: float = config_field(1.5, 'scene motion in x, px/frame (fractions allowed)',
-                                  min=-64.0, max=64.0)
-    drift_y: float = config_field(0.75, 'scene motion in y, px/frame', min=-64.0, max=64.0)
+                                  low=-64.0, high=64.0)
+    drift_y: float = config_field(0.75, 'scene motion in y, px/frame', low=-64.0, high=64.0)
     travel: int = config_field(96, 'how far the scene moves before turning back, px',
-                               min=0, max=4096)
+                               low=0, high=4096)
     pads: int = config_field(0, 'number of pads on the board (0: ~110 per megapixel)',
-                             min=0, max=100000)
+                             low=0, high=100000)
     components: int = config_field(0, 'number of leaded components (0: ~1 per 0.4 MP)',
-                                   min=0, max=10000)
+                                   low=0, high=10000)
     noise: int = config_field(6, 'peak per-pixel luma noise (kept below the key threshold)',
-                              min=0, max=_PAD_MAX - _PAD_MIN)
+                              low=0, high=_PAD_MAX - _PAD_MIN)
 
     def __post_init__(self) -> None:
         super().__post_init__()

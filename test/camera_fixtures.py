@@ -31,7 +31,7 @@ def install_fake_rpicam(tmp_path, monkeypatch):
 
 
 def expected_planes(width, height, k):
-    """The fake camera's frame ``k`` as packed (Y, U, V) arrays."""
+    """Return the fake camera's frame ``k`` as packed (Y, U, V) arrays."""
     r, c = np.ogrid[:height, :width]
     rc, cc = np.ogrid[:height // 2, :width // 2]
     y = (r + 2 * c + k) % 251
@@ -50,7 +50,7 @@ def assert_fake_frame(frame):
 
 
 def process_gone(pid):
-    """True when ``pid`` no longer exists or is a zombie (dead, waiting to be reaped)."""
+    """Tell whether ``pid`` no longer exists or is a zombie (dead, waiting to be reaped)."""
     try:
         with open(f'/proc/{pid}/stat') as f:
             state = f.read().rsplit(')', 1)[1].split()[0]

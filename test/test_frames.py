@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from picam_ros import frames
 from picam_ros.frames import Frame, FrameFormat
 
 
@@ -177,3 +178,36 @@ def test_from_packed_wraps_an_opencv_style_i420_image():
     frame = Frame.from_packed(image, 'i420', sequence=3)
     assert frame.format == FrameFormat(32, 32, 'i420') and frame.sequence == 3
     assert np.array_equal(frame.y, image[:32])
+
+
+@pytest.mark.parametrize('layout, code', [
+    ('i420', cv2.COLOR_YUV2BGR_I420),
+    ('nv21', cv2.COLOR_YUV2BGR_NV21),
+])
+def test_numpy_bgr_kernel_is_bit_identical_to_opencv(layout, code):
+    frame = random_frame(64, 48, layout, seed=5)
+    bgr = np.empty((48, 64, 3), np.uint8)
+    frames.yuv420_to_bgr_numpy(frame.y, *frame.chroma(), bgr)
+    assert np.array_equal(bgr, cv2.cvtColor(frame.data.reshape(72, 64), code))
+
+
+@pytest.mark.skipif(frames._native_yuv420_to_bgr is None,
+                    reason='C++ conversions not registered in picam_ros._centroids')
+@pytest.mark.parametrize('layout, stride', [('i420', None), ('i420', 96), ('nv21', 80),
+                                            ('nv12', None)])
+def test_native_conversions_equal_the_numpy_ones(layout, stride, monkeypatch):
+    frame = random_frame(78, 40, layout, stride, seed=6)
+    native = frame.to_bgr(), frame.to_nv21(), frame.to_nv12()
+    monkeypatch.setattr(frames, '_native_yuv420_to_bgr', None)
+    monkeypatch.setattr(frames, '_native_interleave', None)
+    reference = frame.to_bgr(), frame.to_nv21(), frame.to_nv12()
+    for got, expected in zip(native, reference, strict=True):
+        assert np.array_equal(got, expected)
+
+
+@pytest.mark.skipif(frames._native_yuv420_to_bgr is None,
+                    reason='C++ conversions not registered in picam_ros._centroids')
+def test_native_bgr_rejects_a_wrong_output_shape():
+    frame = random_frame(64, 48)
+    with pytest.raises(ValueError, match='out must be'):
+        frames._native_yuv420_to_bgr(frame.y, frame.u, frame.v, np.empty((4, 4, 3), np.uint8))
