@@ -17,7 +17,6 @@ import logging
 import socket
 from typing import Any
 
-from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import (
     FloatingPointRange,
@@ -240,8 +239,8 @@ class CameraNode(Node):
         info = self._info_pub.get_subscription_count() > 0
         if not (raw or throttled or info):
             return
-        stamp = Time(sec=frame.stamp_ns // _NS_PER_S, nanosec=frame.stamp_ns % _NS_PER_S)
-        header = Header(stamp=stamp, frame_id=output.frame_id)
+        header = Header(frame_id=output.frame_id)
+        header.stamp.sec, header.stamp.nanosec = divmod(frame.stamp_ns, _NS_PER_S)
         if raw or throttled:
             payload = image_payload(frame, output.encoding, out=self._payload_buffer)
             # publish() serialises before returning, so the buffer is free for the next frame.
