@@ -233,14 +233,17 @@ def find_centroids(luma: np.ndarray, params: KeyingParams, u: np.ndarray | None 
     args = _native_args(luma, params, u, v, uv, uv_order)
     records, dropped = _centroids.find_centroids(
         *args, params.connectivity, params.min_area, params.max_area, params.max_centroids)
-    return CentroidResult(records.view(CENTROID_DTYPE), int(dropped))
+    return CentroidResult(np.frombuffer(records, CENTROID_DTYPE), int(dropped))
 
 
 def key_mask(luma: np.ndarray, params: KeyingParams, u: np.ndarray | None = None,
              v: np.ndarray | None = None, uv: np.ndarray | None = None,
              uv_order: str = 'vu') -> np.ndarray:
     """Return the key as an (H, W) uint8 image of 0/255 (0 outside the ROI), for overlays."""
-    return _centroids.key_mask(*_native_args(luma, params, u, v, uv, uv_order))
+    args = _native_args(luma, params, u, v, uv, uv_order)
+    mask = np.zeros(args[0].shape, np.uint8)
+    _centroids.key_mask(*args, mask)
+    return mask
 
 
 def _frame_planes(frame: Any, params: KeyingParams) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 // pybind11 bindings for picam_ros._centroids: convert and validate, then call the plain C++
-// engine with the GIL released. Written against the pybind11 2.9 API (Ubuntu 22.04 / Humble).
-#include <pybind11/numpy.h>
+// engine with the GIL released. Written against the pybind11 2.9 API (Ubuntu 22.04 / Humble)
+// and deliberately without pybind11/numpy.h: arrays cross the boundary through the buffer
+// protocol only, so any pybind11 >= 2.9 works with any numpy (1.21 ... 2.x).
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
@@ -235,33 +236,43 @@ py::tuple find_centroids(const py::object& luma, const py::object& u, const py::
         py::gil_scoped_release release;
         dropped = thread_engine().find(image.view, keying, region, filter, blobs);
     }
-    py::array_t<std::uint8_t> records(static_cast<py::ssize_t>(blobs.size() * kRecordSize));
-    std::uint8_t* out = records.mutable_data();
+    // A bytearray (mutable, so numpy views of it are writable) of packed records.
+    const std::size_t size = blobs.size() * kRecordSize;
+    py::object records = py::reinterpret_steal<py::object>(
+        PyByteArray_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size)));
+    if (!records) {
+        throw py::error_already_set();
+    }
+    auto* out = reinterpret_cast<std::uint8_t*>(PyByteArray_AsString(records.ptr()));
     for (std::size_t i = 0; i < blobs.size(); ++i) {
         write_record(blobs[i], out + i * kRecordSize);
     }
     return py::make_tuple(records, dropped);
 }
 
-py::array_t<std::uint8_t> key_mask(const py::object& luma, const py::object& u,
-                                   const py::object& v, const py::object& uv,
-                                   const std::string& uv_order, int luma_min, int luma_max,
-                                   int u_min, int u_max, int v_min, int v_max, bool invert,
-                                   int roi_x, int roi_y, int roi_w, int roi_h) {
+void key_mask(const py::object& luma, const py::object& u, const py::object& v,
+              const py::object& uv, const std::string& uv_order, int luma_min, int luma_max,
+              int u_min, int u_max, int v_min, int v_max, bool invert, int roi_x, int roi_y,
+              int roi_w, int roi_h, const py::object& out) {
     const picam::Keying keying = keying_from(luma_min, luma_max, u_min, u_max, v_min, v_max,
                                              invert);
     const HeldImage image = hold_image(luma, u, v, uv, uv_order, keying);
     const picam::Region region = region_in(image.view.luma, roi_x, roi_y, roi_w, roi_h);
-    const py::ssize_t rows = image.view.luma.height;
-    const py::ssize_t cols = image.view.luma.width;
-    py::array_t<std::uint8_t> mask(std::vector<py::ssize_t>{rows, cols});
-    std::uint8_t* out = mask.mutable_data();
+    if (!PyObject_CheckBuffer(out.ptr())) {
+        fail("out: expected a writable 2-D uint8 array");
+    }
+    const py::buffer_info target = py::reinterpret_borrow<py::buffer>(out).request(true);
+    if (target.itemsize != 1 || !is_uint8_format(target.format) || target.ndim != 2 ||
+        target.shape[0] != image.view.luma.height || target.shape[1] != image.view.luma.width ||
+        target.strides[1] != 1) {
+        fail("out: expected a writable uint8 array of the luma's shape with contiguous rows");
+    }
+    auto* pixels = static_cast<std::uint8_t*>(target.ptr);
+    const std::ptrdiff_t stride = target.strides[0];
     {
         py::gil_scoped_release release;
-        std::memset(out, 0, static_cast<std::size_t>(rows * cols));
-        thread_engine().key_mask(image.view, keying, region, out, cols);
+        thread_engine().key_mask(image.view, keying, region, pixels, stride);
     }
-    return mask;
 }
 
 }  // namespace
@@ -283,11 +294,11 @@ PYBIND11_MODULE(_centroids, m) {
           py::arg("invert"), py::arg("roi_x"), py::arg("roi_y"), py::arg("roi_w"),
           py::arg("roi_h"), py::arg("connectivity"), py::arg("min_area"), py::arg("max_area"),
           py::arg("max_centroids"),
-          "Key and label one frame; returns (packed CENTROID_DTYPE records as uint8, dropped). "
+          "Key and label one frame; returns (bytearray of packed CENTROID_DTYPE records, dropped). "
           "Chroma gates given as (-1, -1) are off. Use picam_ros.centroids.find_centroids.");
     m.def("key_mask", &key_mask, py::arg("luma"), py::arg("u"), py::arg("v"), py::arg("uv"),
           py::arg("uv_order"), py::arg("luma_min"), py::arg("luma_max"), py::arg("u_min"),
           py::arg("u_max"), py::arg("v_min"), py::arg("v_max"), py::arg("invert"),
-          py::arg("roi_x"), py::arg("roi_y"), py::arg("roi_w"), py::arg("roi_h"),
-          "The key (0/255) of every pixel of the frame; 0 outside the ROI.");
+          py::arg("roi_x"), py::arg("roi_y"), py::arg("roi_w"), py::arg("roi_h"), py::arg("out"),
+          "Write the key (0/255) of the ROI's pixels into `out` (other pixels untouched).");
 }
