@@ -203,3 +203,47 @@ def test_parent_killed_with_sigkill_leaves_no_child_behind():
             parent.wait()
         assert wait_until(lambda: all(pid_gone(pid) for pid in children), GUARD_S), \
             f'orphans: {[pid for pid in children if not pid_gone(pid)]}'
+
+
+def test_killed_source_child_is_restarted_and_the_runtime_reports_it(runtimes):
+    before = descendants(os.getpid())
+    runtime = build_runtime(LAVFI)
+    runtimes.append(runtime)
+    counter = Counter(5)
+    runtime.add_sink(counter)
+    runtime.start()
+    assert counter.done.wait(GUARD_S)
+    [child] = descendants(os.getpid()) - before
+    os.kill(child, signal.SIGKILL)
+    assert wait_until(lambda: runtime.stats().source_restarts >= 1, GUARD_S)
+    frames = counter.frames
+    assert wait_until(lambda: counter.frames >= frames + 5, GUARD_S), 'frames flow again'
+    stats = runtime.stats()
+    assert stats.running and stats.capture_error is None and stats.source_error
+
+
+def test_a_slow_sink_turns_into_counted_drops_not_a_backlog(runtimes):
+    # 100 fps source, a sink that needs ~4 frame periods: the source hands out the newest
+    # frame, so skipped ones show up as sequence gaps, and every sequence number is accounted
+    # for exactly once (delivered or dropped).
+    fast = SourceConfig(source='ffmpeg', input='lavfi:testsrc2=size=64x48:rate=100', width=64,
+                        height=48, fps=100.0)
+    runtime = build_runtime(fast)
+    runtimes.append(runtime)
+    sequences: list[int] = []
+    enough = threading.Event()
+
+    def slow(frame: Frame) -> None:
+        sequences.append(frame.sequence)
+        enough.wait(0.04)   # stands in for a sink that takes 40 ms per frame
+        if len(sequences) >= 15:
+            enough.set()
+
+    runtime.add_sink(slow)
+    runtime.start()
+    assert enough.wait(GUARD_S)
+    runtime.stop()
+    stats = runtime.stats()
+    assert stats.drops > 0
+    assert stats.frames == len(sequences)
+    assert stats.frames + stats.drops == sequences[-1] - sequences[0] + 1
