@@ -310,7 +310,8 @@ class CameraNode(Node):
             'publisher connected': stats.stream_connected,
             'frames sent': stats.stream_sent,
             'frames dropped': stats.stream_dropped,
-            'restarts': stats.stream_restarts,
+            'encoder restarts': stats.stream_restarts,
+            'server restarts': stats.server_restarts,
             'last error': stats.stream_error or '',
         }
         return self._status(f'{self.get_name()}: stream', level, message, values)
