@@ -101,7 +101,7 @@ class RuntimeStats:
     sink_errors: int
     stream_state: StreamState
     stream_error: str | None
-    server_ready: bool | None       # None: no media server managed here
+    server_ready: bool | None       # None: no media server managed here (none, or external)
     server_restarts: int = 0
     stream_sent: int = 0
     stream_dropped: int = 0
@@ -358,9 +358,12 @@ class CameraRuntime:
         source_stats = getattr(self._source, 'stats', None)
         stream_stats = getattr(self._stream, 'stats', None)
         server_ready, server_restarts = None, 0
-        if self._server is not None:
-            server_ready = bool(self._server_started and getattr(self._server, 'ready', False))
-            server_restarts = getattr(self._server, 'restarts', 0)
+        server = self._server
+        # An external server is not ours to watch: probing it would connect to it every call.
+        if server is not None and getattr(server, 'state', None) != getattr(server, 'EXTERNAL',
+                                                                            None):
+            server_ready = bool(self._server_started and getattr(server, 'ready', False))
+            server_restarts = getattr(server, 'restarts', 0)
         return RuntimeStats(
             running=self._running and self._capture_error is None,
             frames=frames,
