@@ -406,7 +406,9 @@ class StreamPublisher:
             if self._server_ready():
                 return True
             if not noted:
-                self._note_error(f'waiting for the RTSP server at {self.config.url}')
+                with self._cond:   # a failure that sent us here stays the reported error
+                    if self._last_error is None:
+                        self._last_error = f'waiting for the RTSP server at {self.config.url}'
                 noted = True
             with self._cond:
                 self._cond.wait_for(lambda: not self._running, timeout=_SERVER_POLL_S)

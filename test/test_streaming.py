@@ -1,0 +1,271 @@
+"""Specification of the live stream: real ffmpeg encoders publishing to a real RTSP receiver.
+
+An ``ffmpeg -rtsp_flags listen`` receiver stands in for MediaMTX (MediaMTX itself is only
+needed by the tests marked ``mediamtx``, see test_streaming_mediamtx.py).
+"""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+from stream_fixtures import (
+    frame_from_i420,
+    free_tcp_port,
+    pid_gone,
+    psnr,
+    RtspReceiver,
+    scene_i420,
+    stamp_counter,
+    wait_until,
+)
+
+from picam_ros.frames import FrameFormat
+from picam_ros.streaming import encoder_argv, StreamConfig, StreamError, StreamPublisher
+
+W, H = 320, 240
+GUARD = 20.0   # seconds; failure guard only
+
+
+def publisher(port: int, fmt: FrameFormat | None = None, **config) -> StreamPublisher:
+    config.setdefault('backoff_initial', 0.05)
+    return StreamPublisher(StreamConfig(path='cam', rtsp_port=port, **config),
+                           fmt or FrameFormat(W, H, 'i420'))
+
+
+class FrameMaker:
+    """Cheap distinct frames: one base picture with a fresh counter stamped into each."""
+
+    def __init__(self, fmt: FrameFormat) -> None:
+        self.fmt = fmt
+        self.frame = frame_from_i420(scene_i420(fmt.width, fmt.height, 0), fmt)
+
+    def __call__(self, index: int):
+        stamp_counter(self.frame.y, index)
+        self.frame.sequence = index
+        self.frame.mono_ns = time.monotonic_ns()
+        return self.frame
+
+
+def send_paced(pub: StreamPublisher, make, indices) -> None:
+    """Submit frames one at a time, each after the previous one reached the encoder."""
+    for index in indices:
+        target = pub.stats.sent + 1
+        assert pub.submit(make(index))
+        assert wait_until(lambda target=target: pub.stats.sent >= target, GUARD), pub.stats
+
+
+def expected_i420(fmt: FrameFormat, index: int) -> np.ndarray:
+    picture = scene_i420(fmt.width, fmt.height, index)
+    if fmt.layout == 'mono8':
+        picture[fmt.width * fmt.height:] = 128
+    return picture
+
+
+# -- what reaches the receiver ------------------------------------------------------------------
+
+@pytest.mark.parametrize('fmt', [
+    FrameFormat(W, H, 'i420', stride=384),
+    FrameFormat(W, H, 'nv12'),
+    FrameFormat(W, H, 'nv21'),
+    FrameFormat(W, H, 'mono8'),
+], ids=str)
+def test_published_frames_arrive_in_order_with_psnr_over_30_db(fmt):
+    port = free_tcp_port()
+    count = 24
+    with RtspReceiver(port, 'cam', W, H, keep=count) as receiver:
+        pub = publisher(port, fmt)
+        with pub:
+            send_paced(pub, lambda i: frame_from_i420(scene_i420(W, H, i), fmt, i), range(count))
+        # Stopping the encoder ends the session; the receiver flushes and exits.
+        assert receiver.process.wait(timeout=GUARD) is not None
+        receiver.stop()
+    assert receiver.counters == list(range(count))
+    assert pub.stats.sent == count and pub.stats.dropped == 0
+    quality = [psnr(frame, expected_i420(fmt, i)) for i, frame in enumerate(receiver.frames)]
+    assert min(quality) > 30.0, quality
+
+
+def test_killed_encoder_restarts_and_frames_flow_again():
+    port = free_tcp_port()
+    make = FrameMaker(FrameFormat(W, H, 'i420'))
+    with RtspReceiver(port, 'cam', W, H, auto_restart=True) as receiver, publisher(port) as pub:
+        send_paced(pub, make, range(5))
+        first_pid = pub.encoder_pid
+        assert wait_until(lambda: len(receiver.counters) >= 2, GUARD)
+        os.kill(first_pid, signal.SIGKILL)
+        index = 5
+        # Keep capturing as a camera would; the encoder comes back by itself.
+        camera_period = threading.Event()
+        while not (receiver.counters and receiver.counters[-1] >= 10):
+            pub.submit(make(index))
+            index += 1
+            camera_period.wait(0.02)   # frames keep coming at 50 fps, whatever the encoder does
+            assert index < 1000, f'no frames after the restart: {pub.stats}'
+        stats = pub.stats
+        assert pub.encoder_pid not in (None, first_pid)
+    assert stats.restarts >= 1
+    assert 'encoder' in (stats.last_error or '')
+    assert pid_gone(first_pid)
+    after_kill = [c for c in receiver.counters if c >= 5]
+    assert after_kill == sorted(after_kill) and len(after_kill) >= 2
+    assert receiver.sessions >= 2
+
+
+def test_stalled_encoder_makes_submit_drop_oldest_without_blocking():
+    port = free_tcp_port()
+    make = FrameMaker(FrameFormat(W, H, 'i420'))
+    with RtspReceiver(port, 'cam', W, H), publisher(port, queue_size=2) as pub:
+        send_paced(pub, make, range(3))
+        encoder = pub.encoder_pid
+        os.kill(encoder, signal.SIGSTOP)
+        try:
+            before = pub.stats
+            results: list[bool] = []
+            producer = threading.Thread(
+                target=lambda: results.extend(pub.submit(make(3 + i)) for i in range(200)))
+            producer.start()
+            producer.join(timeout=GUARD)
+            assert not producer.is_alive(), 'submit() blocked on a stalled encoder'
+            stalled = pub.stats
+        finally:
+            os.kill(encoder, signal.SIGCONT)
+        assert results == [True] * 200
+        assert stalled.submitted - before.submitted == 200
+        # At most the queue plus the frame stuck in the writer are pending; the rest dropped.
+        assert stalled.dropped - before.dropped >= 200 - 2 - 1 - 4   # 4: pipe buffer slack
+        assert stalled.queued == 2
+        send_paced(pub, make, range(203, 206))
+        assert pub.stats.restarts == 0
+
+
+def test_submit_never_blocks_while_no_server_listens_and_no_encoder_is_started():
+    port = free_tcp_port()
+    make = FrameMaker(FrameFormat(W, H, 'i420'))
+    with publisher(port) as pub:
+        assert all(pub.submit(make(i)) for i in range(50))
+        assert wait_until(lambda: 'waiting for the RTSP server' in (pub.stats.last_error or ''),
+                          GUARD)
+        stats = pub.stats
+        assert pub.encoder_pid is None
+    assert stats.submitted == 50 and stats.sent == 0
+    assert stats.dropped == 50 - 2 and stats.queued == 2
+    assert not stats.connected
+
+
+def test_encoder_starts_once_the_server_listens():
+    port = free_tcp_port()
+    make = FrameMaker(FrameFormat(W, H, 'i420'))
+    with publisher(port) as pub:
+        pub.submit(make(0))
+        assert pub.encoder_pid is None
+        with RtspReceiver(port, 'cam', W, H) as receiver:
+            assert wait_until(lambda: pub.stats.connected, GUARD), pub.stats
+            index = 1
+            while len(receiver.counters) < 2:
+                send_paced(pub, make, [index])
+                index += 1
+                assert index < 500, f'nothing received: {pub.stats}'
+    assert receiver.counters[0] == 0   # the frame queued before the server came up
+    assert pub.stats.restarts == 0
+
+
+def test_twenty_start_stop_cycles_on_one_port_all_deliver_frames():
+    port = free_tcp_port()
+    fmt = FrameFormat(256, 64, 'i420')
+    make = FrameMaker(fmt)
+    pub = publisher(port, fmt)
+    delivered, pids = [], []
+    for cycle in range(20):
+        with RtspReceiver(port, 'cam', 256, 64) as receiver:
+            pub.start()
+            index = 0
+            while not receiver.counters:
+                send_paced(pub, make, [index])
+                index += 1
+                assert index < 500, f'cycle {cycle}: nothing received ({pub.stats})'
+            pids.append(pub.encoder_pid)
+            pub.stop()
+            delivered.append(len(receiver.counters))
+            assert not pub.running and pid_gone(pids[-1])
+    assert len(delivered) == 20 and min(delivered) >= 1
+    assert pub.stats.restarts == 0
+
+
+def test_stop_leaves_no_process_or_thread_and_is_idempotent():
+    port = free_tcp_port()
+    make = FrameMaker(FrameFormat(W, H, 'i420'))
+    threads_before = set(threading.enumerate())
+    with RtspReceiver(port, 'cam', W, H):
+        pub = publisher(port)
+        pub.start()
+        send_paced(pub, make, range(3))
+        assert wait_until(lambda: pub.stats.connected, GUARD)
+        pid = pub.encoder_pid
+        pub.stop()
+        pub.stop()
+    assert pid_gone(pid)
+    assert pub.encoder_pid is None and not pub.stats.connected
+    assert not pub.submit(make(4))
+    leftover = [t for t in set(threading.enumerate()) - threads_before
+                if t.name.startswith(('picam-stream', 'ffmpeg-encoder'))]
+    assert leftover == []
+
+
+# -- configuration and input checks --------------------------------------------------------------
+
+def test_encoder_command_is_baseline_zerolatency_without_b_frames_and_one_second_gop():
+    argv = encoder_argv(StreamConfig(fps=30, gop_seconds=1.0, rtsp_port=9554, path='up'),
+                        FrameFormat(1280, 720))
+    joined = ' '.join(argv)
+    for part in ('-f rawvideo -pix_fmt yuv420p -s 1280x720 -r 30 -i pipe:0', '-c:v libx264',
+                 '-preset ultrafast', '-tune zerolatency', '-profile:v baseline', '-bf 0',
+                 '-g 30', '-f rtsp -rtsp_transport tcp rtsp://127.0.0.1:9554/up'):
+        assert part in joined
+    assert '-crf' not in argv and '-b:v' not in argv
+
+
+def test_encoder_command_rate_control_and_layout_mapping():
+    fmt = FrameFormat(64, 64, 'nv21')
+    assert '-b:v 800k -maxrate 800k' in ' '.join(encoder_argv(StreamConfig(bitrate_kbps=800),
+                                                              fmt))
+    assert '-crf 18' in ' '.join(encoder_argv(StreamConfig(crf=18), fmt))
+    assert '-pix_fmt nv21' in ' '.join(encoder_argv(StreamConfig(), fmt))
+    mono = ' '.join(encoder_argv(StreamConfig(), FrameFormat(64, 64, 'mono8')))
+    assert '-pix_fmt gray' in mono and mono.index('-pix_fmt yuv420p') > mono.index('libx264')
+
+
+@pytest.mark.parametrize(('changes', 'field'), [
+    ({'path': 'cam one'}, 'path'),
+    ({'path': ''}, 'path'),
+    ({'rtsp_port': 0}, 'rtsp_port'),
+    ({'fps': 0}, 'fps'),
+    ({'bitrate_kbps': 800, 'crf': 20}, 'bitrate_kbps or crf'),
+    ({'crf': 60}, 'crf'),
+    ({'preset': 'warp'}, 'preset'),
+    ({'queue_size': 0}, 'queue_size'),
+])
+def test_invalid_stream_config_names_the_problem(changes, field):
+    with pytest.raises(ValueError, match=field):
+        StreamConfig(**changes)
+
+
+def test_submit_rejects_a_frame_of_another_size():
+    pub = publisher(free_tcp_port())
+    with pytest.raises(ValueError, match='320x240'):
+        pub.submit(frame_from_i420(scene_i420(256, 64, 0), FrameFormat(256, 64)))
+
+
+def test_submit_before_start_returns_false():
+    pub = publisher(free_tcp_port())
+    assert pub.submit(FrameMaker(FrameFormat(W, H))(0)) is False
+    assert pub.stats.submitted == 0
+
+
+def test_missing_ffmpeg_is_one_clear_error():
+    pub = publisher(free_tcp_port(), ffmpeg_path='/nonexistent/ffmpeg')
+    with pytest.raises(StreamError, match='ffmpeg not found'):
+        pub.start()
+    assert not pub.running
