@@ -300,17 +300,19 @@ class CameraRuntime:
             if stop.is_set():
                 return
             self._account(frame)
-            for name, sink in self._sinks:
-                try:
-                    sink(frame)
-                except Exception as exc:  # noqa: BLE001 - one bad sink must not stop capture
-                    self._sink_failed(name, exc)
+            # The stream first: its submit is a bounded copy, while a sink (ROS serialisation of
+            # a large frame) can take tens of ms that the viewer's latency need not include.
             stream = self._stream_live
             if stream is not None:
                 try:
                     stream.submit(frame)
                 except Exception as exc:  # noqa: BLE001 - the stream must not stop capture
                     self._stream_failed(exc)
+            for name, sink in self._sinks:
+                try:
+                    sink(frame)
+                except Exception as exc:  # noqa: BLE001 - one bad sink must not stop capture
+                    self._sink_failed(name, exc)
 
     def _account(self, frame: Frame) -> None:
         with self._stats_lock:
