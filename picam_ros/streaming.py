@@ -296,6 +296,16 @@ class StreamPublisher:
                 write_latency_ms_max=float(recent.max()) / 1e6 if count else None,
             )
 
+    def write_latencies_ms(self) -> np.ndarray:
+        """Return capture-to-encoder-stdin times of the recent frames (ms, oldest first)."""
+        with self._cond:
+            count = self._latency_count
+            ring = self._latency_ns.copy()
+        if count <= _LATENCY_RING:
+            return ring[:count] / 1e6
+        start = count % _LATENCY_RING
+        return np.concatenate([ring[start:], ring[:start]]) / 1e6
+
     def start(self) -> None:
         """Start the writer thread; the encoder starts as soon as the server listens.
 

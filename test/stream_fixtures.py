@@ -11,6 +11,7 @@ import numpy as np
 
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.process import ManagedProcess, ProcessError, ProcessSpec, tcp_port_listening
+from picam_ros.synthetic import decode_sequence, encode_sequence
 
 
 def free_tcp_port() -> int:
@@ -45,25 +46,17 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
 
 # -- synthetic frames with a stamped counter -----------------------------------------------------
 
-COUNTER_BITS = 16
-COUNTER_BLOCK = 16   # px; big blocks survive H.264 at any sane quality
-
-
 def stamp_counter(y: np.ndarray, value: int) -> None:
-    """Write ``value`` as COUNTER_BITS black/white blocks along the top-left of a luma plane."""
-    b = COUNTER_BLOCK
-    for bit in range(COUNTER_BITS):
-        y[:b, bit * b:(bit + 1) * b] = 220 if value >> bit & 1 else 30
+    """Stamp ``value`` into the top rows of a luma plane (the synthetic source's code)."""
+    encode_sequence(y, value)
 
 
 def read_counter(y: np.ndarray) -> int:
-    """Decode the value of :func:`stamp_counter` from a (decoded, lossy) luma plane."""
-    b, q = COUNTER_BLOCK, COUNTER_BLOCK // 4
-    value = 0
-    for bit in range(COUNTER_BITS):
-        if y[q:b - q, bit * b + q:(bit + 1) * b - q].mean() > 125:
-            value |= 1 << bit
-    return value
+    """Decode :func:`stamp_counter` from a decoded (lossy) luma plane; -1 when unreadable."""
+    try:
+        return decode_sequence(y)
+    except ValueError:
+        return -1
 
 
 def scene_i420(width: int, height: int, index: int) -> np.ndarray:
