@@ -371,7 +371,8 @@ class SourceStats:
 
     ``frames``: complete frames produced; ``delivered``: returned by ``read()``; ``drops``:
     produced but never delivered (the consumer was slower than the source), i.e. the gaps in
-    delivered sequence numbers; ``restarts``: child restarts; ``fps``: recent production rate.
+    delivered sequence numbers; ``restarts``: child restarts; ``fps``: recent production rate;
+    ``restart_delay``: the backoff before the latest restart (doubles per failed run, capped).
     """
 
     frames: int = 0
@@ -381,6 +382,7 @@ class SourceStats:
     fps: float = 0.0
     last_error: str | None = None
     running: bool = False
+    restart_delay: float = 0.0
 
 
 class FrameSource(abc.ABC):
@@ -512,7 +514,13 @@ class _FrameExchange:
 
 
 class _RunEnded(Exception):
-    """One run of the child ended (EOF, short read, hang); the message says why."""
+    """One run of the child ended: its output closed (``eof``) or stalled; says why."""
+
+    def __init__(self, reason: str, *, eof: bool, produced: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.eof = eof
+        self.produced = produced
 
 
 class _SizeMismatch(Exception):
@@ -542,11 +550,14 @@ class ProcessSource(FrameSource):
     # -- public API ----------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the child and the reader thread (after a failure, start afresh)."""
         from picam_ros.process import ManagedProcess, ProcessSpec
 
         with self._lock:
             if self._thread is not None:
-                return
+                if self._thread.is_alive():
+                    return
+                self._shutdown()  # the reader gave up (SourceError): clean up, then retry
             self._check_startable()
             binary = self.argv[0]
             spec = ProcessSpec(
@@ -566,28 +577,32 @@ class ProcessSource(FrameSource):
 
     def stop(self) -> None:
         with self._lock:
-            thread, process = self._thread, self._process
-            if thread is None:
-                return
-            self._stopping.set()
-            self._exchange.close()
-            with contextlib.suppress(OSError):
-                os.write(self._wake_w, b'x')
-            process.stop()  # interrupts a restart backoff or start; kills the child
-            thread.join()
-            process.stop()  # the reader may have started a child after the first stop
-            os.close(self._wake_r)
-            os.close(self._wake_w)
-            self._thread = None
+            if self._thread is not None:
+                self._shutdown()
+
+    def _shutdown(self) -> None:
+        thread, process = self._thread, self._process
+        self._stopping.set()
+        self._exchange.close()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b'x')
+        process.stop()  # interrupts a restart backoff or start; kills the child
+        thread.join()
+        process.stop()  # the reader may have started a child after the first stop
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self._thread = None
 
     @property
     def stats(self) -> SourceStats:
         ex = self._exchange
         thread = self._thread
+        process = self._process
         return SourceStats(frames=ex.frames, delivered=ex.delivered, drops=ex.drops,
                            restarts=self._restarts, fps=ex.meter.fps,
                            last_error=self._last_error,
-                           running=thread is not None and thread.is_alive())
+                           running=thread is not None and thread.is_alive(),
+                           restart_delay=getattr(process, 'last_backoff', None) or 0.0)
 
     @property
     def pid(self) -> int | None:
@@ -628,8 +643,8 @@ class ProcessSource(FrameSource):
                     self._fail(str(exc))
                     return
                 except _RunEnded as exc:
-                    produced = exc.args[1]
-                    reason = self._describe(exc.args[0])
+                    produced = exc.produced
+                    reason = self._describe(exc)
             if self._stopping.is_set():
                 return
             failures = 0 if produced else failures + 1
@@ -646,10 +661,12 @@ class ProcessSource(FrameSource):
         self._exchange.fail(message)
         self._process.stop()
 
-    def _describe(self, what: str) -> str:
+    def _describe(self, ended: _RunEnded) -> str:
         process = self._process
-        status = process.wait(0.5)
-        text = what
+        # A child whose output closed is exiting: wait briefly for its status. A hung one is
+        # still running; the restart kills it.
+        status = process.wait(0.5) if ended.eof else None
+        text = ended.reason
         if status is not None:
             text += f'; exit status {status}' if status >= 0 else f'; killed by signal {-status}'
         tail = process.stderr_tail()[-5:]
@@ -680,7 +697,8 @@ class ProcessSource(FrameSource):
                     if not reader.read_exact(frame.data, timeout):
                         return produced
                 except _RunEnded as exc:
-                    raise _RunEnded(exc.args[0], produced) from None
+                    exc.produced = produced
+                    raise
                 frame.stamp_ns = time.time_ns()
                 frame.mono_ns = time.monotonic_ns()
                 exchange.publish(slot)
@@ -727,11 +745,11 @@ class _ExactReader:
                 return False
             if not ready:
                 where = f' ({got} of {size} bytes of a frame read)' if got else ''
-                raise _RunEnded(f'no complete frame within {timeout:g} s{where}', 0)
+                raise _RunEnded(f'no complete frame within {timeout:g} s{where}', eof=False)
             n = self.read_some(view[got:])
             if n == 0:
                 where = f'mid-frame ({got} of {size} bytes)' if got else 'between frames'
-                raise _RunEnded(f'output ended {where}', 0)
+                raise _RunEnded(f'output ended {where}', eof=True)
             got += n
         return True
 
@@ -783,7 +801,8 @@ class RpicamSource(ProcessSource):
                 if not ready:
                     if ready is None:
                         return
-                    raise _RunEnded(f'no data within {cfg.start_timeout:g} s of the start', 0)
+                    raise _RunEnded(f'no data within {cfg.start_timeout:g} s of the start',
+                                    eof=False)
             else:
                 ready = reader.wait_readable(gap)
                 if ready is None:
@@ -797,7 +816,7 @@ class RpicamSource(ProcessSource):
                     continue
             n = reader.read_some(scratch)
             if n == 0:
-                raise _RunEnded('output ended during the frame size check', 0)
+                raise _RunEnded('output ended during the frame size check', eof=True)
             count += n
             consumed += n
             if count > 8 * expected:  # no idle gaps at all: the size cannot be measured

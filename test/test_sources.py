@@ -151,6 +151,27 @@ def test_writer_that_never_produces_a_frame_fails_with_its_stderr_after_max_fail
     assert source.stats.restarts == 2
 
 
+def test_restart_delay_doubles_per_failed_run_up_to_its_cap():
+    source = fake_source('--fault', 'exit', '--frames', 0, max_failures=5,
+                         backoff_initial=0.01, backoff_max=0.04)
+    with source, pytest.raises(SourceError):
+        source.read(timeout=20)
+    stats = source.stats
+    assert stats.restarts == 4 and stats.restart_delay == 0.04   # 0.01, 0.02, 0.04, 0.04
+
+
+def test_source_that_gave_up_starts_afresh(monkeypatch):
+    monkeypatch.setenv('FAKE_CAMERA_ARGS', '--fault exit --frames 0')
+    source = fake_source(max_failures=2)
+    source.start()
+    with pytest.raises(SourceError, match='2 runs in a row'):
+        source.read(timeout=20)
+    assert not source.stats.running
+    monkeypatch.setenv('FAKE_CAMERA_ARGS', '')   # the camera is back
+    with source:
+        read_frames(source, 2)
+
+
 def test_slow_consumer_gets_the_newest_frame_and_skipped_frames_count_as_drops():
     with fake_source() as source:
         first = source.read(timeout=10).sequence
