@@ -60,7 +60,7 @@ setup(
     zip_safe=False,
     maintainer='picam_ros maintainers',
     maintainer_email='picam-ros@example.com',
-    description='Raspberry Pi camera as a ROS 2 vision source: YUV frames, live stream, centroids.',
+    description='Raspberry Pi camera as a ROS 2 vision source: YUV frames, stream, centroids.',
     license='Apache-2.0',
     tests_require=['pytest'],
     entry_points={
