@@ -458,7 +458,7 @@ class _FrameExchange:
         self._cond = threading.Condition()
         self._held: int | None = None
         self._ready: int | None = None
-        self._closed = False
+        self._closed = True   # until the source starts
         self._error: str | None = None
         self.frames = 0
         self.delivered = 0

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 from camera_fixtures import (
     assert_fake_frame,
@@ -64,13 +65,15 @@ def read_frames(source, count, timeout=10.0):
 def test_ffmpeg_lavfi_frames_are_exact_and_numbered_in_order():
     cfg = FfmpegConfig(input=COUNTING_GRAPH, width=64, height=48, fps=50.0, realtime=False)
     with FfmpegSource(cfg) as source:
-        seen = []
+        seen, stamps = [], [0]
         for _ in range(40):
             frame = source.read(timeout=10)
             assert frame.data.size == FrameFormat(64, 48).frame_bytes
             assert (frame.y == frame.y[0, 0]).all(), 'a frame mixes two source frames'
             assert (frame.u == 128).all() and (frame.v == 128).all()
             assert int(frame.y[0, 0]) - 20 == frame.sequence % 200
+            assert frame.mono_ns > stamps[-1] and frame.mono_ns <= time.monotonic_ns()
+            stamps.append(frame.mono_ns)
             seen.append(frame.sequence)
         stats = source.stats
     assert seen == sorted(set(seen))
@@ -90,6 +93,23 @@ def test_ffmpeg_looped_file_keeps_delivering_past_its_end(tmp_path):
         sequences = [source.read(timeout=10).sequence for _ in range(12)]
         assert sequences[-1] >= 11
         assert source.stats.restarts == 0
+
+
+@needs_ffmpeg
+def test_ffmpeg_file_without_loop_restarts_at_its_end(tmp_path):
+    clip = tmp_path / 'clip.mkv'
+    subprocess.run(['ffmpeg', '-loglevel', 'error', '-f', 'lavfi', '-i',
+                    'testsrc2=size=64x48:rate=25', '-frames:v', '3', '-c:v', 'ffv1', str(clip)],
+                   check=True, timeout=60)
+    cfg = FfmpegConfig(input=str(clip), width=64, height=48, fps=25.0, realtime=False,
+                       loop=False, backoff_initial=0.01, backoff_max=0.05)
+    with FfmpegSource(cfg) as source:
+        for _ in range(8):
+            source.read(timeout=10)
+        stats = source.stats
+    assert stats.restarts >= 1
+    assert 'output ended between frames' in stats.last_error
+    assert 'exit status 0' in stats.last_error
 
 
 @needs_ffmpeg
@@ -218,6 +238,11 @@ def test_stop_ends_a_blocked_read_and_leaves_no_child():
     thread.join(timeout=10)
     assert outcome == ['stopped']
     assert process_gone(pid)
+
+
+def test_read_before_start_is_an_error():
+    with pytest.raises(SourceStopped):
+        fake_source().read(timeout=5)
 
 
 def test_missing_binary_is_refused_at_start():
