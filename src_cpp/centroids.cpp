@@ -16,8 +16,6 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "run scanner assumes li
 constexpr int kBlock = 64;  // pixels scanned per bitmap word
 constexpr std::uint32_t kNoLabel = std::numeric_limits<std::uint32_t>::max();
 
-int round_up_to_block(int n) { return (n + kBlock - 1) / kBlock * kBlock; }
-
 std::uint64_t load_word(const std::uint8_t* p) {
     std::uint64_t word;
     std::memcpy(&word, p, sizeof word);
@@ -30,24 +28,15 @@ inline std::uint8_t in_range(std::uint8_t v, std::uint8_t lo, std::uint8_t span)
     return static_cast<std::uint8_t>(-static_cast<int>(static_cast<std::uint8_t>(v - lo) <= span));
 }
 
-// Keys n luma pixels gated by a chroma mask into out (0 or 0xFF); `flip` is 0xFF to invert.
-// A plain loop over bytes with no early exit, so that -O3 vectorises it with the baseline
-// instruction set.
-void key_luma_gated(const std::uint8_t* src, const std::uint8_t* gate, int n, ByteRange range,
-                    std::uint8_t flip, std::uint8_t* out) {
-    const std::uint8_t lo = range.lo;
-    const std::uint8_t span = static_cast<std::uint8_t>(range.hi - range.lo);
-    for (int i = 0; i < n; ++i) {
-        out[i] = static_cast<std::uint8_t>((in_range(src[i], lo, span) & gate[i]) ^ flip);
-    }
-}
-
-// gate[j] &= in_range(src[j * step]) for n chroma samples.
-void apply_gate(const std::uint8_t* src, int step, int n, ByteRange range, std::uint8_t* gate) {
+// gate[j] &= in_range(src[j * Step]) for n chroma samples; Step is 1 for a planar U or V row
+// and 2 for one component of an interleaved UV row. A compile-time step lets the compiler
+// vectorise the strided read.
+template <int Step>
+void apply_gate(const std::uint8_t* src, int n, ByteRange range, std::uint8_t* gate) {
     const std::uint8_t lo = range.lo;
     const std::uint8_t span = static_cast<std::uint8_t>(range.hi - range.lo);
     for (int j = 0; j < n; ++j) {
-        gate[j] = static_cast<std::uint8_t>(gate[j] & in_range(src[j * step], lo, span));
+        gate[j] = static_cast<std::uint8_t>(gate[j] & in_range(src[j * Step], lo, span));
     }
 }
 
@@ -99,13 +88,21 @@ std::uint64_t luma_block_bits(const std::uint8_t* src, std::uint8_t lo, std::uin
     return pack_block(key);
 }
 
-// Key bitmap of a block of key bytes (0 or 0xFF); dark blocks cost eight loads.
-std::uint64_t key_block_bits(const std::uint8_t* key) {
-    std::uint64_t any = 0;
-    for (int j = 0; j < kBlock / 8; ++j) {
-        any |= load_word(key + 8 * j);
+// Key bitmap of a block of kBlock luma pixels with a chroma gate (0 or 0xFF per pixel). A block
+// with no luma in range is decided by the luma reduction alone: no pixel keyed, or all of them
+// when inverted.
+template <bool Invert>
+std::uint64_t gated_block_bits(const std::uint8_t* src, const std::uint8_t* gate,
+                               std::uint8_t lo, std::uint8_t span) {
+    if (!block_may_have_key<false>(src, lo, span)) {
+        return Invert ? ~std::uint64_t{0} : 0;
     }
-    return any == 0 ? 0 : pack_block(key);
+    constexpr std::uint8_t flip = Invert ? 0xFF : 0;
+    std::uint8_t key[kBlock];
+    for (int i = 0; i < kBlock; ++i) {
+        key[i] = static_cast<std::uint8_t>((in_range(src[i], lo, span) & gate[i]) ^ flip);
+    }
+    return pack_block(key);
 }
 
 // Calls on_run(begin, end) for every maximal run of keyed pixels of a row of n pixels, left to
@@ -185,23 +182,22 @@ std::int64_t sum_bytes(const std::uint8_t* p, int n) {
     return total + fold_lanes(lanes);
 }
 
-// Cuts one row of the region at a time into runs of keyed pixels. Luma-only keys are computed
-// block by block straight from the frame; chroma gates are evaluated once per chroma row (every
-// second luma row), expanded to luma resolution and combined into one key row buffer.
+// Cuts one row of the region at a time into runs of keyed pixels, keying block by block
+// straight from the frame. Chroma gates are evaluated once per chroma row (every second luma
+// row) and expanded to luma resolution in one row buffer.
 class RowScanner {
 public:
     RowScanner(const ImageView& image, const Keying& keying, const Region& region,
-               std::vector<std::uint8_t>& key, std::vector<std::uint8_t>& gate,
-               std::vector<std::uint8_t>& gate_half)
-        : image_(image), keying_(keying), region_(region), key_(key), gate_(gate),
-          gate_half_(gate_half), lo_(keying.luma.lo),
-          span_(static_cast<std::uint8_t>(keying.luma.hi - keying.luma.lo)),
+               std::vector<std::uint8_t>& gate, std::vector<std::uint8_t>& gate_half)
+        : image_(image), keying_(keying), region_(region), gate_(gate), gate_half_(gate_half),
+          lo_(keying.luma.lo), span_(static_cast<std::uint8_t>(keying.luma.hi - keying.luma.lo)),
           gated_(keying.u.enabled || keying.v.enabled),
           chroma_x0_(region.x / 2),
           chroma_n_((region.x + region.width - 1) / 2 - region.x / 2 + 1) {
         if (gated_) {
-            key_.assign(static_cast<std::size_t>(round_up_to_block(region.width)), 0);
-            gate_.assign(static_cast<std::size_t>(region.width), 0);
+            // Expanded gate: byte 2k and 2k+1 hold chroma sample chroma_x0 + k, so region
+            // column i is byte i + (region.x & 1). The slack lets the last block read 64 bytes.
+            gate_.assign(static_cast<std::size_t>(2 * chroma_n_ + kBlock), 0);
             gate_half_.assign(static_cast<std::size_t>(chroma_n_), 0);
         }
     }
@@ -210,67 +206,78 @@ public:
     template <class OnRun>
     void scan(int y, OnRun&& on_run) {
         const std::uint8_t* luma = image_.luma.row(y) + region_.x;
+        const std::uint8_t lo = lo_;
+        const std::uint8_t span = span_;
         if (gated_) {
             if (y / 2 != gated_chroma_row_) {
                 gate_chroma_row(y / 2);
             }
-            key_luma_gated(luma, gate_.data(), region_.width, keying_.luma,
-                           keying_.invert ? 0xFF : 0, key_.data());
-            const std::uint8_t* key = key_.data();  // zero padding past the region width
-            for_each_run(region_.width, [key](int base) { return key_block_bits(key + base); },
-                         on_run);
+            const std::uint8_t* gate = gate_.data() + (region_.x & 1);
+            if (keying_.invert) {
+                scan_blocks(luma, [=](const std::uint8_t* pixels, int base) {
+                    return gated_block_bits<true>(pixels, gate + base, lo, span);
+                }, on_run);
+            } else {
+                scan_blocks(luma, [=](const std::uint8_t* pixels, int base) {
+                    return gated_block_bits<false>(pixels, gate + base, lo, span);
+                }, on_run);
+            }
         } else if (keying_.invert) {
-            scan_luma<true>(luma, on_run);
+            scan_blocks(luma, [=](const std::uint8_t* pixels, int) {
+                return luma_block_bits<true>(pixels, lo, span);
+            }, on_run);
         } else {
-            scan_luma<false>(luma, on_run);
+            scan_blocks(luma, [=](const std::uint8_t* pixels, int) {
+                return luma_block_bits<false>(pixels, lo, span);
+            }, on_run);
         }
     }
 
 private:
-    template <bool Invert, class OnRun>
-    void scan_luma(const std::uint8_t* luma, OnRun&& on_run) {
+    // Runs of one row, with block_bits(pixels, base) giving the key bitmap of the kBlock
+    // pixels at `pixels` (region columns base...).
+    template <class BlockBits, class OnRun>
+    void scan_blocks(const std::uint8_t* luma, BlockBits&& block_bits, OnRun&& on_run) {
         const int n = region_.width;
         const int whole_blocks_end = n / kBlock * kBlock;
-        const std::uint8_t lo = lo_;
-        const std::uint8_t span = span_;
-        for_each_run(n, [=](int base) -> std::uint64_t {
+        for_each_run(n, [&](int base) -> std::uint64_t {
             if (base < whole_blocks_end) {
-                return luma_block_bits<Invert>(luma + base, lo, span);
+                return block_bits(luma + base, base);
             }
             // The last, partial block is keyed from a copy (never read past the row); the
             // copy's padding is keyed too, so its bits are masked off.
             const int count = n - base;
             std::uint8_t tail[kBlock] = {};
             std::memcpy(tail, luma + base, static_cast<std::size_t>(count));
-            return luma_block_bits<Invert>(tail, lo, span) & ((std::uint64_t{1} << count) - 1);
+            return block_bits(tail, base) & ((std::uint64_t{1} << count) - 1);
         }, on_run);
     }
 
     void gate_chroma_row(int cy) {
         std::uint8_t* half = gate_half_.data();
-        std::fill(half, half + chroma_n_, std::uint8_t{0xFF});
+        const int n = chroma_n_;
+        std::fill(half, half + n, std::uint8_t{0xFF});
         if (image_.uv.present()) {
             const std::uint8_t* pairs = image_.uv.row(cy) + 2 * chroma_x0_;
             const int u_offset = image_.uv_is_vu ? 1 : 0;
             if (keying_.u.enabled) {
-                apply_gate(pairs + u_offset, 2, chroma_n_, keying_.u.range, half);
+                apply_gate<2>(pairs + u_offset, n, keying_.u.range, half);
             }
             if (keying_.v.enabled) {
-                apply_gate(pairs + (1 - u_offset), 2, chroma_n_, keying_.v.range, half);
+                apply_gate<2>(pairs + (1 - u_offset), n, keying_.v.range, half);
             }
         } else {
             if (keying_.u.enabled) {
-                apply_gate(image_.u.row(cy) + chroma_x0_, 1, chroma_n_, keying_.u.range, half);
+                apply_gate<1>(image_.u.row(cy) + chroma_x0_, n, keying_.u.range, half);
             }
             if (keying_.v.enabled) {
-                apply_gate(image_.v.row(cy) + chroma_x0_, 1, chroma_n_, keying_.v.range, half);
+                apply_gate<1>(image_.v.row(cy) + chroma_x0_, n, keying_.v.range, half);
             }
         }
-        // Region column i is luma x = region.x + i, whose chroma sample is x / 2.
-        const int odd = region_.x & 1;
         std::uint8_t* gate = gate_.data();
-        for (int i = 0; i < region_.width; ++i) {
-            gate[i] = half[(i + odd) >> 1];
+        for (int k = 0; k < n; ++k) {
+            gate[2 * k] = half[k];
+            gate[2 * k + 1] = half[k];
         }
         gated_chroma_row_ = cy;
     }
@@ -278,7 +285,6 @@ private:
     const ImageView& image_;
     const Keying& keying_;
     const Region& region_;
-    std::vector<std::uint8_t>& key_;
     std::vector<std::uint8_t>& gate_;
     std::vector<std::uint8_t>& gate_half_;
     const std::uint8_t lo_;
@@ -365,7 +371,7 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
     Run* above_runs = runs_above_.data();
     Run* here_runs = runs_here_.data();
     std::size_t n_above = 0;
-    RowScanner scanner(image, keying, region, mask_row_, chroma_row_, chroma_half_);
+    RowScanner scanner(image, keying, region, chroma_row_, chroma_half_);
 
     for (int y = region.y; y < region.y + region.height; ++y) {
         const std::uint8_t* luma = image.luma.row(y);
@@ -457,7 +463,7 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
 
 void CentroidEngine::key_mask(const ImageView& image, const Keying& keying, const Region& region,
                               std::uint8_t* out, std::ptrdiff_t out_stride) {
-    RowScanner scanner(image, keying, region, mask_row_, chroma_row_, chroma_half_);
+    RowScanner scanner(image, keying, region, chroma_row_, chroma_half_);
     for (int y = region.y; y < region.y + region.height; ++y) {
         std::uint8_t* row = out + static_cast<std::ptrdiff_t>(y) * out_stride + region.x;
         std::memset(row, 0, static_cast<std::size_t>(region.width));

@@ -125,7 +125,6 @@ private:
     std::uint32_t unite(std::uint32_t a, std::uint32_t b);
     void release_oversized_scratch();
 
-    std::vector<std::uint8_t> mask_row_;     // one keyed row, zero-padded to 64 bytes
     std::vector<std::uint8_t> chroma_row_;   // chroma gate of one row, expanded to full width
     std::vector<std::uint8_t> chroma_half_;  // chroma gate of one row at chroma resolution
     std::vector<Run> runs_above_;
