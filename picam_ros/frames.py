@@ -138,18 +138,17 @@ class Frame:
                  stamp_ns: int = 0, mono_ns: int = 0, sequence: int = -1) -> None:
         if not isinstance(fmt, FrameFormat):
             raise TypeError(f'fmt must be a FrameFormat, got {type(fmt).__name__}')
-        format = fmt  # noqa: A001 - reads as the attribute it becomes
         if data is None:
-            data = np.zeros(format.frame_bytes, dtype=np.uint8)
+            data = np.zeros(fmt.frame_bytes, dtype=np.uint8)
         elif not isinstance(data, np.ndarray):
             raise TypeError(f'data must be a numpy array, got {type(data).__name__}')
         elif data.dtype != np.uint8 or data.ndim != 1 or not data.flags.c_contiguous:
             raise ValueError(
                 f'data must be a 1-D contiguous uint8 array, got {data.dtype} shape {data.shape}')
-        elif data.size != format.frame_bytes:
+        elif data.size != fmt.frame_bytes:
             raise ValueError(
-                f'data holds {data.size} bytes but a {format} frame is {format.frame_bytes}')
-        self._format = format
+                f'data holds {data.size} bytes but a {fmt} frame is {fmt.frame_bytes}')
+        self._format = fmt
         self._data = data
         self.stamp_ns = stamp_ns
         self.mono_ns = mono_ns
@@ -158,7 +157,7 @@ class Frame:
 
     @classmethod
     def from_packed(cls, array: np.ndarray, layout: str = 'i420', **metadata: int) -> Frame:
-        """Wrap a packed image: (H, W) mono8, or (H*3/2, W) / flat 4:2:0 with explicit shape."""
+        """Wrap a packed image: (H, W) for mono8, (H*3/2, W) for the 4:2:0 layouts."""
         array = np.ascontiguousarray(array, dtype=np.uint8)
         if array.ndim != 2:
             raise ValueError(f'expected a 2-D array (rows, width), got shape {array.shape}')
@@ -171,6 +170,10 @@ class Frame:
     @property
     def format(self) -> FrameFormat:
         return self._format
+
+    def __repr__(self) -> str:
+        return (f'Frame({self._format}, sequence={self.sequence}, stamp_ns={self.stamp_ns}, '
+                f'mono_ns={self.mono_ns})')
 
     @property
     def data(self) -> np.ndarray:

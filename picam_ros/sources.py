@@ -10,7 +10,8 @@ the wrong size, ``max_failures`` runs in a row without a single frame) raises
 :class:`SourceError`.
 
 Frame lifetime: a frame returned by ``read()`` stays valid until the next ``read()`` or
-``stop()`` on the same source. Call ``frame.copy()`` to keep it longer.
+``stop()`` on the same source. Call ``frame.copy()`` to keep it longer. One thread reads
+(the capture thread); ``stop()`` and ``stats`` may be called from any thread.
 """
 
 from __future__ import annotations
