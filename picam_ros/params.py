@@ -481,3 +481,34 @@ def centroid_parameter_rows(profiles: Sequence[str]) -> tuple[ParamRow, ...]:
     """Every parameter the centroid node declares for these keying profiles."""
     return ((PROFILES_ROW, DIAGNOSTICS_ROW) + DECIMATION_ROWS
             + KeyingProfiles(profiles).all_rows())
+
+
+# --- documentation ------------------------------------------------------------------------------
+
+def markdown_table(rows: Iterable[ParamRow]) -> str:
+    """Render rows as a Markdown table (name, type, default, range, live, description)."""
+    lines = ['| parameter | type | default | range | live | description |',
+             '| --- | --- | --- | --- | --- | --- |']
+    for row in rows:
+        limits = ', '.join(map(str, row.choices)) if row.choices else (
+            f'{row.minimum} .. {row.maximum}' if row.minimum is not None else '')
+        unset = f' ({_show(row.unset)} = not set)' if row.unset is not None else ''
+        description = row.description + unset
+        lines.append(f'| `{row.name}` | {row.kind.replace("_", " ")} | `{_show(row.default)}` '
+                     f'| {limits} | {"no" if row.read_only else "yes"} | '
+                     f'{description.replace("|", "/")} |')
+    return '\n'.join(lines)
+
+
+def main() -> None:
+    """Print the parameter tables of both nodes (for README): ``python -m picam_ros.params``."""
+    from picam_ros.camera_runtime import camera_parameter_rows
+
+    print('### camera_node\n')
+    print(markdown_table(camera_parameter_rows()))
+    print('\n### centroid_node (profile `pads`)\n')
+    print(markdown_table(centroid_parameter_rows(['pads'])))
+
+
+if __name__ == '__main__':
+    main()

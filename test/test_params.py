@@ -31,6 +31,7 @@ from picam_ros.params import (
     Decimator,
     KeyingProfiles,
     launch_overrides,
+    markdown_table,
     ParamRow,
     rows_from_config,
 )
@@ -307,3 +308,13 @@ def test_two_camera_overrides_name_declared_parameters():
             assert name in rows and rows[name].check(value).ok, (node, name)
     leads = flatten(document['/component/centroids']['ros__parameters'])
     assert KeyingProfiles(['leads']).build(leads)['leads'].uses_chroma
+
+
+def test_parameter_table_lists_every_row_with_its_default_and_liveness():
+    rows = centroid_parameter_rows(['pads'])
+    table = markdown_table(rows).splitlines()
+    assert len(table) == 2 + len(rows)
+    luma_min = next(line for line in table if line.startswith('| `pads.luma_min`'))
+    assert '| integer | `150` | 0 .. 255 | yes |' in luma_min
+    profiles = next(line for line in table if line.startswith('| `profiles`'))
+    assert "`['pads']`" in profiles and '| no |' in profiles
