@@ -45,6 +45,7 @@ from rcl_interfaces.msg import (
 )
 import rclpy
 from rclpy.executors import ExternalShutdownException
+import rclpy.logging
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
@@ -240,6 +241,9 @@ def main(args: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except ValueError as error:   # invalid parameters: say which, without a traceback
+        rclpy.logging.get_logger(NODE_NAME).fatal(str(error))
+        return 1
     finally:
         if node is not None:
             node.destroy_node()
