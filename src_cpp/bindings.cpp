@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "centroids.hpp"
+#include "convert_bindings.hpp"
 
 namespace py = pybind11;
 
@@ -301,4 +302,7 @@ PYBIND11_MODULE(_centroids, m) {
           py::arg("u_max"), py::arg("v_min"), py::arg("v_max"), py::arg("invert"),
           py::arg("roi_x"), py::arg("roi_y"), py::arg("roi_w"), py::arg("roi_h"), py::arg("out"),
           "Write the key (0/255) of the ROI's pixels into `out` (other pixels untouched).");
+
+    // Frame conversion kernels (src_cpp/convert*.cpp, used by picam_ros.frames).
+    register_convert(m);
 }
