@@ -144,6 +144,10 @@ HeldImage hold_image(const py::object& luma, const py::object& u, const py::obje
     held.uv = hold_plane(uv, "uv");
     const int height = held.luma.view.height;
     const int width = held.luma.view.width;
+    if (height > picam::kMaxSide || width > picam::kMaxSide) {
+        fail("luma: frame of " + shape_text(height, width) + " has a side over the engine's "
+             "limit of " + std::to_string(picam::kMaxSide) + " pixels");
+    }
     if (static_cast<std::uint64_t>(height) * static_cast<std::uint64_t>(width) >
         picam::kMaxPixels) {
         fail("luma: frame of " + shape_text(height, width) + " exceeds the engine's limit of " +

@@ -87,8 +87,9 @@ struct Blob {
 };
 
 // Largest frame the engine accepts: keeps run labels in 32 bits and every per-blob sum exact in
-// int64 (see LabelStats).
+// int64 (see LabelStats); the side limit keeps all column arithmetic far from int overflow.
 constexpr std::uint64_t kMaxPixels = (std::uint64_t{1} << 31) - 1;
+constexpr int kMaxSide = 1 << 20;
 
 // Reusable engine. Not thread-safe: use one per thread (its scratch is reused between calls).
 class CentroidEngine {
@@ -97,7 +98,7 @@ public:
     // blobs to `out` (largest area first, ties in raster order of the blob's first pixel).
     // Returns how many blobs passed the area filter but were cut by `filter.max_blobs`.
     // Preconditions: planes consistent with each other, region inside the frame,
-    // width * height <= kMaxPixels, connectivity 4 or 8.
+    // width, height <= kMaxSide, width * height <= kMaxPixels, connectivity 4 or 8.
     std::size_t find(const ImageView& image, const Keying& keying, const Region& region,
                      const BlobFilter& filter, std::vector<Blob>& out);
 

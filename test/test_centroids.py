@@ -139,6 +139,17 @@ def test_strided_and_flipped_views_give_the_blobs_of_their_contiguous_copies(dat
     assert result.dropped == expected.dropped
 
 
+def test_rows_repeated_by_a_zero_row_stride_view_are_read_in_place():
+    row = np.zeros((1, 100), np.uint8)
+    row[0, 10:13] = 255
+    row[0, 70] = 255
+    stripes = np.broadcast_to(row, (40, 100))  # every row is the same memory
+    assert stripes.strides[0] == 0
+    found = find_centroids(stripes, KeyingParams()).blobs
+    assert list(found['area']) == [120, 40]
+    assert list(found['x']) == [11.0, 70.0] and list(found['y']) == [19.5, 19.5]
+
+
 def test_dark_frame_has_no_blobs():
     result = find_centroids(np.zeros((37, 130), np.uint8), KeyingParams())
     assert result.blobs.dtype == CENTROID_DTYPE

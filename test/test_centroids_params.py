@@ -117,6 +117,14 @@ def test_odd_sized_luma_takes_chroma_rounded_up():
     assert blob['area'] == 63
 
 
+def test_frames_beyond_the_engines_limits_are_rejected_not_overflowed():
+    with pytest.raises(ValueError, match=r'^luma: frame of \(1, 1048577\) has a side over'):
+        find_centroids(np.zeros((1, 2**20 + 1), np.uint8), KeyingParams())
+    rows = np.broadcast_to(np.zeros((1, 2**16), np.uint8), (2**15 + 1, 2**16))  # no memory
+    with pytest.raises(ValueError, match=r'^luma: frame of .* exceeds the engine'):
+        find_centroids(rows, KeyingParams())
+
+
 @pytest.mark.parametrize('roi', [(5, 0, 6, 8), (0, 4, 10, 5), (10, 0, 1, 1)])
 def test_roi_outside_the_frame_is_rejected_at_call_time(roi):
     params = KeyingParams(roi=roi)
