@@ -544,6 +544,7 @@ class ProcessSource(FrameSource):
         self._thread: threading.Thread | None = None
         self._process: Any = None
         self._stopping = threading.Event()
+        self._gave_up = threading.Event()
         self._wake_r = self._wake_w = -1
         self._restarts = 0
         self._last_error: str | None = None
@@ -556,7 +557,7 @@ class ProcessSource(FrameSource):
 
         with self._lock:
             if self._thread is not None:
-                if self._thread.is_alive():
+                if not self._gave_up.is_set():
                     return
                 self._shutdown()  # the reader gave up (SourceError): clean up, then retry
             self._check_startable()
@@ -567,6 +568,7 @@ class ProcessSource(FrameSource):
                 backoff_max=self.config.backoff_max, stderr_lines=20)
             self._process = ManagedProcess(spec, self.logger)
             self._stopping.clear()
+            self._gave_up.clear()
             self._exchange.reopen()
             self._wake_r, self._wake_w = os.pipe()
             self._thread = threading.Thread(target=self._run, name=f'picam-{self.kind}-reader',
@@ -602,7 +604,8 @@ class ProcessSource(FrameSource):
         return SourceStats(frames=ex.frames, delivered=ex.delivered, drops=ex.drops,
                            restarts=self._restarts, fps=ex.meter.fps,
                            last_error=self._last_error,
-                           running=thread is not None and thread.is_alive(),
+                           running=(thread is not None and thread.is_alive()
+                                    and not self._gave_up.is_set()),
                            restart_delay=getattr(process, 'last_backoff', None) or 0.0)
 
     @property
@@ -657,10 +660,12 @@ class ProcessSource(FrameSource):
                 return
 
     def _fail(self, message: str) -> None:
+        # Child gone before anyone hears of the failure; the reader thread ends right after.
+        self._process.stop()
         self._last_error = message
+        self._gave_up.set()
         self.logger.error('%s', message)
         self._exchange.fail(message)
-        self._process.stop()
 
     def _describe(self, ended: _RunEnded) -> str:
         process = self._process
