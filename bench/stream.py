@@ -9,9 +9,10 @@ ffmpeg's stdin (a blocking write), with the same ffmpeg command.
 1. Encoder throughput (frames/s) at each size: ``StreamPublisher`` kept busy (its queue never
    empty) versus the direct blocking pipe. The receiver copies the stream without decoding
    (``ffmpeg -rtsp_flags listen ... -c copy -f null``) so it costs little CPU.
-2. Capture-thread time per frame at 25 fps: ``submit()`` (a copy into a pooled buffer) versus
-   the direct ``write()`` that waits for ffmpeg; and the time each frame spends between capture
-   and the last byte written into ffmpeg's stdin (``StreamPublisher.write_latencies_ms``).
+2. Capture-thread time per frame at 25 fps, after a warm-up: ``submit()`` (a copy into a
+   pooled buffer) versus the direct ``write()`` that waits for ffmpeg; and the time each frame
+   spends between capture and the last byte written into ffmpeg's stdin
+   (``StreamPublisher.write_latencies_ms``).
 3. Capture -> decoded-at-receiver latency at 1280x720@30 from the synthetic source, frames
    matched by the sequence number it stamps into the pixels. Receivers: an ffmpeg RTSP
    listener decoding to rawvideo (like any ffmpeg/VLC viewer; ffmpeg's H.264 parser holds each
@@ -259,6 +260,10 @@ def paced_costs(size: int, seconds: float, fps: float = 25.0) -> dict[str, objec
     with FfmpegReceiver(config.rtsp_port), StreamPublisher(config, frame.format) as pub:
         submit_ms = []
         tick = threading.Event()
+        while not pub.stats.connected:   # warm-up: encoder start and RTSP session
+            pub.submit(frame)
+            tick.wait(period)
+        sent0, dropped0 = pub.stats.sent, pub.stats.dropped
         start = time.monotonic()
         for index in range(int(seconds * fps)):
             tick.wait(max(0.0, start + index * period - time.monotonic()))
@@ -269,13 +274,17 @@ def paced_costs(size: int, seconds: float, fps: float = 25.0) -> dict[str, objec
             submit_ms.append((time.perf_counter() - t0) * 1e3)
         tick.wait(0.5)
         result['submit_ms'] = submit_ms
-        result['stdin_ms'] = pub.write_latencies_ms()
-        result['dropped'] = pub.stats.dropped
+        result['stdin_ms'] = pub.write_latencies_ms()[-(pub.stats.sent - sent0):]
+        result['dropped'] = pub.stats.dropped - dropped0
     config = StreamConfig(rtsp_port=free_port(), fps=fps)
     with FfmpegReceiver(config.rtsp_port):
         direct = DirectPipe(config, frame.format)
         try:
             tick = threading.Event()
+            for _ in range(int(fps)):   # warm-up: one second
+                direct.submit(frame)
+                tick.wait(period)
+            direct.write_ms.clear()
             start = time.monotonic()
             for index in range(int(seconds * fps)):
                 tick.wait(max(0.0, start + index * period - time.monotonic()))
@@ -326,7 +335,11 @@ def end_to_end(seconds: float, receiver: str, producer: str = 'publisher',
                 frame = source.read(timeout=1.0)
                 captured.append((frame.sequence, frame.mono_ns))
                 sink.submit(frame)
-            threading.Event().wait(0.5)   # let the last frames arrive at the receiver
+            # Keep the stream going unmeasured: a receiver holds the newest frames until the
+            # next ones arrive, so the measured ones must be followed by more.
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end:
+                sink.submit(source.read(timeout=1.0))
         finally:
             source.stop()
             if isinstance(sink, StreamPublisher):

@@ -61,6 +61,7 @@ __all__ = [
     'StreamStats',
     'default_mediamtx_config',
     'encoder_argv',
+    'server_probe',
 ]
 
 X264_PRESETS = ('ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow',
@@ -217,17 +218,20 @@ class _Slot:
         self.sequence = -1
 
 
-def _default_server_probe(config: StreamConfig) -> Callable[[], bool]:
+def server_probe(host: str, port: int) -> Callable[[], bool]:
+    """Build a readiness check for an RTSP server at ``host:port``.
+
+    On this machine it only looks (``tcp_port_listening``): a connection would show in the
+    server's log at every check and would consume a one-shot listener such as
+    ``ffmpeg -rtsp_flags listen``. Elsewhere it connects (``tcp_port_accepts``).
+    """
     try:
-        local = ipaddress.ip_address(config.host).is_loopback
+        local = ipaddress.ip_address(host).is_loopback
     except ValueError:
-        local = config.host == 'localhost'
-    port = config.rtsp_port
+        local = host == 'localhost'
     if local:
-        # Look, don't touch: a connection would show in the server's log (and would consume
-        # a one-shot listener such as ``ffmpeg -rtsp_flags listen``).
         return lambda: tcp_port_listening(port)
-    return lambda: tcp_port_accepts(config.host, port)
+    return lambda: tcp_port_accepts(host, port)
 
 
 class StreamPublisher:
@@ -250,7 +254,7 @@ class StreamPublisher:
         self.config = config
         self.format = frame_format.packed()
         self.logger = logger or logging.getLogger('picam_ros.streaming')
-        self._server_ready = server_ready or _default_server_probe(config)
+        self._server_ready = server_ready or server_probe(config.host, config.rtsp_port)
         self._argv = encoder_argv(config, self.format)
         self._pack = {'i420': Frame.to_i420, 'nv12': Frame.to_nv12, 'nv21': Frame.to_nv21,
                       'mono8': Frame.to_mono8}[self.format.layout]
@@ -620,6 +624,7 @@ class MediaServer:
         self._stopping = False
         self._state = self.STOPPED
         self._last_error: str | None = None
+        self._external_probe = server_probe(self.config.host, self.config.rtsp_port)
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -631,7 +636,7 @@ class MediaServer:
     def ready(self) -> bool:
         """True when publishers can connect now."""
         if self._state == self.EXTERNAL:
-            return tcp_port_accepts(self.config.host, self.config.rtsp_port)
+            return self._external_probe()
         process = self._process
         return self._state == self.READY and process is not None and process.is_alive()
 
