@@ -44,6 +44,7 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 import rclpy
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 import rclpy.logging
 from rclpy.node import Node
@@ -241,7 +242,7 @@ def main(args: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except ValueError as error:   # invalid parameters: say which, without a traceback
+    except (ValueError, ParameterException) as error:   # bad parameters: one line, no traceback
         rclpy.logging.get_logger(NODE_NAME).fatal(str(error))
         return 1
     finally:
