@@ -212,6 +212,8 @@ def _native_args(luma: Any, params: KeyingParams, u: Any, v: Any, uv: Any,
                  uv_order: str) -> tuple:
     if not isinstance(params, KeyingParams):
         raise TypeError(f'params: expected KeyingParams, got {type(params).__name__}')
+    if uv_order not in ('uv', 'vu'):
+        raise ValueError(f"uv_order: expected 'uv' (NV12) or 'vu' (NV21), got {uv_order!r}")
     luma = _checked_plane('luma', luma)
     planes = [None if p is None else _checked_plane(n, p)
               for n, p in (('u', u), ('v', v), ('uv', uv))]

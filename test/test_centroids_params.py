@@ -101,6 +101,7 @@ def test_bad_luma_is_a_value_error_naming_the_problem(luma, problem):
     ({'v': CHROMA}, r'u: the U gate'),
     ({}, r'u: the U gate'),
     ({'uv': np.zeros((4, 10), np.uint8), 'uv_order': 'yuv'}, r'uv_order'),
+    ({'uv': np.zeros((4, 10), np.uint8), 'uv_order': None}, r'uv_order'),
     ({'u': CHROMA.astype(np.uint16), 'v': CHROMA}, r'u: expected dtype uint8'),
     ({'u': np.zeros((4, 10), np.uint8)[:, ::2], 'v': CHROMA}, r'u: rows must be contiguous'),
 ])
