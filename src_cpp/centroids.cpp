@@ -317,11 +317,15 @@ void release_if_oversized(std::vector<T>& v) {
 }  // namespace
 
 // Union-find over run labels.
-// Invariants: labels are created in raster order of the run that starts a new component (a run
-// with no keyed neighbour above), so a component's smallest label belongs to its first pixel in
-// raster order. unite() always hangs the larger root under the smaller one, so every root is
-// the smallest label of its set, and stats_[root] holds the sums of the whole set; stats of
-// non-root labels are stale and never read.
+// Invariants:
+// - A run that touches runs above takes (and unites) their roots; only a run with no keyed
+//   neighbour above creates a label, and labels are created in scan (raster) order.
+// - A component's first pixel in raster order starts such a run (a neighbour above would be an
+//   earlier pixel of it), and that run is the first of the component to be scanned, so the
+//   component's smallest label marks its first pixel.
+// - unite() hangs the larger root under the smaller, so every root is the smallest label of its
+//   set, and stats_[root] holds the sums of the whole set (stats of non-roots are stale and
+//   never read). Hence sorting roots by label sorts blobs by first pixel in raster order.
 std::uint32_t CentroidEngine::find_root(std::uint32_t label) {
     while (parent_[label] != label) {
         parent_[label] = parent_[parent_[label]];  // path halving keeps trees shallow

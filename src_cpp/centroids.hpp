@@ -3,12 +3,14 @@
 // Plain C++17, no Python types: the pybind11 layer (bindings.cpp) converts and validates, this
 // layer assumes its documented preconditions.
 //
-// Algorithm (CentroidEngine::find): rows are keyed one at a time into a single row buffer, the
-// row's keyed pixels are cut into runs, and each run is connected to the runs of the row above
-// (4-connectivity: the runs' x ranges overlap; 8-connectivity: they overlap or touch diagonally).
-// Components are kept in a union-find over *run labels*, not pixels, and each label carries the
-// running sums of its blob, so no full-size label image is ever built: memory is one row plus
-// arrays proportional to the number of runs, reused across calls.
+// Algorithm (CentroidEngine::find): each row is keyed in blocks of 64 pixels straight from the
+// frame (a block with no pixel in range costs one vector min-reduction, so a mostly dark board
+// is read at close to memory speed), the keyed pixels are cut into runs, and each run is
+// connected to the runs of the row above (4-connectivity: the runs' x ranges overlap;
+// 8-connectivity: they overlap or touch diagonally). Components are kept in a union-find over
+// *run labels*, not pixels, and each label carries the running integer sums of its blob, so no
+// label image or mask is ever built: memory is two rows of runs, one chroma gate row, and arrays
+// proportional to the number of components, all reused across calls.
 #pragma once
 
 #include <cstddef>
