@@ -59,8 +59,8 @@ inline void put_pixel(const Tables& t, std::uint8_t* out, std::uint8_t luma, int
 
 void yuv420_to_bgr(const Yuv420View& src, std::uint8_t* bgr, std::ptrdiff_t bgr_stride) {
     const Tables& t = tables();
-    const int half_width = src.width / 2;
-    const int step = src.chroma_step;
+    const std::size_t half_width = static_cast<std::size_t>(src.width / 2);
+    const std::size_t step = static_cast<std::size_t>(src.chroma_step);
     for (int row = 0; row < src.height; row += 2) {
         const std::uint8_t* y0 = src.y + row * src.y_stride;
         const std::uint8_t* y1 = y0 + src.y_stride;
@@ -69,13 +69,13 @@ void yuv420_to_bgr(const Yuv420View& src, std::uint8_t* bgr, std::ptrdiff_t bgr_
         const std::uint8_t* v = src.v + chroma_row;
         std::uint8_t* out0 = bgr + row * bgr_stride;
         std::uint8_t* out1 = out0 + bgr_stride;
-        for (int i = 0; i < half_width; ++i) {
+        for (std::size_t i = 0; i < half_width; ++i) {
             const std::uint8_t cu = u[i * step];
             const std::uint8_t cv = v[i * step];
             const int r_uv = t.red_v[cv];
             const int g_uv = t.green_v[cv] + t.green_u[cu];
             const int b_uv = t.blue_u[cu];
-            const int x = 2 * i;
+            const std::size_t x = 2 * i;
             put_pixel(t, out0 + 3 * x, y0[x], r_uv, g_uv, b_uv);
             put_pixel(t, out0 + 3 * x + 3, y0[x + 1], r_uv, g_uv, b_uv);
             put_pixel(t, out1 + 3 * x, y1[x], r_uv, g_uv, b_uv);
@@ -87,19 +87,23 @@ void yuv420_to_bgr(const Yuv420View& src, std::uint8_t* bgr, std::ptrdiff_t bgr_
 void interleave_planes(const std::uint8_t* first, const std::uint8_t* second,
                        std::ptrdiff_t in_stride, int in_step, int width, int height,
                        std::uint8_t* out) {
+    // Unsigned indices: Python extensions build with -fwrapv, under which signed index
+    // arithmetic may wrap and the loops would not be vectorised.
+    const std::size_t n = static_cast<std::size_t>(width);
     for (int row = 0; row < height; ++row) {
         const std::uint8_t* a = first + row * in_stride;
         const std::uint8_t* b = second + row * in_stride;
         std::uint8_t* o = out + static_cast<std::ptrdiff_t>(row) * 2 * width;
         if (in_step == 1) {
-            for (int i = 0; i < width; ++i) {
+            for (std::size_t i = 0; i < n; ++i) {
                 o[2 * i] = a[i];
                 o[2 * i + 1] = b[i];
             }
         } else {
-            for (int i = 0; i < width; ++i) {
-                o[2 * i] = a[i * in_step];
-                o[2 * i + 1] = b[i * in_step];
+            const std::size_t step = static_cast<std::size_t>(in_step);
+            for (std::size_t i = 0; i < n; ++i) {
+                o[2 * i] = a[i * step];
+                o[2 * i + 1] = b[i * step];
             }
         }
     }
