@@ -9,9 +9,10 @@ Prints, per frame size:
 2. the cost of turning a packed NV21 frame into the ``array.array('B')`` a ROS Image message
    stores, by every route in use (FACTS: numpy -> array.array is ~100x slower than bytes);
 3. the whole capture path: source -> Frame (read + stamp) -> NV21 written straight into an
-   ``array.array`` payload buffer, with a raw pipe writer (like rpicam-vid), ffmpeg decoding a
-   raw file, and the synthetic source; frames/s and CPU per frame (``time.process_time``,
-   all threads of this process, so the reader thread is included);
+   ``array.array`` payload buffer, with a raw pipe writer (like rpicam-vid; as fast as it can
+   and paced at 25 frames/s), ffmpeg decoding a raw file, and the synthetic source; frames/s
+   and CPU per frame (``time.process_time``: all threads of this process, so the reader
+   thread is included, the child's own work is not);
 
 and checks the goal: read + stamp + nv21 + payload under 20% of the 40 ms frame period.
 """
@@ -38,15 +39,19 @@ from picam_ros.synthetic import SyntheticConfig, SyntheticSource
 GOAL_MS = 0.2 * 40.0
 
 WRITER = textwrap.dedent("""
-    import os, sys
-    path, size = sys.argv[1], int(sys.argv[2])
+    import sys, time
+    path, size, fps = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     with open(path, 'rb') as f:
         frames = f.read()
     out = sys.stdout.buffer
     count = len(frames) // size
+    start, n = time.monotonic(), 0
     while True:
-        for i in range(count):
-            out.write(frames[i * size:(i + 1) * size])
+        out.write(frames[(n % count) * size:(n % count + 1) * size])
+        out.flush()
+        n += 1
+        if fps > 0:
+            time.sleep(max(0.0, start + n / fps - time.monotonic()))
 """)
 
 
@@ -134,13 +139,14 @@ def bench_payload(frame: Frame, repeat: int) -> float:
     return ours_wall
 
 
-def pipe_source(frames: list[Frame], tmp: str) -> ProcessSource:
+def pipe_source(frames: list[Frame], tmp: str, fps: float = 0.0) -> ProcessSource:
     fmt = frames[0].format
     path = os.path.join(tmp, f'frames_{fmt.width}x{fmt.height}.yuv')
     with open(path, 'wb') as f:
         f.writelines(frame.data.tobytes() for frame in frames)
     cfg = CaptureConfig(width=fmt.width, height=fmt.height, fps=25.0)
-    return ProcessSource(cfg, fmt, [sys.executable, '-c', WRITER, path, str(fmt.frame_bytes)])
+    return ProcessSource(cfg, fmt, [sys.executable, '-c', WRITER, path, str(fmt.frame_bytes),
+                                    str(fps)])
 
 
 def ffmpeg_raw_source(frames: list[Frame], tmp: str) -> FfmpegSource:
@@ -194,6 +200,8 @@ def main() -> None:
             print(f'\n[pipeline] {side}x{side}: source -> Frame -> nv21 payload')
             _, pipe_cpu = bench_pipeline('raw pipe writer (like rpicam-vid)',
                                          pipe_source(frames, tmp), args.frames)
+            bench_pipeline('raw pipe writer paced at 25 frames/s', pipe_source(frames, tmp, 25.0),
+                           args.frames)
             bench_pipeline('ffmpeg decoding a raw file', ffmpeg_raw_source(frames, tmp),
                            args.frames)
             bench_pipeline('synthetic (render included)', synthetic, args.frames)
