@@ -1,6 +1,6 @@
 """Live-stream costs: encoder throughput, capture-thread cost, and capture -> viewer latency.
 
-Run: ``python bench/stream.py`` (options: ``--seconds 6 --sizes 1024 1920``).
+Run: ``python bench/stream.py`` (options: ``--seconds 6 --sizes 1024 1920 --repeats 3``).
 
 Everything runs on loopback with real ffmpeg processes. The peer, measured in the same run, is
 the original system's way of streaming: the capture loop writing each frame straight into
@@ -261,8 +261,10 @@ def paced_costs(size: int, seconds: float, fps: float = 25.0) -> dict[str, objec
         submit_ms = []
         tick = threading.Event()
         while not pub.stats.connected:   # warm-up: encoder start and RTSP session
+            frame.mono_ns = time.monotonic_ns()
             pub.submit(frame)
             tick.wait(period)
+        tick.wait(0.5)
         sent0, dropped0 = pub.stats.sent, pub.stats.dropped
         start = time.monotonic()
         for index in range(int(seconds * fps)):
@@ -274,7 +276,8 @@ def paced_costs(size: int, seconds: float, fps: float = 25.0) -> dict[str, objec
             submit_ms.append((time.perf_counter() - t0) * 1e3)
         tick.wait(0.5)
         result['submit_ms'] = submit_ms
-        result['stdin_ms'] = pub.write_latencies_ms()[-(pub.stats.sent - sent0):]
+        measured = pub.stats.sent - sent0
+        result['stdin_ms'] = pub.write_latencies_ms()[-measured:] if measured else []
         result['dropped'] = pub.stats.dropped - dropped0
     config = StreamConfig(rtsp_port=free_port(), fps=fps)
     with FfmpegReceiver(config.rtsp_port):
@@ -365,6 +368,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seconds', type=float, default=6.0, help='length of each run')
     parser.add_argument('--sizes', type=int, nargs='+', default=[1024, 1920])
+    parser.add_argument('--repeats', type=int, default=3, help='latency runs per path')
     args = parser.parse_args()
     version = subprocess.run(['ffmpeg', '-version'], capture_output=True, text=True, check=True)
     print(f'ffmpeg: {version.stdout.splitlines()[0]}')
@@ -389,25 +393,33 @@ def main() -> None:
               f'{pct(stdin, 50):>10.1f}/{pct(stdin, 95):.1f}/{max(stdin):<8.1f} '
               f'{r["dropped"]:>5}')
 
-    print('\n3. capture -> receiver latency at 1280x720@30, synthetic source (ms)')
-    print(f'   {"path":<52} {"p50":>6} {"p90":>6} {"p99":>6} {"max":>6} {"frames":>7}'
-          f'  capture->stdin p50')
+    print(f'\n3. capture -> receiver latency at 1280x720@30, synthetic source (ms); '
+          f'{args.repeats} interleaved repeats, percentiles over all of them')
+    print(f'   {"path":<50} {"p50":>6} {"p90":>6} {"p99":>6} {"max":>6} {"frames":>9}'
+          f'  {"p50 per repeat":<20} {"stdin p50":>9} {"drops":>5}')
     rows = [('StreamPublisher -> ffmpeg listener, decoded', 'ffmpeg', 'publisher'),
             ('direct pipe (peer) -> ffmpeg listener, decoded', 'ffmpeg', 'direct'),
             ('StreamPublisher -> last RTP packet at RTSP sink', 'rtp', 'publisher')]
+    runs: dict[str, list[dict[str, object]]] = {label: [] for label, _, _ in rows}
+    for _ in range(args.repeats):
+        for label, receiver, producer in rows:
+            runs[label].append(end_to_end(args.seconds, receiver, producer))
     p50 = {}
-    for label, receiver, producer in rows:
-        r = end_to_end(args.seconds, receiver, producer)
-        lat = r['latency_ms']
+    for label, _, _ in rows:
+        lat = [v for r in runs[label] for v in r['latency_ms']]
+        frames = sum(r['frames'] for r in runs[label])
+        drops = sum(r['dropped'] + r['source_drops'] for r in runs[label])
+        stdin = [v for r in runs[label] for v in r['stdin_ms']]
+        per_repeat = '/'.join(f'{pct(r["latency_ms"], 50):.0f}' for r in runs[label])
         p50[label] = pct(lat, 50)
-        print(f'   {label:<52} {pct(lat, 50):>6.1f} {pct(lat, 90):>6.1f} {pct(lat, 99):>6.1f} '
-              f'{max(lat) if lat else float("nan"):>6.1f} {len(lat):>4}/{r["frames"]:<4}'
-              f'  {pct(r["stdin_ms"], 50):>6.1f}'
-              f'  (stream drops {r["dropped"]}, source drops {r["source_drops"]})')
+        print(f'   {label:<50} {pct(lat, 50):>6.1f} {pct(lat, 90):>6.1f} {pct(lat, 99):>6.1f} '
+              f'{max(lat) if lat else float("nan"):>6.1f} {len(lat):>4}/{frames:<4}'
+              f'  {per_repeat:<20} {pct(stdin, 50):>9.1f} {drops:>5}')
     ours = p50[rows[0][0]]
     print(f'\n   p50 ratio StreamPublisher / direct pipe: {ours / p50[rows[1][0]]:.2f}')
     print(f'   goal p50 < {GOAL_P50_MS:.0f} ms (decoded at receiver): '
           f'{"met" if ours < GOAL_P50_MS else "NOT met"} ({ours:.1f} ms)')
+    print(f'   load average at end: {os.getloadavg()[0]:.2f}')
 
 
 if __name__ == '__main__':

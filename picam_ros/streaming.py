@@ -218,6 +218,12 @@ class _Slot:
         self.sequence = -1
 
 
+def _write_all(fd: int, buf: np.ndarray) -> None:
+    view = memoryview(buf)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def server_probe(host: str, port: int) -> Callable[[], bool]:
     """Build a readiness check for an RTSP server at ``host:port``.
 
@@ -449,69 +455,60 @@ class StreamPublisher:
                 self._dropped += 1
             self._free.append(slot)
 
-    def _bring_up(self, process: ManagedProcess, failure: str | None) -> bool:
-        """Start (first time) or restart the encoder; False when stopped meanwhile."""
+    def _bring_up(self, process: ManagedProcess, failure: str | None) -> int | None:
+        """Start (first time) or restart the encoder; our own descriptor of its stdin.
+
+        ``None`` when stopped meanwhile. Writing through a duplicate means ``stop()`` closing
+        the child's stdin can never make a write land on a recycled descriptor number.
+        """
         while True:
             if not self._wait_for_server():
-                return False
+                return None
             with self._cond:
                 self._connected = False
             try:
                 if failure is None:
                     process.start()
                 elif not process.restart(failure):
-                    return False
+                    return None
+                stdin = process.stdin
+                if stdin is None:
+                    raise ProcessError('encoder started without a stdin pipe')
+                fd = os.dup(stdin.fileno())
             except ProcessStopped:
-                return False
-            except ProcessError as exc:
+                return None
+            except (ProcessError, OSError, ValueError) as exc:   # ValueError: stdin closed
                 failure = str(exc)
                 self._note_error(failure)
                 continue
-            stdin = process.stdin
-            if stdin is not None:
-                with contextlib.suppress(OSError, AttributeError):
-                    size = min(max(self.format.packed_bytes, 65536), _PIPE_MAX)
-                    fcntl.fcntl(stdin.fileno(), fcntl.F_SETPIPE_SZ, size)
-            return True
+            with contextlib.suppress(OSError):   # fewer wake-ups per frame (Linux)
+                size = min(max(self.format.packed_bytes, 65536), _PIPE_MAX)
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+            return fd
 
     def _write_loop(self, process: ManagedProcess) -> None:
-        failure: str | None = None
-        if not self._bring_up(process, None):
-            return
-        while True:
+        fd = self._bring_up(process, None)
+        while fd is not None:
             slot = self._next_slot()
             if slot is None:
-                return
-            if not process.is_alive():
+                break
+            try:
+                _write_all(fd, slot.buf)
+            except OSError as exc:   # EPIPE: the encoder is gone
                 self._release(slot, sent=False)
-                failure = self._encoder_failure(process, 'encoder exited')
+                os.close(fd)
+                fd = None
+                failure = self._encoder_failure(process, f'encoder pipe broke ({exc.strerror})')
             else:
-                try:
-                    self._write_all(process, slot.buf)
-                except (OSError, ValueError) as exc:   # EPIPE, or stdin closed by stop()
-                    self._release(slot, sent=False)
-                    failure = self._encoder_failure(process, f'encoder pipe broke ({exc})')
-                else:
-                    self._release(slot, sent=True)
-                    continue
+                self._release(slot, sent=True)
+                continue
             with self._cond:
                 if not self._running:
-                    return
+                    break
             self._note_error(failure)
-            if not self._bring_up(process, failure):
-                return
-
-    @staticmethod
-    def _write_all(process: ManagedProcess, buf: np.ndarray) -> None:
-        stdin = process.stdin
-        if stdin is None:
-            raise ValueError('encoder has no stdin')
-        view = memoryview(buf)
-        while view:
-            written = stdin.write(view)
-            if written is None:   # non-blocking pipe full: cannot happen on a blocking fd
-                raise OSError(errno.EAGAIN, 'encoder stdin would block')
-            view = view[written:]
+            fd = self._bring_up(process, failure)
+        if fd is not None:
+            os.close(fd)
 
     @staticmethod
     def _encoder_failure(process: ManagedProcess, what: str) -> str:
