@@ -18,7 +18,7 @@
     ros2 launch picam_ros stream.launch.py source:=rpicam stream:=false namespace:=board
 
 Topics (in ``namespace``): camera/image_raw, camera/image_throttled, camera/camera_info,
-centroids, centroids/debug_image... see README. The centroid node reads camera/image_throttled,
+centroids, debug_image (see README). The centroid node reads camera/image_throttled,
 so ``centroid_rate_hz`` sets how often centroids are computed; frames in between are not sent.
 """
 
