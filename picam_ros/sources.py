@@ -828,7 +828,9 @@ class RpicamSource(ProcessSource):
             if count > 8 * expected:  # no idle gaps at all: the size cannot be measured
                 break
         if count == 0 and bursts and bursts.count(bursts[-1]) >= self._AGREEING_BURSTS:
-            if bursts[-1] != expected:
+            # Several frames may arrive back to back (a busy reader); a frame size that does
+            # not divide the burst is what gives a wrong stride away.
+            if bursts[-1] % expected:
                 raise _SizeMismatch(self._mismatch_message(bursts[-1]))
             return
         # Unmeasurable (no idle time between frames, or bursts that never agree): trust the
@@ -844,14 +846,16 @@ class RpicamSource(ProcessSource):
         fmt = self.format
         text = (f'rpicam: the camera writes {measured}-byte frames, but {fmt} is '
                 f'{fmt.frame_bytes} bytes.')
+        tail = self._process.stderr_tail()[-5:]
+        adjusted = any('adjusted' in line for line in tail)
         stride = _implied_stride(measured, cfg.width, cfg.height)
-        if stride is not None:
+        if stride is not None and not adjusted:
             text += (f' Its rows are {stride} bytes apart: set stride={stride}, or use a width '
                      f'that is a multiple of 64.')
         else:
-            text += (' The camera may have adjusted the size (see "Stream configuration '
-                     'adjusted" in its output); pick a supported width and height.')
-        tail = self._process.stderr_tail()[-5:]
+            text += (' The camera changed the requested size ("Stream configuration adjusted");'
+                     ' pick a width and height the sensor mode supports.' if adjusted else
+                     ' Pick a width and height the sensor mode supports.')
         if tail:
             text += ' rpicam-vid said: ' + ' | '.join(tail)
         return text

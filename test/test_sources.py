@@ -322,6 +322,21 @@ def test_rpicam_frames_of_another_size_are_refused_naming_the_real_stride(fake_r
     assert source.stats.restarts == 0 and source.stats.frames == 0
 
 
+def test_rpicam_size_adjusted_by_the_camera_is_refused_with_its_own_words(fake_rpicam,
+                                                                           monkeypatch):
+    monkeypatch.setenv('FAKE_CAMERA_ARGS', '--height 60 --say "Stream configuration adjusted"')
+    source = RpicamSource(RpicamConfig(width=768, height=64, fps=30.0))
+    with source, pytest.raises(SourceError, match='changed the requested size') as failure:
+        source.read(timeout=20)
+    assert 'rpicam-vid said: Stream configuration adjusted' in str(failure.value)
+
+
+def test_rpicam_frames_without_idle_time_are_trusted_and_stay_aligned(fake_rpicam, monkeypatch):
+    monkeypatch.setenv('FAKE_CAMERA_ARGS', '--unpaced')
+    with RpicamSource(RpicamConfig(width=64, height=32, fps=30.0)) as source:
+        read_frames(source, 5)
+
+
 def test_rpicam_stride_must_hold_a_row():
     with pytest.raises(ValueError, match='stride'):
         RpicamConfig(width=780, height=64, stride=700)
