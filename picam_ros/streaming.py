@@ -286,6 +286,11 @@ class StreamPublisher:
         return self._running
 
     @property
+    def queued(self) -> int:
+        """Frames waiting for the encoder right now (cheap; for pacing and diagnostics)."""
+        return len(self._queue)
+
+    @property
     def encoder_pid(self) -> int | None:
         """The pid of the running ffmpeg encoder, if any (for diagnostics and tests)."""
         process = self._process
