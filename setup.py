@@ -1,17 +1,20 @@
 """Build picam_ros: an ament_python package with one pybind11 extension.
 
-The extension is built with the pybind11 the interpreter can import: the distro's
-(python3-pybind11 / pybind11-dev, what colcon uses on a ROS machine) or a venv's.
-Every ``src_cpp/*.cpp`` is compiled into ``picam_ros._centroids``.
+The extension is built with the pybind11 the machine has. In a venv (or with the distro's
+``python3-pybind11``) that is pybind11's own ``setup_helpers``. On a ROS machine the rosdep key
+``pybind11-dev`` installs only the C++ headers (``/usr/include/pybind11``), so without the Python
+module the extension is declared as a plain setuptools ``Extension`` with the flags
+``Pybind11Extension`` would add. Every ``src_cpp/*.cpp`` is compiled into
+``picam_ros._centroids``.
 """
 
 from glob import glob
 import os
 
-from pybind11.setup_helpers import build_ext, Pybind11Extension
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 PACKAGE = 'picam_ros'
+SOURCES = sorted(glob('src_cpp/*.cpp'))
 
 extra_compile_args = ['-O3', '-fno-math-errno']
 if os.environ.get('PICAM_ROS_NATIVE') == '1':
@@ -19,22 +22,26 @@ if os.environ.get('PICAM_ROS_NATIVE') == '1':
     # the same build runs on any CPU of the architecture.
     extra_compile_args.append('-march=native')
 
-ext_modules = [
-    Pybind11Extension(
-        f'{PACKAGE}._centroids',
-        sorted(glob('src_cpp/*.cpp')),
-        include_dirs=['src_cpp'],
-        cxx_std=17,
-        extra_compile_args=extra_compile_args,
-    ),
-]
+try:
+    from pybind11.setup_helpers import build_ext, ParallelCompile, Pybind11Extension
+except ImportError:  # headers only (Debian/Ubuntu pybind11-dev, as rosdep installs it)
+    extension = Extension(
+        f'{PACKAGE}._centroids', SOURCES, include_dirs=['src_cpp'], language='c++',
+        extra_compile_args=['-std=c++17', '-fvisibility=hidden', *extra_compile_args])
+    cmdclass = {}
+else:
+    ParallelCompile('NPY_NUM_BUILD_JOBS').install()
+    extension = Pybind11Extension(
+        f'{PACKAGE}._centroids', SOURCES, include_dirs=['src_cpp'], cxx_std=17,
+        extra_compile_args=extra_compile_args)
+    cmdclass = {'build_ext': build_ext}
 
 setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*', 'bench']),
-    ext_modules=ext_modules,
-    cmdclass={'build_ext': build_ext},
+    ext_modules=[extension],
+    cmdclass=cmdclass,
     data_files=[
         ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE}']),
         (f'share/{PACKAGE}', ['package.xml']),
@@ -55,6 +62,14 @@ setup(
             'colcon-recursive-crawl',
             'colcon-package-information',
             'catkin_pkg',
+            'colcon-package-selection',
+            'flake8',
+            'flake8-builtins',
+            'flake8-comprehensions',
+            'flake8-docstrings',
+            'flake8-import-order',
+            'flake8-quotes',
+            'pydocstyle',
         ],
     },
     zip_safe=False,
