@@ -17,6 +17,8 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v g++ >/dev/null || need+=(g++)
 python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || need+=(python3-dev)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+# The tests also build the extension as a ROS machine does: with the distro's header-only pybind11.
+[ -n "$extras" ] && [ ! -e /usr/include/pybind11/pybind11.h ] && need+=(pybind11-dev)
 if [ ${#need[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
