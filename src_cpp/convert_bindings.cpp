@@ -1,9 +1,10 @@
-// pybind11 bindings for the frame conversions: validate numpy views, then run the plain C++
-// kernels (convert.hpp) with the GIL released. Written against the pybind11 2.9 API.
+// pybind11 bindings for the frame conversions: validate the buffers, then run the plain C++
+// kernels (convert.hpp) with the GIL released. Like bindings.cpp, written against the
+// pybind11 2.9 API without pybind11/numpy.h: arrays cross through the buffer protocol only,
+// so any pybind11 >= 2.9 works with any numpy (1.21 ... 2.x).
 #include "convert_bindings.hpp"
 
-#include <pybind11/numpy.h>
-
+#include <cstdint>
 #include <string>
 
 #include "convert.hpp"
@@ -14,90 +15,108 @@ namespace {
 
 [[noreturn]] void fail(const std::string& message) { throw py::value_error(message); }
 
-std::string shape_of(const py::array& a) {
+std::string shape_of(const py::buffer_info& info) {
     std::string text = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) {
-        text += (i ? ", " : "") + std::to_string(a.shape(i));
+    for (py::ssize_t i = 0; i < info.ndim; ++i) {
+        text += (i ? ", " : "") + std::to_string(info.shape[i]);
     }
     return text + ")";
 }
 
-void require_uint8(const py::array& a, const char* name) {
-    if (a.dtype().kind() != 'u' || a.itemsize() != 1) {
-        fail(std::string(name) + " must be a uint8 array");
+py::buffer_info request(const py::object& obj, const char* name, bool writable) {
+    if (!PyObject_CheckBuffer(obj.ptr())) {
+        fail(std::string(name) + ": expected a uint8 array, got " +
+             std::string(Py_TYPE(obj.ptr())->tp_name));
     }
+    py::buffer_info info = py::reinterpret_borrow<py::buffer>(obj).request(writable);
+    const std::string& format = info.format;
+    const bool uint8 = format == "B" || format == "@B" || format == "=B" || format == "<B" ||
+                       format == ">B" || format == "!B";
+    if (info.itemsize != 1 || !uint8) {
+        fail(std::string(name) + ": expected dtype uint8, got buffer format '" + format + "'");
+    }
+    return info;
 }
 
-// A (rows, cols) uint8 plane whose samples are 1 (planar) or 2 (interleaved) bytes apart.
-void require_plane(const py::array& a, const char* name, py::ssize_t rows, py::ssize_t cols) {
-    require_uint8(a, name);
-    if (a.ndim() != 2 || a.shape(0) != rows || a.shape(1) != cols) {
-        fail(std::string(name) + " must have shape (" + std::to_string(rows) + ", " +
-             std::to_string(cols) + "), got " + shape_of(a));
+// A (rows, cols) plane whose samples are 1 (planar) or 2 (interleaved) bytes apart.
+void require_plane(const py::buffer_info& info, const char* name, py::ssize_t rows,
+                   py::ssize_t cols) {
+    if (info.ndim != 2 || info.shape[0] != rows || info.shape[1] != cols) {
+        fail(std::string(name) + ": expected shape (" + std::to_string(rows) + ", " +
+             std::to_string(cols) + "), got " + shape_of(info));
     }
-    if ((a.strides(1) != 1 && a.strides(1) != 2) || a.strides(0) < cols * a.strides(1)) {
+    if ((info.strides[1] != 1 && info.strides[1] != 2) ||
+        info.strides[0] < cols * info.strides[1]) {
         fail(std::string(name) + ": samples must be 1 or 2 bytes apart with rows in order");
     }
 }
 
-void yuv420_to_bgr(const py::array& y, const py::array& u, const py::array& v, py::array& out) {
-    require_uint8(y, "y");
-    if (y.ndim() != 2 || y.strides(1) != 1 || y.strides(0) < y.shape(1)) {
-        fail("y must be a 2-D uint8 plane with contiguous rows, got shape " + shape_of(y));
+void yuv420_to_bgr(const py::object& y_obj, const py::object& u_obj, const py::object& v_obj,
+                   const py::object& out_obj) {
+    const py::buffer_info y = request(y_obj, "y", false);
+    if (y.ndim != 2 || y.strides[1] != 1 || y.strides[0] < y.shape[1]) {
+        fail("y: expected a 2-D plane with contiguous rows, got shape " + shape_of(y));
     }
-    const py::ssize_t height = y.shape(0), width = y.shape(1);
-    if (height % 2 || width % 2) {
-        fail("width and height must be even for 4:2:0, got " + shape_of(y));
+    const py::ssize_t height = y.shape[0], width = y.shape[1];
+    if (height % 2 || width % 2 || height < 2 || width < 2 || height > INT32_MAX ||
+        width > INT32_MAX) {
+        fail("y: width and height must be even and positive for 4:2:0, got " + shape_of(y));
     }
+    const py::buffer_info u = request(u_obj, "u", false);
+    const py::buffer_info v = request(v_obj, "v", false);
     require_plane(u, "u", height / 2, width / 2);
     require_plane(v, "v", height / 2, width / 2);
-    if (u.strides(0) != v.strides(0) || u.strides(1) != v.strides(1)) {
+    if (u.strides[0] != v.strides[0] || u.strides[1] != v.strides[1]) {
         fail("u and v must have the same strides");
     }
-    require_uint8(out, "out");
-    if (out.ndim() != 3 || out.shape(0) != height || out.shape(1) != width || out.shape(2) != 3 ||
-        out.strides(2) != 1 || out.strides(1) != 3 || out.strides(0) < 3 * width) {
-        fail("out must be a (" + std::to_string(height) + ", " + std::to_string(width) +
-             ", 3) uint8 array with packed pixels, got " + shape_of(out));
+    const py::buffer_info out = request(out_obj, "out", true);
+    if (out.ndim != 3 || out.shape[0] != height || out.shape[1] != width || out.shape[2] != 3 ||
+        out.strides[2] != 1 || out.strides[1] != 3 || out.strides[0] < 3 * width) {
+        fail("out: expected a (" + std::to_string(height) + ", " + std::to_string(width) +
+             ", 3) array of packed pixels, got " + shape_of(out));
     }
-    if (!out.writeable()) {
-        fail("out is read-only");
-    }
-    picam::Yuv420View src{static_cast<const std::uint8_t*>(y.data()), y.strides(0),
-                          static_cast<const std::uint8_t*>(u.data()),
-                          static_cast<const std::uint8_t*>(v.data()), u.strides(0),
-                          static_cast<int>(u.strides(1)), static_cast<int>(width),
-                          static_cast<int>(height)};
-    auto* dst = static_cast<std::uint8_t*>(out.mutable_data());
-    const std::ptrdiff_t dst_stride = out.strides(0);
+    const picam::Yuv420View src{static_cast<const std::uint8_t*>(y.ptr), y.strides[0],
+                                static_cast<const std::uint8_t*>(u.ptr),
+                                static_cast<const std::uint8_t*>(v.ptr), u.strides[0],
+                                static_cast<int>(u.strides[1]), static_cast<int>(width),
+                                static_cast<int>(height)};
+    auto* dst = static_cast<std::uint8_t*>(out.ptr);
+    const std::ptrdiff_t dst_stride = out.strides[0];
     py::gil_scoped_release release;
     picam::yuv420_to_bgr(src, dst, dst_stride);
 }
 
-void interleave_planes(const py::array& first, const py::array& second, py::array& out) {
-    require_uint8(first, "first");
-    if (first.ndim() != 2) {
-        fail("first must be a 2-D plane, got shape " + shape_of(first));
+void interleave_planes(const py::object& first_obj, const py::object& second_obj,
+                       const py::object& out_obj) {
+    const py::buffer_info first = request(first_obj, "first", false);
+    if (first.ndim != 2 || first.shape[0] > INT32_MAX || first.shape[1] > INT32_MAX) {
+        fail("first: expected a 2-D plane, got shape " + shape_of(first));
     }
-    const py::ssize_t rows = first.shape(0), cols = first.shape(1);
+    const py::ssize_t rows = first.shape[0], cols = first.shape[1];
+    const py::buffer_info second = request(second_obj, "second", false);
     require_plane(first, "first", rows, cols);
     require_plane(second, "second", rows, cols);
-    if (first.strides(0) != second.strides(0) || first.strides(1) != second.strides(1)) {
+    if (first.strides[0] != second.strides[0] || first.strides[1] != second.strides[1]) {
         fail("first and second must have the same strides");
     }
-    require_uint8(out, "out");
-    if (out.size() != 2 * rows * cols || !(out.flags() & py::array::c_style)) {
-        fail("out must be a C-contiguous uint8 array of " + std::to_string(2 * rows * cols) +
-             " bytes");
+    const py::buffer_info out = request(out_obj, "out", true);
+    py::ssize_t size = 1;
+    py::ssize_t expected_stride = 1;
+    bool contiguous = true;
+    for (py::ssize_t i = out.ndim - 1; i >= 0; --i) {
+        contiguous = contiguous && (out.shape[i] == 1 || out.strides[i] == expected_stride);
+        expected_stride *= out.shape[i];
+        size *= out.shape[i];
     }
-    if (!out.writeable()) {
-        fail("out is read-only");
+    if (size != 2 * rows * cols || !contiguous) {
+        fail("out: expected a C-contiguous array of " + std::to_string(2 * rows * cols) +
+             " bytes, got shape " + shape_of(out));
     }
-    const auto* a = static_cast<const std::uint8_t*>(first.data());
-    const auto* b = static_cast<const std::uint8_t*>(second.data());
-    auto* dst = static_cast<std::uint8_t*>(out.mutable_data());
-    const std::ptrdiff_t stride = first.strides(0);
-    const int step = static_cast<int>(first.strides(1));
+    const auto* a = static_cast<const std::uint8_t*>(first.ptr);
+    const auto* b = static_cast<const std::uint8_t*>(second.ptr);
+    auto* dst = static_cast<std::uint8_t*>(out.ptr);
+    const std::ptrdiff_t stride = first.strides[0];
+    const int step = static_cast<int>(first.strides[1]);
     py::gil_scoped_release release;
     picam::interleave_planes(a, b, stride, step, static_cast<int>(cols), static_cast<int>(rows),
                              dst);

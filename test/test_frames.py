@@ -209,5 +209,17 @@ def test_native_conversions_equal_the_numpy_ones(layout, stride, monkeypatch):
                     reason='C++ conversions not registered in picam_ros._centroids')
 def test_native_bgr_rejects_a_wrong_output_shape():
     frame = random_frame(64, 48)
-    with pytest.raises(ValueError, match='out must be'):
+    with pytest.raises(ValueError, match=r'out: expected a \(48, 64, 3\) array'):
         frames._native_yuv420_to_bgr(frame.y, frame.u, frame.v, np.empty((4, 4, 3), np.uint8))
+
+
+@pytest.mark.skipif(frames._native_yuv420_to_bgr is None,
+                    reason='C++ conversions not registered in picam_ros._centroids')
+def test_native_kernels_refuse_read_only_output_and_other_dtypes():
+    frame = random_frame(64, 48)
+    read_only = np.empty((48, 64, 3), np.uint8)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match='read-only'):
+        frames._native_yuv420_to_bgr(frame.y, frame.u, frame.v, read_only)
+    with pytest.raises(ValueError, match='uint8'):
+        frames._native_interleave(frame.u.astype(np.int16), frame.v, np.empty(3072, np.uint8))
