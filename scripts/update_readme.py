@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Regenerate README.md's parameter tables from the rows the nodes declare.
+
+    python scripts/update_readme.py          # rewrite the section in place
+    python scripts/update_readme.py --check  # exit 1 if README.md is out of date
+
+The tables come from ``python -m picam_ros.params`` (the same ParamRow tables the nodes turn
+into ParameterDescriptors), so the README cannot drift from what ``ros2 param describe`` says.
+"""
+
+import argparse
+from pathlib import Path
+import subprocess
+import sys
+
+README = Path(__file__).resolve().parent.parent / 'README.md'
+BEGIN, END = '<!-- parameters:begin -->', '<!-- parameters:end -->'
+
+
+def rendered() -> str:
+    tables = subprocess.run([sys.executable, '-m', 'picam_ros.params'], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    return f'{BEGIN}\n{tables}\n{END}'
+
+
+def current(text: str) -> str:
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    return text[start:end]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--check', action='store_true', help='only check, exit 1 if stale')
+    args = parser.parse_args()
+    text = README.read_text()
+    fresh = rendered()
+    if current(text) == fresh:
+        return 0
+    if args.check:
+        print('README.md parameter tables are stale: run python scripts/update_readme.py',
+              file=sys.stderr)
+        return 1
+    README.write_text(text.replace(current(text), fresh))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

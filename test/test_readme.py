@@ -1,0 +1,28 @@
+"""README.md states what the code does: its commands and parameter tables are the real ones."""
+
+from pathlib import Path
+import re
+import subprocess
+import sys
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / 'README.md').read_text()
+
+
+def bash_commands() -> list[str]:
+    return re.findall(r'```bash\n(.*?)\n```', README, flags=re.S)
+
+
+def test_readme_parameter_tables_match_what_the_nodes_declare():
+    result = subprocess.run([sys.executable, 'scripts/update_readme.py', '--check'], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_readme_starts_with_the_run_and_test_commands_that_ci_runs():
+    run, test = bash_commands()[:2]
+    assert 'picam-ros' in run and 'scripts/setup.sh' in run
+    assert 'pytest' in test and 'scripts/setup.sh --test' in test
+    ci = subprocess.run(['bash', '.ci/run', '--print-test-command'], cwd=ROOT,
+                        capture_output=True, text=True, timeout=30, check=True)
+    assert ci.stdout.strip() == test
