@@ -10,7 +10,7 @@ README = (ROOT / 'README.md').read_text()
 
 
 def bash_commands() -> list[str]:
-    return re.findall(r'```bash\n(.*?)\n```', README, flags=re.S)
+    return re.findall(r'```bash\n(.*?)\n```', README, flags=re.DOTALL)
 
 
 def test_readme_parameter_tables_match_what_the_nodes_declare():
