@@ -197,6 +197,17 @@ def test_unpaced_source_numbers_frames_consecutively_and_reuses_buffers():
     assert (stats.frames, stats.delivered, stats.drops) == (4, 4, 0)
 
 
+def test_frames_iterator_ends_when_the_source_stops():
+    src = SyntheticSource(SyntheticConfig(**SMALL, paced=False))
+    src.start()
+    sequences = []
+    for frame in src.frames():
+        sequences.append(frame.sequence)
+        if len(sequences) == 3:
+            src.stop()
+    assert sequences == [0, 1, 2]
+
+
 def test_paced_source_skips_frames_a_slow_reader_missed_and_counts_them_as_drops():
     with SyntheticSource(SyntheticConfig(**SMALL, fps=200.0)) as src:
         sequences = [src.read(timeout=5).sequence]
