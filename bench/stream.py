@@ -230,7 +230,7 @@ def throughput(size: int, seconds: float) -> tuple[float, float]:
                     pub.submit(frame)
                     index += 1
                 else:
-                    idle.wait(0.0005)
+                    idle.wait(0.002)
             return pub.stats.sent - sent0
 
         run_for(1.0)   # warm-up: connection, first keyframes
