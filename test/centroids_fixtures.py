@@ -41,8 +41,11 @@ def reference_blobs(keyed: np.ndarray, params: KeyingParams,
     height, width = keyed.shape
     x0, y0, w, h = params.roi or (0, 0, width, height)
     region = np.ascontiguousarray(keyed[y0:y0 + h, x0:x0 + w], dtype=np.uint8)
-    count, labels, stats, centroids = cv2.connectedComponentsWithStats(
-        region, connectivity=params.connectivity, ltype=cv2.CV_32S)
+    # Wu's (SAUF) algorithm explicitly: the default 4-connectivity one of OpenCV 4.5.5 (still
+    # shipped in some distros and wheels) crashes (opencv/opencv#21366). Stats do not depend on
+    # the algorithm.
+    count, labels, stats, centroids = cv2.connectedComponentsWithStatsWithAlgorithm(
+        region, params.connectivity, cv2.CV_32S, cv2.CCL_WU)
     present, first_index = np.unique(labels.ravel(), return_index=True)
     first_pixel = np.zeros(count, np.int64)  # raster index of each label's first pixel
     first_pixel[present] = first_index
