@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 import socket
+import sys
+import textwrap
 import threading
 import time
 
@@ -12,6 +15,34 @@ import numpy as np
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.process import ManagedProcess, ProcessError, ProcessSpec, tcp_port_listening
 from picam_ros.synthetic import decode_sequence, encode_sequence
+
+FAKE_MEDIAMTX = """
+    import os, socket, sys, time
+    config = sys.argv[1]
+    if not os.path.isfile(config):
+        print(f'ERR: open {config}: no such file or directory', flush=True)
+        sys.exit(1)
+    if os.environ.get('FAKE_FAIL'):
+        print('2024/01/01 00:00:00 ERR ' + os.environ['FAKE_FAIL'], flush=True)
+        sys.exit(1)
+    port = int(os.environ['MTX_RTSPADDRESS'].rsplit(':', 1)[1])
+    time.sleep(float(os.environ.get('FAKE_DELAY', '0.3')))
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(('', port))
+    listener.listen()
+    print(f'2024/01/01 00:00:00 INF [RTSP] listener opened on :{port} (TCP)', flush=True)
+    while True:
+        listener.accept()[0].close()
+    """
+
+
+def write_fake_mediamtx(directory: Path) -> str:
+    """Write an executable fake MediaMTX into ``directory``; return its path."""
+    path = directory / 'mediamtx'
+    path.write_text(f'#!{sys.executable}\n' + textwrap.dedent(FAKE_MEDIAMTX))
+    path.chmod(0o755)
+    return str(path)
 
 
 def free_tcp_port() -> int:

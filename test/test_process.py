@@ -35,14 +35,14 @@ def python_child(code: str, name: str = 'child', **spec_kwargs) -> ManagedProces
 
 def test_start_returns_only_once_the_delayed_tcp_server_accepts():
     port = free_tcp_port()
-    server = python_child(f'''
+    server = python_child(f"""
         import socket, time
         time.sleep(0.4)
         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(('127.0.0.1', {port})); s.listen()
         while True:
             s.accept()[0].close()
-        ''', ready=lambda: tcp_port_accepts('127.0.0.1', port), ready_timeout=20)
+        """, ready=lambda: tcp_port_accepts('127.0.0.1', port), ready_timeout=20)
     with server:
         assert tcp_port_accepts('127.0.0.1', port)
         assert tcp_port_listening(port)
@@ -50,12 +50,12 @@ def test_start_returns_only_once_the_delayed_tcp_server_accepts():
 
 
 def test_child_exiting_before_ready_raises_with_command_status_and_stderr_tail():
-    child = python_child('''
+    child = python_child("""
         import sys
         print('first line', file=sys.stderr)
         print('config file broken: line 3', file=sys.stderr)
         sys.exit(3)
-        ''', name='broken', ready=lambda: False)
+        """, name='broken', ready=lambda: False)
     with pytest.raises(ProcessError) as info:
         child.start()
     message = str(info.value)
@@ -175,14 +175,14 @@ def test_start_after_stop_works_again():
 
 # -- stopping -----------------------------------------------------------------------------------
 
-IGNORING_PARENT_WITH_GRANDCHILD = '''
+IGNORING_PARENT_WITH_GRANDCHILD = """
     import signal, subprocess, sys, time
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     grandchild = subprocess.Popen(['sleep', '60'])  # inherits the ignored signals
     print(grandchild.pid, flush=True)
     time.sleep(60)
-    '''
+    """
 
 
 def test_child_ignoring_sigint_and_sigterm_is_killed_together_with_its_group():
@@ -197,14 +197,14 @@ def test_child_ignoring_sigint_and_sigterm_is_killed_together_with_its_group():
 
 
 def test_gentle_child_stops_on_sigint_without_escalation():
-    child = python_child('''
+    child = python_child("""
         import time
         try:
             print('handler installed', flush=True)
             time.sleep(60)
         except KeyboardInterrupt:
             raise SystemExit(7)
-        ''', stdout_pipe=True, stop_timeout=30)
+        """, stdout_pipe=True, stop_timeout=30)
     child.start()
     assert child.stdout.readline() == b'handler installed\n'
     child.stop()
@@ -235,13 +235,13 @@ def test_closing_stdin_lets_a_filter_child_finish_cleanly():
 # -- output capture -----------------------------------------------------------------------------
 
 def test_output_is_logged_and_only_the_last_lines_are_kept(caplog):
-    child = python_child('''
+    child = python_child("""
         import sys
         for i in range(200):
             print(f'line {i}', file=sys.stderr)
         sys.stderr.write('progress 1\\rprogress 2\\r')
         print('on stdout too', flush=True)
-        ''', name='chatty', stderr_lines=5, output_level=logging.INFO)
+        """, name='chatty', stderr_lines=5, output_level=logging.INFO)
     with caplog.at_level(logging.INFO, logger='picam_ros.process.chatty'):
         child.start()
         assert child.wait(timeout=10) == 0
@@ -282,7 +282,7 @@ def test_env_entries_override_the_parent_environment():
 
 # -- no orphans ---------------------------------------------------------------------------------
 
-OWNER_SCRIPT = '''
+OWNER_SCRIPT = """
     import sys, threading, time
     from picam_ros.process import ManagedProcess, ProcessSpec
     child = ManagedProcess(ProcessSpec(name='sleeper', argv=['sleep', '300']))
@@ -292,7 +292,7 @@ OWNER_SCRIPT = '''
     starter.join()
     print(child.pid, flush=True)
     time.sleep(300)
-    '''
+    """
 
 
 def test_child_survives_its_starting_thread_but_dies_with_a_sigkilled_owner():

@@ -6,6 +6,9 @@ needed by the tests marked ``mediamtx``, see test_streaming_mediamtx.py).
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -20,6 +23,7 @@ from stream_fixtures import (
     scene_i420,
     stamp_counter,
     wait_until,
+    write_fake_mediamtx,
 )
 
 from picam_ros.frames import FrameFormat
@@ -212,6 +216,50 @@ def test_stop_leaves_no_process_or_thread_and_is_idempotent():
     leftover = [t for t in set(threading.enumerate()) - threads_before
                 if t.name.startswith(('picam-stream', 'ffmpeg-encoder'))]
     assert leftover == []
+
+
+OWNER = """
+    import sys, threading
+    sys.path.insert(0, {testdir!r})
+    from stream_fixtures import RtspReceiver, free_tcp_port, frame_from_i420, scene_i420
+    from picam_ros.frames import FrameFormat
+    from picam_ros.streaming import MediaServer, MediaServerConfig, StreamConfig, StreamPublisher
+    server = MediaServer(MediaServerConfig(mediamtx_path={fake!r}, rtsp_port=free_tcp_port(),
+                                           webrtc_port=free_tcp_port(), hls_port=free_tcp_port()))
+    server.start()
+    port = free_tcp_port()
+    receiver = RtspReceiver(port, 'cam', 320, 240).start()
+    fmt = FrameFormat(320, 240)
+    pub = StreamPublisher(StreamConfig(rtsp_port=port), fmt)
+    pub.start()
+    frame = frame_from_i420(scene_i420(320, 240, 0), fmt)
+    tick = threading.Event()
+    while not pub.stats.connected:
+        pub.submit(frame)
+        tick.wait(0.04)
+    print(server.pid, receiver.process.pid, pub.encoder_pid, flush=True)
+    while True:
+        pub.submit(frame)
+        tick.wait(0.04)
+    """
+
+
+def test_encoder_and_media_server_die_with_a_sigkilled_owner(tmp_path):
+    script = textwrap.dedent(OWNER).format(testdir=os.path.dirname(__file__),
+                                           fake=write_fake_mediamtx(tmp_path))
+    owner = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE,
+                             start_new_session=True)
+    try:
+        pids = [int(pid) for pid in owner.stdout.readline().split()]
+        assert len(pids) == 3 and not any(pid_gone(pid) for pid in pids)
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(timeout=GUARD)
+        assert wait_until(lambda: all(pid_gone(pid) for pid in pids), GUARD), 'orphans left'
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        owner.stdout.close()
 
 
 # -- configuration and input checks --------------------------------------------------------------

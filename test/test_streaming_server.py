@@ -7,12 +7,10 @@ way MediaMTX does, and listens on the RTSP port after a delay.
 import os
 import signal
 import socket
-import sys
-import textwrap
 import threading
 
 import pytest
-from stream_fixtures import free_tcp_port, pid_gone, wait_until
+from stream_fixtures import free_tcp_port, pid_gone, wait_until, write_fake_mediamtx
 import yaml
 
 from picam_ros.process import tcp_port_accepts
@@ -25,33 +23,10 @@ from picam_ros.streaming import (
 
 GUARD = 20.0
 
-FAKE_MEDIAMTX = """
-    import os, socket, sys, time
-    config = sys.argv[1]
-    if not os.path.isfile(config):
-        print(f'ERR: open {config}: no such file or directory', flush=True)
-        sys.exit(1)
-    if os.environ.get('FAKE_FAIL'):
-        print('2024/01/01 00:00:00 ERR ' + os.environ['FAKE_FAIL'], flush=True)
-        sys.exit(1)
-    port = int(os.environ['MTX_RTSPADDRESS'].rsplit(':', 1)[1])
-    time.sleep(float(os.environ.get('FAKE_DELAY', '0.3')))
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(('', port))
-    listener.listen()
-    print(f'2024/01/01 00:00:00 INF [RTSP] listener opened on :{port} (TCP)', flush=True)
-    while True:
-        listener.accept()[0].close()
-    """
-
 
 @pytest.fixture
 def fake_mediamtx(tmp_path):
-    path = tmp_path / 'mediamtx'
-    path.write_text(f'#!{sys.executable}\n' + textwrap.dedent(FAKE_MEDIAMTX))
-    path.chmod(0o755)
-    return str(path)
+    return write_fake_mediamtx(tmp_path)
 
 
 def server_config(binary: str, **changes) -> MediaServerConfig:
