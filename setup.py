@@ -54,7 +54,7 @@ setup(
         'test': [
             'pytest',
             'hypothesis',
-            'opencv-python-headless',
+            'opencv-python-headless>=4.6',  # 4.5.5's default labeller can crash (opencv#21366)
             'ruff',
             'colcon-core',
             'colcon-ros',
