@@ -40,6 +40,7 @@ import subprocess
 import threading
 import time
 from typing import IO
+import weakref
 
 __all__ = [
     'Backoff',
@@ -287,6 +288,10 @@ class _Run:
                 self.pidfd = os.pidfd_open(popen.pid)
             except OSError:
                 self.pidfd = None
+            else:
+                # Closed when the last holder of this run lets go, never under a thread that
+                # is waiting on it (a recycled descriptor number could block that wait forever).
+                weakref.finalize(self, os.close, self.pidfd)
         self._spec = spec
         self._logger = logger
         self.reader = threading.Thread(target=self._pump, args=(output_fd,),
@@ -378,9 +383,6 @@ class _Run:
             _close_quietly(self.popen.stdin)
             _close_quietly(self.popen.stdout)
             self.reader.join(timeout=stop_timeout)
-            if self.pidfd is not None:
-                os.close(self.pidfd)
-                self.pidfd = None
 
 
 def _close_quietly(stream: IO[bytes] | None) -> None:
