@@ -258,8 +258,8 @@ class FfmpegConfig(CaptureConfig):
 
     input: str = config_field('lavfi:testsrc2=size=1024x1024:rate=25',
                               'file, /dev/videoN, rtsp://... URL, or lavfi:<graph>')
-    input_args: tuple[str, ...] = config_field((), 'ffmpeg options placed before -i, e.g. '
-                                         '-f v4l2 -input_format mjpeg')
+    input_args: tuple[str, ...] = config_field(
+        (), 'ffmpeg options placed before -i, e.g. -f v4l2 -input_format mjpeg')
     loop: bool = config_field(True, 'loop a file input forever (-stream_loop -1)')
     realtime: bool = config_field(True, 'read files and lavfi graphs at their native rate (-re)')
     binary: str = config_field('ffmpeg', 'ffmpeg executable (name on PATH or a path)')
@@ -330,8 +330,8 @@ class SourceConfig(ConfigBase):
     loop: bool = config_field(True, 'ffmpeg: loop a file input forever')
     realtime: bool = config_field(True, 'ffmpeg: read files/lavfi at their native rate')
     seed: int = config_field(0, 'synthetic: scene seed', low=0, high=2**31 - 1)
-    paced: bool = config_field(True, 'synthetic: deliver frames at fps (false: as fast as '
-                                      'they are read)')
+    paced: bool = config_field(
+        True, 'synthetic: deliver frames at fps (false: as fast as they are read)')
     drift_x: float = config_field(1.5, 'synthetic: scene motion, px/frame', low=-64.0, high=64.0)
     drift_y: float = config_field(0.75, 'synthetic: scene motion, px/frame', low=-64.0,
                                   high=64.0)

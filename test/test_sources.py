@@ -322,8 +322,8 @@ def test_rpicam_frames_of_another_size_are_refused_naming_the_real_stride(fake_r
     assert source.stats.restarts == 0 and source.stats.frames == 0
 
 
-def test_rpicam_size_adjusted_by_the_camera_is_refused_with_its_own_words(fake_rpicam,
-                                                                           monkeypatch):
+def test_rpicam_size_adjusted_by_the_camera_is_refused_with_its_own_words(
+        fake_rpicam, monkeypatch):
     monkeypatch.setenv('FAKE_CAMERA_ARGS', '--height 60 --say "Stream configuration adjusted"')
     source = RpicamSource(RpicamConfig(width=768, height=64, fps=30.0))
     with source, pytest.raises(SourceError, match='changed the requested size') as failure:

@@ -45,8 +45,8 @@ def moving_source():
 
 @pytest.mark.parametrize('sequence', [0, 1, 7, 18, 35, 36, 1000])
 @pytest.mark.parametrize('connectivity', [4, 8])
-def test_ground_truth_equals_opencv_labelling_of_the_rendered_frame(moving_source, sequence,
-                                                                     connectivity):
+def test_ground_truth_equals_opencv_labelling_of_the_rendered_frame(
+        moving_source, sequence, connectivity):
     frame = moving_source.render(sequence)
     truth = moving_source.ground_truth(frame)
     expected = opencv_blobs(frame, connectivity)
@@ -75,8 +75,8 @@ def test_ground_truth_follows_the_drift_exactly():
     a, b = src.ground_truth(10), src.ground_truth(11)
     common = np.intersect1d(a[~a['clipped']]['pad_id'], b[~b['clipped']]['pad_id'])
     assert common.size > 3
-    xa = {p: x for p, x in zip(a['pad_id'], a['x'], strict=True)}
-    xb = {p: x for p, x in zip(b['pad_id'], b['x'], strict=True)}
+    xa = dict(zip(a['pad_id'], a['x'], strict=True))
+    xb = dict(zip(b['pad_id'], b['x'], strict=True))
     assert all(xa[p] - xb[p] == 1.0 for p in common)
 
 
