@@ -130,11 +130,12 @@ def test_sigint_stops_cleanly_and_leaves_no_child_process():
          '--width', '320', '--height', '240', '--stream', 'off', '--status-interval', '0.2'],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        # Wait for the first status line: capture is running and its ffmpeg child exists.
+        # Wait for a status line with a processed frame: capture runs and its ffmpeg child
+        # exists (the first lines may come before ffmpeg's first frame).
         line = proc.stderr.readline()
-        while line and not line.startswith('fps='):
+        while line and not re.search(r'processed=[1-9]', line):
             line = proc.stderr.readline()
-        assert line.startswith('fps='), 'the runner never reported a status line'
+        assert re.search(r'processed=[1-9]', line), 'the runner never processed a frame'
         children = children_of(proc.pid)
         assert children, 'the ffmpeg source runs as a child process'
         proc.send_signal(signal.SIGINT)
