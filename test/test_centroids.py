@@ -1,3 +1,17 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The centroid engine finds exactly the blobs OpenCV finds on the same key, whatever the shape."""
 
 from __future__ import annotations
@@ -122,8 +136,8 @@ def test_interleaved_chroma_keys_like_the_planar_planes_it_interleaves(data, sha
 
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), shape=shapes, seed=seeds)
-def test_strided_and_flipped_views_give_the_blobs_of_their_contiguous_copies(data, shape,
-                                                                            seed):
+def test_strided_and_flipped_views_give_the_blobs_of_their_contiguous_copies(
+        data, shape, seed):
     rng = np.random.default_rng(seed)
     height, width = shape
     pad = data.draw(st.integers(0, 70))
@@ -226,8 +240,8 @@ def test_border_flag_refers_to_the_roi_edges_and_coordinates_stay_full_frame():
     expected, _ = reference_blobs(mask, params, as_luma(mask))
     found = blobs_of(mask, params)
     assert_same_blobs(found, expected)
-    assert [(int(b['bbox_x']), bool(b['touches_border'])) for b in found] == [(5, True),
-                                                                             (20, False)]
+    borders = [(int(b['bbox_x']), bool(b['touches_border'])) for b in found]
+    assert borders == [(5, True), (20, False)]
     assert found[0]['x'] == 6.5 and found[0]['y'] == 11.0
 
 
