@@ -32,12 +32,7 @@ import socket
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import (
-    FloatingPointRange,
-    IntegerRange,
-    ParameterDescriptor,
-    SetParametersResult,
-)
+from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
@@ -66,8 +61,7 @@ from picam_ros.camera_runtime import (
     viewer_urls,
 )
 from picam_ros.frames import Frame
-from picam_ros.params import ParamRow
-from picam_ros.ros_conversions import fill_image, image_payload
+from picam_ros.ros_conversions import fill_image, image_payload, parameter_descriptor
 from picam_ros.sources import SourceConfig, SourceError
 
 NODE_NAME = 'camera'
@@ -76,22 +70,6 @@ RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
                'reliable': ReliabilityPolicy.RELIABLE}
 DIAGNOSTICS_PERIOD_S = 1.0
 _NS_PER_S = 1_000_000_000
-
-
-def descriptor(row: ParamRow) -> ParameterDescriptor:
-    """Build the ParameterDescriptor of a ``params.ParamRow`` (ranges, read-only, notes)."""
-    fields = row.descriptor_fields()
-    integer_range = fields.pop('integer_range', None)
-    floating_range = fields.pop('floating_point_range', None)
-    result = ParameterDescriptor(**fields)
-    if integer_range is not None:
-        low, high, step = integer_range
-        result.integer_range = [IntegerRange(from_value=low, to_value=high, step=step)]
-    if floating_range is not None:
-        low, high, step = floating_range
-        result.floating_point_range = [FloatingPointRange(from_value=low, to_value=high,
-                                                          step=step)]
-    return result
 
 
 @dataclass(frozen=True)
@@ -145,7 +123,7 @@ class CameraNode(Node):
     def _setup(self) -> None:
         self._rows = {row.name: row for row in camera_parameter_rows()}
         for row in self._rows.values():
-            self.declare_parameter(row.name, row.default, descriptor(row))
+            self.declare_parameter(row.name, row.default, parameter_descriptor(row))
         settings = CameraSettings.from_parameters(
             {name: self.get_parameter(name).value for name in self._rows},
             tuple(self._rows.values()))

@@ -37,12 +37,7 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from rcl_interfaces.msg import (
-    FloatingPointRange,
-    IntegerRange,
-    ParameterDescriptor,
-    SetParametersResult,
-)
+from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
@@ -68,25 +63,10 @@ from picam_ros.ros_conversions import (
     ImagePayload,
     make_pointcloud2,
     new_payload_buffer,
+    parameter_descriptor,
 )
 
 NODE_NAME = 'centroids'
-
-
-def descriptor_for(row: ParamRow) -> ParameterDescriptor:
-    """Build a ``ParameterDescriptor`` from a ROS-free parameter row."""
-    fields = row.descriptor_fields()
-    descriptor = ParameterDescriptor(
-        description=fields['description'], read_only=fields['read_only'],
-        additional_constraints=fields['additional_constraints'])
-    if 'integer_range' in fields:
-        low, high, step = fields['integer_range']
-        descriptor.integer_range = [IntegerRange(from_value=low, to_value=high, step=step)]
-    if 'floating_point_range' in fields:
-        low, high, step = fields['floating_point_range']
-        descriptor.floating_point_range = [
-            FloatingPointRange(from_value=low, to_value=high, step=step)]
-    return descriptor
 
 
 class _Output:
@@ -133,7 +113,7 @@ class CentroidNode(Node):
             f'{self.resolve_topic_name("image")}; decimation {decimation}')
 
     def _declare(self, row: ParamRow) -> Any:
-        return self.declare_parameter(row.name, row.default, descriptor_for(row)).value
+        return self.declare_parameter(row.name, row.default, parameter_descriptor(row)).value
 
     # -- parameters --------------------------------------------------------------------------
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:

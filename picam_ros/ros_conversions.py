@@ -351,6 +351,30 @@ def make_pointcloud2(header: Any, blobs: np.ndarray) -> Any:
     return msg
 
 
+# --- parameters ---------------------------------------------------------------------------------
+
+def parameter_descriptor(row: Any) -> Any:
+    """Build the ``rcl_interfaces.msg.ParameterDescriptor`` of a ``params.ParamRow`` (needs ROS).
+
+    Both nodes declare every parameter through this, so ranges, read-only flags and the
+    human-readable constraints come from the one table in ``params``.
+    """
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+    fields = row.descriptor_fields()
+    integer_range = fields.pop('integer_range', None)
+    floating_range = fields.pop('floating_point_range', None)
+    descriptor = ParameterDescriptor(**fields)
+    if integer_range is not None:
+        low, high, step = integer_range
+        descriptor.integer_range = [IntegerRange(from_value=low, to_value=high, step=step)]
+    if floating_range is not None:
+        low, high, step = floating_range
+        descriptor.floating_point_range = [
+            FloatingPointRange(from_value=low, to_value=high, step=step)]
+    return descriptor
+
+
 # --- debug overlay ------------------------------------------------------------------------------
 
 def debug_overlay(luma: np.ndarray, mask: np.ndarray | None, blobs: np.ndarray,
