@@ -374,6 +374,21 @@ class _Run:
         except PermissionError:  # group gone and id reused by someone else: nothing of ours left
             pass
 
+    def kill(self, stop_timeout: float) -> None:
+        """SIGKILL the group at once (for a hung child), reap, close pipes."""
+        with self.stop_lock:
+            if self.popen.returncode is None:
+                self.signal_group(signal.SIGKILL)
+                self.exited(None)
+                self.signal_group(signal.SIGKILL)
+                self.popen.wait()
+            self._close(stop_timeout)
+
+    def _close(self, stop_timeout: float) -> None:
+        _close_quietly(self.popen.stdin)
+        _close_quietly(self.popen.stdout)
+        self.reader.join(timeout=stop_timeout)
+
     def terminate(self, stop_timeout: float, eof_grace: float = 0.0) -> None:
         """Close stdin, SIGINT, SIGTERM, SIGKILL the group as needed; reap; close pipes."""
         with self.stop_lock:
@@ -394,9 +409,7 @@ class _Run:
                 # Leader gone (still a zombie when pidfd exists): clear the rest of its group.
                 self.signal_group(signal.SIGKILL)
                 self.popen.wait()
-            _close_quietly(self.popen.stdin)
-            _close_quietly(self.popen.stdout)
-            self.reader.join(timeout=stop_timeout)
+            self._close(stop_timeout)
 
 
 def _close_quietly(stream: IO[bytes] | None) -> None:
@@ -479,6 +492,16 @@ class ManagedProcess:
             run = self._run
         if run is not None:
             run.terminate(self.spec.stop_timeout, self.spec.stdin_eof_grace)
+
+    def kill(self) -> None:
+        """Kill the current child and its group now (no grace: it is hung); reap it.
+
+        Unlike :meth:`stop` this does not interrupt a concurrent ``start``/``restart``; it is
+        for the owner's I/O thread that found its child stuck and will ``restart`` it.
+        """
+        run = self._run
+        if run is not None:
+            run.kill(self.spec.stop_timeout)
 
     def restart(self, reason: str) -> bool:
         """Stop, wait the current backoff delay, start again.

@@ -45,6 +45,7 @@ import logging
 import os
 from pathlib import Path
 import re
+import select
 import shutil
 import socket
 import sys
@@ -88,6 +89,7 @@ _SERVER_POLL_S = 0.05
 _LATENCY_RING = 512
 _PIPE_MAX = 1 << 20
 _WRITER_FINISH_S = 1.0
+_STOP_CHECK_S = 0.25
 
 
 class StreamError(RuntimeError):
@@ -139,6 +141,9 @@ class StreamConfig:
     host: str = field(default='127.0.0.1', metadata={'description': 'RTSP server host'})
     backoff_initial: float = field(default=0.2, metadata={'min': 0.01, 'max': 10.0})
     backoff_max: float = field(default=2.0, metadata={'min': 0.01, 'max': 60.0})
+    stall_timeout: float = field(default=5.0, metadata={
+        'min': 0.1, 'max': 600.0,
+        'description': 'restart an encoder that accepts no input for this long, seconds'})
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not _PATH_RE.match(self.path):
@@ -146,7 +151,7 @@ class StreamConfig:
                              f'got {self.path!r}')
         _check_port('rtsp_port', self.rtsp_port)
         for name in ('fps', 'gop_seconds', 'queue_size', 'bitrate_kbps', 'crf',
-                     'backoff_initial', 'backoff_max'):
+                     'backoff_initial', 'backoff_max', 'stall_timeout'):
             value = getattr(self, name)
             if value is None and name in ('bitrate_kbps', 'crf'):
                 continue
@@ -232,10 +237,41 @@ class _Slot:
         self.sequence = -1
 
 
-def _write_all(fd: int, buf: np.ndarray) -> None:
+class _EncoderStalled(Exception):
+    pass
+
+
+class _Stopping(Exception):
+    pass
+
+
+def _write_all(fd: int, buf: np.ndarray, stall_timeout: float,
+               stopping: Callable[[], bool]) -> None:
+    """Write ``buf`` to the non-blocking ``fd``.
+
+    Raises ``_EncoderStalled`` when the encoder takes no byte for ``stall_timeout`` seconds
+    (a hung ffmpeg, or one stuck on a dead TCP connection) and ``_Stopping`` when ``stopping()``
+    is true while the encoder takes nothing, so neither a stop nor a hang can hold the writer
+    forever.
+    """
     view = memoryview(buf)
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    waited = 0.0
     while view:
-        view = view[os.write(fd, view):]
+        try:
+            written = os.write(fd, view)
+        except BlockingIOError:
+            if waited >= stall_timeout:
+                raise _EncoderStalled from None
+            step = min(_STOP_CHECK_S, stall_timeout - waited)
+            if not poller.poll(step * 1000):
+                waited += step
+                if stopping():   # only a stuck write is cut short: a moving one completes
+                    raise _Stopping from None
+            continue
+        view = view[written:]
+        waited = 0.0
 
 
 def server_probe(host: str, port: int) -> Callable[[], bool]:
@@ -503,6 +539,7 @@ class StreamPublisher:
             with contextlib.suppress(OSError):   # fewer wake-ups per frame (Linux)
                 size = min(max(self.format.packed_bytes, 65536), _PIPE_MAX)
                 fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+            os.set_blocking(fd, False)   # see _write_all: waits are bounded and interruptible
             return fd
 
     def _write_loop(self, process: ManagedProcess) -> None:
@@ -512,7 +549,17 @@ class StreamPublisher:
             if slot is None:
                 break
             try:
-                _write_all(fd, slot.buf)
+                _write_all(fd, slot.buf, self.config.stall_timeout, lambda: not self._running)
+            except _Stopping:
+                self._release(slot, sent=False)
+                break
+            except _EncoderStalled:
+                self._release(slot, sent=False)
+                os.close(fd)
+                fd = None
+                process.kill()   # now: it would hold its RTSP session while we wait
+                failure = (f'encoder stalled: no input taken for '
+                           f'{self.config.stall_timeout:g} s')
             except OSError as exc:   # EPIPE: the encoder is gone
                 self._release(slot, sent=False)
                 os.close(fd)

@@ -210,6 +210,19 @@ def test_child_ignoring_sigint_and_sigterm_is_killed_together_with_its_group():
     assert wait_until(lambda: pid_gone(grandchild_pid), timeout=10)
 
 
+def test_kill_ends_a_hung_child_at_once_and_start_works_again():
+    child = python_child('import time; time.sleep(60)', stop_timeout=30)
+    child.start()
+    hung = child.pid
+    os.kill(hung, signal.SIGSTOP)
+    child.kill()   # stop_timeout=30 would make an escalating stop take a minute
+    assert child.returncode == -signal.SIGKILL
+    assert pid_gone(hung)
+    child.start()
+    assert child.is_alive() and child.pid != hung
+    child.stop()
+
+
 def test_gentle_child_stops_on_sigint_without_escalation():
     child = python_child("""
         import time

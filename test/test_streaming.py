@@ -162,6 +162,31 @@ def test_stalled_encoder_makes_submit_drop_oldest_without_blocking():
         assert pub.stats.restarts == 0
 
 
+def test_hung_encoder_is_replaced_after_the_stall_timeout_and_frames_flow_again():
+    port = free_tcp_port()
+    make = FrameMaker(FrameFormat(W, H, 'i420'))
+    with RtspReceiver(port, 'cam', W, H, auto_restart=True) as receiver, \
+            publisher(port, stall_timeout=0.5) as pub:
+        send_paced(pub, make, range(3))
+        hung = pub.encoder_pid
+        os.kill(hung, signal.SIGSTOP)   # alive but taking no input, like ffmpeg on a dead link
+        try:
+            index = 3
+            camera_period = threading.Event()
+            while not (pub.stats.restarts >= 1 and receiver.counters
+                       and receiver.counters[-1] >= index - 10 > 3):
+                pub.submit(make(index))
+                index += 1
+                camera_period.wait(0.02)
+                assert index < 2000, f'hung encoder not replaced: {pub.stats}'
+        finally:
+            if not pid_gone(hung):
+                os.kill(hung, signal.SIGCONT)
+        stats = pub.stats
+    assert 'stalled' in stats.last_error
+    assert pid_gone(hung)
+
+
 def test_submit_never_blocks_while_no_server_listens_and_no_encoder_is_started():
     port = free_tcp_port()
     make = FrameMaker(FrameFormat(W, H, 'i420'))
