@@ -186,6 +186,9 @@ class RtspReceiver:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self._thread is not None and not self.process.is_alive():
+            # It ended by itself: let the reader drain the pipe before stop() closes it.
+            self._thread.join(timeout=10)
         self.process.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
