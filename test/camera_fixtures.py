@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 import stat
 import sys
-import time
 
 import numpy as np
 
@@ -61,23 +60,3 @@ def assert_fake_frame(frame):
     assert np.array_equal(frame.y, y), f'luma of frame {frame.sequence} is not fake frame {k}'
     assert np.array_equal(frame.u, u) and np.array_equal(frame.v, v)
     return k
-
-
-def process_gone(pid):
-    """Tell whether ``pid`` no longer exists or is a zombie (dead, waiting to be reaped)."""
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            state = f.read().rsplit(')', 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ('Z', 'X')
-
-
-def wait_until(predicate, timeout=10.0, interval=0.02):
-    """Poll ``predicate`` until it is true; a failure guard, not a timing assertion."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()

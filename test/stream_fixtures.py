@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 import socket
 import sys
@@ -64,29 +63,6 @@ def free_tcp_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
-
-
-def pid_gone(pid: int | None) -> bool:
-    """Tell whether ``pid`` stopped running (absent, or a zombie awaiting another reaper)."""
-    if pid is None:
-        return True
-    try:
-        with open(f'/proc/{pid}/stat') as f:
-            state = f.read().rsplit(')', 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state in ('Z', 'X')
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
-    """Poll ``condition`` until true; ``timeout`` is only a failure guard."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
 
 
 # -- synthetic frames with a stamped counter -----------------------------------------------------

@@ -24,8 +24,9 @@ import sys
 import textwrap
 import threading
 
+from proctree import descendants, process_gone, wait_until
 import pytest
-from stream_fixtures import free_tcp_port, pid_gone, RtspReceiver, wait_until
+from stream_fixtures import free_tcp_port, RtspReceiver
 
 from picam_ros.camera_runtime import build_runtime, CameraRuntime, StreamState
 from picam_ros.frames import Frame
@@ -37,27 +38,6 @@ GUARD_S = 20.0   # failure guard only
 SYNTHETIC = SourceConfig(source='synthetic', width=256, height=128, fps=50.0)
 LAVFI = SourceConfig(source='ffmpeg', input='lavfi:testsrc2=size=64x48:rate=50', width=64,
                      height=48, fps=50.0)
-
-
-def descendants(pid: int) -> set[int]:
-    """Live (non-zombie) descendants of ``pid``, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f'/proc/{entry}/stat').read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(')') + 2:].split()
-        if fields[0] != 'Z':
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
 
 
 class Collector:
@@ -215,8 +195,8 @@ def test_parent_killed_with_sigkill_leaves_no_child_behind():
         finally:
             parent.send_signal(signal.SIGKILL)
             parent.wait()
-        assert wait_until(lambda: all(pid_gone(pid) for pid in children), GUARD_S), \
-            f'orphans: {[pid for pid in children if not pid_gone(pid)]}'
+        assert wait_until(lambda: all(process_gone(pid) for pid in children), GUARD_S), \
+            f'orphans: {[pid for pid in children if not process_gone(pid)]}'
 
 
 def test_killed_source_child_is_restarted_and_the_runtime_reports_it(runtimes):

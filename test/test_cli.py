@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 import re
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
+from proctree import descendants, process_gone, wait_until
 import pytest
 
 from picam_ros.synthetic import SyntheticConfig, SyntheticSource
@@ -43,29 +42,6 @@ def final_status(stderr: str) -> dict[str, int]:
     line = [ln for ln in stderr.splitlines() if ln.startswith('fps=')][-1]
     return {key: int(value) for key, value in re.findall(r'(\w+)=(\d+)\b', line)
             if key in ('frames', 'processed', 'drops', 'restarts', 'centroids')}
-
-
-def children_of(pid: int) -> set[int]:
-    found = set()
-    for entry in Path('/proc').iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / 'stat').read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(')', 1)[1].split()[1])
-        if ppid == pid:
-            found.add(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != 'Z'
 
 
 def test_json_centroids_match_the_synthetic_ground_truth():
@@ -150,7 +126,7 @@ def test_sigint_stops_cleanly_and_leaves_no_child_process():
         while line and not re.search(r'processed=[1-9]', line):
             line = proc.stderr.readline()
         assert re.search(r'processed=[1-9]', line), 'the runner never processed a frame'
-        children = children_of(proc.pid)
+        children = descendants(proc.pid)
         assert children, 'the ffmpeg source runs as a child process'
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
@@ -159,10 +135,7 @@ def test_sigint_stops_cleanly_and_leaves_no_child_process():
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(alive(pid) for pid in children)
+    assert wait_until(lambda: all(process_gone(pid) for pid in children))
 
 
 def test_stream_on_without_a_server_binary_reports_it_and_keeps_capturing(tmp_path):

@@ -24,8 +24,9 @@ import sys
 import textwrap
 import threading
 
+from proctree import process_gone, wait_until
 import pytest
-from stream_fixtures import free_tcp_port, pid_gone, wait_until
+from stream_fixtures import free_tcp_port
 
 from picam_ros.process import (
     Backoff,
@@ -88,7 +89,7 @@ def test_child_not_ready_in_time_is_stopped_and_reported():
     with pytest.raises(ProcessError, match='not ready after 0.3 s'):
         child.start()
     assert not child.is_alive()
-    assert pid_gone(child.pid)
+    assert process_gone(child.pid)
 
 
 @pytest.mark.parametrize('binary', ['picam-ros-no-such-binary', '/nonexistent/dir/mediamtx'])
@@ -119,7 +120,7 @@ def test_stop_during_readiness_wait_raises_process_stopped_and_leaves_no_process
     starter.join(timeout=10)
     assert not starter.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], ProcessStopped)
-    assert pid_gone(child.pid)
+    assert process_gone(child.pid)
 
 
 # -- backoff ------------------------------------------------------------------------------------
@@ -151,7 +152,7 @@ def test_restarts_are_counted_and_their_delays_double_until_capped():
     assert child.restarts == 4
     assert child.last_error == 'test restart 3'
     assert len(set(pids)) == 5
-    assert all(pid_gone(pid) for pid in pids)
+    assert all(process_gone(pid) for pid in pids)
 
 
 def test_restart_after_a_stable_run_waits_only_the_initial_delay():
@@ -170,7 +171,7 @@ def test_stop_interrupts_the_backoff_wait_of_a_restart():
     result: list[bool] = []
     restarter = threading.Thread(target=lambda: result.append(child.restart('crash')))
     restarter.start()
-    assert wait_until(lambda: pid_gone(first_pid), timeout=10)
+    assert wait_until(lambda: process_gone(first_pid), timeout=10)
     child.stop()
     restarter.join(timeout=10)
     assert not restarter.is_alive(), 'restart() kept waiting after stop()'
@@ -203,11 +204,11 @@ def test_child_ignoring_sigint_and_sigterm_is_killed_together_with_its_group():
     child = python_child(IGNORING_PARENT_WITH_GRANDCHILD, stdout_pipe=True, stop_timeout=0.4)
     child.start()
     grandchild_pid = int(child.stdout.readline())
-    assert not pid_gone(grandchild_pid)
+    assert not process_gone(grandchild_pid)
     child.stop()
     assert child.returncode == -signal.SIGKILL
-    assert pid_gone(child.pid)
-    assert wait_until(lambda: pid_gone(grandchild_pid), timeout=10)
+    assert process_gone(child.pid)
+    assert wait_until(lambda: process_gone(grandchild_pid), timeout=10)
 
 
 def test_kill_ends_a_hung_child_at_once_and_start_works_again():
@@ -217,7 +218,7 @@ def test_kill_ends_a_hung_child_at_once_and_start_works_again():
     os.kill(hung, signal.SIGSTOP)
     child.kill()   # stop_timeout=30 would make an escalating stop take a minute
     assert child.returncode == -signal.SIGKILL
-    assert pid_gone(hung)
+    assert process_gone(hung)
     child.start()
     assert child.is_alive() and child.pid != hung
     child.stop()
@@ -245,7 +246,7 @@ def test_stop_is_idempotent_and_safe_before_start():
     pid = child.pid
     child.stop()
     child.stop()
-    assert pid_gone(pid)
+    assert process_gone(pid)
     assert child.returncode is not None
 
 
@@ -328,11 +329,11 @@ def test_child_survives_its_starting_thread_but_dies_with_a_sigkilled_owner():
     try:
         child_pid = int(owner.stdout.readline())
         # The starting thread has exited; the child is still running under the owner.
-        assert not pid_gone(child_pid)
+        assert not process_gone(child_pid)
         assert _parent_pid(child_pid) == owner.pid
         os.kill(owner.pid, signal.SIGKILL)
         owner.wait(timeout=10)
-        assert wait_until(lambda: pid_gone(child_pid), timeout=10), 'orphan survived its owner'
+        assert wait_until(lambda: process_gone(child_pid), timeout=10), 'orphan survived its owner'
     finally:
         if owner.poll() is None:
             owner.kill()

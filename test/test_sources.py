@@ -24,14 +24,9 @@ import textwrap
 import threading
 import time
 
-from camera_fixtures import (
-    assert_fake_frame,
-    fake_camera_argv,
-    install_fake_rpicam,
-    process_gone,
-    wait_until,
-)
+from camera_fixtures import assert_fake_frame, fake_camera_argv, install_fake_rpicam
 import numpy as np
+from proctree import process_gone, wait_until
 import pytest
 
 from picam_ros.frames import FrameFormat

@@ -27,16 +27,15 @@ import threading
 import time
 
 import numpy as np
+from proctree import process_gone, wait_until
 import pytest
 from stream_fixtures import (
     frame_from_i420,
     free_tcp_port,
-    pid_gone,
     psnr,
     RtspReceiver,
     scene_i420,
     stamp_counter,
-    wait_until,
     write_fake_mediamtx,
 )
 
@@ -129,7 +128,7 @@ def test_killed_encoder_restarts_and_frames_flow_again():
         assert pub.encoder_pid not in (None, first_pid)
     assert stats.restarts >= 1
     assert 'encoder' in (stats.last_error or '')
-    assert pid_gone(first_pid)
+    assert process_gone(first_pid)
     after_kill = [c for c in receiver.counters if c >= 5]
     assert after_kill == sorted(after_kill) and len(after_kill) >= 2
     assert receiver.sessions >= 2
@@ -180,11 +179,11 @@ def test_hung_encoder_is_replaced_after_the_stall_timeout_and_frames_flow_again(
                 camera_period.wait(0.02)
                 assert index < 2000, f'hung encoder not replaced: {pub.stats}'
         finally:
-            if not pid_gone(hung):
+            if not process_gone(hung):
                 os.kill(hung, signal.SIGCONT)
         stats = pub.stats
     assert 'stalled' in stats.last_error
-    assert pid_gone(hung)
+    assert process_gone(hung)
 
 
 def test_submit_never_blocks_while_no_server_listens_and_no_encoder_is_started():
@@ -235,7 +234,7 @@ def test_twenty_start_stop_cycles_on_one_port_all_deliver_frames():
             pids.append(pub.encoder_pid)
             pub.stop()
             delivered.append(len(receiver.counters))
-            assert not pub.running and pid_gone(pids[-1])
+            assert not pub.running and process_gone(pids[-1])
     assert len(delivered) == 20 and min(delivered) >= 1
     assert pub.stats.restarts == 0
 
@@ -252,7 +251,7 @@ def test_stop_leaves_no_process_or_thread_and_is_idempotent():
         pid = pub.encoder_pid
         pub.stop()
         pub.stop()
-    assert pid_gone(pid)
+    assert process_gone(pid)
     assert pub.encoder_pid is None and not pub.stats.connected
     assert not pub.submit(make(4))
     leftover = [t for t in set(threading.enumerate()) - threads_before
@@ -293,10 +292,10 @@ def test_encoder_and_media_server_die_with_a_sigkilled_owner(tmp_path):
                              start_new_session=True)
     try:
         pids = [int(pid) for pid in owner.stdout.readline().split()]
-        assert len(pids) == 3 and not any(pid_gone(pid) for pid in pids)
+        assert len(pids) == 3 and not any(process_gone(pid) for pid in pids)
         os.kill(owner.pid, signal.SIGKILL)
         owner.wait(timeout=GUARD)
-        assert wait_until(lambda: all(pid_gone(pid) for pid in pids), GUARD), 'orphans left'
+        assert wait_until(lambda: all(process_gone(pid) for pid in pids), GUARD), 'orphans left'
     finally:
         if owner.poll() is None:
             owner.kill()

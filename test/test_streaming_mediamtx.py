@@ -25,15 +25,14 @@ import subprocess
 import threading
 
 import numpy as np
+from proctree import process_gone, wait_until
 import pytest
 from stream_fixtures import (
     frame_from_i420,
     free_tcp_port,
-    pid_gone,
     read_counter,
     scene_i420,
     stamp_counter,
-    wait_until,
 )
 
 from picam_ros.frames import FrameFormat
@@ -115,7 +114,7 @@ def test_publisher_restarted_right_after_stop_is_accepted_every_time(server_conf
                 assert len(read_frames(port, 3)) == 3
             pid = pub.encoder_pid
             pub.stop()
-            assert pid_gone(pid)
+            assert process_gone(pid)
             assert pub.stats.restarts == 0, (cycle, pub.stats)
 
 
@@ -126,7 +125,7 @@ def test_server_restarted_right_after_stop_serves_again(server_config):
         assert server.ready
         pid = server.pid
         server.stop()
-        assert pid_gone(pid)
+        assert process_gone(pid)
 
 
 def test_killed_mediamtx_comes_back_and_the_publisher_reconnects(server_config):

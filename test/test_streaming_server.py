@@ -23,8 +23,9 @@ import signal
 import socket
 import threading
 
+from proctree import process_gone, wait_until
 import pytest
-from stream_fixtures import free_tcp_port, pid_gone, wait_until, write_fake_mediamtx
+from stream_fixtures import free_tcp_port, write_fake_mediamtx
 import yaml
 
 from picam_ros.process import tcp_port_accepts
@@ -55,7 +56,7 @@ def test_start_returns_once_the_rtsp_port_accepts(fake_mediamtx):
         assert tcp_port_accepts('127.0.0.1', config.rtsp_port)
         assert server.ready and server.state == 'ready'
         pid = server.pid
-    assert pid_gone(pid)
+    assert process_gone(pid)
     assert not server.ready and server.state == 'stopped'
 
 
@@ -68,7 +69,7 @@ def test_killed_server_is_restarted_and_ready_again(fake_mediamtx):
         assert server.pid != first
         assert tcp_port_accepts('127.0.0.1', config.rtsp_port)
         assert 'MediaMTX exited' in server.last_error
-    assert pid_gone(server.pid)
+    assert process_gone(server.pid)
 
 
 def test_restart_right_after_stop_works_every_time(fake_mediamtx):
@@ -79,7 +80,7 @@ def test_restart_right_after_stop_works_every_time(fake_mediamtx):
         assert server.ready
         pids.append(server.pid)
         server.stop()
-        assert pid_gone(pids[-1])
+        assert process_gone(pids[-1])
     assert len(set(pids)) == 5
     assert server.restarts == 0
 
@@ -94,7 +95,7 @@ def test_stop_while_starting_leaves_no_process(fake_mediamtx, monkeypatch):
     server.stop()
     starter.join(timeout=GUARD)
     assert not starter.is_alive()
-    assert pid_gone(pid) and server.state == 'stopped'
+    assert process_gone(pid) and server.state == 'stopped'
 
 
 def test_server_failing_at_start_is_unavailable_with_its_output(fake_mediamtx, monkeypatch):

@@ -26,6 +26,7 @@ rclpy = pytest.importorskip(
     'rclpy', reason='rclpy is not installed: the camera node tests need a sourced ROS 2')
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402, I100
+from proctree import descendants  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
@@ -39,25 +40,6 @@ BOARD_YAML = Path(__file__).parents[1] / 'data' / 'board_camera_1024.yaml'
 GUARD_S = 20.0   # failure guard only
 WIDTH, HEIGHT = 256, 128
 SMALL = {'width': WIDTH, 'height': HEIGHT, 'fps': 50.0, 'stream.enabled': False}
-
-
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                stat = Path(f'/proc/{entry}/stat').read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(')') + 2:].split()
-            if fields[0] != 'Z':
-                children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
 
 
 class Graph:
@@ -210,9 +192,9 @@ def test_missing_mediamtx_keeps_images_flowing_and_shows_in_diagnostics(ros):
 
 
 def test_destroyed_node_leaves_no_child_process(ros):
-    before = _descendants(os.getpid())
+    before = descendants(os.getpid())
     graph = ros(source='ffmpeg', input=f'lavfi:testsrc2=size={WIDTH}x{HEIGHT}:rate=50')
     assert graph.spin_until(lambda: graph.camera._runtime.stats().frames >= 5)
-    assert _descendants(os.getpid()) - before
+    assert descendants(os.getpid()) - before
     graph.close()   # destroys the camera node
-    assert _descendants(os.getpid()) - before == set()
+    assert descendants(os.getpid()) - before == set()
