@@ -20,14 +20,13 @@ Parameters come from config/picam.yaml, then ``params_file``, then the non-empty
 below (an empty argument keeps the value from the files).
 """
 
-import os
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
 
+from picam_ros.launch_support import parameter_files
 from picam_ros.params import CAMERA_LAUNCH_ARGUMENTS, launch_overrides
 
 ARGUMENTS = (
@@ -42,18 +41,6 @@ ARGUMENTS = (
     ('namespace', '', 'namespace of the nodes, one per camera (e.g. board)'),
     ('log_level', 'info', 'log level: debug, info, warn, error or fatal'),
 )
-
-
-def parameter_files(context):
-    """config/picam.yaml, then params_file when given (a missing file is an error)."""
-    share = FindPackageShare('picam_ros').perform(context)
-    files = [os.path.join(share, 'config', 'picam.yaml')]
-    extra = LaunchConfiguration('params_file').perform(context).strip()
-    if extra:
-        if not os.path.isfile(extra):
-            raise RuntimeError(f'params_file {extra!r} is not a file')
-        files.append(extra)
-    return files
 
 
 def launch_camera(context):

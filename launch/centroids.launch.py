@@ -21,13 +21,13 @@ By default it listens to camera/image_throttled, which the camera node publishes
 never sent (rclpy serialises every message, so skipping on arrival still costs the copy).
 """
 
-import os
 
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
+
+from picam_ros.launch_support import parameter_files
 
 ARGUMENTS = (
     ('image', 'camera/image_throttled', 'image topic to process (relative to the namespace)'),
@@ -35,18 +35,6 @@ ARGUMENTS = (
     ('namespace', '', 'namespace of the nodes, one per camera (e.g. board)'),
     ('log_level', 'info', 'log level: debug, info, warn, error or fatal'),
 )
-
-
-def parameter_files(context):
-    """config/picam.yaml, then params_file when given (a missing file is an error)."""
-    share = FindPackageShare('picam_ros').perform(context)
-    files = [os.path.join(share, 'config', 'picam.yaml')]
-    extra = LaunchConfiguration('params_file').perform(context).strip()
-    if extra:
-        if not os.path.isfile(extra):
-            raise RuntimeError(f'params_file {extra!r} is not a file')
-        files.append(extra)
-    return files
 
 
 def launch_centroids(context):
