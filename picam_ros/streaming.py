@@ -384,7 +384,7 @@ class StreamPublisher:
             if (shutil.which(exe) if os.sep not in exe else
                     (exe if os.access(exe, os.X_OK) else None)) is None:
                 raise StreamError(f'ffmpeg not found ({exe!r}): install ffmpeg or set '
-                                  f'ffmpeg_path; the live stream is disabled')
+                                  f'ffmpeg_path')
             self._process = ManagedProcess(ProcessSpec(
                 name='ffmpeg-encoder', argv=self._argv, stdin_pipe=True, stop_timeout=2.0,
                 stdin_eof_grace=1.0,
@@ -725,8 +725,7 @@ class MediaServer:
                 configured if os.path.isfile(configured) else None)
             if found is None:
                 raise MediaServerUnavailable(
-                    f'MediaMTX not found at {configured!r}; fix mediamtx_path / $MEDIAMTX '
-                    f'(the live stream is disabled)')
+                    f'MediaMTX not found at {configured!r}; fix mediamtx_path / $MEDIAMTX')
             if not os.access(found, os.X_OK):
                 raise MediaServerUnavailable(f'MediaMTX at {found!r} is not executable')
             return found
@@ -734,8 +733,7 @@ class MediaServer:
         if found is None:
             raise MediaServerUnavailable(
                 'MediaMTX not found on PATH; install it (https://github.com/bluenviron/mediamtx/'
-                'releases) or set mediamtx_path / $MEDIAMTX, or use an external server '
-                '(the live stream is disabled)')
+                'releases) or set mediamtx_path / $MEDIAMTX, or use an external server')
         return found
 
     def start(self) -> None:
