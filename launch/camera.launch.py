@@ -20,27 +20,18 @@ Parameters come from config/picam.yaml, then ``params_file``, then the non-empty
 below (an empty argument keeps the value from the files).
 """
 
-
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from picam_ros.launch_support import parameter_files
-from picam_ros.params import CAMERA_LAUNCH_ARGUMENTS, launch_overrides
-
-ARGUMENTS = (
-    ('source', '', 'frame source: synthetic, rpicam or ffmpeg (empty: from the parameter files)'),
-    ('width', '', 'frame width in pixels'),
-    ('height', '', 'frame height in pixels'),
-    ('fps', '', 'frames per second'),
-    ('camera', '', 'rpicam-vid camera index'),
-    ('stream', '', 'true/false: live H.264 stream through MediaMTX for browsers'),
-    ('centroid_rate_hz', '', 'rate of camera/image_throttled (what the centroid node gets)'),
-    ('params_file', '', 'YAML parameter file loaded after config/picam.yaml'),
-    ('namespace', '', 'namespace of the nodes, one per camera (e.g. board)'),
-    ('log_level', 'info', 'log level: debug, info, warn, error or fatal'),
+from picam_ros.launch_support import (
+    CAMERA_ARGUMENTS,
+    COMMON_ARGUMENTS,
+    declare_arguments,
+    parameter_files,
 )
+from picam_ros.params import CAMERA_LAUNCH_ARGUMENTS, launch_overrides
 
 
 def launch_camera(context):
@@ -60,6 +51,5 @@ def launch_camera(context):
 
 def generate_launch_description():
     return LaunchDescription(
-        [DeclareLaunchArgument(name, default_value=default, description=text)
-         for name, default, text in ARGUMENTS]
+        declare_arguments(CAMERA_ARGUMENTS + COMMON_ARGUMENTS)
         + [OpaqueFunction(function=launch_camera)])

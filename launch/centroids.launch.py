@@ -23,17 +23,15 @@ never sent (rclpy serialises every message, so skipping on arrival still costs t
 
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from picam_ros.launch_support import parameter_files
-
-ARGUMENTS = (
-    ('image', 'camera/image_throttled', 'image topic to process (relative to the namespace)'),
-    ('params_file', '', 'YAML parameter file loaded after config/picam.yaml'),
-    ('namespace', '', 'namespace of the nodes, one per camera (e.g. board)'),
-    ('log_level', 'info', 'log level: debug, info, warn, error or fatal'),
+from picam_ros.launch_support import (
+    CENTROID_ARGUMENTS,
+    COMMON_ARGUMENTS,
+    declare_arguments,
+    parameter_files,
 )
 
 
@@ -49,6 +47,5 @@ def launch_centroids(context):
 
 def generate_launch_description():
     return LaunchDescription(
-        [DeclareLaunchArgument(name, default_value=default, description=text)
-         for name, default, text in ARGUMENTS]
+        declare_arguments(CENTROID_ARGUMENTS + COMMON_ARGUMENTS)
         + [OpaqueFunction(function=launch_centroids)])

@@ -25,26 +25,18 @@ so ``centroid_rate_hz`` sets how often centroids are computed; frames in between
 import os
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CAMERA_ARGUMENTS = ('source', 'width', 'height', 'fps', 'camera', 'stream', 'centroid_rate_hz')
-SHARED_ARGUMENTS = ('params_file', 'namespace', 'log_level')
-ARGUMENTS = (
-    ('source', '', 'frame source: synthetic, rpicam or ffmpeg (empty: from the parameter files)'),
-    ('width', '', 'frame width in pixels'),
-    ('height', '', 'frame height in pixels'),
-    ('fps', '', 'frames per second'),
-    ('camera', '', 'rpicam-vid camera index'),
-    ('stream', '', 'true/false: live H.264 stream through MediaMTX for browsers'),
-    ('centroid_rate_hz', '', 'how often centroids are computed (camera/image_throttled rate)'),
-    ('image', 'camera/image_throttled', 'image topic the centroid node processes'),
-    ('params_file', '', 'YAML parameter file loaded after config/picam.yaml'),
-    ('namespace', '', 'namespace of the nodes, one per camera (e.g. board)'),
-    ('log_level', 'info', 'log level: debug, info, warn, error or fatal'),
+from picam_ros.launch_support import (
+    CAMERA_ARGUMENTS,
+    CENTROID_ARGUMENTS,
+    COMMON_ARGUMENTS,
+    declare_arguments,
 )
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def include(file_name, names):
@@ -55,7 +47,6 @@ def include(file_name, names):
 
 def generate_launch_description():
     return LaunchDescription(
-        [DeclareLaunchArgument(name, default_value=default, description=text)
-         for name, default, text in ARGUMENTS]
-        + [include('camera.launch.py', CAMERA_ARGUMENTS + SHARED_ARGUMENTS),
-           include('centroids.launch.py', ('image',) + SHARED_ARGUMENTS)])
+        declare_arguments(CAMERA_ARGUMENTS + CENTROID_ARGUMENTS + COMMON_ARGUMENTS)
+        + [include('camera.launch.py', CAMERA_ARGUMENTS + COMMON_ARGUMENTS),
+           include('centroids.launch.py', CENTROID_ARGUMENTS + COMMON_ARGUMENTS)])

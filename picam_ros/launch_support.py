@@ -17,8 +17,40 @@
 The launch imports live inside the functions, so the package still imports without ROS.
 """
 
+from collections.abc import Iterable
 import os
 from typing import Any
+
+from picam_ros.params import CAMERA_LAUNCH_ARGUMENTS
+
+#: Every launch argument of camera/centroids/stream.launch.py: name -> (default, description).
+#: An empty default leaves the value of the parameter files in force.
+LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
+    'source': ('', 'frame source: synthetic, rpicam or ffmpeg (empty: from the parameter files)'),
+    'width': ('', 'frame width in pixels'),
+    'height': ('', 'frame height in pixels'),
+    'fps': ('', 'frames per second'),
+    'camera': ('', 'rpicam-vid camera index'),
+    'stream': ('', 'true/false: live H.264 stream through MediaMTX for browsers'),
+    'centroid_rate_hz': ('', 'how often centroids are computed (camera/image_throttled rate)'),
+    'image': ('camera/image_throttled',
+              'image topic the centroid node processes (relative to the namespace)'),
+    'params_file': ('', 'YAML parameter file loaded after config/picam.yaml'),
+    'namespace': ('', 'namespace of the nodes, one per camera (e.g. board)'),
+    'log_level': ('info', 'log level: debug, info, warn, error or fatal'),
+}
+#: The arguments each launch file takes.
+CAMERA_ARGUMENTS = tuple(CAMERA_LAUNCH_ARGUMENTS)
+CENTROID_ARGUMENTS = ('image',)
+COMMON_ARGUMENTS = ('params_file', 'namespace', 'log_level')
+
+
+def declare_arguments(names: Iterable[str]) -> list[Any]:
+    """``DeclareLaunchArgument`` actions for ``names``, from :data:`LAUNCH_ARGUMENTS`."""
+    from launch.actions import DeclareLaunchArgument
+
+    return [DeclareLaunchArgument(name, default_value=LAUNCH_ARGUMENTS[name][0],
+                                  description=LAUNCH_ARGUMENTS[name][1]) for name in names]
 
 
 def parameter_files(context: Any) -> list[str]:
