@@ -68,6 +68,18 @@ class Counter:
             self.done.set()
 
 
+def counting_lavfi_runtime(runtimes: list) -> tuple:
+    """Start an ffmpeg-source runtime and wait for 5 frames: (runtime, counter, prior children)."""
+    before = descendants(os.getpid())
+    runtime = build_runtime(LAVFI)
+    runtimes.append(runtime)
+    counter = Counter(5)
+    runtime.add_sink(counter)
+    runtime.start()
+    assert counter.done.wait(GUARD_S)
+    return runtime, counter, before
+
+
 class ErrorLog:
     """A runtime logger that keeps error messages."""
 
@@ -110,13 +122,7 @@ def test_synthetic_frames_reach_sinks_with_their_own_pixels_and_capture_stamps(r
 
 
 def test_ffmpeg_source_child_runs_during_capture_and_is_gone_after_stop(runtimes):
-    before = descendants(os.getpid())
-    runtime = build_runtime(LAVFI)
-    runtimes.append(runtime)
-    counter = Counter(5)
-    runtime.add_sink(counter)
-    runtime.start()
-    assert counter.done.wait(GUARD_S)
+    runtime, _, before = counting_lavfi_runtime(runtimes)
     assert descendants(os.getpid()) - before, 'the ffmpeg source should be a child'
     runtime.stop()
     assert descendants(os.getpid()) - before == set()
@@ -200,13 +206,7 @@ def test_parent_killed_with_sigkill_leaves_no_child_behind():
 
 
 def test_killed_source_child_is_restarted_and_the_runtime_reports_it(runtimes):
-    before = descendants(os.getpid())
-    runtime = build_runtime(LAVFI)
-    runtimes.append(runtime)
-    counter = Counter(5)
-    runtime.add_sink(counter)
-    runtime.start()
-    assert counter.done.wait(GUARD_S)
+    runtime, counter, before = counting_lavfi_runtime(runtimes)
     [child] = descendants(os.getpid()) - before
     os.kill(child, signal.SIGKILL)
     assert wait_until(lambda: runtime.stats().source_restarts >= 1, GUARD_S)
