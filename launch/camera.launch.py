@@ -29,6 +29,7 @@ from picam_ros.launch_support import (
     CAMERA_ARGUMENTS,
     COMMON_ARGUMENTS,
     declare_arguments,
+    launch_flag,
     parameter_files,
 )
 from picam_ros.params import CAMERA_LAUNCH_ARGUMENTS, launch_overrides
@@ -45,6 +46,7 @@ def launch_camera(context):
     return [Node(
         package='picam_ros', executable='camera_node', name='camera', namespace=namespace,
         parameters=parameters, output='screen',
+        respawn=launch_flag(context, 'respawn'), respawn_delay=2.0,
         ros_arguments=['--log-level', LaunchConfiguration('log_level').perform(context)],
     )]
 

@@ -251,6 +251,13 @@ class CameraNode(Node):
 
     # -- diagnostics -------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
+        """Report at 1 Hz; once capture has stopped for good, report it and end the node.
+
+        The source already restarts its child with backoff; it gives up only after
+        ``max_failures`` starts without a frame. Then the node exits with status 1 (raised here,
+        on the executor's thread, and turned into one fatal line by ``main``) so that launch's
+        ``respawn`` starts a fresh node, rather than a node that publishes nothing forever.
+        """
         stats = self._runtime.stats()
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
@@ -258,6 +265,8 @@ class CameraNode(Node):
         if stats.stream_state is not StreamState.DISABLED:
             array.status.append(self._stream_status(stats))
         self._diag_pub.publish(array)
+        if stats.capture_error:
+            raise SourceError(stats.capture_error)
 
     def _camera_status(self, stats: RuntimeStats) -> DiagnosticStatus:
         counts = (stats.drops, stats.source_restarts, stats.sink_errors)

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 import os
 from typing import Any
 
-from picam_ros.params import CAMERA_LAUNCH_ARGUMENTS
+from picam_ros.params import CAMERA_LAUNCH_ARGUMENTS, launch_overrides
 
 #: Every launch argument of camera/centroids/stream.launch.py: name -> (default, description).
 #: An empty default leaves the value of the parameter files in force.
@@ -38,9 +38,10 @@ LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
     'params_file': ('', 'YAML parameter file loaded after config/picam.yaml'),
     'namespace': ('', 'namespace of the nodes, one per camera (e.g. board)'),
     'log_level': ('info', 'log level: debug, info, warn, error or fatal'),
+    'respawn': ('true', 'restart the camera node 2 s after it exits (status 1: camera lost)'),
 }
 #: The arguments each launch file takes.
-CAMERA_ARGUMENTS = tuple(CAMERA_LAUNCH_ARGUMENTS)
+CAMERA_ARGUMENTS = (*CAMERA_LAUNCH_ARGUMENTS, 'respawn')
 CENTROID_ARGUMENTS = ('image',)
 COMMON_ARGUMENTS = ('params_file', 'namespace', 'log_level')
 
@@ -66,3 +67,11 @@ def parameter_files(context: Any) -> list[str]:
             raise RuntimeError(f'params_file {extra!r} is not a file')
         files.append(extra)
     return files
+
+
+def launch_flag(context: Any, name: str) -> bool:
+    """Read a true/false launch argument (ValueError naming it for anything else)."""
+    from launch.substitutions import LaunchConfiguration
+
+    text = LaunchConfiguration(name).perform(context)
+    return bool(launch_overrides({name: text}, table={name: (name, 'bool')}).get(name, False))

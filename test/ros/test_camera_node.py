@@ -33,6 +33,7 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from picam_ros.camera_node import CameraNode  # noqa: E402
+from picam_ros.sources import SourceError  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -198,3 +199,18 @@ def test_destroyed_node_leaves_no_child_process(ros):
     assert descendants(os.getpid()) - before
     graph.close()   # destroys the camera node
     assert descendants(os.getpid()) - before == set()
+
+
+def test_capture_that_stops_for_good_ends_the_spin_with_the_cause(ros, tmp_path):
+    clip = tmp_path / 'not-a-video.mkv'   # exists, so the node starts; ffmpeg cannot decode it
+    clip.write_bytes(bytes(range(256)) * 16)
+    graph = ros(source='ffmpeg', input=str(clip), max_failures=1)
+    diagnostics = graph.listen(DiagnosticArray, '/diagnostics', 10)
+    with pytest.raises(SourceError, match='capture stopped'):
+        graph.spin_until(lambda: False)
+    # The ERROR report went out just before; receive it without the camera's next report,
+    # which would raise again.
+    graph.executor.remove_node(graph.camera)
+    assert graph.spin_until(lambda: any(
+        status.level == DiagnosticStatus.ERROR and 'giving up' in status.message
+        for array in diagnostics for status in array.status))
