@@ -171,10 +171,10 @@ class _Mailbox:
             self._cond.notify_all()
 
 
-def _planes(frame: Frame) -> ImagePlanes:
-    layout = frame.format.layout
-    order = {'nv21': 'vu', 'nv12': 'uv'}.get(layout)
-    return ImagePlanes(frame.y, frame.u, frame.v, frame.uv, order)
+def _planes(pipeline: CentroidPipeline, frame: Frame) -> ImagePlanes:
+    """Zero-copy planes of a frame, read the way the centroid node reads an image message."""
+    fmt = frame.format
+    return pipeline.planes(fmt.layout, fmt.height, fmt.width, fmt.row_stride, frame.data)
 
 
 def centroid_record(frame: Frame, blobs: np.ndarray, dropped: int) -> dict[str, Any]:
@@ -292,7 +292,7 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
             frame = mailbox.take(wait)
             if frame is not None:
                 started = time.perf_counter()
-                planes = _planes(frame)
+                planes = _planes(pipeline, frame)
                 (result,) = pipeline.process(planes)
                 last_ms = (time.perf_counter() - started) * 1e3
                 processed += 1
@@ -318,7 +318,7 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
             return 1
         from picam_ros.png import write_png
 
-        image = pipeline.debug_image(_PROFILE, _planes(last_frame), last_result.blobs)
+        image = pipeline.debug_image(_PROFILE, _planes(pipeline, last_frame), last_result.blobs)
         write_png(args.snapshot, image)
         log.info(f'snapshot with {last_blobs} centroids written to {args.snapshot}')
     if failure:
