@@ -443,14 +443,6 @@ RELIABILITIES = ('best_effort', 'reliable')
 #: Settings shared by the encoder and the media server, declared once as ``stream.<name>``.
 _SHARED_STREAM_FIELDS = ('rtsp_port', 'host', 'backoff_initial', 'backoff_max')
 _STREAM_RENAMES = {'external': 'external_server'}
-#: Descriptions for stream fields whose metadata has none (streaming.py's wins when present).
-_STREAM_DESCRIPTIONS = {
-    'backoff_initial': 'first restart delay of the encoder and server, s (doubles per failure)',
-    'backoff_max': 'longest restart delay of the encoder and server, s',
-    'webrtc_port': 'MediaMTX WebRTC port: the browser viewer is http://<host>:<port>/<path>',
-    'hls_port': 'MediaMTX HLS port',
-    'ready_timeout': 'seconds MediaMTX may take to accept RTSP connections after a start',
-}
 
 
 def camera_parameter_rows() -> tuple[Any, ...]:
@@ -495,11 +487,8 @@ def camera_parameter_rows() -> tuple[Any, ...]:
                  'publish a live H.264 stream through MediaMTX for browsers (WebRTC)',
                  read_only=True),
     )
-    stream_rows = tuple(
-        row if row.description else dataclasses.replace(
-            row, description=_STREAM_DESCRIPTIONS.get(row.field, ''))
-        for row in stream_rows + server_rows)
-    return rows_from_config(SourceConfig, read_only=True) + node_rows + stream_rows
+    return (rows_from_config(SourceConfig, read_only=True) + node_rows + stream_rows
+            + server_rows)
 
 
 @dataclass(frozen=True)

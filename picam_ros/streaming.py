@@ -37,7 +37,7 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable
 import contextlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 import errno
 import fcntl
 import ipaddress
@@ -51,10 +51,10 @@ import socket
 import sys
 import threading
 import time
-from typing import Any
 
 import numpy as np
 
+from picam_ros.config import config_field, ConfigBase
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.process import (
     ManagedProcess,
@@ -103,70 +103,48 @@ class MediaServerUnavailable(StreamError):
     """
 
 
-def _check_port(name: str, port: int) -> None:
-    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-        raise ValueError(f'{name} must be a TCP port in [1, 65535], got {port!r}')
-
-
-def _describe(cls: type, name: str) -> dict[str, Any]:
-    return next(f.metadata for f in fields(cls) if f.name == name)
-
-
 # -- encoder ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class StreamConfig:
+class StreamConfig(ConfigBase):
     """Encoder and publishing settings (validated here; shared by ROS parameters and the CLI).
 
     Rate control: ``bitrate_kbps`` (capped VBR with a one-second buffer) or ``crf`` (constant
     quality, 0-51, lower is better); neither means x264's default CRF 23.
     """
 
-    path: str = field(default='cam', metadata={'description': 'stream path on the server'})
-    rtsp_port: int = field(default=8554, metadata={'min': 1, 'max': 65535,
-                                                   'description': 'RTSP port of the server'})
-    fps: float = field(default=25.0, metadata={'min': 1.0, 'max': 240.0,
-                                               'description': 'frame rate the encoder assumes'})
-    gop_seconds: float = field(default=1.0, metadata={
-        'min': 0.1, 'max': 10.0, 'description': 'keyframe interval: late viewers start this fast'})
-    bitrate_kbps: int | None = field(default=None, metadata={
-        'min': 100, 'max': 100000, 'description': 'H.264 bitrate, kbit/s (None: quality mode)'})
-    crf: float | None = field(default=None, metadata={
-        'min': 0.0, 'max': 51.0, 'description': 'x264 constant quality (None: 23)'})
-    preset: str = field(default='ultrafast', metadata={'choices': X264_PRESETS,
-                                                       'description': 'x264 speed preset'})
-    ffmpeg_path: str = field(default='ffmpeg', metadata={'description': 'ffmpeg binary'})
-    queue_size: int = field(default=2, metadata={
-        'min': 1, 'max': 8, 'description': 'frames waiting for the encoder before dropping'})
-    host: str = field(default='127.0.0.1', metadata={'description': 'RTSP server host'})
-    backoff_initial: float = field(default=0.2, metadata={'min': 0.01, 'max': 10.0})
-    backoff_max: float = field(default=2.0, metadata={'min': 0.01, 'max': 60.0})
-    stall_timeout: float = field(default=5.0, metadata={
-        'min': 0.1, 'max': 600.0,
-        'description': 'restart an encoder that accepts no input for this long, seconds'})
+    path: str = config_field('cam', 'stream path on the server')
+    rtsp_port: int = config_field(8554, 'RTSP port of the server', low=1, high=65535)
+    fps: float = config_field(25.0, 'frame rate the encoder assumes', low=1.0, high=240.0)
+    gop_seconds: float = config_field(1.0, 'keyframe interval: late viewers start this fast',
+                                      low=0.1, high=10.0)
+    bitrate_kbps: int | None = config_field(None, 'H.264 bitrate, kbit/s (None: quality mode)',
+                                            low=100, high=100000, kind=int)
+    crf: float | None = config_field(None, 'x264 constant quality (None: 23)', low=0.0,
+                                     high=51.0, kind=float)
+    preset: str = config_field('ultrafast', 'x264 speed preset', choices=X264_PRESETS)
+    ffmpeg_path: str = config_field('ffmpeg', 'ffmpeg binary')
+    queue_size: int = config_field(2, 'frames waiting for the encoder before dropping', low=1,
+                                   high=8)
+    host: str = config_field('127.0.0.1', 'RTSP server host')
+    backoff_initial: float = config_field(
+        0.2, 'first restart delay of the encoder and server, s (doubles per failure)',
+        low=0.01, high=10.0)
+    backoff_max: float = config_field(
+        2.0, 'longest restart delay of the encoder and server, s', low=0.01, high=60.0)
+    stall_timeout: float = config_field(
+        5.0, 'restart an encoder that accepts no input for this long, seconds', low=0.1,
+        high=600.0)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.path, str) or not _PATH_RE.match(self.path):
+        super().__post_init__()   # types, ranges and choices from the field metadata
+        if not _PATH_RE.match(self.path):
             raise ValueError(f'stream path must be letters, digits, "_.~-" and "/" separators, '
                              f'got {self.path!r}')
-        _check_port('rtsp_port', self.rtsp_port)
-        for name in ('fps', 'gop_seconds', 'queue_size', 'bitrate_kbps', 'crf',
-                     'backoff_initial', 'backoff_max', 'stall_timeout'):
-            value = getattr(self, name)
-            if value is None and name in ('bitrate_kbps', 'crf'):
-                continue
-            meta = _describe(StreamConfig, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                    meta['min'] <= value <= meta['max']):
-                raise ValueError(f'{name} must be in [{meta["min"]}, {meta["max"]}], '
-                                 f'got {value!r}')
         if self.bitrate_kbps is not None and self.crf is not None:
             raise ValueError('set either bitrate_kbps or crf, not both')
         if self.backoff_max < self.backoff_initial:
             raise ValueError('backoff_max must be >= backoff_initial')
-        if self.preset not in X264_PRESETS:
-            raise ValueError(f'preset must be one of {", ".join(X264_PRESETS)}, '
-                             f'got {self.preset!r}')
         if not self.host:
             raise ValueError('host must not be empty')
 
@@ -608,7 +586,7 @@ def default_mediamtx_config() -> Path:
 
 
 @dataclass(frozen=True)
-class MediaServerConfig:
+class MediaServerConfig(ConfigBase):
     """Where MediaMTX comes from and which ports it serves.
 
     ``mediamtx_path``: the binary (None: ``$MEDIAMTX``, then ``mediamtx`` on PATH).
@@ -616,31 +594,31 @@ class MediaServerConfig:
     here override the file. ``external``: use an already running server, only watch it.
     """
 
-    mediamtx_path: str | None = field(default=None, metadata={'description': 'MediaMTX binary'})
-    config_file: str | None = field(default=None, metadata={'description': 'MediaMTX YAML'})
-    rtsp_port: int = field(default=8554, metadata={'min': 1, 'max': 65535})
-    webrtc_port: int = field(default=8889, metadata={'min': 1, 'max': 65535})
-    hls_port: int = field(default=8888, metadata={'min': 1, 'max': 65535})
-    external: bool = field(default=False, metadata={
-        'description': 'use a MediaMTX started elsewhere instead of starting one'})
-    host: str = field(default='127.0.0.1', metadata={'description': 'host to probe'})
-    ready_timeout: float = field(default=10.0, metadata={'min': 0.1, 'max': 120.0})
-    backoff_initial: float = field(default=0.2, metadata={'min': 0.01, 'max': 10.0})
-    backoff_max: float = field(default=2.0, metadata={'min': 0.01, 'max': 60.0})
+    mediamtx_path: str | None = config_field(None, 'MediaMTX binary', kind=str)
+    config_file: str | None = config_field(None, 'MediaMTX YAML', kind=str)
+    rtsp_port: int = config_field(8554, 'MediaMTX RTSP port', low=1, high=65535)
+    webrtc_port: int = config_field(
+        8889, 'MediaMTX WebRTC port: the browser viewer is http://<host>:<port>/<path>', low=1,
+        high=65535)
+    hls_port: int = config_field(8888, 'MediaMTX HLS port', low=1, high=65535)
+    external: bool = config_field(False,
+                                  'use a MediaMTX started elsewhere instead of starting one')
+    host: str = config_field('127.0.0.1', 'host to probe')
+    ready_timeout: float = config_field(
+        10.0, 'seconds MediaMTX may take to accept RTSP connections after a start', low=0.1,
+        high=120.0)
+    backoff_initial: float = config_field(
+        0.2, 'first restart delay of the encoder and server, s (doubles per failure)',
+        low=0.01, high=10.0)
+    backoff_max: float = config_field(
+        2.0, 'longest restart delay of the encoder and server, s', low=0.01, high=60.0)
 
     def __post_init__(self) -> None:
+        super().__post_init__()   # types, ranges from the field metadata
         ports = {'rtsp_port': self.rtsp_port, 'webrtc_port': self.webrtc_port,
                  'hls_port': self.hls_port}
-        for name, port in ports.items():
-            _check_port(name, port)
         if len(set(ports.values())) != len(ports):
             raise ValueError(f'rtsp, webrtc and hls ports must differ, got {ports}')
-        for name in ('ready_timeout', 'backoff_initial', 'backoff_max'):
-            meta = _describe(MediaServerConfig, name)
-            value = getattr(self, name)
-            if not meta['min'] <= value <= meta['max']:
-                raise ValueError(f'{name} must be in [{meta["min"]}, {meta["max"]}], '
-                                 f'got {value!r}')
         if self.backoff_max < self.backoff_initial:
             raise ValueError('backoff_max must be >= backoff_initial')
 

@@ -40,11 +40,10 @@ import time
 
 import numpy as np
 
+from picam_ros.config import config_field, ConfigBase
 from picam_ros.frames import Frame, FrameFormat, LAYOUTS
 from picam_ros.sources import (
     _RateMeter,
-    config_field,
-    ConfigBase,
     FrameSource,
     FrameTimeout,
     SourceStats,
