@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from picam_ros.camera_runtime import CameraRuntime, Log, RuntimeConfig
+from picam_ros.config import ConfigError
 from picam_ros.encoder import StreamConfig, StreamPublisher
 from picam_ros.mediamtx import MediaServer, MediaServerConfig, MediaServerUnavailable
 from picam_ros.params import config_from_ros, ParamRow, rows_from_config
@@ -64,8 +65,6 @@ def viewer_urls(host: str, stream: Any, server: Any = None) -> list[str]:
     return urls
 
 
-#: Parameters the camera node applies while running; every other one needs a restart.
-LIVE_PARAMETERS = ('encoding', 'frame_id', 'camera_info_url', 'throttle_rate_hz')
 RELIABILITIES = ('best_effort', 'reliable')
 #: Settings shared by the encoder and the media server, declared once as ``stream.<name>``.
 _SHARED_STREAM_FIELDS = ('rtsp_port', 'host', 'backoff_initial', 'backoff_max')
@@ -97,7 +96,7 @@ def camera_parameter_rows() -> tuple[ParamRow, ...]:
                  'package://pkg/path; empty: an uncalibrated camera_info'),
         ParamRow('throttle_rate_hz', 'double', 5.0,
                  'rate of ~/image_throttled, frames picked by capture time (0: off)',
-                 minimum=0.0, maximum=1000.0),
+                 minimum=0.0, maximum=1000.0, launch='centroid_rate_hz'),
         ParamRow('qos.depth', 'integer', 5,
                  'history depth of the image and camera_info publishers',
                  minimum=1, maximum=100, read_only=True),
@@ -107,7 +106,7 @@ def camera_parameter_rows() -> tuple[ParamRow, ...]:
                  choices=RELIABILITIES, read_only=True),
         ParamRow('stream.enabled', 'bool', True,
                  'publish a live H.264 stream through MediaMTX for browsers (WebRTC)',
-                 read_only=True),
+                 read_only=True, launch='stream'),
     )
     return (rows_from_config(SourceConfig, read_only=True) + node_rows + stream_rows
             + server_rows)
@@ -141,18 +140,20 @@ class CameraSettings:
             check = by_name[name].check(value)
             if not check.ok:
                 raise ValueError(check.reason)
-        source = config_from_ros(SourceConfig, [r for r in rows if '.' not in r.name
-                                                and r.field in _field_names(SourceConfig)],
-                                 values)
+        source_rows = [r for r in rows if '.' not in r.name
+                       and r.field in _field_names(SourceConfig)]
+        source = _named(config_from_ros, source_rows, SourceConfig, source_rows, values)
         stream = server = None
         if values['stream.enabled']:
             stream_rows = [r for r in rows if r.name.startswith('stream.')
                            and r.field in _field_names(StreamConfig)]
             server_rows = [r for r in rows if r.name.startswith('stream.')
                            and r.field in _field_names(MediaServerConfig)]
-            stream = StreamConfig(**{r.field: r.from_ros(values[r.name]) for r in stream_rows},
-                                  fps=source.fps)
-            server = config_from_ros(MediaServerConfig, server_rows, values)
+            stream = _named(StreamConfig, stream_rows + [by_name['fps']],
+                            **{r.field: r.from_ros(values[r.name]) for r in stream_rows},
+                            fps=source.fps)
+            server = _named(config_from_ros, server_rows, MediaServerConfig, server_rows,
+                            values)
         return cls(source=source, stream=stream, server=server,
                    encoding=values['encoding'], frame_id=values['frame_id'],
                    camera_info_url=values['camera_info_url'],
@@ -160,5 +161,17 @@ class CameraSettings:
                    qos_depth=values['qos.depth'], qos_reliability=values['qos.reliability'])
 
 
+def _named(build: Callable[..., Any], rows: list[ParamRow], *args: Any, **kwargs: Any) -> Any:
+    """Call ``build``; a :class:`ConfigError` is renamed from config fields to parameters."""
+    try:
+        return build(*args, **kwargs)
+    except ConfigError as error:
+        raise error.renamed({row.field: row.name for row in rows}) from None
+
+
 def _field_names(config: type) -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(config))
+
+
+#: Parameters the camera node applies while running; every other one needs a restart.
+LIVE_PARAMETERS = tuple(row.name for row in camera_parameter_rows() if not row.read_only)

@@ -25,9 +25,6 @@ from picam_ros.pacing import DECIMATION_ROWS
 from picam_ros.params import config_from_ros, ParamRow, rows_from_config
 
 _PROFILE_NAME = re.compile(r'[A-Za-z][A-Za-z0-9_]*\Z')
-#: Fields of KeyingParams that cannot be tuned live (none: every key setting applies on the next
-#: processed frame).
-KEYING_READ_ONLY: tuple[str, ...] = ()
 
 
 class Proposal(NamedTuple):
@@ -59,7 +56,7 @@ class KeyingProfiles:
             raise ValueError(f'profiles: duplicate names {duplicates}')
         self.names = names
         self.rows: dict[str, tuple[ParamRow, ...]] = {
-            name: rows_from_config(KeyingParams, prefix=name, read_only=KEYING_READ_ONLY)
+            name: rows_from_config(KeyingParams, prefix=name)
             for name in names}
         self._by_name = {row.name: (profile, row)
                          for profile, rows in self.rows.items() for row in rows}

@@ -44,7 +44,7 @@ import time
 
 import numpy as np
 
-from picam_ros.config import config_field, ConfigBase
+from picam_ros.config import config_field, ConfigBase, ConfigError
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.process import (
     ManagedProcess,
@@ -116,14 +116,15 @@ class StreamConfig(ConfigBase):
     def __post_init__(self) -> None:
         super().__post_init__()   # types, ranges and choices from the field metadata
         if not _PATH_RE.match(self.path):
-            raise ValueError(f'stream path must be letters, digits, "_.~-" and "/" separators, '
-                             f'got {self.path!r}')
+            raise ConfigError('path', f'must be letters, digits, "_.~-" and "/" separators, '
+                                      f'got {self.path!r}')
         if self.bitrate_kbps is not None and self.crf is not None:
-            raise ValueError('set either bitrate_kbps or crf, not both')
+            raise ConfigError('crf', 'set either bitrate_kbps or crf, not both')
         if self.backoff_max < self.backoff_initial:
-            raise ValueError('backoff_max must be >= backoff_initial')
+            raise ConfigError('backoff_max', f'{self.backoff_max:g} must be >= backoff_initial '
+                                             f'({self.backoff_initial:g})')
         if not self.host:
-            raise ValueError('host must not be empty')
+            raise ConfigError('host', 'must not be empty')
 
     @property
     def url(self) -> str:

@@ -33,7 +33,7 @@ import socket
 import sys
 import threading
 
-from picam_ros.config import config_field, ConfigBase
+from picam_ros.config import config_field, ConfigBase, ConfigError
 from picam_ros.process import (
     ManagedProcess,
     ProcessError,
@@ -111,9 +111,11 @@ class MediaServerConfig(ConfigBase):
         ports = {'rtsp_port': self.rtsp_port, 'webrtc_port': self.webrtc_port,
                  'hls_port': self.hls_port}
         if len(set(ports.values())) != len(ports):
-            raise ValueError(f'rtsp, webrtc and hls ports must differ, got {ports}')
+            raise ConfigError('webrtc_port', f'the rtsp, webrtc and hls ports must differ, '
+                                             f'got {ports}')
         if self.backoff_max < self.backoff_initial:
-            raise ValueError('backoff_max must be >= backoff_initial')
+            raise ConfigError('backoff_max', f'{self.backoff_max:g} must be >= backoff_initial '
+                                             f'({self.backoff_initial:g})')
 
     def viewer_url(self, host: str, path: str) -> str:
         """Return the browser (WebRTC) page for ``path``."""

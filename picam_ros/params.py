@@ -30,8 +30,11 @@ from dataclasses import dataclass
 import math
 from typing import Any, NamedTuple
 
+from picam_ros.config import check_value, ConfigError
+
 #: ROS parameter types a row can have (rcl_interfaces/ParameterType names, lower case).
 KINDS = ('bool', 'integer', 'double', 'string', 'integer_array', 'string_array')
+_PYTHON_TYPES = {'bool': bool, 'integer': int, 'double': float, 'string': str}
 
 
 class Check(NamedTuple):
@@ -59,6 +62,7 @@ class ParamRow:
     read_only: bool = False
     unset: Any = None
     field: str = ''
+    launch: str = ''   # the launch argument that overrides it ('' = none)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -128,21 +132,22 @@ class ParamRow:
         return value
 
     def check(self, value: Any) -> Check:
-        """Type, range and choice check of a proposed ROS value, with a reason when it fails."""
+        """Type, range and choice check of a proposed ROS value, with a reason when it fails.
+
+        The ROS type must match exactly (ROS parameters are strictly typed); range and choices
+        are checked by :func:`picam_ros.config.check_value`, the validator every config uses.
+        """
         if not _has_kind(value, self.kind):
             return Check(False, f'{self.name}: expected {self.kind.replace("_", " ")}, '
                                 f'got {value!r}')
         if self.kind.endswith('_array') or (self.unset is not None and value == self.unset):
             return Check(True)
-        if self.kind == 'double' and not math.isfinite(value):
-            return Check(False, f'{self.name}: must be finite, got {value!r}')
-        if self.minimum is not None and value < self.minimum:
-            return Check(False, f'{self.name}: {value!r} is below the minimum {self.minimum}')
-        if self.maximum is not None and value > self.maximum:
-            return Check(False, f'{self.name}: {value!r} is above the maximum {self.maximum}')
-        if self.choices and value not in self.choices:
-            return Check(False, f'{self.name}: {value!r} is not one of '
-                                f'{", ".join(map(str, self.choices))}')
+        try:
+            check_value(self.name, value, {'type': _PYTHON_TYPES[self.kind],
+                                           'min': self.minimum, 'max': self.maximum,
+                                           'choices': self.choices})
+        except ConfigError as error:
+            return Check(False, str(error))
         return Check(True)
 
 
@@ -193,18 +198,20 @@ def _kind_of(field: dataclasses.Field) -> str:
     raise ValueError(f'{field.name}: no ROS parameter type for {annotation!r}')
 
 
-def rows_from_config(config: type, *, prefix: str = '', read_only: bool | Iterable[str] = False,
+def rows_from_config(config: type, *, prefix: str = '',
+                     read_only: bool | Iterable[str] | None = None,
                      exclude: Iterable[str] = ()) -> tuple[ParamRow, ...]:
     """Parameter rows for every field of a config dataclass, from its field metadata.
 
-    ``read_only`` is a flag for all rows or the names of the read-only fields; ``prefix`` is
-    prepended as a parameter namespace (``'pads'`` gives ``pads.luma_min``).
+    ``read_only`` is a flag for all rows or the names of the read-only fields (None: the fields
+    not declared ``live``); ``prefix`` is prepended as a parameter namespace (``'pads'`` gives
+    ``pads.luma_min``).
     """
     skip = set(exclude)
-    read_only_names = None if isinstance(read_only, bool) else set(read_only)
+    read_only_names = None if read_only is None or isinstance(read_only, bool) else set(read_only)
     rows = []
     for field in dataclasses.fields(config):
-        if field.name in skip or field.name.startswith('_'):
+        if field.name in skip or field.name.startswith('_') or not field.init:
             continue
         meta = field.metadata
         kind = _kind_of(field)
@@ -214,6 +221,12 @@ def rows_from_config(config: type, *, prefix: str = '', read_only: bool | Iterab
         unset = None
         if default is None or meta.get('optional', False):
             unset = _sentinel(field.name, kind, meta)
+        if read_only is None:
+            fixed = not meta.get('live', False)
+        elif read_only_names is None:
+            fixed = bool(read_only)
+        else:
+            fixed = field.name in read_only_names
         row = ParamRow(
             name=f'{prefix}.{field.name}' if prefix else field.name,
             kind=kind,
@@ -222,9 +235,10 @@ def rows_from_config(config: type, *, prefix: str = '', read_only: bool | Iterab
             minimum=meta.get('min'),
             maximum=meta.get('max'),
             choices=tuple(meta.get('choices') or ()),
-            read_only=read_only if read_only_names is None else field.name in read_only_names,
+            read_only=fixed,
             unset=unset,
             field=field.name,
+            launch=meta.get('launch', ''),
         )
         rows.append(dataclasses.replace(row, default=row.to_ros(default)))
     return tuple(rows)
