@@ -32,6 +32,7 @@ from picam_ros.encoder import StreamConfig, StreamPublisher
 from picam_ros.mediamtx import MediaServer, MediaServerConfig, MediaServerUnavailable
 from picam_ros.params import config_from_ros, ParamRow, rows_from_config
 from picam_ros.ros_conversions import OUTPUT_ENCODINGS
+from picam_ros.rtsp_link import RestartBackoff, RtspEndpoint
 from picam_ros.sources import make_source, SourceConfig
 
 
@@ -67,7 +68,8 @@ def viewer_urls(host: str, stream: Any, server: Any = None) -> list[str]:
 
 RELIABILITIES = ('best_effort', 'reliable')
 #: Settings shared by the encoder and the media server, declared once as ``stream.<name>``.
-_SHARED_STREAM_FIELDS = ('rtsp_port', 'host', 'backoff_initial', 'backoff_max')
+_SHARED_STREAM_FIELDS = (tuple(f.name for f in dataclasses.fields(RtspEndpoint))
+                         + tuple(f.name for f in dataclasses.fields(RestartBackoff)))
 _STREAM_RENAMES = {'external': 'external_server'}
 
 
@@ -88,25 +90,25 @@ def camera_parameter_rows() -> tuple[ParamRow, ...]:
         ParamRow('encoding', 'string', 'nv21',
                  'image_raw encoding: nv21 (4:2:0, Jazzy sensor_msgs), nv12, mono8 (luma '
                  'only, cheapest) or bgr8 (for viewers; costs a colour conversion)',
-                 choices=OUTPUT_ENCODINGS),
+                 choices=OUTPUT_ENCODINGS, flag=''),
         ParamRow('frame_id', 'string', 'camera_optical_frame',
-                 'header.frame_id of images and camera_info'),
+                 'header.frame_id of images and camera_info', flag=''),
         ParamRow('camera_info_url', 'string', '',
                  'calibration YAML (camera_calibration format): a path, file:///abs/path or '
-                 'package://pkg/path; empty: an uncalibrated camera_info'),
+                 'package://pkg/path; empty: an uncalibrated camera_info', flag=''),
         ParamRow('throttle_rate_hz', 'double', 5.0,
                  'rate of ~/image_throttled, frames picked by capture time (0: off)',
-                 minimum=0.0, maximum=1000.0, launch='centroid_rate_hz'),
+                 minimum=0.0, maximum=1000.0, launch='centroid_rate_hz', flag=''),
         ParamRow('qos.depth', 'integer', 5,
                  'history depth of the image and camera_info publishers',
-                 minimum=1, maximum=100, read_only=True),
+                 minimum=1, maximum=100, read_only=True, flag=''),
         ParamRow('qos.reliability', 'string', 'best_effort',
                  'reliability of the image and camera_info publishers (large frames over '
                  'best_effort need a big socket receive buffer, see README)',
-                 choices=RELIABILITIES, read_only=True),
+                 choices=RELIABILITIES, read_only=True, flag=''),
         ParamRow('stream.enabled', 'bool', True,
                  'publish a live H.264 stream through MediaMTX for browsers (WebRTC)',
-                 read_only=True, launch='stream'),
+                 read_only=True, launch='stream', flag=''),
     )
     return (rows_from_config(SourceConfig, read_only=True) + node_rows + stream_rows
             + server_rows)

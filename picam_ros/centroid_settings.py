@@ -21,6 +21,7 @@ import re
 from typing import Any, NamedTuple
 
 from picam_ros.centroids import KeyingParams
+from picam_ros.config import ConfigError
 from picam_ros.pacing import DECIMATION_ROWS
 from picam_ros.params import config_from_ros, ParamRow, rows_from_config
 
@@ -56,7 +57,7 @@ class KeyingProfiles:
             raise ValueError(f'profiles: duplicate names {duplicates}')
         self.names = names
         self.rows: dict[str, tuple[ParamRow, ...]] = {
-            name: rows_from_config(KeyingParams, prefix=name)
+            name: rows_from_config(KeyingParams, prefix=name, flag_prefix='')
             for name in names}
         self._by_name = {row.name: (profile, row)
                          for profile, rows in self.rows.items() for row in rows}
@@ -79,8 +80,8 @@ class KeyingProfiles:
         for profile, rows in self.rows.items():
             try:
                 result[profile] = config_from_ros(KeyingParams, rows, values)
-            except ValueError as error:
-                raise ValueError(f'keying profile {profile!r}: {error}') from None
+            except ConfigError as error:
+                raise error.renamed({row.field: row.name for row in rows}) from None
         return result
 
     def propose(self, current: Mapping[str, KeyingParams],
@@ -103,8 +104,9 @@ class KeyingProfiles:
         for profile, fields in updates.items():
             try:
                 profiles[profile] = current[profile].replace(**fields)
-            except ValueError as error:
-                return Proposal(False, f'keying profile {profile!r}: {error}', dict(current))
+            except ConfigError as error:
+                reason = str(error.renamed({row.field: row.name for row in self.rows[profile]}))
+                return Proposal(False, reason, dict(current))
         return Proposal(True, '', profiles)
 
 

@@ -86,18 +86,18 @@ class KeyingParams(ConfigBase):
                                  high=255, live=True)
     luma_max: int = config_field(255, 'Highest luma (Y) that is keyed, inclusive.', low=0,
                                  high=255, live=True)
-    u_min: int | None = config_field(None, 'Lowest chroma U (Cb) that is keyed; None = no '
+    u_min: int | None = config_field(None, 'Lowest chroma U (Cb) that is keyed; not set: no '
                                      'lower U bound.', low=0, high=255, kind=int, live=True)
-    u_max: int | None = config_field(None, 'Highest chroma U (Cb) that is keyed; None = no '
+    u_max: int | None = config_field(None, 'Highest chroma U (Cb) that is keyed; not set: no '
                                      'upper U bound.', low=0, high=255, kind=int, live=True)
-    v_min: int | None = config_field(None, 'Lowest chroma V (Cr) that is keyed; None = no '
+    v_min: int | None = config_field(None, 'Lowest chroma V (Cr) that is keyed; not set: no '
                                      'lower V bound.', low=0, high=255, kind=int, live=True)
-    v_max: int | None = config_field(None, 'Highest chroma V (Cr) that is keyed; None = no '
+    v_max: int | None = config_field(None, 'Highest chroma V (Cr) that is keyed; not set: no '
                                      'upper V bound.', low=0, high=255, kind=int, live=True)
     invert: bool = config_field(False, 'Key the pixels outside the ranges instead (dark '
                                 'features on a bright background).', live=True)
     roi: tuple[int, int, int, int] | None = config_field(
-        None, 'Search only this rectangle (x, y, width, height) in pixels; None or empty = the '
+        None, 'Search only this rectangle (x, y, width, height) in pixels; not set or empty: the '
         'whole frame. Coordinates stay full-frame.', low=0, high=_MAX_ROI_SIDE, kind=tuple,
         live=True, parse=lambda value: _validated_roi(value))
     connectivity: int = config_field(4, 'Pixel connectivity of a blob: 4 (edges) or 8 (edges '

@@ -63,12 +63,15 @@ class ParamRow:
     unset: Any = None
     field: str = ''
     launch: str = ''   # the launch argument that overrides it ('' = none)
+    flag: str | None = None   # the standalone runner's flag (None: from the name; '' = none)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f'{self.name}: unknown parameter kind {self.kind!r}')
         if not self.field:
             object.__setattr__(self, 'field', self.name.rsplit('.', 1)[-1])
+        if self.flag is None:
+            object.__setattr__(self, 'flag', flag_for(self.name))
 
     @property
     def constraints(self) -> str:
@@ -151,6 +154,11 @@ class ParamRow:
         return Check(True)
 
 
+def flag_for(name: str) -> str:
+    """Return the command-line flag of a parameter name (``a.b_c``: ``--a-b-c``)."""
+    return '--' + name.replace('.', '-').replace('_', '-')
+
+
 def _choice_step(choices: tuple, low: int, high: int) -> int:
     """Return the IntegerRange step admitting exactly ``choices`` (4 for {4, 8}), else 1."""
     values = sorted(choices)
@@ -200,13 +208,15 @@ def _kind_of(field: dataclasses.Field) -> str:
 
 def rows_from_config(config: type, *, prefix: str = '',
                      read_only: bool | Iterable[str] | None = None,
-                     exclude: Iterable[str] = ()) -> tuple[ParamRow, ...]:
+                     exclude: Iterable[str] = (), flag_prefix: str | None = None,
+                     ) -> tuple[ParamRow, ...]:
     """Parameter rows for every field of a config dataclass, from its field metadata.
 
     ``read_only`` is a flag for all rows or the names of the read-only fields (None: the fields
     not declared ``live``); ``prefix`` is prepended as a parameter namespace (``'pads'`` gives
-    ``pads.luma_min``).
+    ``pads.luma_min``); ``flag_prefix`` likewise for the CLI flags (None: ``prefix``).
     """
+    flag_prefix = prefix if flag_prefix is None else flag_prefix
     skip = set(exclude)
     read_only_names = None if read_only is None or isinstance(read_only, bool) else set(read_only)
     rows = []
@@ -239,6 +249,8 @@ def rows_from_config(config: type, *, prefix: str = '',
             unset=unset,
             field=field.name,
             launch=meta.get('launch', ''),
+            flag=meta.get('flag', flag_for(f'{flag_prefix}.{field.name}' if flag_prefix
+                                           else field.name)),
         )
         rows.append(dataclasses.replace(row, default=row.to_ros(default)))
     return tuple(rows)
@@ -274,14 +286,17 @@ def config_from_ros(config: type, rows: Sequence[ParamRow], values: Mapping[str,
 
 def markdown_table(rows: Iterable[ParamRow]) -> str:
     """Render rows as a Markdown table (name, type, default, range, live, description)."""
-    lines = ['| parameter | type | default | range | live | description |',
-             '| --- | --- | --- | --- | --- | --- |']
+    lines = [('| parameter | type | default | range | live | CLI flag / launch argument '
+              '| description |'),
+             '| --- | --- | --- | --- | --- | --- | --- |']
     for row in rows:
         limits = ', '.join(map(str, row.choices)) if row.choices else (
             f'{row.minimum} .. {row.maximum}' if row.minimum is not None else '')
         unset = f' ({_show(row.unset)} = not set)' if row.unset is not None else ''
         description = row.description + unset
+        names = ' '.join(f'`{name}`' for name in (row.flag, row.launch and f'{row.launch}:=')
+                         if name)
         lines.append(f'| `{row.name}` | {row.kind.replace("_", " ")} | `{_show(row.default)}` '
-                     f'| {limits} | {"no" if row.read_only else "yes"} | '
+                     f'| {limits} | {"no" if row.read_only else "yes"} | {names} | '
                      f'{description.replace("|", "/")} |')
     return '\n'.join(lines)
