@@ -51,10 +51,12 @@ from picam_ros.camera_info import (
 )
 from picam_ros.camera_runtime import CameraRuntime, RuntimeStats, StreamState
 from picam_ros.camera_settings import (
+    apply_controls,
     build_runtime,
     camera_parameter_rows,
     CameraSettings,
     LIVE_PARAMETERS,
+    source_diagnostics,
     viewer_urls,
 )
 from picam_ros.frames import Frame
@@ -134,7 +136,7 @@ class CameraNode(Node):
         self._info_pub = self.create_publisher(CameraInfo, '~/camera_info', qos)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
-        self._runtime = build_runtime(settings.source, stream=settings.stream,
+        self._runtime = build_runtime(settings.source_config(), stream=settings.stream,
                                       server=settings.server, log=self.get_logger())
         fmt = self._runtime.format
         calibration = self._load_calibration(settings.camera_info_url, fmt.width, fmt.height,
@@ -202,6 +204,8 @@ class CameraNode(Node):
             check = row.check(parameter.value)
             if not check.ok:
                 return SetParametersResult(successful=False, reason=check.reason)
+            if parameter.name.startswith('controls.'):
+                continue   # applied together below: one rpicam-vid restart for all of them
             if parameter.name == 'throttle_rate_hz':
                 changes['throttle'] = FrameThrottle(parameter.value)
             elif parameter.name == 'camera_info_url':
@@ -216,6 +220,13 @@ class CameraNode(Node):
                 return SetParametersResult(successful=False, reason='frame_id must not be empty')
             else:
                 changes[parameter.name] = parameter.value
+        controls = {p.name: p.value for p in parameters if p.name.startswith('controls.')}
+        if controls:
+            values = {name: self.get_parameter(name).value for name in self._rows
+                      if name.startswith('controls.')}
+            reason = apply_controls(self._runtime.source, {**values, **controls})
+            if reason is not None:
+                return SetParametersResult(successful=False, reason=reason)
         if changes:
             self._output = dataclasses.replace(self._output, **changes)
         return SetParametersResult(successful=True)
@@ -292,6 +303,7 @@ class CameraNode(Node):
             'throttled images published': self.throttled_published,
             'encoding': self._output.encoding,
             'calibrated': self._output.calibration.calibrated,
+            **source_diagnostics(self._runtime.source),
         }
         return self._status(f'{self.get_name()}: camera', level, message, values)
 

@@ -305,8 +305,8 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
         if pipeline.accept():
             mailbox.put(frame)
 
-    runtime = build_runtime(settings.source, stream=settings.stream, server=settings.server,
-                            log=log, on_capture_error=capture_failed)
+    runtime = build_runtime(settings.source_config(), stream=settings.stream,
+                            server=settings.server, log=log, on_capture_error=capture_failed)
     runtime.add_sink(on_frame, 'centroids')
     if settings.stream is not None:
         for url in viewer_urls(_host_name(), settings.stream, settings.server):

@@ -82,6 +82,7 @@ def parse(argv):
     p.add_argument('--inline', action='store_true')
     p.add_argument('-o', dest='output')
     p.add_argument('--vflip', action='store_true')
+    p.add_argument('--save-pts')   # accepted; no pts are written (read-time fallback)
     return p.parse_args(argv)
 
 

@@ -339,8 +339,7 @@ class ProcessSource(FrameSource):
                 except RunEnded as exc:
                     exc.produced = produced
                     raise
-                frame.stamp_ns = time.time_ns()
-                frame.mono_ns = time.monotonic_ns()
+                self._stamp(frame)
                 exchange.publish(slot)
                 produced += 1
                 timeout = self.config.frame_timeout
@@ -350,6 +349,11 @@ class ProcessSource(FrameSource):
 
     def _verify_frame_size(self, reader: ExactReader) -> None:
         """Check the frame size of a fresh child (for sources whose argv cannot guarantee it)."""
+
+    def _stamp(self, frame: Frame) -> None:
+        """Stamp a frame just read: its read time (a source with capture times overrides it)."""
+        frame.stamp_ns = time.time_ns()
+        frame.mono_ns = time.monotonic_ns()
 
 
 class ExactReader:
