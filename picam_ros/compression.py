@@ -1,0 +1,117 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""JPEG for ``image_raw/compressed``, straight from the frame's YUV 4:2:0 planes (Pillow).
+
+Pillow (PyPI ``Pillow``, Debian/Ubuntu ``python3-pil``, rosdep key ``python3-pil``) encodes a
+``YCbCr`` image without any colour conversion. Camera frames are BT.601 limited range (what
+``Frame.to_bgr`` and OpenCV assume); JPEG's YCbCr is full range, so each plane goes through a
+256-entry table (Pillow ``point``), and the chroma planes are upsampled (nearest) for the
+encoder, which subsamples them back to 4:2:0. No BGR image is made. Grey frames (``mono8``)
+are encoded from the luma plane alone.
+
+The ``format`` string is the one image_transport's compressed plugin writes
+(compressed_image_transport ``compressed_publisher.cpp``: ``<encoding>; jpeg compressed
+<bgr8|mono8>``), with the encoding a subscriber gets when it decodes: ``bgr8`` for colour,
+``mono8`` for grey. Its subscriber copies the first field into ``Image.encoding``, so
+``nv21; ...`` would mislabel the decoded BGR image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import io
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+from PIL import Image
+
+try:
+    from numpy.lib.array_utils import byte_bounds
+except ImportError:   # numpy < 2
+    from numpy import byte_bounds
+
+from picam_ros.config import config_field, ConfigBase
+from picam_ros.frames import Frame
+
+#: CompressedImage.format for colour and grey JPEG, as image_transport's compressed plugin.
+FORMATS = {'bgr8': 'bgr8; jpeg compressed bgr8', 'mono8': 'mono8; jpeg compressed mono8'}
+
+
+def _full_range(low: int, span: int) -> list[int]:
+    """Return the table taking limited-range codes (``low``..``low + span``) to 0..255."""
+    levels = (np.arange(256) - low) * (255.0 / span)
+    if low == 16 and span == 224:   # chroma: centred on 128
+        levels = (np.arange(256) - 128) * (255.0 / 224) + 128
+    return np.clip(np.rint(levels), 0, 255).astype(int).tolist()
+
+
+_LUMA_TABLE = _full_range(16, 219)
+_CHROMA_TABLE = _full_range(16, 224)
+
+
+@dataclass(frozen=True)
+class CompressionConfig(ConfigBase):
+    """``image_raw/compressed`` settings (the ROS parameters ``compressed.<name>``)."""
+
+    rate_hz: float = config_field(5.0, 'rate of image_raw/compressed, frames picked by capture '
+                                       'time (0: every frame); encoded only while subscribed',
+                                  low=0.0, high=1000.0, live=True)
+    jpeg_quality: int = config_field(80, 'JPEG quality of image_raw/compressed', low=1,
+                                     high=100, live=True)
+    grey: bool = config_field(False, 'encode the luma only (mono8 JPEG, cheaper)', live=True)
+
+
+def _plane(view: np.ndarray) -> Image.Image:
+    """Wrap a 2-D uint8 plane (any row stride, unit element stride) as a Pillow image."""
+    height, width = view.shape
+    stride = view.strides[0]
+    if view.strides[1] != 1 or not _rows_fit(view, stride * height):
+        view = np.ascontiguousarray(view)
+        stride = width
+    span = as_strided(view, shape=(stride * height,), strides=(1,))
+    return Image.frombuffer('L', (width, height), span, 'raw', 'L', stride, 1)
+
+
+def _rows_fit(view: np.ndarray, nbytes: int) -> bool:
+    """Tell whether ``nbytes`` from the view's first byte lie inside the array it views."""
+    root = view
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    start = view.__array_interface__['data'][0]
+    low, high = byte_bounds(root)
+    return low <= start and start + nbytes <= high
+
+
+class JpegEncoder:
+    """Encode frames to JPEG at a quality; counts its encodes (``encodes``)."""
+
+    def __init__(self, quality: int = 80) -> None:
+        self.quality = quality
+        self.encodes = 0
+
+    def encode(self, frame: Frame, grey: bool = False) -> tuple[str, bytes]:
+        """Return (format string, JPEG bytes) for ``frame``."""
+        self.encodes += 1
+        out = io.BytesIO()
+        luma = _plane(frame.y).point(_LUMA_TABLE)
+        u, v = frame.chroma()
+        if grey or u is None:
+            luma.save(out, 'JPEG', quality=self.quality)
+            return FORMATS['mono8'], out.getvalue()
+        size = (frame.width, frame.height)
+        chroma = [_plane(c).point(_CHROMA_TABLE).resize(size, Image.NEAREST) for c in (u, v)]
+        image = Image.merge('YCbCr', (luma, *chroma))
+        image.save(out, 'JPEG', quality=self.quality, subsampling=2)
+        return FORMATS['bgr8'], out.getvalue()
