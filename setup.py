@@ -49,7 +49,7 @@ setup(
         (f'share/{PACKAGE}/config', sorted(glob('config/*.yaml') + glob('config/*.yml'))),
     ],
     python_requires='>=3.10',
-    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML'],
+    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML', 'Pillow'],
     extras_require={
         'test': [
             'pytest',

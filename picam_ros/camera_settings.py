@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from picam_ros.camera_runtime import CameraRuntime, Log, RuntimeConfig
+from picam_ros.compression import CompressionConfig
 from picam_ros.config import ConfigError
 from picam_ros.encoder import StreamConfig, StreamPublisher
 from picam_ros.mediamtx import MediaServer, MediaServerConfig, MediaServerUnavailable
@@ -101,11 +102,13 @@ def camera_parameter_rows() -> tuple[ParamRow, ...]:
                  'rate of ~/image_throttled, frames picked by capture time (0: off)',
                  minimum=0.0, maximum=1000.0, launch='centroid_rate_hz', flag=''),
         ParamRow('qos.depth', 'integer', 5,
-                 'history depth of the image and camera_info publishers',
+                 'history depth of the image, compressed and camera_info publishers (a '
+                 'default: qos_overrides.<topic>.publisher.depth overrides it per topic)',
                  minimum=1, maximum=100, read_only=True, flag=''),
         ParamRow('qos.reliability', 'string', 'best_effort',
-                 'reliability of the image and camera_info publishers (large frames over '
-                 'best_effort need a big socket receive buffer, see README)',
+                 'reliability of the image, compressed and camera_info publishers (a default: '
+                 'qos_overrides.<topic>.publisher.reliability overrides it per topic; large '
+                 'frames over best_effort need a big socket receive buffer, see README)',
                  choices=RELIABILITIES, read_only=True, flag=''),
         ParamRow('sensor_timestamps', 'bool', True,
                  'rpicam: stamp images with the sensor capture time (rpicam-vid --save-pts, '
@@ -115,8 +118,9 @@ def camera_parameter_rows() -> tuple[ParamRow, ...]:
                  'publish a live H.264 stream through MediaMTX for browsers (WebRTC)',
                  read_only=True, launch='stream', flag=''),
     )
+    compressed_rows = rows_from_config(CompressionConfig, prefix='compressed')
     return (rows_from_config(SourceConfig, read_only=True) + control_rows() + node_rows
-            + stream_rows + server_rows)
+            + compressed_rows + stream_rows + server_rows)
 
 
 def control_rows() -> tuple[ParamRow, ...]:
@@ -139,6 +143,7 @@ class CameraSettings:
     qos_reliability: str
     controls: RpicamControls = dataclasses.field(default_factory=RpicamControls)
     sensor_timestamps: bool = True
+    compression: CompressionConfig = dataclasses.field(default_factory=CompressionConfig)
 
     @classmethod
     def from_parameters(cls, values: Mapping[str, Any],
@@ -158,6 +163,7 @@ class CameraSettings:
                        and r.field in _field_names(SourceConfig)]
         source = _named(config_from_ros, source_rows, SourceConfig, source_rows, values)
         controls = controls_from_parameters(values, rows)
+        compression = compression_from_parameters(values, rows)
         stream = server = None
         if values['stream.enabled']:
             stream_rows = [r for r in rows if r.name.startswith('stream.')
@@ -174,7 +180,8 @@ class CameraSettings:
                    camera_info_url=values['camera_info_url'],
                    throttle_rate_hz=values['throttle_rate_hz'],
                    qos_depth=values['qos.depth'], qos_reliability=values['qos.reliability'],
-                   controls=controls, sensor_timestamps=values['sensor_timestamps'])._checked()
+                   controls=controls, sensor_timestamps=values['sensor_timestamps'],
+                   compression=compression)._checked()
 
     def source_config(self) -> Any:
         """Return the chosen source's own config; rpicam's carries the controls."""
@@ -208,6 +215,14 @@ def _named(build: Callable[..., Any], rows: list[ParamRow], *args: Any, **kwargs
 
 def _field_names(config: type) -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(config))
+
+
+def compression_from_parameters(values: Mapping[str, Any],
+                                rows: tuple[ParamRow, ...] | None = None) -> CompressionConfig:
+    """Build the image_raw/compressed settings from ROS values (``compressed.<name>``)."""
+    rows = tuple(r for r in (rows if rows is not None else camera_parameter_rows())
+                 if r.name.startswith('compressed.'))
+    return _named(config_from_ros, list(rows), CompressionConfig, rows, values)
 
 
 def apply_controls(source: Any, values: Mapping[str, Any]) -> str | None:

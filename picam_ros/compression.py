@@ -67,10 +67,11 @@ class CompressionConfig(ConfigBase):
 
     rate_hz: float = config_field(5.0, 'rate of image_raw/compressed, frames picked by capture '
                                        'time (0: every frame); encoded only while subscribed',
-                                  low=0.0, high=1000.0, live=True)
+                                  low=0.0, high=1000.0, live=True, flag='')
     jpeg_quality: int = config_field(80, 'JPEG quality of image_raw/compressed', low=1,
-                                     high=100, live=True)
-    grey: bool = config_field(False, 'encode the luma only (mono8 JPEG, cheaper)', live=True)
+                                     high=100, live=True, flag='')
+    grey: bool = config_field(False, 'encode the luma only (mono8 JPEG, cheaper)', live=True,
+                              flag='')
 
 
 def _plane(view: np.ndarray) -> Image.Image:

@@ -157,4 +157,3 @@ class PtsPipe:
             *lines, self._pending = (self._pending + chunk).split(b'\n')
             self._pending = self._pending[-256:]   # a line never gets longer than this
             self._lines.extend(line.decode('ascii', 'replace').strip() for line in lines)
-

@@ -102,8 +102,8 @@ def test_sensor_stamps_of_a_jittery_pipe_keep_the_sensor_spacing(tmp_path, monke
     assert read.std() > 3 * sensor.std()
 
 
-def test_a_camera_without_pts_falls_back_to_read_time_with_a_warning(tmp_path, monkeypatch,
-                                                                    caplog):
+def test_a_camera_without_pts_falls_back_to_read_time_with_a_warning(
+        tmp_path, monkeypatch, caplog):
     install_fake_rpicam(tmp_path, monkeypatch)   # accepts --save-pts, writes none
     source = RpicamSource(RpicamConfig(width=64, height=48, fps=30.0))
     with caplog.at_level(logging.WARNING, logger='picam_ros.sources.rpicam'):

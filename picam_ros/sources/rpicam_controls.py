@@ -175,6 +175,7 @@ def _option_owners() -> dict[str, tuple[str, ...]]:
 #: Every option a control owns, with rpicam-apps' synonyms (``--analoggain`` is ``--gain``).
 OPTION_OWNERS = _option_owners()
 
+
 def options_in(args: Iterable[str]) -> list[str]:
     """Return the long options in an argument list (``--shutter=5``, ``--shutter 5`` alike)."""
     return [arg.split('=', 1)[0] for arg in args if arg.startswith('--')]
