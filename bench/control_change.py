@@ -17,11 +17,11 @@
 Run: ``python bench/control_change.py`` (options: ``--size 1024 --fps 25 --changes 10``).
 
 Each change restarts rpicam-vid with new arguments (``RpicamSource.set_controls``). The gap is
-the time between the last frame of the old process and the first frame of the new one (the
-source's ``last_control_gap``), and the frames lost are the frames the camera would have
-delivered meanwhile. The peer is the supervisor's ordinary restart path (kill the child, restart
-after the backoff, which doubles while runs are short) measured the same way. Goal: a gap of at most 1 s. On a Pi, rpicam-vid's own
-start-up (camera open, ISP configuration) adds to what the fake shows.
+the time between the last frame of the old process and the first frame of the new one
+(``last_control_gap``); the frames lost are those the camera would have delivered meanwhile.
+The peer is the supervisor's ordinary restart path (kill the child, restart after the backoff,
+which doubles while runs are short) measured the same way. Goal: a gap of at most 1 s. On a
+Pi, rpicam-vid's own start-up (camera open, ISP configuration) adds to what the fake shows.
 """
 
 from __future__ import annotations
