@@ -34,4 +34,11 @@ constraints="$venv/numpy-constraint.txt"
 echo "${NUMPY_SPEC:-numpy}" > "$constraints"
 "$venv/bin/python" -m pip install -q -c "$constraints" pybind11 numpy
 "$venv/bin/python" -m pip install -q -c "$constraints" --no-build-isolation -e ".${extras}"
+# >>> stream tests (issue 10): real MediaMTX, headless Chromium + Playwright (pip; uses /usr/bin/chromium)
+if [ -n "$extras" ]; then
+    command -v chromium >/dev/null || { $sudo apt-get update -qq; DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; }
+    "$venv/bin/python" -m pip install -q -c "$constraints" playwright
+    scripts/get-mediamtx.sh >/dev/null
+fi
+# <<< stream tests
 echo "picam_ros is set up in $venv"

@@ -1,0 +1,104 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The operator's view: our frames, through the real MediaMTX, decoded by headless Chromium.
+
+A synthetic camera stamps its sequence number into every frame; the page (WebRTC/WHEP,
+requestVideoFrameCallback + canvas) reads it back, so the test knows that the browser shows our
+frames, in order, and not something else. A screenshot lands in build/test-artifacts/.
+"""
+
+import threading
+
+from browser_viewer import BrowserViewer, LOOPBACK_ICE_ENV, require_browser
+from proctree import wait_until
+import pytest
+from stream_fixtures import free_tcp_port, mediamtx_side_ports, REPO, require_mediamtx
+
+from picam_ros.streaming import MediaServer, MediaServerConfig, StreamConfig, StreamPublisher
+from picam_ros.synthetic import SyntheticConfig, SyntheticSource
+
+pytestmark = [pytest.mark.mediamtx, pytest.mark.browser]
+
+GUARD = 30.0
+SCREENSHOT = REPO / 'build' / 'test-artifacts' / 'browser_stream.png'
+
+
+class SyntheticCamera:
+    """The synthetic source at its own pace, every frame submitted to the publisher."""
+
+    def __init__(self, source: SyntheticSource, pub: StreamPublisher) -> None:
+        self.source, self.pub = source, pub
+        self.sequences: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> 'SyntheticCamera':  # noqa: PYI034 - typing.Self needs 3.11
+        self.source.start()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.source.stop()
+        self._thread.join(timeout=GUARD)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                frame = self.source.read(timeout=1.0)
+            except Exception:   # stopped under us
+                return
+            self.sequences.append(frame.sequence)
+            self.pub.submit(frame)
+
+
+@pytest.fixture
+def stack(monkeypatch):
+    """MediaMTX (own ports, loopback ICE) + publisher + synthetic camera at 640x480@25."""
+    for name, value in {**mediamtx_side_ports(), **LOOPBACK_ICE_ENV}.items():
+        monkeypatch.setenv(name, value)
+    config = MediaServerConfig(mediamtx_path=require_mediamtx(), rtsp_port=free_tcp_port(),
+                               webrtc_port=free_tcp_port(), hls_port=free_tcp_port())
+    source = SyntheticSource(SyntheticConfig(width=640, height=480, fps=25.0))
+    with MediaServer(config), \
+            StreamPublisher(StreamConfig(rtsp_port=config.rtsp_port, path='cam', fps=25.0),
+                            source.format) as pub, \
+            SyntheticCamera(source, pub) as camera:
+        assert wait_until(lambda: pub.stats.connected, GUARD), pub.stats
+        yield config, camera
+
+
+@pytest.fixture
+def viewer():
+    with BrowserViewer(require_browser()) as browser:
+        yield browser
+
+
+def test_browser_shows_our_frames_in_order(stack, viewer):
+    config, camera = stack
+    viewer.open(config.webrtc_port, 'cam')
+    seen: list[tuple[int, float]] = []
+    assert wait_until(lambda: len(seen.extend(viewer.drain()) or seen) >= 50, GUARD), (
+        viewer.state())
+    viewer.screenshot(SCREENSHOT)
+    state = viewer.state()
+    sequences = [s for s, _ in seen]
+    produced = set(camera.sequences)
+    assert (state['width'], state['height']) == (640, 480)
+    assert all(s in produced for s in sequences), sorted(set(sequences) - produced)[:5]
+    assert sequences == sorted(sequences) and len(set(sequences)) == len(sequences)
+    assert sequences[-1] - sequences[0] >= 49
+    presented = [t for _, t in seen]
+    assert presented == sorted(presented)
