@@ -39,20 +39,19 @@ import sys
 import threading
 import time
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
 from browser_viewer import BrowserViewer, find_chromium, LOOPBACK_ICE_ENV  # noqa: E402
+import numpy as np  # noqa: E402
 from stream import DirectPipe  # noqa: E402 - bench/stream.py, the same peer
 from stream_fixtures import find_mediamtx, free_tcp_port, mediamtx_side_ports  # noqa: E402
 
+from picam_ros.sources import SourceStopped  # noqa: E402
 from picam_ros.streaming import (  # noqa: E402
     MediaServer,
     MediaServerConfig,
     StreamConfig,
     StreamPublisher,
 )
-from picam_ros.sources import SourceStopped  # noqa: E402
 from picam_ros.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 
 GOAL_P50_MS = 120.0
@@ -112,6 +111,7 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
             time.sleep(1.5)   # warm-up: the page settles after its first keyframe
             viewer.drain()
             offset_before = viewer.clock_offset_ms()
+            stats_before = viewer.receiver_stats()
             dropped0 = sink.stats.dropped if isinstance(sink, StreamPublisher) else 0
             capture.measuring = True
             end = time.monotonic() + seconds
@@ -122,6 +122,7 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
             time.sleep(1.0)   # frames of the window still in flight
             presented.update(viewer.drain())
             offset_after = viewer.clock_offset_ms()
+            stats_after = viewer.receiver_stats()
             dropped = sink.stats.dropped - dropped0 if isinstance(sink, StreamPublisher) else 0
             state = viewer.state()
         finally:
@@ -137,7 +138,11 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
     return {'latency_ms': latency, 'frames': len(captured),
             'lost': sum(1 for s in captured if s not in presented),
             'publisher_drops': dropped, 'clock_drift_ms': offset_after - offset_before,
-            'unreadable': state['unreadable'], 'sessions': state['sessions']}
+            'unreadable': state['unreadable'], 'sessions': state['sessions'],
+            'receiver': {k: stats_after[k] - stats_before[k] for k in
+                         ('framesReceived', 'framesDecoded', 'framesDropped', 'packetsLost',
+                          'presented')},
+            'jitter_buffer_ms': stats_after['jitterBufferDelayMs']}
 
 
 def main() -> None:
@@ -181,6 +186,10 @@ def main() -> None:
                 ours = p50['publisher']
                 print(f'   goal p50 < {GOAL_P50_MS:.0f} ms at 1280x720@30: '
                       f'{"met" if ours < GOAL_P50_MS else "NOT met"} ({ours:.1f} ms)')
+            for producer, label in paths:
+                for r in runs[producer]:
+                    print(f'      {label:<27} receiver during the window: {r["receiver"]}, '
+                          f'jitter buffer {r["jitter_buffer_ms"]:.1f} ms')
     for size, ratio in summary:
         print(f'p50 ratio StreamPublisher / direct pipe at {size}: {ratio:.2f}')
     print(f'load average at end: {os.getloadavg()[0]:.2f}')

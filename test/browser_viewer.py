@@ -114,6 +114,10 @@ class BrowserViewer:
                                   'errors: picam.errors, width: picam.width, '
                                   'height: picam.height})')
 
+    def receiver_stats(self) -> dict:
+        """Return the WebRTC receiver counters (frames received, decoded, dropped)."""
+        return self.page.evaluate('picam.receiverStats()')
+
     def clock_offset_ms(self, rounds: int = 15) -> float:
         """Browser wall clock (timeOrigin + now()) minus ``time.time_ns()``, in ms.
 

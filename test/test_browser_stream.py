@@ -75,7 +75,7 @@ class SyntheticCamera:
 
 @pytest.fixture
 def stack(monkeypatch):
-    """MediaMTX (own ports, loopback ICE) + publisher + synthetic camera at 640x480@25."""
+    """Run MediaMTX (own ports, loopback ICE), a publisher + synthetic camera at 640x480@25."""
     for name, value in {**mediamtx_side_ports(), **LOOPBACK_ICE_ENV}.items():
         monkeypatch.setenv(name, value)
     config = MediaServerConfig(mediamtx_path=require_mediamtx(), rtsp_port=free_tcp_port(),

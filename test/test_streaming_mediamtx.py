@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The stream through the real MediaMTX (scripts/get-mediamtx.sh) with config/mediamtx.yml as shipped.
+"""The stream through the real MediaMTX (scripts/get-mediamtx.sh), config/mediamtx.yml as shipped.
 
 The binary is ``$MEDIAMTX``, the get-mediamtx.sh cache or ``mediamtx`` on PATH; without one these
 tests skip, except in CI (``CI=true``) where they fail. Every test gives MediaMTX its own free
@@ -21,10 +21,12 @@ ports, so parallel runs do not meet.
 
 import os
 from pathlib import Path
+import shutil
 import signal
 import socket
 import subprocess
 import threading
+import uuid
 
 import numpy as np
 from proctree import process_gone, wait_until
@@ -130,6 +132,61 @@ def listening_tcp_ports(pid: int) -> set[int]:
                 if fields[3] == '0A' and fields[9] in inodes:   # 0A: LISTEN
                     ports.add(int(fields[1].rsplit(':', 1)[1], 16))
     return ports
+
+
+class NetworkNamespace:
+    """A network namespace joined to this host by a veth pair: a second machine in miniature.
+
+    The host end gets ``host``, the namespace end ``peer`` (198.18.0.0/15, the benchmarking
+    range, so no real network is ever addressed).
+    """
+
+    def __init__(self) -> None:
+        self.name = f'picam-{uuid.uuid4().hex[:8]}'
+        third = os.getpid() % 250
+        self.host, self.peer = f'198.18.{third}.1', f'198.18.{third}.2'
+        self._veth = f'pv{uuid.uuid4().hex[:8]}'
+
+    def __enter__(self) -> 'NetworkNamespace':  # noqa: PYI034 - typing.Self needs 3.11
+        steps = [['ip', 'netns', 'add', self.name],
+                 ['ip', 'link', 'add', self._veth, 'type', 'veth', 'peer', 'name', 'eth0',
+                  'netns', self.name],
+                 ['ip', 'addr', 'add', f'{self.host}/30', 'dev', self._veth],
+                 ['ip', 'link', 'set', self._veth, 'up'],
+                 self.command('ip', 'addr', 'add', f'{self.peer}/30', 'dev', 'eth0'),
+                 self.command('ip', 'link', 'set', 'eth0', 'up'),
+                 self.command('ip', 'link', 'set', 'lo', 'up')]
+        for step in steps:
+            result = subprocess.run(step, capture_output=True, text=True, timeout=GUARD)
+            if result.returncode:
+                self.__exit__()
+                pytest.skip(f'cannot build a network namespace ({" ".join(step)}: '
+                            f'{result.stderr.strip()})')
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(['ip', 'netns', 'del', self.name], capture_output=True, timeout=GUARD)
+        subprocess.run(['ip', 'link', 'del', self._veth], capture_output=True, timeout=GUARD)
+
+    def command(self, *argv: str) -> list[str]:
+        return ['ip', 'netns', 'exec', self.name, *argv]
+
+
+@pytest.fixture
+def other_host():
+    if os.geteuid() != 0 or shutil.which('ip') is None:
+        pytest.skip('a publish from another host needs root and iproute2 (ip netns)')
+    with NetworkNamespace() as namespace:
+        yield namespace
+
+
+def publish_test_pattern(url: str, prefix: list[str] | None = None) -> subprocess.CompletedProcess:
+    """Publish two seconds of ffmpeg's test pattern to ``url`` (optionally inside a namespace)."""
+    return subprocess.run(
+        [*(prefix or []), 'ffmpeg', '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi',
+         '-i', 'testsrc=size=320x240:rate=25', '-t', '1', '-c:v', 'libx264', '-preset',
+         'ultrafast', '-f', 'rtsp', '-rtsp_transport', 'tcp', url],
+        capture_output=True, text=True, timeout=GUARD, check=False)
 
 
 @pytest.fixture
@@ -270,3 +327,32 @@ def test_server_listens_only_on_its_stream_ports_so_no_control_api(server_config
         ports = listening_tcp_ports(server.pid)
     assert ports == {server_config.rtsp_port, server_config.webrtc_port,
                      server_config.hls_port}
+
+
+def test_publishing_from_another_host_is_refused_and_from_localhost_accepted(
+        server_config, other_host):
+    port = server_config.rtsp_port
+    with MediaServer(server_config):
+        remote = publish_test_pattern(f'rtsp://{other_host.host}:{port}/remote',
+                                      other_host.command())
+        local = publish_test_pattern(f'rtsp://127.0.0.1:{port}/local')
+    assert remote.returncode != 0
+    assert '401' in remote.stderr or 'Unauthorized' in remote.stderr, remote.stderr
+    assert local.returncode == 0, local.stderr
+
+
+def test_reading_from_another_host_is_allowed(server_config, other_host):
+    port = server_config.rtsp_port
+    with MediaServer(server_config), \
+            StreamPublisher(StreamConfig(rtsp_port=port), FrameFormat(W, H)) as pub, \
+            Camera(pub):
+        assert wait_until(lambda: pub.stats.connected, GUARD), pub.stats
+        result = subprocess.run(
+            other_host.command('ffmpeg', '-hide_banner', '-loglevel', 'error',
+                               '-rtsp_transport', 'tcp', '-i',
+                               f'rtsp://{other_host.host}:{port}/cam', '-frames:v', '3',
+                               '-f', 'rawvideo', '-pix_fmt', 'yuv420p', 'pipe:1'),
+            capture_output=True, timeout=GUARD, check=True)
+    frames = np.frombuffer(result.stdout, np.uint8).reshape(-1, W * H * 3 // 2)
+    counters = [read_counter(f[:W * H].reshape(H, W)) for f in frames]
+    assert len(counters) == 3 and -1 not in counters
