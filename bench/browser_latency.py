@@ -23,7 +23,9 @@ headless Chromium, whose page reads each presented frame's stamp (requestVideoFr
 canvas, test/browser/stamp_viewer.html). Latency = presentation time (performance.timeOrigin +
 presentationTime, mapped onto Python's ``time.time_ns`` by a measured offset) - capture time
 (``Frame.stamp_ns``). Lost = frames captured in the measured window that the page never
-presented (dropped by the publisher, the network path or the page).
+presented (dropped by the publisher, the network path or the page); the receiver counters
+printed per run (WebRTC inbound-rtp stats) tell which. "stdin p50": capture -> last byte in
+ffmpeg's stdin for the publisher, the blocking write itself for the direct pipe.
 
 Paths, interleaved in the same run at each size: ``StreamPublisher`` (writer thread, bounded
 queue) and the original system's design, the capture loop writing each frame straight into
@@ -124,6 +126,9 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
             offset_after = viewer.clock_offset_ms()
             stats_after = viewer.receiver_stats()
             dropped = sink.stats.dropped - dropped0 if isinstance(sink, StreamPublisher) else 0
+            # capture -> last byte in ffmpeg's stdin (publisher) / the blocking write (direct)
+            stdin_ms = (sink.write_latencies_ms() if isinstance(sink, StreamPublisher) else
+                        np.array(sink.write_ms))[-len(capture.captured):]
             state = viewer.state()
         finally:
             capture.stop()
@@ -137,7 +142,8 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
     latency = [presented[s] - offset - t / 1e6 for s, t in captured.items() if s in presented]
     return {'latency_ms': latency, 'frames': len(captured),
             'lost': sum(1 for s in captured if s not in presented),
-            'publisher_drops': dropped, 'clock_drift_ms': offset_after - offset_before,
+            'publisher_drops': dropped, 'stdin_ms': stdin_ms,
+            'clock_drift_ms': offset_after - offset_before,
             'unreadable': state['unreadable'], 'sessions': state['sessions'],
             'receiver': {k: stats_after[k] - stats_before[k] for k in
                          ('framesReceived', 'framesDecoded', 'framesDropped', 'packetsLost',
@@ -159,7 +165,7 @@ def main() -> None:
     print(f'capture -> presented in Chromium (ms), {args.repeats} interleaved runs of '
           f'{args.seconds:g} s per path, percentiles over all of them')
     print(f'   {"size":<13} {"path":<30} {"p50":>6} {"p90":>6} {"p99":>6} {"max":>6} '
-          f'{"lost":>9} {"pub drops":>9} {"p50 per run":<12}')
+          f'{"lost":>9} {"pub drops":>9} {"stdin p50":>9} {"p50 per run":<12}')
     summary = []
     with BrowserViewer(chromium) as viewer:
         for width, height, fps in SIZES:
@@ -175,12 +181,13 @@ def main() -> None:
                 lost = sum(r['lost'] for r in runs[producer])
                 frames = sum(r['frames'] for r in runs[producer])
                 drops = sum(r['publisher_drops'] for r in runs[producer])
+                stdin = [v for r in runs[producer] for v in r['stdin_ms']]
                 per_run = '/'.join(f'{pct(r["latency_ms"], 50):.0f}' for r in runs[producer])
                 p50[producer] = pct(lat, 50)
                 size = f'{width}x{height}@{fps:g}'
                 print(f'   {size:<13} {label:<30} {pct(lat, 50):>6.1f} {pct(lat, 90):>6.1f} '
                       f'{pct(lat, 99):>6.1f} {max(lat) if lat else float("nan"):>6.1f} '
-                      f'{lost:>4}/{frames:<4} {drops:>9} {per_run:<12}')
+                      f'{lost:>4}/{frames:<4} {drops:>9} {pct(stdin, 50):>9.1f} {per_run:<12}')
             summary.append((f'{width}x{height}@{fps:g}', p50['publisher'] / p50['direct']))
             if (width, height) == (1280, 720):
                 ours = p50['publisher']
