@@ -47,14 +47,10 @@ import numpy as np  # noqa: E402
 from stream import DirectPipe  # noqa: E402 - bench/stream.py, the same peer
 from stream_fixtures import find_mediamtx, free_tcp_port, mediamtx_side_ports  # noqa: E402
 
+from picam_ros.encoder import StreamConfig, StreamPublisher  # noqa: E402
+from picam_ros.mediamtx import MediaServer, MediaServerConfig  # noqa: E402
 from picam_ros.sources import SourceStopped  # noqa: E402
-from picam_ros.streaming import (  # noqa: E402
-    MediaServer,
-    MediaServerConfig,
-    StreamConfig,
-    StreamPublisher,
-)
-from picam_ros.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 
 GOAL_P50_MS = 120.0
 SIZES = ((1280, 720, 30.0), (1024, 1024, 25.0))

@@ -30,8 +30,9 @@ from proctree import wait_until
 import pytest
 from stream_fixtures import free_tcp_port, mediamtx_side_ports, REPO, require_mediamtx
 
-from picam_ros.streaming import MediaServer, MediaServerConfig, StreamConfig, StreamPublisher
-from picam_ros.synthetic import SyntheticConfig, SyntheticSource
+from picam_ros.encoder import StreamConfig, StreamPublisher
+from picam_ros.mediamtx import MediaServer, MediaServerConfig
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 pytestmark = [pytest.mark.mediamtx, pytest.mark.browser]
 

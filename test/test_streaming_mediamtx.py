@@ -41,14 +41,9 @@ from stream_fixtures import (
     stamp_counter,
 )
 
+from picam_ros.encoder import StreamConfig, StreamPublisher
 from picam_ros.frames import FrameFormat
-from picam_ros.streaming import (
-    MediaServer,
-    MediaServerConfig,
-    MediaServerUnavailable,
-    StreamConfig,
-    StreamPublisher,
-)
+from picam_ros.mediamtx import MediaServer, MediaServerConfig, MediaServerUnavailable
 
 pytestmark = pytest.mark.mediamtx
 
