@@ -41,16 +41,18 @@ import sys
 import threading
 import time
 
+# The viewer and MediaMTX helpers live with the tests. flake8 wants E402 waived below; ruff
+# already accepts imports after a sys.path change (hence RUF100 too).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
-from browser_viewer import BrowserViewer, find_chromium, LOOPBACK_ICE_ENV  # noqa: E402
-import numpy as np  # noqa: E402
-from stream import DirectPipe  # noqa: E402 - bench/stream.py, the same peer
-from stream_fixtures import find_mediamtx, free_tcp_port, mediamtx_side_ports  # noqa: E402
+from browser_viewer import BrowserViewer, find_chromium, LOOPBACK_ICE_ENV  # noqa: E402, RUF100
+import numpy as np  # noqa: E402, RUF100
+from stream import DirectPipe  # noqa: E402, RUF100 - bench/stream.py, the same peer
+from stream_fixtures import find_mediamtx, free_tcp_port, mediamtx_side_ports  # noqa: E402, RUF100
 
-from picam_ros.encoder import StreamConfig, StreamPublisher  # noqa: E402
-from picam_ros.mediamtx import MediaServer, MediaServerConfig  # noqa: E402
-from picam_ros.sources import SourceStopped  # noqa: E402
-from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
+from picam_ros.encoder import StreamConfig, StreamPublisher  # noqa: E402, RUF100
+from picam_ros.mediamtx import MediaServer, MediaServerConfig  # noqa: E402, RUF100
+from picam_ros.sources import SourceStopped  # noqa: E402, RUF100
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402, RUF100
 
 GOAL_P50_MS = 120.0
 SIZES = ((1280, 720, 30.0), (1024, 1024, 25.0))

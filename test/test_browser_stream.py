@@ -32,6 +32,7 @@ from stream_fixtures import free_tcp_port, mediamtx_side_ports, REPO, require_me
 
 from picam_ros.encoder import StreamConfig, StreamPublisher
 from picam_ros.mediamtx import MediaServer, MediaServerConfig
+from picam_ros.sources import SourceStopped
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 pytestmark = [pytest.mark.mediamtx, pytest.mark.browser]
@@ -66,7 +67,7 @@ class SyntheticCamera:
         while not self._stop.is_set():
             try:
                 frame = self.source.read(timeout=1.0)
-            except Exception:   # stopped under us
+            except SourceStopped:
                 return
             self.sequences.append(frame.sequence)
             self.captured_ns[frame.sequence] = frame.stamp_ns

@@ -152,7 +152,8 @@ class NetworkNamespace:
                  self.command('ip', 'link', 'set', 'eth0', 'up'),
                  self.command('ip', 'link', 'set', 'lo', 'up')]
         for step in steps:
-            result = subprocess.run(step, capture_output=True, text=True, timeout=GUARD)
+            result = subprocess.run(step, capture_output=True, text=True, timeout=GUARD,
+                                    check=False)
             if result.returncode:
                 self.__exit__()
                 pytest.skip(f'cannot build a network namespace ({" ".join(step)}: '
@@ -160,8 +161,10 @@ class NetworkNamespace:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        subprocess.run(['ip', 'netns', 'del', self.name], capture_output=True, timeout=GUARD)
-        subprocess.run(['ip', 'link', 'del', self._veth], capture_output=True, timeout=GUARD)
+        subprocess.run(['ip', 'netns', 'del', self.name], capture_output=True, timeout=GUARD,
+                       check=False)
+        subprocess.run(['ip', 'link', 'del', self._veth], capture_output=True, timeout=GUARD,
+                       check=False)
 
     def command(self, *argv: str) -> list[str]:
         return ['ip', 'netns', 'exec', self.name, *argv]
@@ -283,10 +286,9 @@ def test_killed_mediamtx_comes_back_and_the_publisher_reconnects(server_config):
 
 
 def test_second_server_on_a_busy_port_names_the_port(server_config):
-    with MediaServer(server_config):
-        with pytest.raises(MediaServerUnavailable,
-                           match=f'rtsp port {server_config.rtsp_port} is already in use'):
-            MediaServer(server_config).start()
+    busy = f'rtsp port {server_config.rtsp_port} is already in use'
+    with MediaServer(server_config), pytest.raises(MediaServerUnavailable, match=busy):
+        MediaServer(server_config).start()
 
 
 @pytest.mark.xfail(strict=True, reason='MediaServer names the busy port but not its holder yet '
