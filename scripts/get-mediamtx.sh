@@ -28,7 +28,7 @@ if [ "${1:-}" = "--print-path" ]; then echo "$binary"; exit 0; fi
 if [ -x "$binary" ] && "$binary" --version >/dev/null 2>&1; then echo "$binary"; exit 0; fi
 
 fail() { echo "get-mediamtx: $*" >&2; exit 1; }
-command -v go >/dev/null || fail "no Go toolchain (go) on PATH: install Go >= 1.24, or download the \
+command -v go >/dev/null || fail "no Go toolchain (go) on PATH: install Go >= 1.26 (the go.mod of v1.20.1), or download the \
 release binary from https://github.com/bluenviron/mediamtx/releases/tag/$MEDIAMTX_VERSION and \
 set MEDIAMTX=/path/to/mediamtx"
 command -v npm >/dev/null || fail "npm is needed to fetch hls.js (which MediaMTX embeds): apt-get install npm"
