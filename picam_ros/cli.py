@@ -36,7 +36,7 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from picam_ros.camera_runtime import RuntimeStats
+from picam_ros.camera_runtime import RuntimeStats, StreamState
 from picam_ros.camera_settings import (
     build_runtime,
     camera_parameter_rows,
@@ -46,11 +46,14 @@ from picam_ros.camera_settings import (
 from picam_ros.centroid_pipeline import CentroidPipeline
 from picam_ros.centroid_settings import KeyingProfiles
 from picam_ros.config import ConfigError
+from picam_ros.encoder import StreamError
 from picam_ros.frames import Frame
+from picam_ros.mediamtx import MediaServerUnavailable
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.params import flag_for, ParamRow
 from picam_ros.png import write_png
 from picam_ros.ros_conversions import ImagePlanes
+from picam_ros.sources import SourceError
 
 _PROFILE = 'pads'
 _KINDS = {'integer': int, 'double': float, 'string': str}
@@ -225,16 +228,25 @@ def centroid_record(frame: Frame, blobs: np.ndarray, dropped: int) -> dict[str, 
     }
 
 
+#: A source error is shown while no frame has arrived for this long (after that the source has
+#: recovered, and the error is history: the restart count keeps it).
+_ERROR_SHOWN_S = 1.0
+
+
 def status_line(stats: RuntimeStats, processed: int, blobs: int, ms: float) -> str:
-    stream = stats.stream_state.value
-    if stats.stream_state.value not in ('disabled',):
+    state = stats.stream_state
+    stream = state.value
+    if state is StreamState.RUNNING and not stats.stream_connected:
+        stream = 'connecting'   # the encoder runs but has no session with the server (yet)
+    if state is not StreamState.DISABLED:
         stream += f' sent={stats.stream_sent} dropped={stats.stream_dropped}'
         if stats.stream_restarts:
             stream += f' restarts={stats.stream_restarts}'
     line = (f'fps={stats.fps:5.1f} frames={stats.frames} drops={stats.drops} '
             f'restarts={stats.source_restarts} processed={processed} centroids={blobs} '
             f'engine={ms:.2f}ms stream={stream}')
-    if stats.source_error:
+    stalled = stats.last_frame_age is None or stats.last_frame_age > _ERROR_SHOWN_S
+    if stats.source_error and stalled:
         line += f' last_error={stats.source_error.splitlines()[0][:80]!r}'
     return line
 
@@ -268,6 +280,20 @@ def settings_from_args(args: argparse.Namespace) -> tuple[CameraSettings, dict, 
     except ConfigError as error:
         raise error.renamed(lambda name: flags.get(name, flag_for(name))) from None
     return settings, keying, decimation
+
+
+class _LogFormat(logging.Formatter):
+    """The core's log records in the runner's own form: ``[warning] message``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f'[{record.levelname.lower()}] {record.getMessage()}'
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 class _StderrLog:
@@ -308,15 +334,15 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
     runtime = build_runtime(settings.source, stream=settings.stream, server=settings.server,
                             log=log, on_capture_error=capture_failed)
     runtime.add_sink(on_frame, 'centroids')
-    if settings.stream is not None:
-        for url in viewer_urls(_host_name(), settings.stream, settings.server):
-            log.info(f'live stream: {url}')
-    elif args.stream == 'auto':
+    urls = (viewer_urls(_host_name(), settings.stream, settings.server)
+            if settings.stream is not None else [])
+    if args.stream == 'auto' and settings.stream is None:
         log.info('no mediamtx binary found (PATH, $MEDIAMTX or --stream-mediamtx-path): '
                  'running without the live stream')
 
     deadline = time.monotonic() + args.duration if args.duration > 0 else None
     next_status = time.monotonic() + args.status_interval
+    next_check = time.monotonic()
     processed, last_blobs, last_ms = 0, 0, 0.0
     last_frame: Frame | None = None
     last_result = None
@@ -343,13 +369,22 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
                 last_frame, last_result = frame, result
                 if args.frames and processed >= args.frames:
                     break
+            if urls and time.monotonic() >= next_check:
+                # Announce the viewer pages once the stream really is up, not before.
+                next_check = time.monotonic() + 0.5
+                if runtime.stats().stream_connected:
+                    for url in urls:
+                        log.info(f'live stream: {url}')
+                    urls = []
             if args.status_interval > 0 and time.monotonic() >= next_status:
                 next_status = time.monotonic() + args.status_interval
                 print(status_line(runtime.stats(), processed, last_blobs, last_ms),
                       file=stderr, flush=True)
     finally:
         runtime.stop()
-    print(status_line(runtime.stats(), processed, last_blobs, last_ms), file=stderr, flush=True)
+    if args.status_interval > 0:
+        print(status_line(runtime.stats(), processed, last_blobs, last_ms), file=stderr,
+              flush=True)
     if args.snapshot:
         if last_frame is None or last_result is None:
             log.error(f'no frame was processed, so no snapshot was written to {args.snapshot}')
@@ -375,8 +410,9 @@ def _host_name() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format='[%(levelname)s] %(name)s: %(message)s')
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogFormat())
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -387,6 +423,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args, stop=stop)
     except ConfigError as error:
         parser.error(str(error))
+    except (SourceError, StreamError, MediaServerUnavailable, OSError) as error:
+        if isinstance(error, BrokenPipeError):
+            _silence_stdout()
+            print(f'{parser.prog}: stopped: stdout was closed', file=sys.stderr)
+        else:
+            print(f'{parser.prog}: error: {error}', file=sys.stderr)
+        return 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -266,12 +266,12 @@ class StreamPublisher:
 
     @property
     def queued(self) -> int:
-        """Frames waiting for the encoder right now (cheap; for pacing and diagnostics)."""
+        """Count the frames waiting for the encoder right now."""
         return len(self._queue)
 
     @property
     def encoder_pid(self) -> int | None:
-        """The pid of the running ffmpeg encoder, if any (for diagnostics and tests)."""
+        """Return the pid of the running ffmpeg encoder, if any (for diagnostics and tests)."""
         process = self._process
         return process.pid if process is not None and process.is_alive() else None
 

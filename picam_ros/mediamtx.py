@@ -163,7 +163,7 @@ class MediaServer:
 
     @property
     def ready(self) -> bool:
-        """True when publishers can connect now."""
+        """Tell whether publishers can connect now."""
         if self._state == self.EXTERNAL:
             return self._external_probe()
         process = self._process
@@ -191,7 +191,8 @@ class MediaServer:
                 configured if os.path.isfile(configured) else None)
             if found is None:
                 raise MediaServerUnavailable(
-                    f'MediaMTX not found at {configured!r}; fix mediamtx_path / $MEDIAMTX')
+                    f'MediaMTX not found at {configured!r}; fix the path given '
+                    f'(stream.mediamtx_path, --stream-mediamtx-path or $MEDIAMTX)')
             if not os.access(found, os.X_OK):
                 raise MediaServerUnavailable(f'MediaMTX at {found!r} is not executable')
             return found
@@ -199,7 +200,8 @@ class MediaServer:
         if found is None:
             raise MediaServerUnavailable(
                 'MediaMTX not found on PATH; install it (https://github.com/bluenviron/mediamtx/'
-                'releases) or set mediamtx_path / $MEDIAMTX, or use an external server')
+                'releases) and put it on PATH, give its path (stream.mediamtx_path, '
+                '--stream-mediamtx-path or $MEDIAMTX), or use an external server')
         return found
 
     def start(self) -> None:

@@ -225,6 +225,10 @@ class ProcessSource(FrameSource):
         self._exchange.close()
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b'x')
+        stdout = process.stdout   # closed first: a child blocked on a full pipe gets EPIPE now
+        if stdout is not None:
+            with contextlib.suppress(OSError):
+                stdout.close()
         process.stop()  # interrupts a restart backoff or start; kills the child
         thread.join()
         process.stop()  # the reader may have started a child after the first stop
@@ -316,8 +320,10 @@ class ProcessSource(FrameSource):
 
     def _read_run(self) -> int:
         """Read frames from the current child until its stream breaks; frames produced."""
-        stdout = self._process.stdout
-        fd = os.dup(stdout.fileno())  # our own descriptor: stop() may close the child's pipe
+        try:
+            fd = os.dup(self._process.stdout.fileno())  # ours: stop() closes the child's pipe
+        except (AttributeError, ValueError, OSError):   # stopped meanwhile: no pipe any more
+            return 0
         try:
             with contextlib.suppress(OSError):
                 fcntl.fcntl(fd, _F_SETPIPE_SZ, min(PIPE_BYTES, self.format.frame_bytes))
