@@ -52,7 +52,6 @@ from picam_ros.mediamtx import MediaServerUnavailable
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.params import flag_for, ParamRow
 from picam_ros.png import write_png
-from picam_ros.ros_conversions import ImagePlanes
 from picam_ros.sources import SourceError
 
 _PROFILE = 'pads'
@@ -208,12 +207,6 @@ class _Mailbox:
             self._cond.notify_all()
 
 
-def _planes(pipeline: CentroidPipeline, frame: Frame) -> ImagePlanes:
-    """Zero-copy planes of a frame, read the way the centroid node reads an image message."""
-    fmt = frame.format
-    return pipeline.planes(fmt.layout, fmt.height, fmt.width, fmt.row_stride, frame.data)
-
-
 def centroid_record(frame: Frame, blobs: np.ndarray, dropped: int) -> dict[str, Any]:
     """One JSON-able record per processed frame (the CLI's ``--json`` line)."""
     return {
@@ -356,7 +349,7 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
             frame = mailbox.take(wait)
             if frame is not None:
                 started = time.perf_counter()
-                planes = _planes(pipeline, frame)
+                planes = frame.planes()
                 (result,) = pipeline.process(planes)
                 last_ms = (time.perf_counter() - started) * 1e3
                 processed += 1
@@ -389,7 +382,7 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
         if last_frame is None or last_result is None:
             log.error(f'no frame was processed, so no snapshot was written to {args.snapshot}')
             return 1
-        image = pipeline.debug_image(_PROFILE, _planes(pipeline, last_frame), last_result.blobs)
+        image = pipeline.debug_image(_PROFILE, last_frame.planes(), last_result.blobs)
         write_png(args.snapshot, image)
         log.info(f'snapshot with {last_blobs} centroids written to {args.snapshot}')
     if failure:
