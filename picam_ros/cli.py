@@ -27,7 +27,6 @@ from collections.abc import Sequence
 import json
 import logging
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -52,6 +51,7 @@ from picam_ros.mediamtx import MediaServerUnavailable
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.params import flag_for, ParamRow
 from picam_ros.png import write_png
+from picam_ros.process import find_executable
 from picam_ros.sources import SourceError
 
 _PROFILE = 'pads'
@@ -249,9 +249,8 @@ def _stream_mode(args: argparse.Namespace) -> bool:
         return args.stream == 'on'
     if args.__dict__['stream.external_server']:
         return True
-    binary = (args.__dict__['stream.mediamtx_path'] or os.environ.get('MEDIAMTX')
-              or shutil.which('mediamtx'))
-    return bool(binary)
+    binary = args.__dict__['stream.mediamtx_path'] or os.environ.get('MEDIAMTX') or 'mediamtx'
+    return find_executable(binary) is not None
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[CameraSettings, dict, DecimationConfig]:

@@ -38,7 +38,6 @@ import logging
 import os
 import re
 import select
-import shutil
 import threading
 import time
 
@@ -48,6 +47,7 @@ from picam_ros.config import config_field, ConfigError
 from picam_ros.formats import FORMATS
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.process import (
+    find_executable,
     ManagedProcess,
     ProcessError,
     ProcessSpec,
@@ -309,8 +309,7 @@ class StreamPublisher:
             if self._running:
                 return
             exe = self.config.ffmpeg_path
-            if (shutil.which(exe) if os.sep not in exe else
-                    (exe if os.access(exe, os.X_OK) else None)) is None:
+            if find_executable(exe) is None:
                 raise StreamError(f'ffmpeg not found ({exe!r}): install ffmpeg or set '
                                   f'ffmpeg_path')
             self._process = ManagedProcess(ProcessSpec(

@@ -31,7 +31,6 @@ import logging
 import math
 import os
 import select
-import shutil
 import threading
 import time
 from typing import Any, ClassVar
@@ -41,7 +40,7 @@ import numpy as np
 from picam_ros.config import config_field, ConfigBase, ConfigError
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.pacing import RateMeter
-from picam_ros.process import ManagedProcess, ProcessError, ProcessSpec
+from picam_ros.process import find_executable, ManagedProcess, ProcessError, ProcessSpec
 from picam_ros.sources.base import (
     FrameSource,
     FrameTimeout,
@@ -257,8 +256,7 @@ class ProcessSource(FrameSource):
     def _check_startable(self) -> None:
         """Refuse to start what can never work (missing binary); a SourceError says why."""
         binary = self.argv[0]
-        found = shutil.which(binary) if os.sep not in binary else binary
-        if found is None or not os.path.isfile(found) or not os.access(found, os.X_OK):
+        if find_executable(binary) is None:
             raise SourceError(f'{self.kind}: cannot start {binary!r}: not found or not '
                               f'executable (is it installed and on PATH?)')
 
