@@ -47,6 +47,7 @@ from picam_ros.centroid_settings import KeyingProfiles
 from picam_ros.config import ConfigError
 from picam_ros.encoder import StreamError
 from picam_ros.frames import Frame
+from picam_ros.latest_mailbox import LatestMailbox
 from picam_ros.mediamtx import MediaServerUnavailable
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.params import flag_for, ParamRow
@@ -163,50 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Mailbox:
-    """Hands the newest accepted frame from the capture thread to the processing thread.
-
-    Three buffers rotate (one being written, one waiting, one being processed), so neither side
-    ever waits for the other and nothing is allocated per frame; if processing falls behind, the
-    waiting frame is replaced by a newer one and counted as ``overwritten``.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._free: list[Frame] = []
-        self._ready: Frame | None = None
-        self._closed = False
-        self.overwritten = 0
-
-    def put(self, frame: Frame) -> None:
-        with self._cond:
-            if not self._free and self._ready is None:
-                self._free = [Frame(frame.format) for _ in range(2)]
-            if self._free:
-                slot = self._free.pop()
-            else:
-                slot, self._ready = self._ready, None
-                self.overwritten += 1
-            frame.copy_into(slot)
-            self._ready = slot
-            self._cond.notify()
-
-    def take(self, timeout: float) -> Frame | None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._ready is not None or self._closed, timeout)
-            frame, self._ready = self._ready, None
-            return frame
-
-    def release(self, frame: Frame) -> None:
-        with self._cond:
-            self._free.append(frame)
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-
 def centroid_record(frame: Frame, blobs: np.ndarray, dropped: int) -> dict[str, Any]:
     """One JSON-able record per processed frame (the CLI's ``--json`` line)."""
     return {
@@ -311,7 +268,6 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
     stop = stop or threading.Event()
     log = _StderrLog(stderr)
     pipeline = CentroidPipeline(KeyingProfiles([_PROFILE]), keying, decimation)
-    mailbox = _Mailbox()
     failure: list[str] = []
 
     def capture_failed(message: str) -> None:
@@ -320,11 +276,14 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
         mailbox.close()
 
     def on_frame(frame: Frame) -> None:
-        if pipeline.accept():
-            mailbox.put(frame)
+        if pipeline.accept():   # the source's frame is only lent: keep a copy of our own
+            slot = mailbox.free_slot()
+            frame.copy_into(mailbox.pool[slot])
+            mailbox.publish(slot)
 
     runtime = build_runtime(settings.source, stream=settings.stream, server=settings.server,
                             log=log, on_capture_error=capture_failed)
+    mailbox = LatestMailbox([Frame(runtime.format) for _ in range(3)])
     runtime.add_sink(on_frame, 'centroids')
     urls = (viewer_urls(_host_name(), settings.stream, settings.server)
             if settings.stream is not None else [])
@@ -356,8 +315,6 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
                 if args.json:
                     print(json.dumps(centroid_record(frame, result.blobs, result.dropped)),
                           file=stdout, flush=True)
-                if last_frame is not None:
-                    mailbox.release(last_frame)
                 last_frame, last_result = frame, result
                 if args.frames and processed >= args.frames:
                     break
