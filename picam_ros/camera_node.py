@@ -57,7 +57,8 @@ from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK
 from picam_ros.frames import Frame
 from picam_ros.node_runner import run_node
 from picam_ros.pacing import FrameThrottle
-from picam_ros.ros_conversions import fill_image, image_payload, parameter_descriptor
+from picam_ros.ros_conversions import fill_image, image_payload
+from picam_ros.ros_messages import parameter_descriptor
 from picam_ros.sources import SourceConfig, SourceError
 
 NODE_NAME = 'camera'

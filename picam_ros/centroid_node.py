@@ -50,13 +50,8 @@ from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK
 from picam_ros.node_runner import run_node
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.params import config_from_ros, ParamRow
-from picam_ros.ros_conversions import (
-    fill_image,
-    ImagePayload,
-    make_pointcloud2,
-    new_payload_buffer,
-    parameter_descriptor,
-)
+from picam_ros.ros_conversions import fill_image, ImagePayload, new_payload_buffer
+from picam_ros.ros_messages import make_pointcloud2, parameter_descriptor
 
 NODE_NAME = 'centroids'
 

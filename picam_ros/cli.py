@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -351,8 +352,6 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
 
 
 def _host_name() -> str:
-    import socket
-
     return socket.gethostname() or '127.0.0.1'
 
 

@@ -14,8 +14,8 @@
 
 """Frames and centroids <-> ROS messages, with the byte work kept ROS-free.
 
-Everything here except :func:`fill_image` and :func:`make_pointcloud2` runs without ROS; those two
-only assign fields of messages the caller (or ``sensor_msgs``) provides.
+Everything here runs without ROS: :func:`fill_image` only assigns fields of a message the caller
+provides; the messages that need ROS packages are built in :mod:`picam_ros.ros_messages`.
 
 Publishing an image moves a few MiB per frame, so the payload is built once into a reusable
 ``array.array('B')``: that is the type ``rosidl_generator_py`` stores for ``uint8[]``. What the
@@ -306,49 +306,3 @@ def cloud_payload(blobs: np.ndarray) -> CloudPayload:
     data.frombytes(points.tobytes())
     n = points.shape[0]
     return CloudPayload(CLOUD_FIELDS, n, CLOUD_POINT_STEP, CLOUD_POINT_STEP * n, data)
-
-
-def make_pointcloud2(header: Any, blobs: np.ndarray) -> Any:
-    """Build a ``sensor_msgs.msg.PointCloud2`` with one point per blob (needs ROS)."""
-    from sensor_msgs.msg import PointCloud2, PointField
-
-    payload = cloud_payload(blobs)
-    msg = PointCloud2()
-    msg.header = header
-    msg.height = 1
-    msg.width = payload.width
-    msg.fields = [PointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count)
-                  for f in payload.fields]
-    msg.is_bigendian = False
-    msg.point_step = payload.point_step
-    msg.row_step = payload.row_step
-    msg.data = payload.data
-    msg.is_dense = True
-    return msg
-
-
-# --- parameters ---------------------------------------------------------------------------------
-
-def parameter_descriptor(row: Any) -> Any:
-    """Build the ``rcl_interfaces.msg.ParameterDescriptor`` of a ``params.ParamRow`` (needs ROS).
-
-    Both nodes declare every parameter through this, so ranges, read-only flags and the
-    human-readable constraints come from the one table in ``params``.
-    """
-    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-
-    fields = row.descriptor_fields()
-    integer_range = fields.pop('integer_range', None)
-    floating_range = fields.pop('floating_point_range', None)
-    descriptor = ParameterDescriptor(**fields)
-    if integer_range is not None:
-        low, high, step = integer_range
-        descriptor.integer_range = [IntegerRange(from_value=low, to_value=high, step=step)]
-    if floating_range is not None:
-        low, high, step = floating_range
-        descriptor.floating_point_range = [
-            FloatingPointRange(from_value=low, to_value=high, step=step)]
-    return descriptor
-
-
-# --- debug overlay ------------------------------------------------------------------------------
