@@ -173,9 +173,10 @@ def test_every_control_changes_live_with_the_exact_argv_and_no_failure_restart(
         for number, (controls, argv) in enumerate(CASES, start=1):
             assert apply_controls(source, all_control_values(**controls)) is None
             assert wait_until(lambda n=number: source.control_changes == n, timeout=10.0)
-            frame = source.read(5.0)
-            assert frame is not None
+            # The new child logs its argv when it starts, before its first frame.
+            assert wait_until(lambda n=number: len(starts()) == n + 1, timeout=10.0)
             assert rpicam_argv_tail(starts()[-1]) == argv, controls
+            assert source.read(5.0) is not None
         assert len(starts()) == len(CASES) + 1
         assert source.stats.restarts == 0   # no backoff: each change restarts at once
         assert source.last_control_gap is not None
