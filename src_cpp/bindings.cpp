@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "centroids.hpp"
+#include "composite_bindings.hpp"
 #include "convert_bindings.hpp"
 
 namespace py = pybind11;
@@ -331,4 +332,6 @@ PYBIND11_MODULE(_centroids, m) {
 
     // Frame conversion kernels (src_cpp/convert*.cpp, used by picam_ros.frames).
     register_convert(m);
+    // Two-camera composite (src_cpp/composite*.cpp, used by picam_ros.composite).
+    register_composite(m);
 }
