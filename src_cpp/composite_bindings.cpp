@@ -145,9 +145,9 @@ void composite_i420(const py::object& down_y, const py::object& down_u, const py
         fail("offset: (" + std::to_string(offset_x) + ", " + std::to_string(offset_y) +
              ") must be even (whole 4:2:0 chroma samples)");
     }
-    if (thickness < 1 || thickness > width + height) {
+    if (thickness < 1 || thickness > kMaxOffset) {
         fail("thickness: " + std::to_string(thickness) + " is outside 1.." +
-             std::to_string(width + height));
+             std::to_string(kMaxOffset));
     }
     picam::CompositeSettings settings;
     settings.mode = static_cast<picam::CompositeMode>(mode);
