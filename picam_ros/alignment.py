@@ -21,9 +21,10 @@ in a common frame. The correction is the rigid transform ``pads ~= R(theta) @ le
 ``align`` (ours): a RANSAC start (pairs of leads matched to pad pairs of the same length, each
 hypothesis scored by how many leads land on a pad), then ICP-style refinement: mutual
 nearest-neighbour correspondences, gated (first by ``inlier_tolerance``, then by 4 x the
-median residual) and trimmed to the best ``1 - trim_fraction``, and a least-squares rigid fit (2-D Kabsch: the closed form
-``theta = atan2(sum cross, sum dot)`` of the centred pairs, a proper rotation by construction,
-so no reflection can come out), repeated until the pairs stop changing. Reports the residual
+median residual) and trimmed to the best ``1 - trim_fraction``, and a least-squares rigid fit
+(2-D Kabsch: the closed form ``theta = atan2(sum cross, sum dot)`` of the centred pairs, a
+proper rotation by construction, so no reflection can come out), repeated until the pairs stop
+changing. Reports the residual
 RMS and the matched count. Robust to missing and extra blobs on either side.
 
 ``align_mean`` (the original machine's method, kept as the peer): each lead to its nearest pad,
