@@ -23,14 +23,13 @@ modes are the original machine's: ``normal`` (composite), ``onlyup``, ``onlydown
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-import operator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from picam_ros import _centroids
+from picam_ros.config import config_field, ConfigBase, ConfigError
 
 __all__ = ['COMPOSITE_MODES', 'CompositeParams', 'Compositor', 'I420Planes', 'composite_numpy']
 
@@ -40,67 +39,43 @@ COMPOSITE_MODES = {'normal': 0, 'onlyup': 1, 'onlydown': 2, 'frozen': None}
 _MAX_OFFSET = 1 << 20
 
 
-def _param(default: Any, minimum: int | None, maximum: int | None, description: str) -> Any:
-    return field(default=default,
-                 metadata={'min': minimum, 'max': maximum, 'description': description})
-
-
 @dataclass(frozen=True)
-class CompositeParams:
-    """How the two frames are combined; every constructor validates (``replace`` included)."""
+class CompositeParams(ConfigBase):
+    """How the two frames are combined; every constructor validates (``replace`` included).
 
-    mode: str = field(default='normal', metadata={
-        'min': None, 'max': None, 'choices': tuple(COMPOSITE_MODES),
-        'description': 'normal (composite), onlyup, onlydown, or frozen (keep the last frame).'})
-    offset_x: int = _param(0, -_MAX_OFFSET, _MAX_OFFSET, 'Shift of the up frame in the down '
-                           'frame, pixels (even: whole 4:2:0 chroma samples).')
-    offset_y: int = _param(0, -_MAX_OFFSET, _MAX_OFFSET, 'Vertical shift of the up frame, '
-                           'pixels (even).')
-    u_max: int = _param(150, 0, 255, 'Up pixels are blended only where U <= u_max ...')
-    v_min: int = _param(90, 0, 255, '... and V >= v_min (the leads, not the background).')
-    crosshair: bool = field(default=True, metadata={
-        'min': None, 'max': None, 'description': 'Draw the nozzle crosshair.'})
-    nozzle_x: int = _param(0, -_MAX_OFFSET, _MAX_OFFSET, 'Crosshair centre right of the frame '
-                           'centre, pixels.')
-    nozzle_y: int = _param(0, -_MAX_OFFSET, _MAX_OFFSET, 'Crosshair centre below the frame '
-                           'centre, pixels.')
-    thickness: int = _param(1, 1, 64, 'Crosshair line thickness, pixels.')
-    crosshair_y: int = _param(235, 0, 255, 'Crosshair luma (Y).')
-    crosshair_u: int = _param(128, 0, 255, 'Crosshair chroma U (128 = grey).')
-    crosshair_v: int = _param(128, 0, 255, 'Crosshair chroma V (128 = grey).')
+    All fields are live: a node applies a change to the next frame pair.
+    """
+
+    mode: str = config_field('normal', 'normal (composite), onlyup, onlydown, or frozen (keep '
+                             'the last frame).', choices=tuple(COMPOSITE_MODES), live=True)
+    offset_x: int = config_field(0, 'Shift of the up frame in the down frame, pixels (even: '
+                                 'whole 4:2:0 chroma samples).', low=-_MAX_OFFSET,
+                                 high=_MAX_OFFSET, live=True)
+    offset_y: int = config_field(0, 'Vertical shift of the up frame, pixels (even).',
+                                 low=-_MAX_OFFSET, high=_MAX_OFFSET, live=True)
+    u_max: int = config_field(150, 'Up pixels are blended only where U <= u_max ...', low=0,
+                              high=255, live=True)
+    v_min: int = config_field(90, '... and V >= v_min (the leads, not the background).', low=0,
+                              high=255, live=True)
+    crosshair: bool = config_field(True, 'Draw the nozzle crosshair.', live=True)
+    nozzle_x: int = config_field(0, 'Crosshair centre right of the frame centre, pixels.',
+                                 low=-_MAX_OFFSET, high=_MAX_OFFSET, live=True)
+    nozzle_y: int = config_field(0, 'Crosshair centre below the frame centre, pixels.',
+                                 low=-_MAX_OFFSET, high=_MAX_OFFSET, live=True)
+    thickness: int = config_field(1, 'Crosshair line thickness, pixels.', low=1, high=64,
+                                  live=True)
+    crosshair_y: int = config_field(235, 'Crosshair luma (Y).', low=0, high=255, live=True)
+    crosshair_u: int = config_field(128, 'Crosshair chroma U (128 = grey).', low=0, high=255,
+                                    live=True)
+    crosshair_v: int = config_field(128, 'Crosshair chroma V (128 = grey).', low=0, high=255,
+                                    live=True)
 
     def __post_init__(self) -> None:
-        if self.mode not in COMPOSITE_MODES:
-            raise ValueError(f'mode: expected one of {sorted(COMPOSITE_MODES)}, got '
-                             f'{self.mode!r}')
-        if not isinstance(self.crosshair, (bool, np.bool_)):
-            raise ValueError(f'crosshair: expected a bool, got {self.crosshair!r}')
-        object.__setattr__(self, 'crosshair', bool(self.crosshair))
-        for f in dataclasses.fields(self):
-            if f.name in ('mode', 'crosshair'):
-                continue
-            value = getattr(self, f.name)
-            try:
-                number = operator.index(value)
-            except TypeError:
-                number = None
-            if number is None or isinstance(value, (bool, np.bool_)):
-                raise ValueError(f'{f.name}: expected an integer, got {value!r}')
-            if not f.metadata['min'] <= number <= f.metadata['max']:
-                raise ValueError(f'{f.name}: {number} is outside '
-                                 f'{f.metadata["min"]}..{f.metadata["max"]}')
-            object.__setattr__(self, f.name, number)
+        super().__post_init__()
         for name in ('offset_x', 'offset_y'):
             if getattr(self, name) % 2:
-                raise ValueError(f'{name}: {getattr(self, name)} must be even (whole 4:2:0 '
-                                 'chroma samples)')
-
-    def replace(self, **changes: Any) -> CompositeParams:
-        """Return a validated copy with `changes` (the live-parameter path)."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
-        if unknown:
-            raise ValueError(f'unknown composite parameter(s) {unknown}')
-        return dataclasses.replace(self, **changes)
+                raise ConfigError(name, f'{getattr(self, name)} must be even (whole 4:2:0 '
+                                  'chroma samples)')
 
 
 class I420Planes(NamedTuple):

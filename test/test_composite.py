@@ -181,9 +181,10 @@ def test_output_buffer_is_one_packed_i420_frame_reused_across_calls():
 
 @pytest.mark.parametrize('change, message', [
     ({'offset_x': 3}, 'offset_x: 3 must be even'),
-    ({'mode': 'paused'}, 'mode: expected one of'),
-    ({'u_max': 300}, 'u_max: 300 is outside 0..255'),
-    ({'thickness': 0}, 'thickness: 0 is outside'),
+    ({'mode': 'paused'}, "mode: 'paused' is not one of normal, onlyup"),
+    ({'u_max': 300}, 'u_max: 300 is above the maximum 255'),
+    ({'thickness': 0}, 'thickness: 0 is below the minimum 1'),
+    ({'crosshair': 1}, 'crosshair: must be true or false'),
 ])
 def test_bad_parameters_are_named_in_one_line(change, message):
     with pytest.raises(ValueError, match=message):
