@@ -39,32 +39,27 @@ from typing import Any
 
 import numpy as np
 
+from picam_ros.config import config_field, ConfigBase
+
 __all__ = ['align', 'align_mean', 'Alignment', 'AlignmentParams', 'rigid_fit']
 
 
 @dataclass(frozen=True)
-class AlignmentParams:
+class AlignmentParams(ConfigBase):
     """Tuning of ``align``; lengths in the points' unit (mm)."""
 
-    inlier_tolerance: float = 0.15  # a lead within this of a pad counts as placed on it
-    max_rotation_deg: float = 45.0  # hypotheses turning the part further are not considered
-    trim_fraction: float = 0.1      # worst fraction of the matched pairs left out of each fit
-    ransac_iterations: int = 60
-    max_iterations: int = 50
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not self.inlier_tolerance > 0:
-            raise ValueError(f'inlier_tolerance: expected > 0, got {self.inlier_tolerance!r}')
-        if not 0 < self.max_rotation_deg <= 180:
-            raise ValueError(f'max_rotation_deg: expected 0 < value <= 180, got '
-                             f'{self.max_rotation_deg!r}')
-        if not 0 <= self.trim_fraction < 1:
-            raise ValueError(f'trim_fraction: expected 0 <= value < 1, got '
-                             f'{self.trim_fraction!r}')
-        for name in ('ransac_iterations', 'max_iterations'):
-            if getattr(self, name) < 1:
-                raise ValueError(f'{name}: expected >= 1, got {getattr(self, name)!r}')
+    inlier_tolerance: float = config_field(
+        0.15, 'A lead within this distance of a pad counts as placed on it (mm).', low=1e-9)
+    max_rotation_deg: float = config_field(
+        45.0, 'Hypotheses turning the part further than this are not considered (degrees).',
+        low=1e-9, high=180.0)
+    trim_fraction: float = config_field(
+        0.1, 'Worst fraction of the matched pairs left out of each fit.', low=0.0, high=0.9)
+    ransac_iterations: int = config_field(60, 'Two-lead samples tried for the start.', low=1,
+                                          high=100_000)
+    max_iterations: int = config_field(50, 'Refinement iterations at most.', low=1,
+                                       high=10_000)
+    seed: int = config_field(0, 'Seed of the sampling (results are reproducible).', low=0)
 
 
 @dataclass(frozen=True)

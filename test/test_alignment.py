@@ -137,5 +137,5 @@ def test_bad_point_sets_are_named(leads, message):
 
 
 def test_bad_parameters_are_named():
-    with pytest.raises(ValueError, match='trim_fraction'):
+    with pytest.raises(ValueError, match='trim_fraction: 1 is above the maximum 0.9'):
         AlignmentParams(trim_fraction=1.0)
