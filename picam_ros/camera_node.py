@@ -60,7 +60,7 @@ from picam_ros.camera_settings import (
     source_diagnostics,
     viewer_urls,
 )
-from picam_ros.compression import CompressionConfig, JpegEncoder
+from picam_ros.compression import CompressionConfig, JpegWorker
 from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.frames import Frame
 from picam_ros.node_runner import run_node
@@ -116,6 +116,7 @@ class CameraNode(Node):
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._runtime: CameraRuntime | None = None
+        self._jpeg: JpegWorker | None = None
         self._log_handler = _RosLogHandler(self.get_logger())
         core_logger = logging.getLogger('picam_ros')
         core_logger.addHandler(self._log_handler)
@@ -160,8 +161,8 @@ class CameraNode(Node):
                                self._camera_info(calibration),
                                FrameThrottle(settings.throttle_rate_hz), settings.compression,
                                FrameThrottle(settings.compression.rate_hz))
-        self._jpeg = JpegEncoder(settings.compression.jpeg_quality)
         self.compressed_published = 0
+        self._jpeg = JpegWorker(fmt, self._publish_compressed)
         self._camera_info_url = settings.camera_info_url
         self._set_info_srv = self.create_service(SetCameraInfo, '~/set_camera_info',
                                                  self._on_set_camera_info)
@@ -313,17 +314,19 @@ class CameraNode(Node):
             if throttled:
                 self._throttled_pub.publish(msg)
                 self.throttled_published += 1
-        if compressed:
-            self._jpeg.quality = output.compression.jpeg_quality
-            image_format, jpeg = self._jpeg.encode(frame, grey=output.compression.grey)
-            message = CompressedImage(header=header, format=image_format)
-            message.data = jpeg
-            self._compressed_pub.publish(message)
-            self.compressed_published += 1
+        if compressed:   # encoded on the JPEG worker's thread: capture only copies the frame
+            self._jpeg.submit(frame, header, grey=output.compression.grey,
+                              quality=output.compression.jpeg_quality)
         if info:
             camera_info = output.camera_info   # only this thread touches its header
             camera_info.header = header
             self._info_pub.publish(camera_info)
+
+    def _publish_compressed(self, image_format: str, jpeg: bytes, header: Header) -> None:
+        message = CompressedImage(header=header, format=image_format)
+        message.data = jpeg
+        self._compressed_pub.publish(message)
+        self.compressed_published += 1
 
     # -- diagnostics -------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
@@ -367,6 +370,7 @@ class CameraNode(Node):
             'images published': self.images_published,
             'throttled images published': self.throttled_published,
             'compressed images published': self.compressed_published,
+            'compressed frames skipped (encoder busy)': self._jpeg.replaced,
             'encoding': self._output.encoding,
             'calibrated': self._output.calibration.calibrated,
             **source_diagnostics(self._runtime.source),
@@ -403,6 +407,8 @@ class CameraNode(Node):
         try:
             if self._runtime is not None:
                 self._runtime.stop()
+            if self._jpeg is not None:
+                self._jpeg.stop()   # after capture: nothing submits any more
         finally:
             logging.getLogger('picam_ros').removeHandler(self._log_handler)
             super().destroy_node()

@@ -30,8 +30,12 @@ The ``format`` string is the one image_transport's compressed plugin writes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 import io
+import logging
+import threading
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -43,7 +47,8 @@ except ImportError:   # numpy < 2
     from numpy import byte_bounds
 
 from picam_ros.config import config_field, ConfigBase
-from picam_ros.frames import Frame
+from picam_ros.frames import Frame, FrameFormat
+from picam_ros.latest_mailbox import LatestMailbox
 
 #: CompressedImage.format for colour and grey JPEG, as image_transport's compressed plugin.
 FORMATS = {'bgr8': 'bgr8; jpeg compressed bgr8', 'mono8': 'mono8; jpeg compressed mono8'}
@@ -116,3 +121,68 @@ class JpegEncoder:
         image = Image.merge('YCbCr', (luma, *chroma))
         image.save(out, 'JPEG', quality=self.quality, subsampling=2)
         return FORMATS['bgr8'], out.getvalue()
+
+
+@dataclass
+class _Job:
+    frame: Frame
+    context: Any = None
+    grey: bool = False
+    quality: int = 80
+
+
+class JpegWorker:
+    """Encode frames on a thread of its own, so the capture thread only copies them.
+
+    ``submit`` copies the frame into a pool of three (a :class:`LatestMailbox`): a frame that
+    arrives while the previous one is still being encoded replaces the waiting one
+    (``replaced``), never blocking capture. ``deliver(format, jpeg, context)`` runs on the
+    worker thread. Idle, the thread waits on a condition: no CPU while nobody subscribes.
+    """
+
+    STOP_TIMEOUT_S = 5.0
+
+    def __init__(self, fmt: FrameFormat, deliver: Callable[[str, bytes, Any], None],
+                 logger: logging.Logger | None = None) -> None:
+        self._mailbox: LatestMailbox[_Job] = LatestMailbox([_Job(Frame(fmt)) for _ in range(3)])
+        self._encoder = JpegEncoder()
+        self._deliver = deliver
+        self._logger = logger or logging.getLogger('picam_ros.compression')
+        self.errors = 0
+        self._thread = threading.Thread(target=self._run, name='picam-jpeg', daemon=True)
+        self._thread.start()
+
+    @property
+    def encodes(self) -> int:
+        return self._encoder.encodes
+
+    @property
+    def replaced(self) -> int:
+        return self._mailbox.replaced
+
+    def submit(self, frame: Frame, context: Any = None, *, grey: bool = False,
+               quality: int = 80) -> None:
+        slot = self._mailbox.free_slot()
+        job = self._mailbox.pool[slot]
+        frame.copy_into(job.frame)
+        job.context, job.grey, job.quality = context, grey, quality
+        self._mailbox.publish(slot)
+
+    def stop(self) -> None:
+        """Stop the thread after the frame being encoded (bounded wait). Idempotent."""
+        self._mailbox.close()
+        self._thread.join(self.STOP_TIMEOUT_S)
+
+    def _run(self) -> None:
+        while True:
+            job = self._mailbox.take(None)
+            if job is None:
+                return
+            try:
+                self._encoder.quality = job.quality
+                image_format, data = self._encoder.encode(job.frame, grey=job.grey)
+                self._deliver(image_format, data, job.context)
+            except Exception:   # a bad frame or a failed publish must not end the thread
+                self.errors += 1
+                if self.errors == 1 or self.errors % 100 == 0:
+                    self._logger.exception('JPEG encode/publish failed (%d so far)', self.errors)

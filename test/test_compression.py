@@ -14,10 +14,13 @@
 
 """JPEG for image_raw/compressed: straight from YUV planes, decodable as image_transport's."""
 
+import threading
+
 import numpy as np
+from proctree import wait_until
 import pytest
 
-from picam_ros.compression import FORMATS, JpegEncoder
+from picam_ros.compression import FORMATS, JpegEncoder, JpegWorker
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
@@ -75,3 +78,44 @@ def test_the_encoder_counts_its_encodes():
     encoder.encode(scene())
     encoder.encode(scene(), grey=True)
     assert encoder.encodes == 2
+
+
+def test_the_worker_encodes_submitted_frames_off_the_callers_thread():
+    frame = scene()
+    delivered = []
+    done = threading.Event()
+
+    def deliver(image_format, data, context):
+        delivered.append((image_format, data[:2], context, threading.current_thread().name))
+        done.set()
+
+    worker = JpegWorker(frame.format, deliver)
+    try:
+        worker.submit(frame, 'header-1', grey=True, quality=50)
+        assert done.wait(10.0)
+    finally:
+        worker.stop()
+    assert delivered == [(FORMATS['mono8'], b'\xff\xd8', 'header-1', 'picam-jpeg')]
+    assert worker.encodes == 1
+
+
+def test_a_busy_worker_keeps_only_the_newest_waiting_frame():
+    frame = scene()
+    release = threading.Event()
+    contexts = []
+
+    def deliver(image_format, data, context):
+        contexts.append(context)
+        release.wait(10.0)
+
+    worker = JpegWorker(frame.format, deliver)
+    try:
+        worker.submit(frame, 0)
+        assert wait_until(lambda: contexts == [0])
+        for number in (1, 2, 3):   # arrive while frame 0 is being delivered
+            worker.submit(frame, number)
+        release.set()
+        assert wait_until(lambda: contexts[-1] == 3)
+    finally:
+        worker.stop()
+    assert contexts[0] == 0 and contexts[-1] == 3 and worker.replaced == 2
