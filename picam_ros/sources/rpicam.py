@@ -132,6 +132,7 @@ class RpicamSource(ProcessSource):
         self._controls_pending = threading.Event()
         self._controls_stopped = threading.Event()
         self._last_read_ns = 0
+        self._last_stamp_ns = 0
         self._gap_from_ns: int | None = None
         #: Live control changes applied (rpicam-vid restarted with new controls).
         self.control_changes = 0
@@ -217,11 +218,14 @@ class RpicamSource(ProcessSource):
         self._last_read_ns = read_ns
         capture = self._sensor_time(read_ns)
         if capture is None:
-            frame.mono_ns, frame.stamp_ns = read_ns, wall_ns
+            capture = read_ns
             self.read_stamps += 1
         else:
-            frame.mono_ns, frame.stamp_ns = capture, wall_ns - (read_ns - capture)
             self.sensor_stamps += 1
+        # Never backwards, also where read-time and sensor stamps meet.
+        capture = max(capture, self._last_stamp_ns + 1)
+        self._last_stamp_ns = capture
+        frame.mono_ns, frame.stamp_ns = capture, wall_ns - (read_ns - capture)
 
     def _sensor_time(self, read_ns: int) -> int | None:
         """Return the frame's capture time from its pts, or None (it keeps its read time)."""
