@@ -162,7 +162,8 @@ class CameraNode(Node):
                                FrameThrottle(settings.throttle_rate_hz), settings.compression,
                                FrameThrottle(settings.compression.rate_hz))
         self.compressed_published = 0
-        self._jpeg = JpegWorker(fmt, self._publish_compressed)
+        self._jpeg = JpegWorker(fmt, self._publish_compressed,
+                                full_range=getattr(self._runtime.source, 'full_range', False))
         self._camera_info_url = settings.camera_info_url
         self._set_info_srv = self.create_service(SetCameraInfo, '~/set_camera_info',
                                                  self._on_set_camera_info)

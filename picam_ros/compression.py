@@ -15,9 +15,11 @@
 """JPEG for ``image_raw/compressed``, straight from the frame's YUV 4:2:0 planes (Pillow).
 
 Pillow (PyPI ``Pillow``, Debian/Ubuntu ``python3-pil``, rosdep key ``python3-pil``) encodes a
-``YCbCr`` image without any colour conversion. Camera frames are BT.601 limited range (what
-``Frame.to_bgr`` and OpenCV assume); JPEG's YCbCr is full range, so each plane goes through a
-256-entry table (Pillow ``point``), and the chroma planes are upsampled (nearest) for the
+``YCbCr`` image without any colour conversion: JPEG's YCbCr is full-range BT.601, which is
+what rpicam-vid writes for ``--codec yuv420`` (``apps/rpicam_vid.cpp`` configures the JPEG
+colour space, sYCC, for yuv420 and mjpeg), so its planes go in as they are. Limited-range
+frames (ffmpeg's yuv420p, what ``Frame.to_bgr`` and OpenCV assume) first go through a
+256-entry table per plane (Pillow ``point``). The chroma planes are upsampled (nearest) for the
 encoder, which subsamples them back to 4:2:0. No BGR image is made. Grey frames (``mono8``)
 are encoded from the luma plane alone.
 
@@ -101,23 +103,33 @@ def _rows_fit(view: np.ndarray, nbytes: int) -> bool:
 
 
 class JpegEncoder:
-    """Encode frames to JPEG at a quality; counts its encodes (``encodes``)."""
+    """Encode frames to JPEG at a quality; counts its encodes (``encodes``).
 
-    def __init__(self, quality: int = 80) -> None:
+    ``full_range``: the frames are full-range YCbCr already (rpicam-vid); otherwise they are
+    BT.601 limited range and are expanded on the way in.
+    """
+
+    def __init__(self, quality: int = 80, full_range: bool = False) -> None:
         self.quality = quality
+        self.full_range = full_range
         self.encodes = 0
 
     def encode(self, frame: Frame, grey: bool = False) -> tuple[str, bytes]:
         """Return (format string, JPEG bytes) for ``frame``."""
         self.encodes += 1
         out = io.BytesIO()
-        luma = _plane(frame.y).point(_LUMA_TABLE)
+        luma = _plane(frame.y)
+        if not self.full_range:
+            luma = luma.point(_LUMA_TABLE)
         u, v = frame.chroma()
         if grey or u is None:
             luma.save(out, 'JPEG', quality=self.quality)
             return FORMATS['mono8'], out.getvalue()
         size = (frame.width, frame.height)
-        chroma = [_plane(c).point(_CHROMA_TABLE).resize(size, Image.NEAREST) for c in (u, v)]
+        planes = [_plane(c) for c in (u, v)]
+        if not self.full_range:
+            planes = [plane.point(_CHROMA_TABLE) for plane in planes]
+        chroma = [plane.resize(size, Image.NEAREST) for plane in planes]
         image = Image.merge('YCbCr', (luma, *chroma))
         image.save(out, 'JPEG', quality=self.quality, subsampling=2)
         return FORMATS['bgr8'], out.getvalue()
@@ -143,9 +155,9 @@ class JpegWorker:
     STOP_TIMEOUT_S = 5.0
 
     def __init__(self, fmt: FrameFormat, deliver: Callable[[str, bytes, Any], None],
-                 logger: logging.Logger | None = None) -> None:
+                 logger: logging.Logger | None = None, full_range: bool = False) -> None:
         self._mailbox: LatestMailbox[_Job] = LatestMailbox([_Job(Frame(fmt)) for _ in range(3)])
-        self._encoder = JpegEncoder()
+        self._encoder = JpegEncoder(full_range=full_range)
         self._deliver = deliver
         self._logger = logger or logging.getLogger('picam_ros.compression')
         self.errors = 0

@@ -119,3 +119,10 @@ def test_a_busy_worker_keeps_only_the_newest_waiting_frame():
     finally:
         worker.stop()
     assert contexts[0] == 0 and contexts[-1] == 3 and worker.replaced == 2
+
+
+def test_full_range_frames_go_into_the_jpeg_as_they_are():
+    frame = scene()
+    _, data = JpegEncoder(quality=95, full_range=True).encode(frame, grey=True)
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert psnr(decoded, frame.y) > 35.0

@@ -117,6 +117,9 @@ class RpicamSource(ProcessSource):
     """
 
     kind = 'rpicam'
+    #: rpicam-vid writes yuv420 in the JPEG colour space (sYCC: full-range BT.601),
+    #: apps/rpicam_vid.cpp get_colourspace_flags.
+    full_range = True
     _PTS_MISSES = 3   # frames without a pts before the source stops waiting for them
     _AGREEING_BURSTS = 2
     _MAX_BURSTS = 6
