@@ -23,6 +23,7 @@ import numpy as np
 
 from picam_ros.sensor_clock import PTS_HEADER, PtsPipe, SensorClock
 from picam_ros.sources import RpicamConfig, RpicamSource
+from picam_ros.sources.rpicam_controls import RpicamControls
 
 PERIOD_MS = 40.0   # 25 fps
 
@@ -111,3 +112,18 @@ def test_a_camera_without_pts_falls_back_to_read_time_with_a_warning(
     assert source.read_stamps >= 10 and source.sensor_stamps == 0
     assert np.all(np.diff(stamps) > 0)
     assert any('read time' in record.getMessage() for record in caplog.records)
+
+
+def test_stamps_stay_sensor_based_and_increasing_across_a_live_control_change(
+        tmp_path, monkeypatch):
+    fake_rpicam_vid.install_on_path(tmp_path, monkeypatch, jitter_ms=5)
+    source = RpicamSource(RpicamConfig(width=64, height=48, fps=25.0))
+    stamps = []
+    with source:
+        for number in range(60):
+            if number == 20:
+                source.set_controls(RpicamControls(shutter=4000))
+            stamps.append(source.read(5.0).stamp_ns)
+    assert source.control_changes == 1
+    assert np.all(np.diff(stamps) > 0)
+    assert source.read_stamps == 0 and source.sensor_stamps >= 60
