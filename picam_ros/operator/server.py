@@ -93,6 +93,7 @@ class OperatorConfig:
     token_file: str = ''
     whep_url: str = ''             # e.g. http://127.0.0.1:8889/cam/whep
     video_url: str = ''            # a plain video file instead of WHEP (tests, recordings)
+    media_dir: str = ''            # served at /media/ (same origin: the page reads its pixels)
     profiles: tuple[str, ...] = ('pads',)
     history: int = 64              # centroid sets kept per profile for late pages
     queue: int = 256               # messages queued per page before the oldest is dropped
@@ -198,6 +199,9 @@ class OperatorServer:
         app.router.add_get('/config.json', self._config)
         app.router.add_get('/ws', self._websocket)
         app.router.add_static('/web/', WEB_DIR, show_index=False, follow_symlinks=False)
+        if self.config.media_dir:
+            app.router.add_static('/media/', self.config.media_dir, show_index=False,
+                                  follow_symlinks=False)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)
         return app

@@ -45,6 +45,7 @@ class OperatorPage {
     this.mode = null;
     this.calibrationStep = null;
     this.refusals = [];
+    this.syncLog = [];            // per presented frame: its sequence and the drawn sets' (tests)
   }
 
   start() {
@@ -167,6 +168,8 @@ class OperatorPage {
     this.frameSeq = this.reader.read(this.video, meta.width, meta.height);
     this.framePresentedAt = performance.timeOrigin + meta.presentationTime;
     this.redraw();
+    this.syncLog.push({ frame: this.frameSeq, sets: [...this.shown.values()].map((s) => s.seq) });
+    if (this.syncLog.length > 500) this.syncLog.shift();
     if (!this.ready && this.hello) {
       this.ready = true;
       this.readyAt = performance.now();
