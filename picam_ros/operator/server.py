@@ -91,7 +91,7 @@ class OperatorConfig:
     port: int = 8080               # 0: any free port (tests)
     token: str = ''                # '' and no token_file: a random token, logged at start
     token_file: str = ''
-    whep_url: str = ''             # e.g. http://127.0.0.1:8889/cam/whep
+    whep_url: str = ''             # e.g. http://{host}:8889/cam/whep ({host}: the page's host)
     video_url: str = ''            # a plain video file instead of WHEP (tests, recordings)
     media_dir: str = ''            # served at /media/ (same origin: the page reads its pixels)
     profiles: tuple[str, ...] = ('pads',)

@@ -7,8 +7,9 @@
 // (requestVideoFrameCallback) the page reads that frame's sequence stamp from its pixels (the
 // synthetic source's stamp, which survives the codec) and draws the sets with the same
 // sequence; a set that arrives after its frame is drawn as soon as it arrives if that frame
-// is still on screen. A frame without a readable stamp (a real camera today) shows the newest
-// sets: the ROS path does not yet carry a frame's sequence to the page (see the README).
+// is still on screen. A frame without a readable stamp (a real camera), or sets without a
+// sequence (the ROS path: PointCloud2 headers carry only the capture stamp), show the newest
+// sets.
 
 import { directionOf, nearestInArc, DIRECTIONS } from './navigation.js';
 import { Overlay } from './overlay.js';
@@ -150,7 +151,8 @@ class OperatorPage {
         this.streamState = 'file';
         await element.play();
       } else if (video.whep) {
-        this.pc = await playWhep(element, video.whep, (state) => { this.streamState = state; });
+        const url = video.whep.replace('{host}', location.hostname);
+        this.pc = await playWhep(element, url, (state) => { this.streamState = state; });
         await element.play().catch(() => {});
       } else {
         this.streamState = 'no video configured';
@@ -182,7 +184,7 @@ class OperatorPage {
     if (!list) { list = []; this.history.set(set.profile, list); }
     list.push(set);
     if (list.length > HISTORY) list.shift();
-    if (this.frameSeq === null || set.seq === this.frameSeq) this.redraw();
+    if (this.frameSeq === null || set.seq === null || set.seq === this.frameSeq) this.redraw();
   }
 
   // The set of each profile that belongs to the frame on screen (newest when it has no stamp).
@@ -190,7 +192,8 @@ class OperatorPage {
     const sets = new Map();
     for (const [profile, list] of this.history) {
       let chosen = null;
-      if (this.frameSeq === null) {
+      const newest = list[list.length - 1];
+      if (this.frameSeq === null || newest?.seq === null) {
         chosen = list[list.length - 1] ?? null;
       } else {
         for (let i = list.length - 1; i >= 0; i--) {
