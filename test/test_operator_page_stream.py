@@ -1,0 +1,169 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The operator page on the real chain: synthetic camera -> StreamPublisher -> MediaMTX -> WHEP.
+
+Each captured frame goes to the encoder and through the real centroid engine; its centroid set
+is pushed to the page with the frame's sequence number and capture stamp. The page must draw,
+for every frame it presents, the set of that frame (read from the frame's stamped sequence).
+"""
+
+import os
+import socket
+import threading
+
+import pytest
+
+aiohttp = pytest.importorskip('aiohttp', reason='the operator page needs aiohttp')
+sync_api = pytest.importorskip('playwright.sync_api',
+                               reason='the browser tests need Playwright (pip install playwright)')
+
+from picam_ros.centroids import find_centroids_in_frame, KeyingParams  # noqa: E402, I100
+from picam_ros.operator.server import CentroidSet, OperatorConfig, OperatorServer  # noqa: E402
+from picam_ros.streaming import (  # noqa: E402
+    MediaServer,
+    MediaServerConfig,
+    StreamConfig,
+    StreamPublisher,
+)
+from picam_ros.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
+
+CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
+MEDIAMTX = os.environ.get('MEDIAMTX') or os.path.expanduser(
+    '~/.cache/picam_ros/mediamtx-v1.20.1/mediamtx')
+if not os.access(CHROMIUM, os.X_OK):
+    pytest.skip(f'no Chromium at {CHROMIUM} (apt-get install chromium)', allow_module_level=True)
+if not os.access(MEDIAMTX, os.X_OK):
+    pytest.skip(f'no MediaMTX at {MEDIAMTX} (scripts/get-mediamtx.sh; or set MEDIAMTX)',
+                allow_module_level=True)
+
+pytestmark = pytest.mark.mediamtx
+
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                 '--disable-background-networking', '--disable-component-update',
+                 '--disable-sync', '--autoplay-policy=no-user-gesture-required',
+                 '--allow-loopback-in-peer-connection',
+                 '--disable-features=WebRtcHideLocalIpsWithMdns']
+GUARD_MS = 30000   # failure guard only
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def free_udp_pair():
+    """An even UDP port whose successor is free too (MediaMTX's RTP/RTCP pair)."""
+    for _ in range(100):
+        port = free_port(socket.SOCK_DGRAM) & ~1
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
+                    socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+                a.bind(('127.0.0.1', port))
+                b.bind(('127.0.0.1', port + 1))
+                return port
+        except OSError:
+            continue
+    raise RuntimeError('no free UDP port pair')
+
+
+class Camera:
+    """Synthetic frames at their own pace: each to the encoder and the centroid engine."""
+
+    def __init__(self, source, publisher, operator):
+        self.source, self.publisher, self.operator = source, publisher, operator
+        self.sequences = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.source.start()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self.source.stop()
+        self._thread.join(10.0)
+
+    def _run(self):
+        params = KeyingParams()
+        width, height = self.source.format.width, self.source.format.height
+        while not self._stop.is_set():
+            try:
+                frame = self.source.read(timeout=1.0)
+            except Exception:  # noqa: B902 - stopped under us
+                return
+            blobs = find_centroids_in_frame(frame, params).blobs
+            self.operator.publish_centroids(
+                CentroidSet('pads', frame.sequence, frame.stamp_ns, width, height, blobs))
+            self.sequences.append(frame.sequence)
+            self.publisher.submit(frame)
+
+
+@pytest.fixture
+def chain(monkeypatch):
+    rtp, multicast = free_udp_pair(), free_udp_pair()
+    env = {'MTX_RTPADDRESS': f':{rtp}', 'MTX_RTCPADDRESS': f':{rtp + 1}',
+           'MTX_MULTICASTRTPPORT': str(multicast), 'MTX_MULTICASTRTCPPORT': str(multicast + 1),
+           'MTX_MOQ': 'no',   # v1.20's MoQ server (8892) is on unless the config says no
+           'MTX_WEBRTCLOCALUDPADDRESS': f':{free_port(socket.SOCK_DGRAM)}',
+           'MTX_WEBRTCIPSFROMINTERFACES': 'no', 'MTX_WEBRTCADDITIONALHOSTS': '127.0.0.1'}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    media = MediaServerConfig(mediamtx_path=MEDIAMTX, rtsp_port=free_port(),
+                              webrtc_port=free_port(), hls_port=free_port())
+    source = SyntheticSource(SyntheticConfig(width=640, height=480, fps=25.0))
+    stream = StreamConfig(rtsp_port=media.rtsp_port, path='cam', fps=25.0)
+    operator = OperatorServer(
+        OperatorConfig(port=0, token='t', history=128,
+                       whep_url=f'http://{{host}}:{media.webrtc_port}/cam/whep'), _NoBackend())
+    operator.start()
+    try:
+        with MediaServer(media), StreamPublisher(stream, source.format) as publisher, \
+                Camera(source, publisher, operator) as camera:
+            yield operator, camera
+    finally:
+        operator.stop()
+
+
+class _NoBackend:
+    def handle(self, action):
+        raise AssertionError(f'no action expected, got {action}')
+
+
+def test_over_webrtc_the_page_draws_the_set_of_each_frame_it_shows(chain):
+    operator, camera = chain
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 720})
+            page.goto(operator.url())
+            page.wait_for_function(
+                'window.picamOperator && window.picamOperator.syncLog'
+                '.filter(e => e.frame !== null).length >= 50', timeout=GUARD_MS)
+            log = page.evaluate('window.picamOperator.syncLog')
+            state = page.evaluate('window.picamOperator.streamState')
+        finally:
+            browser.close()
+    frames = [entry for entry in log if entry['frame'] is not None]
+    produced = set(camera.sequences)
+    assert state == 'connected'
+    assert all(entry['frame'] in produced for entry in frames)
+    mismatched = [entry for entry in frames if entry['sets'] != [entry['frame']]]
+    print(f'{len(frames)} frames presented over WebRTC, {len(mismatched)} drawn with another '
+          f"frame's set or none")
+    assert mismatched == []
