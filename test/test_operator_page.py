@@ -83,7 +83,7 @@ class RecordingBackend:
 
 @pytest.fixture(scope='module')
 def scene(tmp_path_factory):
-    """The recording (frames 0..FRAMES-1), each frame's engine centroids and ground truth."""
+    """Record frames 0..FRAMES-1; return it with each frame's engine centroids and truth."""
     media = tmp_path_factory.mktemp('media')
     source = SyntheticSource(SyntheticConfig(width=WIDTH, height=HEIGHT, paced=False))
     encoder = subprocess.Popen(
@@ -141,17 +141,17 @@ def pause_on_a_frame(page):
     """Pause the video, wait until the overlay shows that frame; return its sequence number."""
     page.evaluate('window.picamOperator.video.pause()')
     page.wait_for_function(
-        '''() => { const p = window.picamOperator;
+        """() => { const p = window.picamOperator;
                    return p.frameSeq !== null && p.overlay.drawn.seq === p.frameSeq
-                          && p.overlay.drawn.circles.length > 0; }''', timeout=GUARD_MS)
+                          && p.overlay.drawn.circles.length > 0; }""", timeout=GUARD_MS)
     return page.evaluate('window.picamOperator.frameSeq')
 
 
 def displayed(page, xs, ys):
     """Page coordinates of frame pixels, from the video element's box (object-fit: contain)."""
-    box = page.evaluate('''() => { const v = document.getElementById('video');
+    box = page.evaluate("""() => { const v = document.getElementById('video');
                                    const r = v.getBoundingClientRect();
-                                   return [r.left, r.top, v.clientWidth, v.clientHeight]; }''')
+                                   return [r.left, r.top, v.clientWidth, v.clientHeight]; }""")
     left, top, width, height = box
     scale = min(width / WIDTH, height / HEIGHT)
     x0 = left + (width - WIDTH * scale) / 2
@@ -161,13 +161,13 @@ def displayed(page, xs, ys):
 
 def drawn_circles(page):
     circles = page.evaluate('window.picamOperator.overlay.drawn.circles')
-    offset = page.evaluate('''() => { const r = document.getElementById('overlay')
-                                          .getBoundingClientRect(); return [r.left, r.top]; }''')
+    offset = page.evaluate("""() => { const r = document.getElementById('overlay')
+                                          .getBoundingClientRect(); return [r.left, r.top]; }""")
     return circles, offset
 
 
 def hud_pick(points, start, direction):
-    """The original HUD's rule: nearest point within 45 degrees either side of direction."""
+    """Apply the original HUD's rule: the nearest point within 45 degrees of ``direction``."""
     dx, dy = {'ArrowRight': (1, 0), 'ArrowLeft': (-1, 0), 'ArrowUp': (0, -1),
               'ArrowDown': (0, 1)}[direction]
     best, best_distance = None, np.inf
@@ -220,7 +220,8 @@ def test_overlay_circles_sit_on_the_ground_truth_within_one_pixel(browser, opera
     bright = shot[np.rint(cy).astype(int), np.rint(cx).astype(int)] > 150
     assert bright.mean() >= 0.9, bright.mean()
     vx, vy = displayed(page, [-0.5, WIDTH - 0.5], [-0.5, HEIGHT - 0.5])
-    video = shot[int(round(vy[0])):int(round(vy[1])), int(round(vx[0])):int(round(vx[1]))]
+    top, bottom, left, right = (round(float(v)) for v in (vy[0], vy[1], vx[0], vx[1]))
+    video = shot[top:bottom, left:right]
     assert decode_sequence(cv2.resize(video, (WIDTH, HEIGHT),
                                       interpolation=cv2.INTER_AREA)) == seq
     page.close()
@@ -347,7 +348,7 @@ def test_without_the_token_every_state_change_from_the_page_is_refused(browser, 
 
 
 def test_a_wrong_token_typed_into_the_page_is_refused(browser, operator):
-    server, backend = operator
+    server, _ = operator
     page = open_page(browser, server, token=False)
     page.fill('#token-input', 'not-the-token')
     page.click('#token-form button')

@@ -65,7 +65,7 @@ def free_port(kind=socket.SOCK_STREAM):
 
 
 def free_udp_pair():
-    """An even UDP port whose successor is free too (MediaMTX's RTP/RTCP pair)."""
+    """Find an even UDP port whose successor is free too (MediaMTX's RTP/RTCP pair)."""
     for _ in range(100):
         port = free_port(socket.SOCK_DGRAM) & ~1
         try:
@@ -104,7 +104,7 @@ class Camera:
         while not self._stop.is_set():
             try:
                 frame = self.source.read(timeout=1.0)
-            except Exception:  # noqa: B902 - stopped under us
+            except Exception:  # noqa: BLE001 - stopped under us
                 return
             blobs = find_centroids_in_frame(frame, params).blobs
             self.operator.publish_centroids(

@@ -101,11 +101,11 @@ class Page:
 
 def with_page(server, scenario):
     async def run():
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(f'{server.url()}ws') as ws:
-                page = Page(session, ws)
-                await page.receive('hello')
-                return await scenario(page)
+        async with aiohttp.ClientSession() as session, \
+                session.ws_connect(f'{server.url()}ws') as ws:
+            page = Page(session, ws)
+            await page.receive('hello')
+            return await scenario(page)
     return asyncio.run(run())
 
 
@@ -200,7 +200,7 @@ def test_bad_messages_get_a_clear_refusal_and_never_reach_the_backend(served, te
 
 
 def test_a_refusal_of_the_node_is_returned_with_its_reason(served):
-    server, backend = served
+    server, _ = served
 
     async def scenario(page):
         await page.reply({'action': 'auth', 'token': TOKEN})

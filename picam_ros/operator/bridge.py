@@ -49,7 +49,7 @@ class Field(NamedTuple):
 
 def cloud_blobs(fields: Iterable[Field], point_step: int, width: int, height: int,
                 data: Any, is_bigendian: bool = False) -> np.ndarray:
-    """The blobs of a PointCloud2 as a structured array with the :data:`WANTED_FIELDS` present.
+    """Read the blobs of a PointCloud2 into a structured array of the :data:`WANTED_FIELDS`.
 
     Raises ValueError naming what is wrong with a cloud the operator cannot read.
     """

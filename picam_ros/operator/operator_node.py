@@ -76,14 +76,14 @@ _PARAMETERS: tuple[tuple[str, Any, str, bool], ...] = (
     ('port', 8080, 'TCP port of the page (0: any free port, logged)', True),
     ('token_file', '', 'file holding the operator token; empty: a random token, logged', True),
     ('whep_url', 'http://{host}:8889/cam/whep',
-     'WHEP URL of the stream the page plays ({host}: the host the page was loaded from)',
-     True),
-    ('profiles', ['pads'], 'keying profiles of the centroid node (same order as its '
-     '`profiles`: the first publishes on `centroids`)', True),
-    ('centroid_node', 'centroids', 'the centroid node whose keying parameters the sliders set '
-     '(relative to this namespace)', True),
-    ('mode_node', '', 'node with a `mode` parameter (NORMAL, ONLYUP, ONLYDOWN, FROZEN); '
-     'empty: no modes', True),
+     ('WHEP URL of the stream the page plays ({host}: the host the page was loaded '
+      'from)'), True),
+    ('profiles', ['pads'], ('keying profiles of the centroid node (same order as its '
+                            '`profiles`: the first publishes on `centroids`)'), True),
+    ('centroid_node', 'centroids', ('the centroid node whose keying parameters the sliders '
+                                    'set (relative to this namespace)'), True),
+    ('mode_node', '', ('node with a `mode` parameter (NORMAL, ONLYUP, ONLYDOWN, FROZEN); '
+                       'empty: no modes'), True),
     ('frame_id', 'camera_optical_frame', 'frame_id of `target` when a set has none', False),
 )
 
@@ -128,7 +128,7 @@ class OperatorNode(Node):
 
     @property
     def server(self) -> OperatorServer:
-        """The web server (tests read its port and token)."""
+        """Return the web server, whose port and token the tests read."""
         return self._server
 
     # -- ROS in --------------------------------------------------------------------------
@@ -153,7 +153,7 @@ class OperatorNode(Node):
 
     # -- page actions (called on the web thread) -----------------------------------------
     def on_page_action(self, action: Any) -> Any:
-        """Act on a validated, authorised action from a page (the server's backend)."""
+        """Carry out a validated, authorised action from a page (the server's backend)."""
         if isinstance(action, SelectTarget):
             return self._publish_target(action)
         if isinstance(action, Rotate):

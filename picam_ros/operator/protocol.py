@@ -87,7 +87,7 @@ class ParameterSpec:
         return ''
 
     def coerce(self, value: Any) -> Any:
-        """The checked value as the ROS type of the parameter (1.0 -> 1 for an integer)."""
+        """Convert a checked value to the ROS type of the parameter (1.0 -> 1 for an integer)."""
         if self.kind == 'integer':
             return int(value)
         if self.kind == 'double':

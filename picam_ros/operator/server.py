@@ -345,7 +345,7 @@ class OperatorServer:
         except asyncio.TimeoutError:
             return Outcome(False, f'{_describe(action)}: no answer within '
                                   f'{BACKEND_TIMEOUT_S:g} s')
-        except Exception as error:  # noqa: B902 - a backend fault is reported, not fatal
+        except Exception as error:  # noqa: BLE001 - a backend fault is reported, not fatal
             _log.warning('backend failed on %s: %s', _describe(action), error)
             return Outcome(False, f'{_describe(action)} failed: {error}')
         return result
@@ -404,7 +404,7 @@ class OperatorServer:
             future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop)
             try:
                 future.result(STOP_TIMEOUT_S)
-            except Exception as error:  # noqa: B902 - stopping goes on whatever happened
+            except Exception as error:  # noqa: BLE001 - stopping goes on whatever happened
                 _log.warning('operator page: unclean stop: %s', error)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(STOP_TIMEOUT_S)

@@ -111,31 +111,31 @@ def graph():
 
 async def page_session(graph, scenario, token=True):
     server = graph.operator.server
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(f'{server.url()}ws') as ws:
-            ids = iter(range(1, 1000))
+    async with aiohttp.ClientSession() as session, \
+            session.ws_connect(f'{server.url()}ws') as ws:
+        ids = iter(range(1, 1000))
 
-            async def receive(kind, guard=GUARD_S):
-                while True:
-                    message = await asyncio.wait_for(ws.receive(), guard)
-                    data = json.loads(message.data)
-                    if data['type'] == kind:
-                        return data
+        async def receive(kind, guard=GUARD_S):
+            while True:
+                message = await asyncio.wait_for(ws.receive(), guard)
+                data = json.loads(message.data)
+                if data['type'] == kind:
+                    return data
 
-            async def reply(message):
-                ident = next(ids)
-                await ws.send_str(json.dumps({**message, 'id': ident}))
-                while True:
-                    data = json.loads((await asyncio.wait_for(ws.receive(), GUARD_S)).data)
-                    if data.get('id') == ident and data['type'] in ('done', 'refused',
-                                                                    'authorised'):
-                        return data
+        async def reply(message):
+            ident = next(ids)
+            await ws.send_str(json.dumps({**message, 'id': ident}))
+            while True:
+                data = json.loads((await asyncio.wait_for(ws.receive(), GUARD_S)).data)
+                if data.get('id') == ident and data['type'] in ('done', 'refused',
+                                                                'authorised'):
+                    return data
 
-            hello = await receive('hello')
-            if token:
-                assert (await reply({'action': 'auth', 'token': server.token}))['type'] == \
-                    'authorised'
-            return await scenario(hello, receive, reply)
+        hello = await receive('hello')
+        if token:
+            assert (await reply({'action': 'auth', 'token': server.token}))['type'] == \
+                'authorised'
+        return await scenario(hello, receive, reply)
 
 
 def test_a_click_on_a_centroid_publishes_its_target(graph):

@@ -1,4 +1,16 @@
-// Copyright 2026 picam_ros maintainers. Licensed under the Apache License, Version 2.0.
+// Copyright 2026 picam_ros maintainers
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
 // Reads the sequence number that picam_ros's synthetic source stamps into the top rows of each
 // frame (picam_ros.synthetic.encode_sequence): 16x16 blocks, 32 bits then their complement, two
 // grey levels. A frame without a valid stamp gives null (a real camera: see main.js).
