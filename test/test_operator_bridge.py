@@ -25,7 +25,7 @@ from picam_ros.operator.bridge import (
     status_from_diagnostics,
 )
 from picam_ros.ros_conversions import cloud_payload
-from picam_ros.synthetic import SyntheticConfig, SyntheticSource
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 
 def engine_blobs():

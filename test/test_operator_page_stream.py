@@ -30,14 +30,10 @@ sync_api = pytest.importorskip('playwright.sync_api',
                                reason='the browser tests need Playwright (pip install playwright)')
 
 from picam_ros.centroids import find_centroids_in_frame, KeyingParams  # noqa: E402, I100
+from picam_ros.encoder import StreamConfig, StreamPublisher  # noqa: E402
+from picam_ros.mediamtx import MediaServer, MediaServerConfig  # noqa: E402
 from picam_ros.operator.server import CentroidSet, OperatorConfig, OperatorServer  # noqa: E402
-from picam_ros.streaming import (  # noqa: E402
-    MediaServer,
-    MediaServerConfig,
-    StreamConfig,
-    StreamPublisher,
-)
-from picam_ros.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 
 CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
 MEDIAMTX = os.environ.get('MEDIAMTX') or os.path.expanduser(

@@ -65,7 +65,7 @@ from picam_ros.operator.protocol import (
     SetParameter,
 )
 from picam_ros.operator.server import CentroidSet, OperatorConfig, OperatorServer, Outcome
-from picam_ros.params import KeyingProfiles
+from picam_ros.centroid_settings import KeyingProfiles
 
 NODE_NAME = 'operator'
 #: Stamps kept per profile to stamp a target with the capture time of the set it came from.

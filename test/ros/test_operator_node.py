@@ -43,7 +43,7 @@ centroid_node = pytest.importorskip('picam_ros.centroid_node', reason=REASON)
 operator_node = pytest.importorskip('picam_ros.operator.operator_node', reason=REASON)
 
 from picam_ros.ros_conversions import fill_image, image_payload  # noqa: E402, I100
-from picam_ros.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
