@@ -47,7 +47,11 @@ from picam_ros.operator.server import (  # noqa: E402
     OperatorServer,
     Outcome,
 )
-from picam_ros.sources.synthetic import decode_sequence, SyntheticConfig, SyntheticSource  # noqa: E402
+from picam_ros.sources.synthetic import (  # noqa: E402
+    decode_sequence,
+    SyntheticConfig,
+    SyntheticSource,
+)
 
 CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
 if not os.access(CHROMIUM, os.X_OK):

@@ -29,8 +29,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from picam_ros.operator.protocol import ParameterSpec
 from picam_ros.centroid_settings import KeyingProfiles
+from picam_ros.operator.protocol import ParameterSpec
 
 #: sensor_msgs/PointField datatype constants the operator reads (FLOAT32 = 7, FLOAT64 = 8).
 _DATATYPES = {7: '<f4', 8: '<f8'}

@@ -50,6 +50,7 @@ from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Float64
 
+from picam_ros.centroid_settings import KeyingProfiles
 from picam_ros.operator.bridge import (
     cloud_blobs,
     Field,
@@ -65,7 +66,6 @@ from picam_ros.operator.protocol import (
     SetParameter,
 )
 from picam_ros.operator.server import CentroidSet, OperatorConfig, OperatorServer, Outcome
-from picam_ros.centroid_settings import KeyingProfiles
 
 NODE_NAME = 'operator'
 #: Stamps kept per profile to stamp a target with the capture time of the set it came from.
