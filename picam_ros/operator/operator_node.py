@@ -78,6 +78,8 @@ _PARAMETERS: tuple[tuple[str, Any, str, bool], ...] = (
     ('whep_url', 'http://{host}:8889/cam/whep',
      ('WHEP URL of the stream the page plays ({host}: the host the page was loaded '
       'from)'), True),
+    ('video_url', '', 'play this video URL instead of WHEP (a recording; tests)', True),
+    ('media_dir', '', 'directory served at /media/ on the page origin (recordings)', True),
     ('profiles', ['pads'], ('keying profiles of the centroid node (same order as its '
                             '`profiles`: the first publishes on `centroids`)'), True),
     ('centroid_node', 'centroids', ('the centroid node whose keying parameters the sliders '
@@ -112,6 +114,7 @@ class OperatorNode(Node):
         self._rotate = self.create_publisher(Float64, 'rotate', 10)
         config = OperatorConfig(host=values['host'], port=values['port'],
                                 token_file=values['token_file'], whep_url=values['whep_url'],
+                                video_url=values['video_url'], media_dir=values['media_dir'],
                                 profiles=profiles.names)
         self._server = OperatorServer(
             config, _Backend(self), keying_parameter_specs(profiles.names),

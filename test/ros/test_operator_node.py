@@ -21,6 +21,8 @@ out), spun by an executor thread; the test speaks the page's protocol to the nod
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import threading
 import time
 
@@ -52,13 +54,14 @@ WIDTH, HEIGHT = 320, 240
 
 
 class Graph:
-    def __init__(self):
+    def __init__(self, **operator_parameters):
         self.context = rclpy_context.Context()
         rclpy.init(context=self.context)
         self.centroids = centroid_node.CentroidNode(context=self.context)
         self.operator = operator_node.OperatorNode(
             context=self.context,
-            parameter_overrides=[rclpy_parameter.Parameter('port', value=0)])
+            parameter_overrides=[rclpy_parameter.Parameter(name, value=value) for name, value
+                                 in {'port': 0, **operator_parameters}.items()])
         self.probe = rclpy.create_node('operator_probe', context=self.context)
         self.images = self.probe.create_publisher(sensor_msgs.Image, 'image',
                                                   rclpy_qos.qos_profile_sensor_data)
@@ -196,3 +199,64 @@ def test_without_the_token_nothing_is_published_or_set(graph):
     assert [r['type'] for r in replies] == ['refused'] * 3
     assert graph.centroids.get_parameter('pads.luma_min').value == 150
     assert graph.targets == []
+
+
+CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                 '--disable-background-networking', '--disable-component-update',
+                 '--disable-sync', '--autoplay-policy=no-user-gesture-required']
+
+
+def test_a_click_in_the_browser_publishes_the_clicked_centroid(tmp_path):
+    sync_api = pytest.importorskip('playwright.sync_api', reason='needs Playwright')
+    if not os.access(CHROMIUM, os.X_OK) or shutil.which('ffmpeg') is None:
+        pytest.skip('needs Chromium and ffmpeg')
+    source = SyntheticSource(SyntheticConfig(width=WIDTH, height=HEIGHT, paced=False))
+    encoder = subprocess.Popen(
+        ['ffmpeg', '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'yuv420p',
+         '-s', f'{WIDTH}x{HEIGHT}', '-r', '25', '-i', 'pipe:0', '-c:v', 'libvpx', '-b:v', '4M',
+         str(tmp_path / 'board.webm')], stdin=subprocess.PIPE)
+    for _ in range(25):
+        encoder.stdin.write(source.render(7).to_i420().tobytes())   # frame 7, held for 1 s
+    encoder.stdin.close()
+    assert encoder.wait(60) == 0
+    graph = Graph(video_url='/media/board.webm', media_dir=str(tmp_path))
+    try:
+        assert graph.wait(lambda: graph.centroids.count_publishers('image') >= 1)
+        clouds = []
+        graph.probe.create_subscription(sensor_msgs.PointCloud2, 'centroids', clouds.append, 10)
+        deadline = time.monotonic() + GUARD_S
+        while not clouds and time.monotonic() < deadline:
+            graph.publish_frame(7)
+            time.sleep(0.05)   # pacing the probe's frames until the centroid node answers
+        assert clouds
+        truth = graph.source.ground_truth(7)
+        pad = truth[~truth['clipped']][0]
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                 args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={'width': 1000, 'height': 700})
+                page.goto(graph.operator.server.url(with_token=True))
+                page.wait_for_function(
+                    'window.picamOperator && window.picamOperator.authorised && '
+                    'window.picamOperator.overlay.drawn.circles.length > 0', timeout=20000)
+                page.evaluate('window.picamOperator.video.pause()')
+                box = page.evaluate("""() => { const v = document.getElementById('video');
+                    const r = v.getBoundingClientRect();
+                    return [r.left, r.top, v.clientWidth, v.clientHeight]; }""")
+                left, top, width, height = box
+                scale = min(width / WIDTH, height / HEIGHT)
+                x = left + (width - WIDTH * scale) / 2 + (pad['x'] + 0.5) * scale
+                y = top + (height - HEIGHT * scale) / 2 + (pad['y'] + 0.5) * scale
+                page.mouse.click(x + 0.7, y - 0.7)
+                page.wait_for_function('window.picamOperator.pending.size === 0', timeout=20000)
+            finally:
+                browser.close()
+        assert graph.wait(lambda: graph.targets)
+        target = graph.targets[-1]
+        assert target.point.x == pytest.approx(pad['x'], abs=1e-3)
+        assert target.point.y == pytest.approx(pad['y'], abs=1e-3)
+        assert target.header.stamp.sec == 7 and target.header.frame_id == 'board_optical'
+    finally:
+        graph.close()

@@ -179,7 +179,11 @@ class OperatorPage {
     this.video.requestVideoFrameCallback((t, m) => this.onFrame(t, m));
     this.presented += 1;
     this.frameSize = [meta.width, meta.height];
-    this.frameSeq = this.reader.read(this.video, meta.width, meta.height);
+    try {
+      this.frameSeq = this.reader.read(this.video, meta.width, meta.height);
+    } catch (error) {   // a cross-origin video without CORS cannot be read: no stamps
+      this.frameSeq = null;
+    }
     this.framePresentedAt = performance.timeOrigin + meta.presentationTime;
     this.redraw();
     this.syncLog.push({ frame: this.frameSeq, sets: [...this.shown.values()].map((s) => s.seq) });
