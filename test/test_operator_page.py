@@ -196,6 +196,11 @@ def test_the_page_plays_and_every_overlay_is_the_set_of_the_frame_shown(browser,
     assert len({entry['frame'] for entry in frames}) > 10, 'the video did not advance'
     assert all(entry['sets'] == [entry['frame']] for entry in frames), \
         [entry for entry in frames if entry['sets'] != [entry['frame']]][:5]
+    page.wait_for_function("document.getElementById('st-seq').textContent !== '-'",
+                           timeout=GUARD_MS)
+    assert int(page.text_content('#st-fps')) > 0
+    assert int(page.text_content('#st-blobs')) > 10
+    assert page.text_content('#st-stream') == 'file'
     page.close()
 
 

@@ -48,7 +48,7 @@ class OperatorPage {
     this.target = null;
     this.nextId = 1;
     this.pending = new Map();     // id -> {onDone, onRefused}
-    this.presented = 0;
+    this.presentedAt = [];        // performance.now() of frames presented in the last second
     this.fps = 0;
     this.lastDropsFromServer = 0;
     this.status = {};
@@ -73,7 +73,7 @@ class OperatorPage {
     });
     this.connect();
     this.bindInput();
-    setInterval(() => this.tickStatus(), 1000);
+    setInterval(() => this.tickStatus(), 500);
   }
 
   // -- socket -----------------------------------------------------------------------------
@@ -177,7 +177,8 @@ class OperatorPage {
 
   onFrame(now, meta) {
     this.video.requestVideoFrameCallback((t, m) => this.onFrame(t, m));
-    this.presented += 1;
+    this.presentedAt.push(now);
+    while (this.presentedAt.length && this.presentedAt[0] < now - 1000) this.presentedAt.shift();
     this.frameSize = [meta.width, meta.height];
     try {
       this.frameSeq = this.reader.read(this.video, meta.width, meta.height);
@@ -192,6 +193,7 @@ class OperatorPage {
       this.ready = true;
       this.readyAt = performance.now();
       this.setState('live', '');
+      this.tickStatus();
     }
   }
 
@@ -422,8 +424,7 @@ class OperatorPage {
   }
 
   tickStatus() {
-    this.fps = this.presented;
-    this.presented = 0;
+    this.fps = this.presentedAt.length;
     const quality = this.video.getVideoPlaybackQuality?.();
     const pageDrops = quality ? quality.droppedVideoFrames : 0;
     let blobs = 0;
