@@ -19,6 +19,7 @@ out), spun by an executor thread; the test speaks the page's protocol to the nod
 """
 
 import asyncio
+import importlib.util
 import json
 import os
 import shutil
@@ -260,3 +261,31 @@ def test_a_click_in_the_browser_publishes_the_clicked_centroid(tmp_path):
         assert target.header.stamp.sec == 7 and target.header.frame_id == 'board_optical'
     finally:
         graph.close()
+
+
+def load_operator_launch():
+    """Load launch/operator.launch.py by path, as ros2 launch does."""
+    path = os.path.join(os.path.dirname(__file__), '..', '..', 'launch', 'operator.launch.py')
+    spec = importlib.util.spec_from_file_location('operator_launch', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def launch_context(module, **arguments):
+    launch = pytest.importorskip('launch', reason='needs the ROS 2 launch package')
+    context = launch.LaunchContext()
+    for name, (default, _) in module.OPERATOR_ARGUMENTS.items():
+        context.launch_configurations[name] = arguments.get(name, default)
+    return context
+
+
+def test_operator_false_launches_nothing():
+    module = load_operator_launch()
+    assert module.launch_operator(launch_context(module, operator='false')) == []
+
+
+def test_a_bad_port_argument_is_named():
+    module = load_operator_launch()
+    with pytest.raises(RuntimeError, match="operator_port 'eighty' is not a number"):
+        module.launch_operator(launch_context(module, operator_port='eighty'))

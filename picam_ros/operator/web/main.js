@@ -187,7 +187,13 @@ class OperatorPage {
     }
     this.framePresentedAt = performance.timeOrigin + meta.presentationTime;
     this.redraw();
-    this.syncLog.push({ frame: this.frameSeq, sets: [...this.shown.values()].map((s) => s.seq) });
+    const shown = [...this.shown.values()];
+    this.syncLog.push({
+      frame: this.frameSeq,
+      sets: shown.map((s) => s.seq),
+      // capture (stamp of the set's frame) to presentation, same host clock: glass-to-glass
+      latencyMs: shown.length ? this.framePresentedAt - shown[0].stamp_ns / 1e6 : null,
+    });
     if (this.syncLog.length > 500) this.syncLog.shift();
     if (!this.ready && this.hello) {
       this.ready = true;
