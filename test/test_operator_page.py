@@ -394,3 +394,18 @@ def test_centroids_pushed_late_are_drawn_when_their_frame_is_on_screen(browser, 
         page.close()
     finally:
         server.stop()
+
+
+def test_hovering_a_centroid_shows_its_area_and_orientation(browser, operator, scene):
+    server, _ = operator
+    _, sets, _ = scene
+    page = open_page(browser, server, token=False)
+    seq = pause_on_a_frame(page)
+    blob = sets[seq].blobs[1]
+    x, y = displayed(page, [blob['x']], [blob['y']])
+    page.mouse.move(float(x[0]), float(y[0]))
+    tip = page.locator('#tooltip')
+    sync_api.expect(tip).to_be_visible(timeout=GUARD_MS)
+    assert tip.text_content() == (f"pads: ({blob['x']:.2f}, {blob['y']:.2f}) area "
+                                  f"{blob['area']} px, orientation n/a")
+    page.close()
