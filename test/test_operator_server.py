@@ -312,3 +312,19 @@ def test_the_token_can_come_from_a_file(tmp_path):
     with pytest.raises(ValueError, match='is empty'):
         OperatorServer(OperatorConfig(port=0, token_file=str(tmp_path / 'empty')),
                        RecordingBackend())
+
+
+def test_stop_closes_connected_pages_and_ends_the_server_thread():
+    server = OperatorServer(OperatorConfig(port=0, token=TOKEN), RecordingBackend())
+    server.start()
+
+    async def run():
+        async with aiohttp.ClientSession() as session, \
+                session.ws_connect(f'{server.url()}ws') as ws:
+            await Page(session, ws).receive('hello')
+            await asyncio.get_running_loop().run_in_executor(None, server.stop)
+            return await asyncio.wait_for(ws.receive(), GUARD_S)
+
+    closing = asyncio.run(run())
+    assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert not server._thread.is_alive()

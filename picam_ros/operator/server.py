@@ -378,8 +378,9 @@ class OperatorServer:
             loop.close()
 
     async def _serve(self) -> None:
-        self._runner = web.AppRunner(self.app, handle_signals=False,
-                                     shutdown_timeout=STOP_TIMEOUT_S / 2)
+        # No shutdown_timeout: its home moved between aiohttp 3.8 (Debian 12) and 3.9; stop()
+        # bounds the whole cleanup instead.
+        self._runner = web.AppRunner(self.app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         try:
