@@ -328,3 +328,17 @@ def test_stop_closes_connected_pages_and_ends_the_server_thread():
     closing = asyncio.run(run())
     assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     assert not server._thread.is_alive()
+
+
+def test_a_flood_of_messages_is_refused_beyond_the_rate_limit(served):
+    server, backend = served
+
+    async def scenario(page):
+        await page.reply({'action': 'auth', 'token': TOKEN})
+        for _ in range(200):
+            await page.ws.send_str('{"action": "rotate", "degrees": 1}')
+        return await page.receive('refused')
+
+    refusal = with_page(server, scenario)
+    assert refusal['reason'] == 'too many messages: at most 50 per second'
+    assert 0 < len(backend.actions) < 200

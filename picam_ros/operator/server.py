@@ -38,6 +38,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from typing import Any, Protocol
 
 from aiohttp import web, WSMsgType
@@ -62,6 +63,8 @@ HARD_MESSAGE_LIMIT = 4 * MAX_MESSAGE_BYTES
 #: Wrong tokens tolerated on one connection before it is closed.
 MAX_AUTH_FAILURES = 5
 BACKEND_TIMEOUT_S = 5.0
+#: Messages a page may send per second on average (bursts up to the same number).
+MAX_MESSAGES_PER_S = 50.0
 STOP_TIMEOUT_S = 5.0
 
 _log = logging.getLogger('picam_ros.operator')
@@ -158,6 +161,19 @@ class _Page:
         self.outbox: deque[str] = deque(maxlen=size)
         self.dropped = 0
         self.wake = asyncio.Event()
+        self._budget = MAX_MESSAGES_PER_S
+        self._refilled = time.monotonic()
+
+    def take(self) -> bool:
+        """Spend one message of the page's budget (a token bucket); False when it is empty."""
+        now = time.monotonic()
+        self._budget = min(MAX_MESSAGES_PER_S,
+                           self._budget + (now - self._refilled) * MAX_MESSAGES_PER_S)
+        self._refilled = now
+        if self._budget < 1.0:
+            return False
+        self._budget -= 1.0
+        return True
 
     def send(self, text: str) -> None:
         if len(self.outbox) == self.outbox.maxlen:
@@ -309,6 +325,10 @@ class OperatorServer:
         page.send(json.dumps({'type': 'refused', 'id': refusal.id, 'reason': refusal.reason}))
 
     async def _receive(self, page: _Page, text: str) -> None:
+        if not page.take():
+            self._refuse(page, Refusal(f'too many messages: at most {MAX_MESSAGES_PER_S:g} '
+                                       f'per second'))
+            return
         action = parse_action(text, self.parameters, self.config.profiles)
         if isinstance(action, Refusal):
             self._refuse(page, action)
