@@ -141,14 +141,19 @@ def open_page(browser, server, token=True):
     return page
 
 
-def pause_on_a_frame(page):
-    """Pause the video, wait until the overlay shows that frame; return its sequence number."""
-    page.evaluate('window.picamOperator.video.pause()')
+def pause_on_a_frame(page, seq=10):
+    """Pause the video and seek to frame ``seq``; wait until the overlay shows that frame.
+
+    A seek makes the frame on screen definite (a plain pause can still present one more).
+    """
+    page.evaluate(f"""() => {{ const video = window.picamOperator.video;
+                               video.pause(); video.currentTime = ({seq} + 0.5) / {FPS}; }}""")
     page.wait_for_function(
-        """() => { const p = window.picamOperator;
-                   return p.frameSeq !== null && p.overlay.drawn.seq === p.frameSeq
-                          && p.overlay.drawn.circles.length > 0; }""", timeout=GUARD_MS)
-    return page.evaluate('window.picamOperator.frameSeq')
+        f"""() => {{ const p = window.picamOperator;
+                    return p.video.paused && !p.video.seeking && p.frameSeq === {seq}
+                           && p.overlay.drawn.seq === {seq}
+                           && p.overlay.drawn.circles.length > 0; }}""", timeout=GUARD_MS)
+    return seq
 
 
 def displayed(page, xs, ys):
