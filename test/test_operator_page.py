@@ -17,7 +17,7 @@
 The page plays a VP8 recording of the synthetic board made by ffmpeg for the test, served by
 the operator server itself; the centroid sets it draws come from the real centroid engine on
 the same frames, pushed with their sequence numbers. Ground truth is the synthetic scene's.
-A screenshot of the page is written to test/artifacts/operator_page.png (gitignored).
+A screenshot of the page is written to build/test-artifacts/operator_page.png (gitignored).
 """
 
 import os
@@ -65,8 +65,8 @@ CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-
 WIDTH, HEIGHT, FRAMES, FPS = 640, 480, 48, 25
 TOKEN = 'operator-test-token'
 GUARD_MS = 15000   # failure guard only, never a measurement
-ARTIFACTS = os.environ.get('PICAM_TEST_ARTIFACTS',
-                           os.path.join(os.path.dirname(__file__), 'artifacts'))
+ARTIFACTS = os.environ.get('PICAM_TEST_ARTIFACTS', os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'build', 'test-artifacts'))
 PARAMETERS = [ParameterSpec('pads.luma_min', 'integer', 0, 255, value=150),
               ParameterSpec('pads.luma_max', 'integer', 0, 255, value=255)]
 
