@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 
+from browser_viewer import CHROMIUM_FLAGS, require_browser
 import numpy as np
 import pytest
 
@@ -53,15 +54,12 @@ from picam_ros.sources.synthetic import (  # noqa: E402
     SyntheticSource,
 )
 
-CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f'no Chromium at {CHROMIUM} (apt-get install chromium)', allow_module_level=True)
 if shutil.which('ffmpeg') is None:
     pytest.skip('ffmpeg is needed to make the test video', allow_module_level=True)
 
-CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                 '--disable-background-networking', '--disable-component-update',
-                 '--disable-sync', '--autoplay-policy=no-user-gesture-required']
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required']
 WIDTH, HEIGHT, FRAMES, FPS = 640, 480, 48, 25
 TOKEN = 'operator-test-token'
 GUARD_MS = 15000   # failure guard only, never a measurement
@@ -110,8 +108,8 @@ def scene(tmp_path_factory):
 @pytest.fixture(scope='module')
 def browser():
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=require_browser(),
+                                              headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

@@ -19,11 +19,11 @@ is pushed to the page with the frame's sequence number and capture stamp. The pa
 for every frame it presents, the set of that frame (read from the frame's stamped sequence).
 """
 
-import os
-import socket
 import threading
 
+from browser_viewer import CHROMIUM_FLAGS, LOOPBACK_ICE_ENV, require_browser
 import pytest
+from stream_fixtures import free_tcp_port, mediamtx_side_ports, require_mediamtx
 
 aiohttp = pytest.importorskip('aiohttp', reason='the operator page needs aiohttp')
 sync_api = pytest.importorskip('playwright.sync_api',
@@ -35,44 +35,9 @@ from picam_ros.mediamtx import MediaServer, MediaServerConfig  # noqa: E402
 from picam_ros.operator.server import CentroidSet, OperatorConfig, OperatorServer  # noqa: E402
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 
-CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
-MEDIAMTX = os.environ.get('MEDIAMTX') or os.path.expanduser(
-    '~/.cache/picam_ros/mediamtx-v1.20.1/mediamtx')
-if not os.access(CHROMIUM, os.X_OK):
-    pytest.skip(f'no Chromium at {CHROMIUM} (apt-get install chromium)', allow_module_level=True)
-if not os.access(MEDIAMTX, os.X_OK):
-    pytest.skip(f'no MediaMTX at {MEDIAMTX} (scripts/get-mediamtx.sh; or set MEDIAMTX)',
-                allow_module_level=True)
+pytestmark = [pytest.mark.mediamtx, pytest.mark.browser]
 
-pytestmark = pytest.mark.mediamtx
-
-CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                 '--disable-background-networking', '--disable-component-update',
-                 '--disable-sync', '--autoplay-policy=no-user-gesture-required',
-                 '--allow-loopback-in-peer-connection',
-                 '--disable-features=WebRtcHideLocalIpsWithMdns']
 GUARD_MS = 30000   # failure guard only
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def free_udp_pair():
-    """Find an even UDP port whose successor is free too (MediaMTX's RTP/RTCP pair)."""
-    for _ in range(100):
-        port = free_port(socket.SOCK_DGRAM) & ~1
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
-                    socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
-                a.bind(('127.0.0.1', port))
-                b.bind(('127.0.0.1', port + 1))
-                return port
-        except OSError:
-            continue
-    raise RuntimeError('no free UDP port pair')
 
 
 class Camera:
@@ -111,16 +76,10 @@ class Camera:
 
 @pytest.fixture
 def chain(monkeypatch):
-    rtp, multicast = free_udp_pair(), free_udp_pair()
-    env = {'MTX_RTPADDRESS': f':{rtp}', 'MTX_RTCPADDRESS': f':{rtp + 1}',
-           'MTX_MULTICASTRTPPORT': str(multicast), 'MTX_MULTICASTRTCPPORT': str(multicast + 1),
-           'MTX_MOQ': 'no',   # v1.20's MoQ server (8892) is on unless the config says no
-           'MTX_WEBRTCLOCALUDPADDRESS': f':{free_port(socket.SOCK_DGRAM)}',
-           'MTX_WEBRTCIPSFROMINTERFACES': 'no', 'MTX_WEBRTCADDITIONALHOSTS': '127.0.0.1'}
-    for name, value in env.items():
+    for name, value in {**mediamtx_side_ports(), **LOOPBACK_ICE_ENV}.items():
         monkeypatch.setenv(name, value)
-    media = MediaServerConfig(mediamtx_path=MEDIAMTX, rtsp_port=free_port(),
-                              webrtc_port=free_port(), hls_port=free_port())
+    media = MediaServerConfig(mediamtx_path=require_mediamtx(), rtsp_port=free_tcp_port(),
+                              webrtc_port=free_tcp_port(), hls_port=free_tcp_port())
     source = SyntheticSource(SyntheticConfig(width=640, height=480, fps=25.0))
     stream = StreamConfig(rtsp_port=media.rtsp_port, path='cam', fps=25.0)
     operator = OperatorServer(
@@ -142,9 +101,11 @@ class _NoBackend:
 
 def test_over_webrtc_the_page_draws_the_set_of_each_frame_it_shows(chain):
     operator, camera = chain
+    chromium = require_browser()
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
         try:
             page = browser.new_page(viewport={'width': 1280, 'height': 720})
             page.goto(operator.url())
