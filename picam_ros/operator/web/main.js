@@ -208,7 +208,15 @@ class OperatorPage {
     if (!list) { list = []; this.history.set(set.profile, list); }
     list.push(set);
     if (list.length > HISTORY) list.shift();
-    if (this.frameSeq === null || set.seq === null || set.seq === this.frameSeq) this.redraw();
+    if (this.frameSeq === null || set.seq === null) {
+      this.redraw();
+    } else if (set.seq === this.frameSeq) {
+      this.redraw();
+      // The set came after its frame was presented: drawn now, logged with its delay.
+      this.syncLog.push({ frame: this.frameSeq, sets: [set.seq], late: true,
+                          delayMs: performance.timeOrigin + performance.now() - this.framePresentedAt });
+      if (this.syncLog.length > 500) this.syncLog.shift();
+    }
   }
 
   // The set of each profile that belongs to the frame on screen (newest when it has no stamp).
