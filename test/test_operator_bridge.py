@@ -38,10 +38,11 @@ def test_the_centroid_nodes_cloud_is_read_back_exactly():
     payload = cloud_payload(blobs)
     fields = [Field(f.name, f.offset, f.datatype) for f in payload.fields]
     read = cloud_blobs(fields, payload.point_step, payload.width, 1, payload.data)
-    assert read.dtype.names == ('x', 'y', 'area')
+    assert read.dtype.names == ('x', 'y', 'area', 'orientation', 'major_axis', 'minor_axis')
     assert read.shape[0] == blobs.shape[0] > 5
     assert np.array_equal(read['x'], blobs['x'].astype(np.float32))
     assert np.array_equal(read['area'], blobs['area'].astype(np.float32))
+    assert np.array_equal(read['orientation'], blobs['orientation'].astype(np.float32))
 
 
 def test_orientation_fields_are_picked_up_when_a_cloud_has_them():

@@ -409,6 +409,7 @@ def test_hovering_a_centroid_shows_its_area_and_orientation(browser, operator, s
     page.mouse.move(float(x[0]), float(y[0]))
     tip = page.locator('#tooltip')
     sync_api.expect(tip).to_be_visible(timeout=GUARD_MS)
+    angle = round(float(np.degrees(blob['orientation'])), 2)
     assert tip.text_content() == (f"pads: ({blob['x']:.2f}, {blob['y']:.2f}) area "
-                                  f"{blob['area']} px, orientation n/a")
+                                  f"{blob['area']} px, orientation {angle:.1f}\u00b0")
     page.close()

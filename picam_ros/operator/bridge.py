@@ -17,7 +17,7 @@
 The node hands plain fields of its messages to these functions, so they are tested without
 rclpy: :func:`cloud_blobs` reads the centroid node's PointCloud2 payload (see
 ``picam_ros.ros_conversions.CLOUD_FIELDS``; any float32 fields at any offsets, so the
-orientation fields of issue 11 appear when the engine adds them),
+orientation fields of the engine's moments are read when a cloud has them),
 :func:`status_from_diagnostics` condenses ``/diagnostics`` into the page's status bar, and
 :func:`keying_parameter_specs` says which centroid-node parameters the page's sliders may set.
 """
@@ -35,7 +35,7 @@ from picam_ros.operator.protocol import ParameterSpec
 #: sensor_msgs/PointField datatype constants the operator reads (FLOAT32 = 7, FLOAT64 = 8).
 _DATATYPES = {7: '<f4', 8: '<f8'}
 #: Cloud fields the page uses; x, y and area are required.
-WANTED_FIELDS = ('x', 'y', 'area', 'orientation', 'major', 'minor')
+WANTED_FIELDS = ('x', 'y', 'area', 'orientation', 'major_axis', 'minor_axis')
 #: Keying fields that get a slider on the page (live-tunable on the centroid node).
 SLIDER_FIELDS = ('luma_min', 'luma_max', 'u_min', 'u_max', 'v_min', 'v_max', 'min_area',
                  'max_area')

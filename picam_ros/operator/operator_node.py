@@ -41,9 +41,6 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 from rcl_interfaces.msg import ParameterDescriptor
-import rclpy
-from rclpy.executors import ExternalShutdownException
-import rclpy.logging
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
@@ -51,6 +48,7 @@ from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Float64
 
 from picam_ros.centroid_settings import KeyingProfiles
+from picam_ros.node_runner import run_node
 from picam_ros.operator.bridge import (
     cloud_blobs,
     Field,
@@ -232,22 +230,8 @@ def _settle(done: asyncio.Future, future: Any) -> None:
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = OperatorNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, OSError) as error:   # bad parameters, busy port: one line
-        rclpy.logging.get_logger(NODE_NAME).fatal(str(error))
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(OperatorNode, NODE_NAME, args, errors=(OSError,))
 
 
 if __name__ == '__main__':
-    main()
+    raise SystemExit(main())

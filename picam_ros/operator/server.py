@@ -134,7 +134,7 @@ class CentroidSet:
     stamp_ns: int              # capture stamp of the frame (ns since the epoch)
     width: int
     height: int
-    blobs: np.ndarray          # structured: x, y, area; optional orientation, major, minor
+    blobs: np.ndarray          # structured: x, y, area; optional orientation (radians)
 
     def as_message(self, max_blobs: int) -> dict[str, Any]:
         names = self.blobs.dtype.names or ()
