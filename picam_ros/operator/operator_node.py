@@ -29,8 +29,10 @@ loop); this file declares parameters and wires topics and parameter services.
 - Keying sliders set ``<profile>.*`` parameters of ``centroid_node`` through its parameter
   services (``rclpy.parameter_client.AsyncParameterClient``); the node's refusal reason goes
   back to the page.
-- Modes and calibration go to ``mode_node`` (its ``mode`` parameter) when one is named; with
-  none (the composite node of issue 11 does not exist yet) the page shows them disabled.
+- Mode buttons set ``mode_parameter`` (default ``mode``: normal, onlyup, onlydown, frozen, as
+  ``picam_ros.composite`` spells them) of ``mode_node`` when one is named; with none the page
+  shows them disabled. Calibration clicks are refused with a reason until the machine node's
+  calibration services exist (then they map onto them here).
 """
 
 from __future__ import annotations
@@ -82,8 +84,10 @@ _PARAMETERS: tuple[tuple[str, Any, str, bool], ...] = (
                             '`profiles`: the first publishes on `centroids`)'), True),
     ('centroid_node', 'centroids', ('the centroid node whose keying parameters the sliders '
                                     'set (relative to this namespace)'), True),
-    ('mode_node', '', ('node with a `mode` parameter (NORMAL, ONLYUP, ONLYDOWN, FROZEN); '
-                       'empty: no modes'), True),
+    ('mode_node', '', ('node whose mode parameter the mode buttons set (the composite of '
+                       'picam_ros.composite); empty: no modes'), True),
+    ('mode_parameter', 'mode', ('name of that parameter; it takes normal, onlyup, onlydown '
+                                'or frozen'), True),
     ('frame_id', 'camera_optical_frame', 'frame_id of `target` when a set has none', False),
 )
 
@@ -106,6 +110,7 @@ class OperatorNode(Node):
         self._latest_header: dict[str, Any] = {}
         self._status: dict[str, Any] = {}
         self._keying = AsyncParameterClient(self, values['centroid_node'])
+        self._mode_parameter = values['mode_parameter']
         self._mode = AsyncParameterClient(self, values['mode_node']) \
             if values['mode_node'] else None
         self._target = self.create_publisher(PointStamped, 'target', 10)
@@ -166,7 +171,8 @@ class OperatorNode(Node):
             if self._mode is None:
                 return Outcome(False, 'modes need a mode node (the composite of issue 11); '
                                       'none is configured (parameter mode_node)')
-            return self._set_parameter(self._mode, 'mode', action.mode)
+            # picam_ros.composite spells its modes in lower case (CompositeParams.mode).
+            return self._set_parameter(self._mode, self._mode_parameter, action.mode.lower())
         if isinstance(action, CalibrationClick):
             return Outcome(False, 'calibration is not available yet (it comes with the '
                                   'composite node of issue 11)')

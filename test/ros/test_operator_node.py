@@ -289,3 +289,23 @@ def test_a_bad_port_argument_is_named():
     module = load_operator_launch()
     with pytest.raises(RuntimeError, match="operator_port 'eighty' is not a number"):
         module.launch_operator(launch_context(module, operator_port='eighty'))
+
+
+def test_a_mode_button_sets_the_mode_node_parameter_in_its_spelling():
+    graph = Graph(mode_node='/machine_probe')
+    try:
+        machine = rclpy.create_node('machine_probe', context=graph.context)
+        machine.declare_parameter('mode', 'frozen')
+        graph.executor.add_node(machine)
+
+        async def scenario(hello, receive, reply):
+            assert hello['features']['modes'] is True
+            assert graph.wait(lambda: graph.operator._mode.services_are_ready())
+            return await reply({'action': 'set_mode', 'mode': 'ONLYUP'})
+
+        assert asyncio.run(page_session(graph, scenario))['type'] == 'done'
+        assert machine.get_parameter('mode').value == 'onlyup'
+        graph.executor.remove_node(machine)
+        machine.destroy_node()
+    finally:
+        graph.close()
