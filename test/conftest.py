@@ -66,6 +66,9 @@ def _select_built_package() -> None:
     sys.path[:] = [entry for entry in sys.path
                    if Path(entry or os.getcwd()).resolve() != ROOT]
     sys.path.insert(0, str(installed[0]))
+    # Python processes the tests start find the same copy (before a cwd of the source tree).
+    os.environ['PYTHONPATH'] = os.pathsep.join(
+        [str(installed[0]), *filter(None, os.environ.get('PYTHONPATH', '').split(os.pathsep))])
     for name in [name for name in sys.modules if name.split('.')[0] == 'picam_ros']:
         del sys.modules[name]
 
@@ -74,8 +77,10 @@ def _isolate_ros_graph() -> None:
     chosen = os.environ.get('PICAM_ROS_TEST_DOMAIN')
     domain = int(chosen) if chosen else DOMAIN_IDS[os.getpid() % len(DOMAIN_IDS)]
     os.environ['ROS_DOMAIN_ID'] = str(domain)
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')   # Jazzy and newer
-    os.environ.setdefault('ROS_LOCALHOST_ONLY', '1')                      # Humble
+    if os.environ.get('ROS_DISTRO') == 'humble':
+        os.environ.setdefault('ROS_LOCALHOST_ONLY', '1')
+    else:   # Jazzy and newer (ROS_LOCALHOST_ONLY is deprecated there)
+        os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
 
 _select_built_package()

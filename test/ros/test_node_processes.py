@@ -50,14 +50,18 @@ NODE_MAIN = 'import sys; from picam_ros.{module} import main; sys.exit(main())'
 
 
 class NodeProcess:
-    """One node executable in its own process, its output kept for the failure message."""
+    """One node executable in its own process, its output kept for the failure message.
+
+    It runs outside the source tree (``cwd``), so it imports the picam_ros under test (see
+    conftest.py), not the sources.
+    """
 
     def __init__(self, module: str, log_dir: Path, *ros_args: str) -> None:
         self.log = log_dir / f'{module}.log'
         with open(self.log, 'wb') as log:
             self.process = subprocess.Popen(
                 [sys.executable, '-c', NODE_MAIN.format(module=module), '--ros-args',
-                 *ros_args], stdout=log, stderr=subprocess.STDOUT)
+                 *ros_args], stdout=log, stderr=subprocess.STDOUT, cwd=log_dir)
 
     def output(self) -> str:
         return self.log.read_text(errors='replace')[-4000:]
