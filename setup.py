@@ -23,7 +23,7 @@ PACKAGE = 'picam_ros'
 HERE = Path(__file__).resolve().parent
 SOURCES = sorted(str(path) for path in (HERE / 'src_cpp').glob('*.cpp'))
 if not SOURCES:
-    raise SystemExit(f'picam_ros: no C++ sources in {HERE / "src_cpp"}: the checkout is incomplete')
+    raise SystemExit(f'picam_ros: no C++ sources in {HERE / "src_cpp"}: incomplete checkout')
 INCLUDE_DIRS = [str(HERE / 'src_cpp')]
 
 extra_compile_args = ['-O3', '-fno-math-errno']
@@ -56,7 +56,8 @@ setup(
         ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE}']),
         (f'share/{PACKAGE}', ['package.xml']),
         (f'share/{PACKAGE}/launch', sorted(glob('launch/*.launch.py'))),
-        (f'share/{PACKAGE}/config', sorted(glob('config/*.yaml') + glob('config/*.yml') + glob('config/*.xml'))),
+        (f'share/{PACKAGE}/config',
+         sorted(glob('config/*.yaml') + glob('config/*.yml') + glob('config/*.xml'))),
     ],
     python_requires='>=3.10',
     install_requires=['setuptools', 'numpy>=1.21', 'PyYAML'],

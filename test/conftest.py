@@ -97,5 +97,5 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     spec = importlib.util.find_spec('picam_ros')   # the copy _select_built_package() chose
-    return [f'picam_ros: {Path(spec.origin).parent if spec else None} '
-            f'(ROS_DOMAIN_ID={os.environ["ROS_DOMAIN_ID"]})']
+    where = Path(spec.origin).parent if spec else None
+    return [f'picam_ros: {where} (ROS_DOMAIN_ID={os.environ["ROS_DOMAIN_ID"]})']

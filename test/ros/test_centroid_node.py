@@ -31,6 +31,7 @@ std_msgs = pytest.importorskip('std_msgs.msg', reason=REASON)
 centroid_node = pytest.importorskip('picam_ros.centroid_node', reason=REASON)
 
 import cloud_reader as point_cloud2  # noqa: E402, I100   (sensor_msgs_py is not on PyPI)
+
 from picam_ros.ros_conversions import fill_image, image_payload  # noqa: E402, I100
 from picam_ros.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 

@@ -33,8 +33,8 @@ rclpy = pytest.importorskip('rclpy', reason=REASON)
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 from proctree import descendants  # noqa: E402
-from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterType  # noqa: E402
-from rcl_interfaces.msg import ParameterValue  # noqa: E402
+from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
+from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters  # noqa: E402
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
@@ -266,4 +266,3 @@ def test_bad_parameters_end_the_process_with_one_line_and_status_1(start):
     lines = [line for line in camera.output().splitlines() if line.strip()]
     assert status == 1, camera.output()
     assert 'Traceback' not in camera.output() and any('encoding' in line for line in lines)
-
