@@ -48,7 +48,7 @@ import numpy as np
 from picam_ros import frames
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.sources import CaptureConfig, FfmpegConfig, FfmpegSource, ProcessSource
-from picam_ros.synthetic import SyntheticConfig, SyntheticSource
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 GOAL_MS = 0.2 * 40.0
 

@@ -30,9 +30,10 @@ import time
 import numpy as np
 
 from picam_ros.centroid_pipeline import CentroidPipeline
-from picam_ros.params import DecimationConfig, KeyingProfiles
+from picam_ros.centroid_settings import KeyingProfiles
+from picam_ros.pacing import DecimationConfig
 from picam_ros.ros_conversions import cloud_payload, image_payload
-from picam_ros.synthetic import SyntheticConfig, SyntheticSource
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 
 def median_ms(function, repeat):

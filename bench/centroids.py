@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from picam_ros.centroids import find_centroids, KeyingParams
-from picam_ros.synthetic import SyntheticConfig, SyntheticSource
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 SIZES = (1024, 1920)
 PADS_PER_SIDE = 20  # 400 pads

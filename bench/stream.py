@@ -47,10 +47,15 @@ import time
 
 import numpy as np
 
+from picam_ros.encoder import encoder_argv, StreamConfig, StreamPublisher
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.process import ManagedProcess, ProcessSpec, tcp_port_listening
-from picam_ros.streaming import encoder_argv, StreamConfig, StreamPublisher
-from picam_ros.synthetic import decode_sequence, encode_sequence, SyntheticConfig, SyntheticSource
+from picam_ros.sources.synthetic import (
+    decode_sequence,
+    encode_sequence,
+    SyntheticConfig,
+    SyntheticSource,
+)
 
 GOAL_P50_MS = 100.0
 

@@ -28,12 +28,13 @@ from launch_ros.actions import Node
 from picam_ros.dds_profile import apply_default_profile
 from picam_ros.launch_support import (
     CAMERA_ARGUMENTS,
+    CAMERA_LAUNCH_ARGUMENTS,
     COMMON_ARGUMENTS,
     declare_arguments,
     launch_flag,
+    launch_overrides,
     parameter_files,
 )
-from picam_ros.params import CAMERA_LAUNCH_ARGUMENTS, launch_overrides
 
 
 def launch_camera(context):

@@ -49,18 +49,16 @@ from picam_ros.camera_info import (
     CameraCalibration,
     fill_camera_info,
 )
-from picam_ros.camera_runtime import (
+from picam_ros.camera_runtime import CameraRuntime, RuntimeStats, StreamState
+from picam_ros.camera_settings import (
     build_runtime,
     camera_parameter_rows,
-    CameraRuntime,
     CameraSettings,
-    FrameThrottle,
     LIVE_PARAMETERS,
-    RuntimeStats,
-    StreamState,
     viewer_urls,
 )
 from picam_ros.frames import Frame
+from picam_ros.pacing import FrameThrottle
 from picam_ros.ros_conversions import fill_image, image_payload, parameter_descriptor
 from picam_ros.sources import SourceConfig, SourceError
 

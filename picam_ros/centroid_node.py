@@ -49,15 +49,9 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Image, PointCloud2
 
 from picam_ros.centroid_pipeline import CentroidPipeline, WindowStats
-from picam_ros.params import (
-    config_from_ros,
-    DECIMATION_ROWS,
-    DecimationConfig,
-    DIAGNOSTICS_ROW,
-    KeyingProfiles,
-    ParamRow,
-    PROFILES_ROW,
-)
+from picam_ros.centroid_settings import DIAGNOSTICS_ROW, KeyingProfiles, PROFILES_ROW
+from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
+from picam_ros.params import config_from_ros, ParamRow
 from picam_ros.ros_conversions import (
     fill_image,
     ImagePayload,

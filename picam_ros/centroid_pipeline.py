@@ -28,9 +28,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from picam_ros.centroid_settings import KeyingProfiles
 from picam_ros.centroids import find_centroids, key_mask, KeyingParams
-from picam_ros.params import DecimationConfig, Decimator, KeyingProfiles
-from picam_ros.ros_conversions import debug_overlay, image_planes, ImagePlanes
+from picam_ros.overlay import debug_overlay
+from picam_ros.pacing import DecimationConfig, Decimator
+from picam_ros.ros_conversions import image_planes, ImagePlanes
 
 
 class ProfileResult(NamedTuple):

@@ -36,16 +36,19 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from picam_ros.camera_runtime import (
+from picam_ros.camera_runtime import RuntimeStats
+from picam_ros.camera_settings import (
     build_runtime,
     camera_parameter_rows,
     CameraSettings,
-    RuntimeStats,
     viewer_urls,
 )
 from picam_ros.centroid_pipeline import CentroidPipeline
+from picam_ros.centroid_settings import KeyingProfiles
 from picam_ros.frames import Frame
-from picam_ros.params import DECIMATION_ROWS, DecimationConfig, KeyingProfiles, ParamRow
+from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
+from picam_ros.params import ParamRow
+from picam_ros.png import write_png
 from picam_ros.ros_conversions import ImagePlanes
 
 #: Camera-node parameters that only mean something on a ROS graph.
@@ -316,8 +319,6 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
         if last_frame is None or last_result is None:
             log.error(f'no frame was processed, so no snapshot was written to {args.snapshot}')
             return 1
-        from picam_ros.png import write_png
-
         image = pipeline.debug_image(_PROFILE, _planes(pipeline, last_frame), last_result.blobs)
         write_png(args.snapshot, image)
         log.info(f'snapshot with {last_blobs} centroids written to {args.snapshot}')

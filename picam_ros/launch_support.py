@@ -17,11 +17,56 @@
 The launch imports live inside the functions, so the package still imports without ROS.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+import math
 import os
 from typing import Any
 
-from picam_ros.params import CAMERA_LAUNCH_ARGUMENTS, launch_overrides
+#: Launch arguments that override camera parameters: argument -> (parameter, kind). An empty
+#: argument leaves the parameter to the parameter files (config/picam.yaml and params_file).
+CAMERA_LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
+    'source': ('source', 'string'),
+    'width': ('width', 'integer'),
+    'height': ('height', 'integer'),
+    'fps': ('fps', 'double'),
+    'camera': ('camera', 'integer'),
+    'stream': ('stream.enabled', 'bool'),
+    'centroid_rate_hz': ('throttle_rate_hz', 'double'),
+}
+_TRUE, _FALSE = ('true', '1', 'yes', 'on'), ('false', '0', 'no', 'off')
+
+
+def launch_overrides(arguments: Mapping[str, str],
+                     table: Mapping[str, tuple[str, str]] = CAMERA_LAUNCH_ARGUMENTS,
+                     ) -> dict[str, Any]:
+    """Typed parameter overrides from launch argument strings; empty arguments are skipped.
+
+    ValueError names the argument and what it should be, before any process starts.
+    """
+    overrides: dict[str, Any] = {}
+    for argument, (parameter, kind) in table.items():
+        text = arguments.get(argument, '').strip()
+        if not text:
+            continue
+        try:
+            if kind == 'integer':
+                value: Any = int(text)
+            elif kind == 'double':
+                value = float(text)
+                if not math.isfinite(value):
+                    raise ValueError
+            elif kind == 'bool':
+                if text.lower() not in _TRUE + _FALSE:
+                    raise ValueError
+                value = text.lower() in _TRUE
+            else:
+                value = text
+        except ValueError:
+            raise ValueError(f'launch argument {argument}:={text!r} is not a valid '
+                             f'{kind} (it sets the {parameter} parameter)') from None
+        overrides[parameter] = value
+    return overrides
+
 
 #: Every launch argument of camera/centroids/stream.launch.py: name -> (default, description).
 #: An empty default leaves the value of the parameter files in force.

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Node parameters as ROS-free tables, and the centroid node's policies that they drive.
+"""Node parameters as ROS-free tables: the generic engine both nodes and the CLI build on.
 
 A config dataclass (``KeyingParams``, the source and stream configs) is the single source of
 names, defaults, ranges and descriptions; :func:`rows_from_config` turns its field metadata
@@ -20,9 +20,6 @@ names, defaults, ranges and descriptions; :func:`rows_from_config` turns its fie
 tables that a node declares as parameters with descriptors, and that validate proposed changes
 with a reason. ROS parameters cannot be null, so optional values get a sentinel (-1 for an
 unset integer, ``''`` for a string, all zeros for the ROI) that maps back to ``None``.
-
-The centroid node's logic that is not an rclpy call lives here too, so it is tested without
-ROS: named keying profiles (:class:`KeyingProfiles`) and frame decimation (:class:`Decimator`).
 """
 
 from __future__ import annotations
@@ -31,11 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import dataclasses
 from dataclasses import dataclass
 import math
-import re
 from typing import Any, NamedTuple
-
-from picam_ros.camera_runtime import FrameThrottle
-from picam_ros.centroids import KeyingParams
 
 #: ROS parameter types a row can have (rcl_interfaces/ParameterType names, lower case).
 KINDS = ('bool', 'integer', 'double', 'string', 'integer_array', 'string_array')
@@ -263,226 +256,6 @@ def config_from_ros(config: type, rows: Sequence[ParamRow], values: Mapping[str,
     return config(**fields)
 
 
-# --- keying profiles ----------------------------------------------------------------------------
-
-_PROFILE_NAME = re.compile(r'[A-Za-z][A-Za-z0-9_]*\Z')
-#: Fields of KeyingParams that cannot be tuned live (none: every key setting applies on the next
-#: processed frame).
-KEYING_READ_ONLY: tuple[str, ...] = ()
-
-
-class Proposal(NamedTuple):
-    """Result of validating parameter changes: ``ok``, ``reason`` and the configs they give."""
-
-    ok: bool
-    reason: str
-    profiles: dict[str, KeyingParams]
-
-
-class KeyingProfiles:
-    """Named keying profiles exposed as ``<profile>.<field>`` parameters.
-
-    The first profile is the primary one: it publishes on ``centroids`` / ``debug_image``;
-    every other profile ``p`` on ``p/centroids`` / ``p/debug_image``. All names are relative, so
-    a namespace per camera (``/board/centroids``) and remapping work as usual.
-    """
-
-    def __init__(self, names: Sequence[str]) -> None:
-        names = tuple(names)
-        if not names:
-            raise ValueError('profiles: at least one keying profile is needed')
-        for name in names:
-            if not isinstance(name, str) or not _PROFILE_NAME.match(name):
-                raise ValueError(f'profiles: {name!r} is not a valid profile name (a letter, '
-                                 f'then letters, digits or underscores)')
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f'profiles: duplicate names {duplicates}')
-        self.names = names
-        self.rows: dict[str, tuple[ParamRow, ...]] = {
-            name: rows_from_config(KeyingParams, prefix=name, read_only=KEYING_READ_ONLY)
-            for name in names}
-        self._by_name = {row.name: (profile, row)
-                         for profile, rows in self.rows.items() for row in rows}
-
-    def all_rows(self) -> tuple[ParamRow, ...]:
-        return tuple(row for rows in self.rows.values() for row in rows)
-
-    def topics(self, profile: str) -> tuple[str, str]:
-        """(centroids topic, debug image topic) of ``profile``, relative names."""
-        if profile == self.names[0]:
-            return 'centroids', 'debug_image'
-        return f'{profile}/centroids', f'{profile}/debug_image'
-
-    def owns(self, parameter: str) -> bool:
-        return parameter in self._by_name
-
-    def build(self, values: Mapping[str, Any]) -> dict[str, KeyingParams]:
-        """Profiles from ROS values keyed by full parameter name; ValueError names the problem."""
-        result = {}
-        for profile, rows in self.rows.items():
-            try:
-                result[profile] = config_from_ros(KeyingParams, rows, values)
-            except ValueError as error:
-                raise ValueError(f'keying profile {profile!r}: {error}') from None
-        return result
-
-    def propose(self, current: Mapping[str, KeyingParams],
-                changes: Mapping[str, Any]) -> Proposal:
-        """Validate changed parameters against ``current``; parameters of others pass through.
-
-        All changes in one request are applied together, so ``luma_min`` and ``luma_max`` can be
-        moved past each other in one ``set_parameters`` call.
-        """
-        updates: dict[str, dict[str, Any]] = {}
-        for name, value in changes.items():
-            if name not in self._by_name:
-                continue
-            profile, row = self._by_name[name]
-            check = row.check(value)
-            if not check.ok:
-                return Proposal(False, check.reason, dict(current))
-            updates.setdefault(profile, {})[row.field] = row.from_ros(value)
-        profiles = dict(current)
-        for profile, fields in updates.items():
-            try:
-                profiles[profile] = current[profile].replace(**fields)
-            except ValueError as error:
-                return Proposal(False, f'keying profile {profile!r}: {error}', dict(current))
-        return Proposal(True, '', profiles)
-
-
-# --- decimation ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class DecimationConfig:
-    """Which incoming frames the centroid node processes; the rest are dropped unopened."""
-
-    process_every_n: int = dataclasses.field(default=1, metadata={
-        'min': 1, 'max': 1000,
-        'description': 'process one frame in every n received (1 = every frame)'})
-    max_rate_hz: float = dataclasses.field(default=0.0, metadata={
-        'min': 0.0, 'max': 1000.0,
-        'description': 'process at most this many frames per second, picked by arrival time '
-                       '(0 = no limit)'})
-
-    def __post_init__(self) -> None:
-        if isinstance(self.max_rate_hz, int) and not isinstance(self.max_rate_hz, bool):
-            object.__setattr__(self, 'max_rate_hz', float(self.max_rate_hz))
-        for row in rows_from_config(type(self)):
-            check = row.check(getattr(self, row.field))
-            if not check.ok:
-                raise ValueError(check.reason)
-
-
-#: The decimation parameters of the centroid node (live-tunable).
-DECIMATION_ROWS: tuple[ParamRow, ...] = rows_from_config(DecimationConfig)
-
-
-class Decimator:
-    """Counts incoming frames and says which to process.
-
-    ``process_every_n`` keeps every n-th frame; ``max_rate_hz`` then keeps frames on a fixed
-    schedule of slots (as the camera's throttled topic does), so arrival jitter does not lower
-    the rate. Replacing the config restarts the schedule and the count.
-    """
-
-    def __init__(self, config: DecimationConfig | None = None) -> None:
-        self.received = 0
-        self.processed = 0
-        self.configure(config or DecimationConfig())
-
-    @property
-    def config(self) -> DecimationConfig:
-        return self._config
-
-    @property
-    def skipped(self) -> int:
-        return self.received - self.processed
-
-    def configure(self, config: DecimationConfig) -> None:
-        self._config = config
-        self._phase = 0
-        self._throttle = FrameThrottle(config.max_rate_hz) if config.max_rate_hz > 0 else None
-
-    def accept(self, now_ns: int) -> bool:
-        """Whether the frame arriving at monotonic time ``now_ns`` should be processed."""
-        self.received += 1
-        phase, self._phase = self._phase, (self._phase + 1) % self._config.process_every_n
-        if phase:
-            return False
-        if self._throttle is not None and not self._throttle.accept(now_ns):
-            return False
-        self.processed += 1
-        return True
-
-
-# --- launch arguments ---------------------------------------------------------------------------
-
-#: Launch arguments that override camera parameters: argument -> (parameter, kind). An empty
-#: argument leaves the parameter to the parameter files (config/picam.yaml and params_file).
-CAMERA_LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
-    'source': ('source', 'string'),
-    'width': ('width', 'integer'),
-    'height': ('height', 'integer'),
-    'fps': ('fps', 'double'),
-    'camera': ('camera', 'integer'),
-    'stream': ('stream.enabled', 'bool'),
-    'centroid_rate_hz': ('throttle_rate_hz', 'double'),
-}
-_TRUE, _FALSE = ('true', '1', 'yes', 'on'), ('false', '0', 'no', 'off')
-
-
-def launch_overrides(arguments: Mapping[str, str],
-                     table: Mapping[str, tuple[str, str]] = CAMERA_LAUNCH_ARGUMENTS,
-                     ) -> dict[str, Any]:
-    """Typed parameter overrides from launch argument strings; empty arguments are skipped.
-
-    ValueError names the argument and what it should be, before any process starts.
-    """
-    overrides: dict[str, Any] = {}
-    for argument, (parameter, kind) in table.items():
-        text = arguments.get(argument, '').strip()
-        if not text:
-            continue
-        try:
-            if kind == 'integer':
-                value: Any = int(text)
-            elif kind == 'double':
-                value = float(text)
-                if not math.isfinite(value):
-                    raise ValueError
-            elif kind == 'bool':
-                if text.lower() not in _TRUE + _FALSE:
-                    raise ValueError
-                value = text.lower() in _TRUE
-            else:
-                value = text
-        except ValueError:
-            raise ValueError(f'launch argument {argument}:={text!r} is not a valid '
-                             f'{kind} (it sets the {parameter} parameter)') from None
-        overrides[parameter] = value
-    return overrides
-
-
-# --- centroid node parameters -------------------------------------------------------------------
-
-#: The centroid node's own parameters besides the keying profiles and the decimation rows.
-PROFILES_ROW = ParamRow(
-    'profiles', 'string_array', ['pads'],
-    'names of the keying profiles; each has <profile>.* parameters and its own output topic '
-    '(the first on centroids, the others on <profile>/centroids)', read_only=True)
-DIAGNOSTICS_ROW = ParamRow(
-    'diagnostics_period', 'double', 1.0, 'seconds between /diagnostics reports',
-    minimum=0.1, maximum=60.0, read_only=True)
-
-
-def centroid_parameter_rows(profiles: Sequence[str]) -> tuple[ParamRow, ...]:
-    """Every parameter the centroid node declares for these keying profiles."""
-    return ((PROFILES_ROW, DIAGNOSTICS_ROW) + DECIMATION_ROWS
-            + KeyingProfiles(profiles).all_rows())
-
-
 # --- documentation ------------------------------------------------------------------------------
 
 def markdown_table(rows: Iterable[ParamRow]) -> str:
@@ -498,17 +271,3 @@ def markdown_table(rows: Iterable[ParamRow]) -> str:
                      f'| {limits} | {"no" if row.read_only else "yes"} | '
                      f'{description.replace("|", "/")} |')
     return '\n'.join(lines)
-
-
-def main() -> None:
-    """Print the parameter tables of both nodes (for README): ``python -m picam_ros.params``."""
-    from picam_ros.camera_runtime import camera_parameter_rows
-
-    print('### camera_node\n')
-    print(markdown_table(camera_parameter_rows()))
-    print('\n### centroid_node (profile `pads`)\n')
-    print(markdown_table(centroid_parameter_rows(['pads'])))
-
-
-if __name__ == '__main__':
-    main()

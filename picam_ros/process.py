@@ -41,6 +41,7 @@ import ctypes
 import ctypes.util
 from dataclasses import dataclass, field
 import errno
+import ipaddress
 import logging
 import os
 import queue
@@ -643,3 +644,19 @@ class ManagedProcess:
             if stopped:
                 run.terminate(self.spec.stop_timeout)
                 raise self._error('stopped while waiting for readiness', run, ProcessStopped)
+
+
+def server_probe(host: str, port: int) -> Callable[[], bool]:
+    """Build a readiness check for an RTSP server at ``host:port``.
+
+    On this machine it only looks (``tcp_port_listening``): a connection would show in the
+    server's log at every check and would consume a one-shot listener such as
+    ``ffmpeg -rtsp_flags listen``. Elsewhere it connects (``tcp_port_accepts``).
+    """
+    try:
+        local = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = host == 'localhost'
+    if local:
+        return lambda: tcp_port_listening(port)
+    return lambda: tcp_port_accepts(host, port)

@@ -27,7 +27,7 @@ import numpy as np
 
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.process import ManagedProcess, ProcessError, ProcessSpec, tcp_port_listening
-from picam_ros.synthetic import decode_sequence, encode_sequence
+from picam_ros.sources.synthetic import decode_sequence, encode_sequence
 
 FAKE_MEDIAMTX = """
     import os, socket, sys, time

@@ -16,13 +16,10 @@
 
 import pytest
 
-from picam_ros.camera_runtime import (
-    camera_parameter_rows,
-    CameraSettings,
-    LIVE_PARAMETERS,
-)
+from picam_ros.camera_settings import camera_parameter_rows, CameraSettings, LIVE_PARAMETERS
+from picam_ros.encoder import StreamConfig
+from picam_ros.mediamtx import MediaServerConfig
 from picam_ros.sources import SourceConfig
-from picam_ros.streaming import MediaServerConfig, StreamConfig
 
 
 def test_parameter_names_are_unique_and_documented():

@@ -27,7 +27,7 @@ import numpy as np
 from proctree import descendants, process_gone, wait_until
 import pytest
 
-from picam_ros.synthetic import SyntheticConfig, SyntheticSource
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 RUN = [sys.executable, '-m', 'picam_ros']
 SMALL = ['--width', '512', '--height', '512', '--status-interval', '0', '--stream', 'off']

@@ -22,19 +22,12 @@ import numpy as np
 import pytest
 import yaml
 
-from picam_ros.camera_runtime import camera_parameter_rows, CameraSettings
+from picam_ros.camera_settings import camera_parameter_rows, CameraSettings
+from picam_ros.centroid_settings import centroid_parameter_rows, KeyingProfiles
 from picam_ros.centroids import KeyingParams
-from picam_ros.params import (
-    centroid_parameter_rows,
-    DECIMATION_ROWS,
-    DecimationConfig,
-    Decimator,
-    KeyingProfiles,
-    launch_overrides,
-    markdown_table,
-    ParamRow,
-    rows_from_config,
-)
+from picam_ros.launch_support import launch_overrides
+from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig, Decimator
+from picam_ros.params import markdown_table, ParamRow, rows_from_config
 from picam_ros.sources import SourceConfig
 
 FRAME_NS = 40_000_000  # 25 fps

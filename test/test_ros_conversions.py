@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 
 from picam_ros.frames import Frame, FrameFormat
+from picam_ros.overlay import debug_overlay
 from picam_ros.ros_conversions import (
     as_message_bytes,
     CLOUD_DTYPE,
     CLOUD_FIELDS,
     cloud_payload,
     cloud_points,
-    debug_overlay,
     image_payload,
     image_planes,
     OUTPUT_ENCODINGS,

@@ -43,7 +43,7 @@ from picam_ros.sources import (
     SourceError,
     SourceStopped,
 )
-from picam_ros.synthetic import SyntheticSource
+from picam_ros.sources.synthetic import SyntheticSource
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which('ffmpeg') is None, reason='ffmpeg not installed')
 

@@ -39,8 +39,8 @@ from stream_fixtures import (
     write_fake_mediamtx,
 )
 
+from picam_ros.encoder import encoder_argv, StreamConfig, StreamError, StreamPublisher
 from picam_ros.frames import FrameFormat
-from picam_ros.streaming import encoder_argv, StreamConfig, StreamError, StreamPublisher
 
 W, H = 320, 240
 GUARD = 20.0   # seconds; failure guard only
@@ -264,7 +264,8 @@ OWNER = """
     sys.path.insert(0, {testdir!r})
     from stream_fixtures import RtspReceiver, free_tcp_port, frame_from_i420, scene_i420
     from picam_ros.frames import FrameFormat
-    from picam_ros.streaming import MediaServer, MediaServerConfig, StreamConfig, StreamPublisher
+    from picam_ros.encoder import StreamConfig, StreamPublisher
+    from picam_ros.mediamtx import MediaServer, MediaServerConfig
     server = MediaServer(MediaServerConfig(mediamtx_path={fake!r}, rtsp_port=free_tcp_port(),
                                            webrtc_port=free_tcp_port(), hls_port=free_tcp_port()))
     server.start()

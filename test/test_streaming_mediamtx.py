@@ -35,8 +35,9 @@ from stream_fixtures import (
     stamp_counter,
 )
 
+from picam_ros.encoder import StreamConfig, StreamPublisher
 from picam_ros.frames import FrameFormat
-from picam_ros.streaming import MediaServer, MediaServerConfig, StreamConfig, StreamPublisher
+from picam_ros.mediamtx import MediaServer, MediaServerConfig
 
 MEDIAMTX = os.environ.get('MEDIAMTX') or shutil.which('mediamtx')
 pytestmark = [

@@ -28,13 +28,13 @@ import pytest
 from stream_fixtures import free_tcp_port, write_fake_mediamtx
 import yaml
 
-from picam_ros.process import tcp_port_accepts
-from picam_ros.streaming import (
+from picam_ros.mediamtx import (
     default_mediamtx_config,
     MediaServer,
     MediaServerConfig,
     MediaServerUnavailable,
 )
+from picam_ros.process import tcp_port_accepts
 
 GUARD = 20.0
 

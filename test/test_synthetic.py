@@ -24,7 +24,7 @@ import pytest
 
 from picam_ros.frames import FrameFormat
 from picam_ros.sources import FrameTimeout, make_source, SourceStopped
-from picam_ros.synthetic import (
+from picam_ros.sources.synthetic import (
     decode_sequence,
     encode_sequence,
     KEY_THRESHOLD,

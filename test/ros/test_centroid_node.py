@@ -33,7 +33,7 @@ centroid_node = pytest.importorskip('picam_ros.centroid_node', reason=REASON)
 import cloud_reader as point_cloud2  # noqa: E402, I100   (sensor_msgs_py is not on PyPI)
 
 from picam_ros.ros_conversions import fill_image, image_payload  # noqa: E402, I100
-from picam_ros.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

@@ -42,10 +42,10 @@ sensor_msgs = pytest.importorskip('sensor_msgs.msg', reason=REASON)
 rcl_srv = pytest.importorskip('rcl_interfaces.srv', reason=REASON)
 point_cloud2 = pytest.importorskip('sensor_msgs_py.point_cloud2', reason=REASON)
 
-from picam_ros.camera_runtime import CameraSettings  # noqa: E402, I100
+from picam_ros.camera_settings import CameraSettings  # noqa: E402, I100
 from picam_ros.ros_conversions import CLOUD_FIELD_NAMES, image_planes  # noqa: E402
 from picam_ros.sources import make_source  # noqa: E402
-from picam_ros.synthetic import decode_sequence  # noqa: E402
+from picam_ros.sources.synthetic import decode_sequence  # noqa: E402
 
 WIDTH, HEIGHT, FPS, RATE = 640, 480, 25.0, 5.0
 GUARD_S = 30.0   # failure guard only, never a measurement

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Live stream: an ffmpeg H.264 encoder publishing over RTSP to a supervised MediaMTX.
+"""Live stream encoder: an ffmpeg H.264 encoder publishing over RTSP, fed from a writer thread.
 
 ``StreamPublisher`` takes frames from the capture loop without ever blocking it: ``submit``
 copies the frame into one of a few preallocated buffers and returns; a writer thread feeds
@@ -20,16 +20,11 @@ ffmpeg's stdin. When ffmpeg falls behind, the oldest queued frame is dropped (an
 the stream shows the newest picture rather than a growing backlog. An encoder that exits or whose
 pipe breaks is restarted with backoff and resumes at the next frame.
 
-``MediaServer`` runs MediaMTX (or, in external mode, only watches an already running one) and
-restarts it if it dies.
-
 Why the original system failed "every second start" ("Could not write header") and right after
 a stop: the next start raced the previous one. Its encoder published while the previous
-publisher still held the path, or before the server listened; its server was started while the
-previous one still held the port. Here every stop waits until the children are gone (reaped), a
-start checks the ports first and waits until the server accepts connections, the encoder is only
-started once the server listens, and MediaMTX is configured with ``overridePublisher`` so a stale
-publisher session never blocks a new one.
+publisher still held the path, or before the server listened. Here every stop waits until the
+encoder is gone (reaped) and the encoder is only started once the server listens (see
+:mod:`picam_ros.mediamtx` for the server side).
 """
 
 from __future__ import annotations
@@ -38,17 +33,12 @@ import collections
 from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass
-import errno
 import fcntl
-import ipaddress
 import logging
 import os
-from pathlib import Path
 import re
 import select
 import shutil
-import socket
-import sys
 import threading
 import time
 
@@ -61,22 +51,16 @@ from picam_ros.process import (
     ProcessError,
     ProcessSpec,
     ProcessStopped,
-    tcp_port_accepts,
-    tcp_port_listening,
+    server_probe,
 )
 
 __all__ = [
     'X264_PRESETS',
-    'MediaServer',
-    'MediaServerConfig',
-    'MediaServerUnavailable',
     'StreamConfig',
     'StreamError',
     'StreamPublisher',
     'StreamStats',
-    'default_mediamtx_config',
     'encoder_argv',
-    'server_probe',
 ]
 
 X264_PRESETS = ('ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow',
@@ -94,13 +78,6 @@ _STOP_CHECK_S = 0.25
 
 class StreamError(RuntimeError):
     """The stream cannot run as configured (the message says why and what to change)."""
-
-
-class MediaServerUnavailable(StreamError):
-    """MediaMTX cannot be used (binary missing, config missing, port taken, or it fails to start).
-
-    The caller keeps running without a live stream.
-    """
 
 
 # -- encoder ------------------------------------------------------------------------------------
@@ -252,22 +229,6 @@ def _write_all(fd: int, buf: np.ndarray, stall_timeout: float,
         waited = 0.0
 
 
-def server_probe(host: str, port: int) -> Callable[[], bool]:
-    """Build a readiness check for an RTSP server at ``host:port``.
-
-    On this machine it only looks (``tcp_port_listening``): a connection would show in the
-    server's log at every check and would consume a one-shot listener such as
-    ``ffmpeg -rtsp_flags listen``. Elsewhere it connects (``tcp_port_accepts``).
-    """
-    try:
-        local = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = host == 'localhost'
-    if local:
-        return lambda: tcp_port_listening(port)
-    return lambda: tcp_port_accepts(host, port)
-
-
 class StreamPublisher:
     """Feed frames to an ffmpeg H.264/RTSP encoder from a writer thread (see module docstring).
 
@@ -287,7 +248,7 @@ class StreamPublisher:
                             f'{type(frame_format).__name__}')
         self.config = config
         self.format = frame_format.packed()
-        self.logger = logger or logging.getLogger('picam_ros.streaming')
+        self.logger = logger or logging.getLogger('picam_ros.encoder')
         self._server_ready = server_ready or server_probe(config.host, config.rtsp_port)
         self._argv = encoder_argv(config, self.format)
         self._pack = {'i420': Frame.to_i420, 'nv12': Frame.to_nv12, 'nv21': Frame.to_nv21,
@@ -561,287 +522,3 @@ class StreamPublisher:
         status = process.returncode
         detail = f'{what}, status {status}' if status is not None else what
         return detail + (': ' + ' | '.join(tail) if tail else '')
-
-
-# -- media server -------------------------------------------------------------------------------
-
-def default_mediamtx_config() -> Path:
-    """Find the MediaMTX config shipped with picam_ros.
-
-    Looked up in the installed share directory (ament index, then the Python prefix) and in the
-    source tree, so it is found in a colcon install, a pip install and a checkout.
-    """
-    candidates: list[Path] = []
-    with contextlib.suppress(ImportError, LookupError, ValueError):
-        from ament_index_python.packages import get_package_share_directory
-        candidates.append(Path(get_package_share_directory('picam_ros')) / 'config')
-    candidates.append(Path(sys.prefix) / 'share' / 'picam_ros' / 'config')
-    candidates.append(Path(__file__).resolve().parent.parent / 'config')
-    for directory in candidates:
-        path = directory / 'mediamtx.yml'
-        if path.is_file():
-            return path
-    raise MediaServerUnavailable('the packaged MediaMTX config (config/mediamtx.yml) was not '
-                                 f'found in {", ".join(map(str, candidates))}; set config_file')
-
-
-@dataclass(frozen=True)
-class MediaServerConfig(ConfigBase):
-    """Where MediaMTX comes from and which ports it serves.
-
-    ``mediamtx_path``: the binary (None: ``$MEDIAMTX``, then ``mediamtx`` on PATH).
-    ``config_file``: MediaMTX YAML (None: the packaged ``config/mediamtx.yml``). Ports given
-    here override the file. ``external``: use an already running server, only watch it.
-    """
-
-    mediamtx_path: str | None = config_field(None, 'MediaMTX binary', kind=str)
-    config_file: str | None = config_field(None, 'MediaMTX YAML', kind=str)
-    rtsp_port: int = config_field(8554, 'MediaMTX RTSP port', low=1, high=65535)
-    webrtc_port: int = config_field(
-        8889, 'MediaMTX WebRTC port: the browser viewer is http://<host>:<port>/<path>', low=1,
-        high=65535)
-    hls_port: int = config_field(8888, 'MediaMTX HLS port', low=1, high=65535)
-    external: bool = config_field(False,
-                                  'use a MediaMTX started elsewhere instead of starting one')
-    host: str = config_field('127.0.0.1', 'host to probe')
-    ready_timeout: float = config_field(
-        10.0, 'seconds MediaMTX may take to accept RTSP connections after a start', low=0.1,
-        high=120.0)
-    backoff_initial: float = config_field(
-        0.2, 'first restart delay of the encoder and server, s (doubles per failure)',
-        low=0.01, high=10.0)
-    backoff_max: float = config_field(
-        2.0, 'longest restart delay of the encoder and server, s', low=0.01, high=60.0)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()   # types, ranges from the field metadata
-        ports = {'rtsp_port': self.rtsp_port, 'webrtc_port': self.webrtc_port,
-                 'hls_port': self.hls_port}
-        if len(set(ports.values())) != len(ports):
-            raise ValueError(f'rtsp, webrtc and hls ports must differ, got {ports}')
-        if self.backoff_max < self.backoff_initial:
-            raise ValueError('backoff_max must be >= backoff_initial')
-
-    def viewer_url(self, host: str, path: str) -> str:
-        """Return the browser (WebRTC) page for ``path``."""
-        return f'http://{host}:{self.webrtc_port}/{path}'
-
-
-def _port_in_use(port: int) -> bool:
-    """Tell whether a TCP listener holds ``port`` (SO_REUSEADDR ignores TIME_WAIT)."""
-    for family, address in ((socket.AF_INET, '0.0.0.0'), (socket.AF_INET6, '::')):
-        try:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-        except OSError:
-            continue   # no IPv6 on this machine
-        with sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((address, port))
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    return True
-    return False
-
-
-class MediaServer:
-    """MediaMTX, started and supervised (or, with ``external``, only watched).
-
-    ``start()`` returns once the RTSP port accepts connections; a server that dies later is
-    restarted with backoff by a supervisor thread. Errors that make the server unusable raise
-    :class:`MediaServerUnavailable` with one clear message.
-    """
-
-    STOPPED, STARTING, READY, RESTARTING, FAILED, EXTERNAL = (
-        'stopped', 'starting', 'ready', 'restarting', 'failed', 'external')
-
-    def __init__(self, config: MediaServerConfig | None = None,
-                 logger: logging.Logger | None = None) -> None:
-        self.config = config or MediaServerConfig()
-        self.logger = logger or logging.getLogger('picam_ros.mediamtx')
-        self._process: ManagedProcess | None = None
-        self._supervisor: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._stopping = False
-        self._state = self.STOPPED
-        self._last_error: str | None = None
-        self._external_probe = server_probe(self.config.host, self.config.rtsp_port)
-
-    # -- public API -----------------------------------------------------------------------------
-
-    @property
-    def state(self) -> str:
-        return self._state
-
-    @property
-    def ready(self) -> bool:
-        """True when publishers can connect now."""
-        if self._state == self.EXTERNAL:
-            return self._external_probe()
-        process = self._process
-        return self._state == self.READY and process is not None and process.is_alive()
-
-    @property
-    def restarts(self) -> int:
-        process = self._process
-        return process.restarts if process is not None else 0
-
-    @property
-    def last_error(self) -> str | None:
-        return self._last_error
-
-    @property
-    def pid(self) -> int | None:
-        process = self._process
-        return process.pid if process is not None and process.is_alive() else None
-
-    def resolve_binary(self) -> str:
-        """Find the MediaMTX executable, or raise :class:`MediaServerUnavailable`."""
-        configured = self.config.mediamtx_path or os.environ.get('MEDIAMTX')
-        if configured:
-            found = shutil.which(configured) if os.sep not in configured else (
-                configured if os.path.isfile(configured) else None)
-            if found is None:
-                raise MediaServerUnavailable(
-                    f'MediaMTX not found at {configured!r}; fix mediamtx_path / $MEDIAMTX')
-            if not os.access(found, os.X_OK):
-                raise MediaServerUnavailable(f'MediaMTX at {found!r} is not executable')
-            return found
-        found = shutil.which('mediamtx')
-        if found is None:
-            raise MediaServerUnavailable(
-                'MediaMTX not found on PATH; install it (https://github.com/bluenviron/mediamtx/'
-                'releases) or set mediamtx_path / $MEDIAMTX, or use an external server')
-        return found
-
-    def start(self) -> None:
-        """Start MediaMTX and wait until its RTSP port accepts connections.
-
-        External mode only probes and never fails (publishers wait for the server). Raises
-        :class:`MediaServerUnavailable` when the binary or config is missing, a port is already
-        taken, or the server does not come up. Starting a started server does nothing.
-        """
-        with self._lock:
-            if self._state not in (self.STOPPED, self.FAILED):
-                return
-            self._stopping = False
-            if self.config.external:
-                self._state = self.EXTERNAL
-                if not self.ready:
-                    self.logger.warning(
-                        'external media server: nothing accepts on %s:%d yet; the stream '
-                        'starts when it does', self.config.host, self.config.rtsp_port)
-                return
-            self._state = self.STARTING
-        try:
-            process = ManagedProcess(self._spec(), logger=self.logger)
-            with self._lock:
-                if self._stopping:
-                    return
-                self._process = process
-            process.start()
-        except ProcessStopped:
-            return
-        except (ProcessError, MediaServerUnavailable) as exc:
-            message = str(exc)
-            if isinstance(exc, ProcessError):
-                message = f'MediaMTX failed to start: {message}'
-            with self._lock:
-                self._state = self.FAILED
-                self._last_error = message
-            raise MediaServerUnavailable(message) from None
-        with self._lock:
-            stopping = self._stopping
-            if not stopping:
-                self._state = self.READY
-                self._supervisor = threading.Thread(
-                    target=self._supervise, args=(process,), name='picam-mediamtx-supervisor',
-                    daemon=True)
-                self._supervisor.start()
-        if stopping:   # stop() ran before our process existed: finish its job
-            process.stop()
-            return
-        self.logger.info('MediaMTX ready: rtsp://%s:%d, WebRTC on :%d (pid %d)',
-                         self.config.host, self.config.rtsp_port, self.config.webrtc_port,
-                         process.pid)
-
-    def stop(self) -> None:
-        """Stop MediaMTX (managed mode) and its supervisor; returns when they are gone."""
-        with self._lock:
-            self._stopping = True
-            process, supervisor = self._process, self._supervisor
-        if process is not None:
-            process.stop()
-        if supervisor is not None and supervisor is not threading.current_thread():
-            supervisor.join()
-        if process is not None:
-            process.stop()
-        with self._lock:
-            self._supervisor = None
-            self._state = self.STOPPED
-
-    def __enter__(self) -> MediaServer:  # noqa: PYI034 - typing.Self needs 3.11
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    # -- internals ----------------------------------------------------------------------------
-
-    def _spec(self) -> ProcessSpec:
-        binary = self.resolve_binary()
-        config_file = Path(self.config.config_file) if self.config.config_file else (
-            default_mediamtx_config())
-        if not config_file.is_file():
-            raise MediaServerUnavailable(f'MediaMTX config file {str(config_file)!r} not found')
-        ports = {'rtsp': self.config.rtsp_port, 'webrtc': self.config.webrtc_port,
-                 'hls': self.config.hls_port}
-        for what, port in ports.items():
-            if _port_in_use(port):
-                raise MediaServerUnavailable(
-                    f'{what} port {port} is already in use (another MediaMTX still running?). '
-                    f'Stop it, choose another port, or set external mode to use that server')
-        host, port = self.config.host, self.config.rtsp_port
-        return ProcessSpec(
-            name='mediamtx', argv=[binary, str(config_file)],
-            env={'MTX_RTSPADDRESS': f':{ports["rtsp"]}',
-                 'MTX_WEBRTCADDRESS': f':{ports["webrtc"]}',
-                 'MTX_HLSADDRESS': f':{ports["hls"]}'},
-            ready=lambda: tcp_port_accepts(host, port),
-            ready_timeout=self.config.ready_timeout, stop_timeout=3.0,
-            backoff_initial=self.config.backoff_initial, backoff_max=self.config.backoff_max,
-            stable_after=10.0, on_output=self._on_output)
-
-    def _on_output(self, line: str) -> None:
-        # MediaMTX tags its log lines INF/WAR/ERR; surface problems above the debug log.
-        if ' ERR ' in line or ' WAR ' in line:
-            self.logger.warning('mediamtx: %s', line)
-
-    def _supervise(self, process: ManagedProcess) -> None:
-        while True:
-            returncode = process.wait()
-            with self._lock:
-                if self._stopping:
-                    return
-                self._state = self.RESTARTING
-            tail = ' | '.join(process.stderr_tail()[-3:])
-            reason = f'MediaMTX exited (status {returncode})' + (f': {tail}' if tail else '')
-            self.logger.error('%s; restarting', reason)
-            while True:
-                try:
-                    started = process.restart(reason)
-                except ProcessError as exc:
-                    reason = str(exc)
-                    with self._lock:
-                        self._last_error = reason
-                    continue
-                if not started:
-                    return
-                with self._lock:
-                    if self._stopping:
-                        return
-                    self._state = self.READY
-                    self._last_error = reason
-                self.logger.info('MediaMTX restarted (pid %d)', process.pid)
-                break

@@ -42,13 +42,8 @@ import numpy as np
 
 from picam_ros.config import config_field, ConfigBase
 from picam_ros.frames import Frame, FrameFormat, LAYOUTS
-from picam_ros.sources import (
-    _RateMeter,
-    FrameSource,
-    FrameTimeout,
-    SourceStats,
-    SourceStopped,
-)
+from picam_ros.pacing import RateMeter
+from picam_ros.sources.base import FrameSource, FrameTimeout, SourceStats, SourceStopped
 
 __all__ = [
     'GROUND_TRUTH_DTYPE',
@@ -404,7 +399,7 @@ class SyntheticSource(FrameSource):
         self._t0: float | None = None
         self._last_index = -1
         self._frames = self._delivered = self._drops = 0
-        self._meter = _RateMeter()
+        self._meter = RateMeter()
 
     def _chroma_phases(self) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
         # One half-resolution U/V image per offset parity, so chroma stays aligned with luma

@@ -1,0 +1,164 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The camera node's settings, ROS-free: its parameters, and the runtime they build.
+
+:func:`camera_parameter_rows` is every parameter the camera node declares (and the standalone
+runner turns into flags); :class:`CameraSettings` validates their values into the source, stream
+and server configs; :func:`build_runtime` turns those into a :class:`CameraRuntime`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from picam_ros.camera_runtime import CameraRuntime, Log, RuntimeConfig
+from picam_ros.encoder import StreamConfig, StreamPublisher
+from picam_ros.mediamtx import MediaServer, MediaServerConfig, MediaServerUnavailable
+from picam_ros.params import config_from_ros, ParamRow, rows_from_config
+from picam_ros.ros_conversions import OUTPUT_ENCODINGS
+from picam_ros.sources import make_source, SourceConfig
+
+
+def build_runtime(source_config: Any, *, stream: Any = None, server: Any = None,
+                  config: RuntimeConfig | None = None, log: Log | None = None,
+                  on_capture_error: Callable[[str], None] | None = None) -> CameraRuntime:
+    """Build a runtime for a source config (``make_source``) and optional stream configs.
+
+    ``stream`` is a ``StreamConfig`` (None: no live stream); ``server`` a
+    ``MediaServerConfig`` for the MediaMTX instance the stream publishes to (None: the stream
+    publishes to a server nobody here manages). Nothing is started yet.
+    """
+    source = make_source(source_config)
+    publisher = media_server = unavailable = None
+    if stream is not None:
+        publisher = StreamPublisher(stream, source.format)
+        media_server = MediaServer(server) if server is not None else None
+        unavailable = MediaServerUnavailable
+    elif server is not None:
+        raise ValueError('a media server config needs a stream config')
+    return CameraRuntime(source, stream=publisher, server=media_server, config=config, log=log,
+                         stream_unavailable=unavailable, on_capture_error=on_capture_error)
+
+
+def viewer_urls(host: str, stream: Any, server: Any = None) -> list[str]:
+    """Where people can watch the stream: the browser (WebRTC) page, then RTSP."""
+    urls = []
+    if server is not None:
+        urls.append(f'http://{host}:{server.webrtc_port}/{stream.path}')
+    urls.append(f'rtsp://{host}:{stream.rtsp_port}/{stream.path}')
+    return urls
+
+
+#: Parameters the camera node applies while running; every other one needs a restart.
+LIVE_PARAMETERS = ('encoding', 'frame_id', 'camera_info_url', 'throttle_rate_hz')
+RELIABILITIES = ('best_effort', 'reliable')
+#: Settings shared by the encoder and the media server, declared once as ``stream.<name>``.
+_SHARED_STREAM_FIELDS = ('rtsp_port', 'host', 'backoff_initial', 'backoff_max')
+_STREAM_RENAMES = {'external': 'external_server'}
+
+
+def camera_parameter_rows() -> tuple[ParamRow, ...]:
+    """Return the camera node's parameters as ``params.ParamRow`` tables.
+
+    Source and stream parameters come from the config dataclasses' field metadata (names,
+    defaults, ranges, descriptions; one source of truth with the CLI) and are read-only: a new
+    size or source needs a restart. The stream's frame rate is the source's ``fps``.
+    """
+    stream_rows = rows_from_config(StreamConfig, prefix='stream', read_only=True,
+                                   exclude={'fps'})
+    server_rows = tuple(
+        dataclasses.replace(row, name='stream.' + _STREAM_RENAMES.get(row.field, row.field))
+        for row in rows_from_config(MediaServerConfig, prefix='stream', read_only=True,
+                                    exclude=_SHARED_STREAM_FIELDS))
+    node_rows = (
+        ParamRow('encoding', 'string', 'nv21',
+                 'image_raw encoding: nv21 (4:2:0, Jazzy sensor_msgs), nv12, mono8 (luma '
+                 'only, cheapest) or bgr8 (for viewers; costs a colour conversion)',
+                 choices=OUTPUT_ENCODINGS),
+        ParamRow('frame_id', 'string', 'camera_optical_frame',
+                 'header.frame_id of images and camera_info'),
+        ParamRow('camera_info_url', 'string', '',
+                 'calibration YAML (camera_calibration format): a path, file:///abs/path or '
+                 'package://pkg/path; empty: an uncalibrated camera_info'),
+        ParamRow('throttle_rate_hz', 'double', 5.0,
+                 'rate of ~/image_throttled, frames picked by capture time (0: off)',
+                 minimum=0.0, maximum=1000.0),
+        ParamRow('qos.depth', 'integer', 5,
+                 'history depth of the image and camera_info publishers',
+                 minimum=1, maximum=100, read_only=True),
+        ParamRow('qos.reliability', 'string', 'best_effort',
+                 'reliability of the image and camera_info publishers (large frames over '
+                 'best_effort need a big socket receive buffer, see README)',
+                 choices=RELIABILITIES, read_only=True),
+        ParamRow('stream.enabled', 'bool', True,
+                 'publish a live H.264 stream through MediaMTX for browsers (WebRTC)',
+                 read_only=True),
+    )
+    return (rows_from_config(SourceConfig, read_only=True) + node_rows + stream_rows
+            + server_rows)
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """Everything the camera node is configured with, built from parameter values."""
+
+    source: SourceConfig
+    stream: StreamConfig | None          # None when the stream is off
+    server: MediaServerConfig | None     # None when the stream is off
+    encoding: str
+    frame_id: str
+    camera_info_url: str
+    throttle_rate_hz: float
+    qos_depth: int
+    qos_reliability: str
+
+    @classmethod
+    def from_parameters(cls, values: Mapping[str, Any],
+                        rows: tuple[ParamRow, ...] | None = None) -> CameraSettings:
+        """Validate ROS values (keyed by parameter name) and build the configs.
+
+        Raises ValueError naming the parameter for a bad value or combination.
+        """
+        rows = rows if rows is not None else camera_parameter_rows()
+        by_name = {row.name: row for row in rows}
+        values = {row.name: values.get(row.name, row.default) for row in rows}
+        for name, value in values.items():
+            check = by_name[name].check(value)
+            if not check.ok:
+                raise ValueError(check.reason)
+        source = config_from_ros(SourceConfig, [r for r in rows if '.' not in r.name
+                                                and r.field in _field_names(SourceConfig)],
+                                 values)
+        stream = server = None
+        if values['stream.enabled']:
+            stream_rows = [r for r in rows if r.name.startswith('stream.')
+                           and r.field in _field_names(StreamConfig)]
+            server_rows = [r for r in rows if r.name.startswith('stream.')
+                           and r.field in _field_names(MediaServerConfig)]
+            stream = StreamConfig(**{r.field: r.from_ros(values[r.name]) for r in stream_rows},
+                                  fps=source.fps)
+            server = config_from_ros(MediaServerConfig, server_rows, values)
+        return cls(source=source, stream=stream, server=server,
+                   encoding=values['encoding'], frame_id=values['frame_id'],
+                   camera_info_url=values['camera_info_url'],
+                   throttle_rate_hz=values['throttle_rate_hz'],
+                   qos_depth=values['qos.depth'], qos_reliability=values['qos.reliability'])
+
+
+def _field_names(config: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(config))

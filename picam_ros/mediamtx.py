@@ -1,0 +1,340 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""MediaMTX, the RTSP -> WebRTC relay: its settings, and a server started and supervised here.
+
+``MediaServer`` runs MediaMTX (or, in external mode, only watches an already running one) and
+restarts it if it dies. A start checks the ports first and returns only once the server accepts
+connections; a stop returns only once it is gone, so a restart right after a stop works. MediaMTX
+is configured with ``overridePublisher`` so a stale publisher session never blocks a new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+import errno
+import logging
+import os
+from pathlib import Path
+import shutil
+import socket
+import sys
+import threading
+
+from picam_ros.config import config_field, ConfigBase
+from picam_ros.process import (
+    ManagedProcess,
+    ProcessError,
+    ProcessSpec,
+    ProcessStopped,
+    server_probe,
+    tcp_port_accepts,
+)
+
+__all__ = [
+    'MediaServer',
+    'MediaServerConfig',
+    'MediaServerUnavailable',
+    'default_mediamtx_config',
+]
+
+
+class MediaServerUnavailable(RuntimeError):
+    """MediaMTX cannot be used (binary missing, config missing, port taken, or it fails to start).
+
+    The caller keeps running without a live stream.
+    """
+
+
+def default_mediamtx_config() -> Path:
+    """Find the MediaMTX config shipped with picam_ros.
+
+    Looked up in the installed share directory (ament index, then the Python prefix) and in the
+    source tree, so it is found in a colcon install, a pip install and a checkout.
+    """
+    candidates: list[Path] = []
+    with contextlib.suppress(ImportError, LookupError, ValueError):
+        from ament_index_python.packages import get_package_share_directory
+        candidates.append(Path(get_package_share_directory('picam_ros')) / 'config')
+    candidates.append(Path(sys.prefix) / 'share' / 'picam_ros' / 'config')
+    candidates.append(Path(__file__).resolve().parent.parent / 'config')
+    for directory in candidates:
+        path = directory / 'mediamtx.yml'
+        if path.is_file():
+            return path
+    raise MediaServerUnavailable('the packaged MediaMTX config (config/mediamtx.yml) was not '
+                                 f'found in {", ".join(map(str, candidates))}; set config_file')
+
+
+@dataclass(frozen=True)
+class MediaServerConfig(ConfigBase):
+    """Where MediaMTX comes from and which ports it serves.
+
+    ``mediamtx_path``: the binary (None: ``$MEDIAMTX``, then ``mediamtx`` on PATH).
+    ``config_file``: MediaMTX YAML (None: the packaged ``config/mediamtx.yml``). Ports given
+    here override the file. ``external``: use an already running server, only watch it.
+    """
+
+    mediamtx_path: str | None = config_field(None, 'MediaMTX binary', kind=str)
+    config_file: str | None = config_field(None, 'MediaMTX YAML', kind=str)
+    rtsp_port: int = config_field(8554, 'MediaMTX RTSP port', low=1, high=65535)
+    webrtc_port: int = config_field(
+        8889, 'MediaMTX WebRTC port: the browser viewer is http://<host>:<port>/<path>', low=1,
+        high=65535)
+    hls_port: int = config_field(8888, 'MediaMTX HLS port', low=1, high=65535)
+    external: bool = config_field(False,
+                                  'use a MediaMTX started elsewhere instead of starting one')
+    host: str = config_field('127.0.0.1', 'host to probe')
+    ready_timeout: float = config_field(
+        10.0, 'seconds MediaMTX may take to accept RTSP connections after a start', low=0.1,
+        high=120.0)
+    backoff_initial: float = config_field(
+        0.2, 'first restart delay of the encoder and server, s (doubles per failure)',
+        low=0.01, high=10.0)
+    backoff_max: float = config_field(
+        2.0, 'longest restart delay of the encoder and server, s', low=0.01, high=60.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()   # types, ranges from the field metadata
+        ports = {'rtsp_port': self.rtsp_port, 'webrtc_port': self.webrtc_port,
+                 'hls_port': self.hls_port}
+        if len(set(ports.values())) != len(ports):
+            raise ValueError(f'rtsp, webrtc and hls ports must differ, got {ports}')
+        if self.backoff_max < self.backoff_initial:
+            raise ValueError('backoff_max must be >= backoff_initial')
+
+    def viewer_url(self, host: str, path: str) -> str:
+        """Return the browser (WebRTC) page for ``path``."""
+        return f'http://{host}:{self.webrtc_port}/{path}'
+
+
+def _port_in_use(port: int) -> bool:
+    """Tell whether a TCP listener holds ``port`` (SO_REUSEADDR ignores TIME_WAIT)."""
+    for family, address in ((socket.AF_INET, '0.0.0.0'), (socket.AF_INET6, '::')):
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:
+            continue   # no IPv6 on this machine
+        with sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((address, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
+class MediaServer:
+    """MediaMTX, started and supervised (or, with ``external``, only watched).
+
+    ``start()`` returns once the RTSP port accepts connections; a server that dies later is
+    restarted with backoff by a supervisor thread. Errors that make the server unusable raise
+    :class:`MediaServerUnavailable` with one clear message.
+    """
+
+    STOPPED, STARTING, READY, RESTARTING, FAILED, EXTERNAL = (
+        'stopped', 'starting', 'ready', 'restarting', 'failed', 'external')
+
+    def __init__(self, config: MediaServerConfig | None = None,
+                 logger: logging.Logger | None = None) -> None:
+        self.config = config or MediaServerConfig()
+        self.logger = logger or logging.getLogger('picam_ros.mediamtx')
+        self._process: ManagedProcess | None = None
+        self._supervisor: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._state = self.STOPPED
+        self._last_error: str | None = None
+        self._external_probe = server_probe(self.config.host, self.config.rtsp_port)
+
+    # -- public API -----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def ready(self) -> bool:
+        """True when publishers can connect now."""
+        if self._state == self.EXTERNAL:
+            return self._external_probe()
+        process = self._process
+        return self._state == self.READY and process is not None and process.is_alive()
+
+    @property
+    def restarts(self) -> int:
+        process = self._process
+        return process.restarts if process is not None else 0
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @property
+    def pid(self) -> int | None:
+        process = self._process
+        return process.pid if process is not None and process.is_alive() else None
+
+    def resolve_binary(self) -> str:
+        """Find the MediaMTX executable, or raise :class:`MediaServerUnavailable`."""
+        configured = self.config.mediamtx_path or os.environ.get('MEDIAMTX')
+        if configured:
+            found = shutil.which(configured) if os.sep not in configured else (
+                configured if os.path.isfile(configured) else None)
+            if found is None:
+                raise MediaServerUnavailable(
+                    f'MediaMTX not found at {configured!r}; fix mediamtx_path / $MEDIAMTX')
+            if not os.access(found, os.X_OK):
+                raise MediaServerUnavailable(f'MediaMTX at {found!r} is not executable')
+            return found
+        found = shutil.which('mediamtx')
+        if found is None:
+            raise MediaServerUnavailable(
+                'MediaMTX not found on PATH; install it (https://github.com/bluenviron/mediamtx/'
+                'releases) or set mediamtx_path / $MEDIAMTX, or use an external server')
+        return found
+
+    def start(self) -> None:
+        """Start MediaMTX and wait until its RTSP port accepts connections.
+
+        External mode only probes and never fails (publishers wait for the server). Raises
+        :class:`MediaServerUnavailable` when the binary or config is missing, a port is already
+        taken, or the server does not come up. Starting a started server does nothing.
+        """
+        with self._lock:
+            if self._state not in (self.STOPPED, self.FAILED):
+                return
+            self._stopping = False
+            if self.config.external:
+                self._state = self.EXTERNAL
+                if not self.ready:
+                    self.logger.warning(
+                        'external media server: nothing accepts on %s:%d yet; the stream '
+                        'starts when it does', self.config.host, self.config.rtsp_port)
+                return
+            self._state = self.STARTING
+        try:
+            process = ManagedProcess(self._spec(), logger=self.logger)
+            with self._lock:
+                if self._stopping:
+                    return
+                self._process = process
+            process.start()
+        except ProcessStopped:
+            return
+        except (ProcessError, MediaServerUnavailable) as exc:
+            message = str(exc)
+            if isinstance(exc, ProcessError):
+                message = f'MediaMTX failed to start: {message}'
+            with self._lock:
+                self._state = self.FAILED
+                self._last_error = message
+            raise MediaServerUnavailable(message) from None
+        with self._lock:
+            stopping = self._stopping
+            if not stopping:
+                self._state = self.READY
+                self._supervisor = threading.Thread(
+                    target=self._supervise, args=(process,), name='picam-mediamtx-supervisor',
+                    daemon=True)
+                self._supervisor.start()
+        if stopping:   # stop() ran before our process existed: finish its job
+            process.stop()
+            return
+        self.logger.info('MediaMTX ready: rtsp://%s:%d, WebRTC on :%d (pid %d)',
+                         self.config.host, self.config.rtsp_port, self.config.webrtc_port,
+                         process.pid)
+
+    def stop(self) -> None:
+        """Stop MediaMTX (managed mode) and its supervisor; returns when they are gone."""
+        with self._lock:
+            self._stopping = True
+            process, supervisor = self._process, self._supervisor
+        if process is not None:
+            process.stop()
+        if supervisor is not None and supervisor is not threading.current_thread():
+            supervisor.join()
+        if process is not None:
+            process.stop()
+        with self._lock:
+            self._supervisor = None
+            self._state = self.STOPPED
+
+    def __enter__(self) -> MediaServer:  # noqa: PYI034 - typing.Self needs 3.11
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _spec(self) -> ProcessSpec:
+        binary = self.resolve_binary()
+        config_file = Path(self.config.config_file) if self.config.config_file else (
+            default_mediamtx_config())
+        if not config_file.is_file():
+            raise MediaServerUnavailable(f'MediaMTX config file {str(config_file)!r} not found')
+        ports = {'rtsp': self.config.rtsp_port, 'webrtc': self.config.webrtc_port,
+                 'hls': self.config.hls_port}
+        for what, port in ports.items():
+            if _port_in_use(port):
+                raise MediaServerUnavailable(
+                    f'{what} port {port} is already in use (another MediaMTX still running?). '
+                    f'Stop it, choose another port, or set external mode to use that server')
+        host, port = self.config.host, self.config.rtsp_port
+        return ProcessSpec(
+            name='mediamtx', argv=[binary, str(config_file)],
+            env={'MTX_RTSPADDRESS': f':{ports["rtsp"]}',
+                 'MTX_WEBRTCADDRESS': f':{ports["webrtc"]}',
+                 'MTX_HLSADDRESS': f':{ports["hls"]}'},
+            ready=lambda: tcp_port_accepts(host, port),
+            ready_timeout=self.config.ready_timeout, stop_timeout=3.0,
+            backoff_initial=self.config.backoff_initial, backoff_max=self.config.backoff_max,
+            stable_after=10.0, on_output=self._on_output)
+
+    def _on_output(self, line: str) -> None:
+        # MediaMTX tags its log lines INF/WAR/ERR; surface problems above the debug log.
+        if ' ERR ' in line or ' WAR ' in line:
+            self.logger.warning('mediamtx: %s', line)
+
+    def _supervise(self, process: ManagedProcess) -> None:
+        while True:
+            returncode = process.wait()
+            with self._lock:
+                if self._stopping:
+                    return
+                self._state = self.RESTARTING
+            tail = ' | '.join(process.stderr_tail()[-3:])
+            reason = f'MediaMTX exited (status {returncode})' + (f': {tail}' if tail else '')
+            self.logger.error('%s; restarting', reason)
+            while True:
+                try:
+                    started = process.restart(reason)
+                except ProcessError as exc:
+                    reason = str(exc)
+                    with self._lock:
+                        self._last_error = reason
+                    continue
+                if not started:
+                    return
+                with self._lock:
+                    if self._stopping:
+                        return
+                    self._state = self.READY
+                    self._last_error = reason
+                self.logger.info('MediaMTX restarted (pid %d)', process.pid)
+                break

@@ -1,0 +1,135 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Frame pacing: how fast frames come (a rate meter) and which ones go on (throttle, decimator)."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from dataclasses import dataclass
+
+from picam_ros.params import ParamRow, rows_from_config
+
+_FPS_WINDOW = 50
+
+
+class RateMeter:
+    """Frames/s over the last few frames (bounded)."""
+
+    def __init__(self) -> None:
+        self._stamps: collections.deque[int] = collections.deque(maxlen=_FPS_WINDOW)
+
+    def add(self, mono_ns: int) -> None:
+        self._stamps.append(mono_ns)
+
+    @property
+    def fps(self) -> float:
+        if len(self._stamps) < 2:
+            return 0.0
+        span = self._stamps[-1] - self._stamps[0]
+        return (len(self._stamps) - 1) * 1e9 / span if span > 0 else 0.0
+
+
+class FrameThrottle:
+    """Pick frames by capture time so that at most ``rate_hz`` pass on average.
+
+    Slots are laid on a fixed schedule (next = previous slot + period), so capture jitter
+    does not lower the output rate; after a gap longer than one period the schedule restarts
+    at the next frame. ``rate_hz == 0`` passes nothing.
+    """
+
+    def __init__(self, rate_hz: float) -> None:
+        if not rate_hz >= 0:
+            raise ValueError(f'throttle rate must be >= 0 Hz, got {rate_hz}')
+        self._period_ns = round(1e9 / rate_hz) if rate_hz > 0 else 0
+        self._next_ns: int | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self._period_ns > 0
+
+    def accept(self, mono_ns: int) -> bool:
+        if not self._period_ns:
+            return False
+        if self._next_ns is not None and mono_ns < self._next_ns:
+            return False
+        if self._next_ns is None or mono_ns - self._next_ns >= self._period_ns:
+            self._next_ns = mono_ns + self._period_ns
+        else:
+            self._next_ns += self._period_ns
+        return True
+
+
+@dataclass(frozen=True)
+class DecimationConfig:
+    """Which incoming frames the centroid node processes; the rest are dropped unopened."""
+
+    process_every_n: int = dataclasses.field(default=1, metadata={
+        'min': 1, 'max': 1000,
+        'description': 'process one frame in every n received (1 = every frame)'})
+    max_rate_hz: float = dataclasses.field(default=0.0, metadata={
+        'min': 0.0, 'max': 1000.0,
+        'description': 'process at most this many frames per second, picked by arrival time '
+                       '(0 = no limit)'})
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_rate_hz, int) and not isinstance(self.max_rate_hz, bool):
+            object.__setattr__(self, 'max_rate_hz', float(self.max_rate_hz))
+        for row in rows_from_config(type(self)):
+            check = row.check(getattr(self, row.field))
+            if not check.ok:
+                raise ValueError(check.reason)
+
+
+#: The decimation parameters of the centroid node (live-tunable).
+DECIMATION_ROWS: tuple[ParamRow, ...] = rows_from_config(DecimationConfig)
+
+
+class Decimator:
+    """Counts incoming frames and says which to process.
+
+    ``process_every_n`` keeps every n-th frame; ``max_rate_hz`` then keeps frames on a fixed
+    schedule of slots (as the camera's throttled topic does), so arrival jitter does not lower
+    the rate. Replacing the config restarts the schedule and the count.
+    """
+
+    def __init__(self, config: DecimationConfig | None = None) -> None:
+        self.received = 0
+        self.processed = 0
+        self.configure(config or DecimationConfig())
+
+    @property
+    def config(self) -> DecimationConfig:
+        return self._config
+
+    @property
+    def skipped(self) -> int:
+        return self.received - self.processed
+
+    def configure(self, config: DecimationConfig) -> None:
+        self._config = config
+        self._phase = 0
+        self._throttle = FrameThrottle(config.max_rate_hz) if config.max_rate_hz > 0 else None
+
+    def accept(self, now_ns: int) -> bool:
+        """Whether the frame arriving at monotonic time ``now_ns`` should be processed."""
+        self.received += 1
+        phase, self._phase = self._phase, (self._phase + 1) % self._config.process_every_n
+        if phase:
+            return False
+        if self._throttle is not None and not self._throttle.accept(now_ns):
+            return False
+        self.processed += 1
+        return True

@@ -1,0 +1,97 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Which source to build: the flat source settings (ROS parameters, CLI flags) and the factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import logging
+
+from picam_ros.config import config_field, ConfigBase
+from picam_ros.sources.base import FrameSource
+from picam_ros.sources.ffmpeg import FfmpegConfig, FfmpegSource
+from picam_ros.sources.rpicam import RpicamConfig, RpicamSource
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
+
+SOURCE_KINDS = ('synthetic', 'rpicam', 'ffmpeg')
+
+
+@dataclass(frozen=True)
+class SourceConfig(ConfigBase):
+    """Flat view over all source settings, for ROS parameters and CLI flags.
+
+    One table (with ``config_field`` metadata) that the camera node and the CLI declare as
+    parameters/flags; :meth:`specific` turns it into the config of the chosen source.
+    """
+
+    source: str = config_field('synthetic', 'frame source', choices=SOURCE_KINDS)
+    width: int = config_field(1024, 'frame width in pixels (even)', low=2, high=16384)
+    height: int = config_field(1024, 'frame height in pixels (even)', low=2, high=16384)
+    fps: float = config_field(25.0, 'frame rate, frames/s', low=0.1, high=1000.0)
+    camera: int = config_field(0, 'rpicam: camera index', low=0, high=15)
+    stride: int = config_field(0, 'rpicam: luma row stride in bytes; 0 = width rounded up '
+                                  'to 64', low=0, high=65536)
+    extra_args: str = config_field('', 'rpicam: extra rpicam-vid arguments (shell syntax), '
+                                       'e.g. "--vflip --shutter 10000"')
+    input: str = config_field('', 'ffmpeg: file, /dev/videoN, rtsp:// URL or lavfi:<graph>')
+    input_args: str = config_field('', 'ffmpeg: options before -i (shell syntax)')
+    loop: bool = config_field(True, 'ffmpeg: loop a file input forever')
+    realtime: bool = config_field(True, 'ffmpeg: read files/lavfi at their native rate')
+    seed: int = config_field(0, 'synthetic: scene seed', low=0, high=2**31 - 1)
+    paced: bool = config_field(
+        True, 'synthetic: deliver frames at fps (false: as fast as they are read)')
+    drift_x: float = config_field(1.5, 'synthetic: scene motion, px/frame', low=-64.0, high=64.0)
+    drift_y: float = config_field(0.75, 'synthetic: scene motion, px/frame', low=-64.0,
+                                  high=64.0)
+    frame_timeout: float = config_field(2.0, 'seconds without a frame before the child is '
+                                             'restarted', low=0.05, high=600.0)
+    start_timeout: float = config_field(10.0, 'seconds allowed for the first frame after a '
+                                              'start', low=0.1, high=600.0)
+    max_failures: int = config_field(5, 'runs in a row without a frame before giving up',
+                                     low=1, high=1000)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.specific()  # validates the combination (e.g. odd sizes, empty ffmpeg input)
+
+    def specific(self) -> RpicamConfig | FfmpegConfig | SyntheticConfig:
+        common = {'width': self.width, 'height': self.height, 'fps': self.fps}
+        supervision = {'frame_timeout': self.frame_timeout, 'start_timeout': self.start_timeout,
+                       'max_failures': self.max_failures}
+        if self.source == 'rpicam':
+            return RpicamConfig(camera=self.camera, stride=self.stride,
+                                extra_args=self.extra_args, **common, **supervision)
+        if self.source == 'ffmpeg':
+            if not self.input.strip():
+                raise ValueError('SourceConfig.input must name the ffmpeg input when '
+                                 "source is 'ffmpeg'")
+            return FfmpegConfig(input=self.input, input_args=self.input_args, loop=self.loop,
+                                realtime=self.realtime, **common, **supervision)
+        return SyntheticConfig(seed=self.seed, paced=self.paced, drift_x=self.drift_x,
+                               drift_y=self.drift_y, **common)
+
+
+def make_source(config: SourceConfig | RpicamConfig | FfmpegConfig | SyntheticConfig,
+                logger: logging.Logger | None = None) -> FrameSource:
+    """Build the source a config describes (a flat :class:`SourceConfig` or a specific one)."""
+    if isinstance(config, SourceConfig):
+        config = config.specific()
+    if isinstance(config, RpicamConfig):
+        return RpicamSource(config, logger)
+    if isinstance(config, FfmpegConfig):
+        return FfmpegSource(config, logger)
+    if isinstance(config, SyntheticConfig):
+        return SyntheticSource(config)
+    raise TypeError(f'make_source: unsupported config {type(config).__name__}')

@@ -1,0 +1,183 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The Raspberry Pi camera: ``rpicam-vid --codec yuv420`` on a pipe, with its row-stride rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import logging
+import time
+
+import numpy as np
+
+from picam_ros.config import config_field
+from picam_ros.frames import FrameFormat
+from picam_ros.sources.process_reader import (
+    CaptureConfig,
+    ExactReader,
+    PIPE_BYTES,
+    ProcessSource,
+    RunEnded,
+    SizeMismatch,
+)
+
+
+def align_up(value: int, alignment: int) -> int:
+    return (value + alignment - 1) // alignment * alignment
+
+
+@dataclass(frozen=True)
+class RpicamConfig(CaptureConfig):
+    """``rpicam-vid`` writing raw I420 to stdout.
+
+    ``stride`` 0 means the Pi ISP's rule: luma rows padded to a multiple of 64 bytes (Y stride
+    alignment of the bcm2835 ISP, raspberrypi/linux #4419; rpicam-apps #188 780 -> 832, #151
+    4056 -> 4096). The size actually written is measured at every start and a mismatch stops
+    the source with the stride the camera really uses.
+    """
+
+    camera: int = config_field(0, 'camera index (rpicam-vid --camera)', low=0, high=15)
+    stride: int = config_field(0, 'luma row stride in bytes; 0 = width rounded up to 64',
+                               low=0, high=65536)
+    extra_args: tuple[str, ...] = config_field(
+        (), 'extra rpicam-vid arguments, e.g. --vflip --shutter 10000 --gain 2')
+    binary: str = config_field('rpicam-vid', 'rpicam-vid executable (name on PATH or a path)')
+    verify_frame_size: bool = config_field(
+        True, 'measure the bytes per frame after each start and refuse a mismatch')
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.stride and (self.stride < self.width or self.stride % 2):
+            raise ValueError(f'RpicamConfig.stride must be 0 (auto) or an even value >= width '
+                             f'({self.width}), got {self.stride}')
+        for arg in ('-o', '--output', '--codec', '--width', '--height', '--camera'):
+            if arg in self.extra_args:
+                raise ValueError(f'RpicamConfig.extra_args must not set {arg}: the source '
+                                 f'manages it')
+
+    @property
+    def row_stride(self) -> int:
+        return self.stride or align_up(self.width, 64)
+
+    @property
+    def frame_format(self) -> FrameFormat:
+        return FrameFormat(self.width, self.height, 'i420', self.row_stride)
+
+    def argv(self) -> list[str]:
+        fps = f'{self.fps:g}'
+        return [self.binary, '--flush', '-t', '0', '--camera', str(self.camera), '--nopreview',
+                '--codec', 'yuv420', '--framerate', fps, '--width', str(self.width),
+                '--height', str(self.height), '--inline', *self.extra_args, '-o', '-']
+
+
+def _implied_stride(frame_bytes: int, width: int, height: int) -> int | None:
+    """Return the even row stride >= width giving i420 frames of ``frame_bytes`` bytes."""
+    if height % 2:
+        return None
+    rows = height * 3 // 2
+    if frame_bytes % rows:
+        return None
+    stride = frame_bytes // rows
+    return stride if stride >= width and stride % 2 == 0 else None
+
+
+class RpicamSource(ProcessSource):
+    """Raspberry Pi camera through ``rpicam-vid --codec yuv420`` (see :class:`RpicamConfig`).
+
+    At every start the first frames are used to measure how many bytes the camera writes per
+    frame: frames arrive in bursts separated by idle time, and the burst length is the frame
+    size. A size other than the configured format's (e.g. an unexpected row stride) stops the
+    source with a :class:`SourceError` naming the stride it really uses, instead of publishing
+    sheared images. Those measuring frames are not delivered.
+    """
+
+    kind = 'rpicam'
+    _AGREEING_BURSTS = 2
+    _MAX_BURSTS = 6
+
+    def __init__(self, config: RpicamConfig | None = None,
+                 logger: logging.Logger | None = None) -> None:
+        config = config or RpicamConfig()
+        super().__init__(config, config.frame_format, config.argv(), logger)
+
+    def _verify_frame_size(self, reader: ExactReader) -> None:
+        cfg = self.config
+        expected = self.format.frame_bytes
+        # Idle time that separates two frames: a quarter of the frame period, >= 4 ms.
+        gap = max(0.004, 0.25 / cfg.fps)
+        scratch = memoryview(bytearray(PIPE_BYTES))
+        bursts: list[int] = []
+        count = 0
+        consumed = 0
+        deadline = time.monotonic() + cfg.start_timeout
+        while len(bursts) < self._MAX_BURSTS:
+            if count == 0:
+                remaining = deadline - time.monotonic()
+                ready = reader.wait_readable(remaining) if remaining > 0 else False
+                if not ready:
+                    if ready is None:
+                        return
+                    raise RunEnded(f'no data within {cfg.start_timeout:g} s of the start',
+                                   eof=False)
+            else:
+                ready = reader.wait_readable(gap)
+                if ready is None:
+                    return
+                if not ready:
+                    bursts.append(count)
+                    count = 0
+                    agreeing = [b for b in bursts if b == bursts[-1]]
+                    if len(agreeing) >= self._AGREEING_BURSTS:
+                        break
+                    continue
+            n = reader.read_some(scratch)
+            if n == 0:
+                raise RunEnded('output ended during the frame size check', eof=True)
+            count += n
+            consumed += n
+            if count > 8 * expected:  # no idle gaps at all: the size cannot be measured
+                break
+        if count == 0 and bursts and bursts.count(bursts[-1]) >= self._AGREEING_BURSTS:
+            # Several frames may arrive back to back (a busy reader); a frame size that does
+            # not divide the burst is what gives a wrong stride away.
+            if bursts[-1] % expected:
+                raise SizeMismatch(self._mismatch_message(bursts[-1]))
+            return
+        # Unmeasurable (no idle time between frames, or bursts that never agree): trust the
+        # configured size and realign to it.
+        self.logger.warning('rpicam: could not measure the frame size (bursts %s); assuming '
+                            '%d bytes per frame', bursts, expected)
+        leftover = (expected - consumed % expected) % expected
+        if leftover:
+            reader.read_exact(np.empty(leftover, np.uint8), cfg.frame_timeout)
+
+    def _mismatch_message(self, measured: int) -> str:
+        cfg = self.config
+        fmt = self.format
+        text = (f'rpicam: the camera writes {measured}-byte frames, but {fmt} is '
+                f'{fmt.frame_bytes} bytes.')
+        tail = self._process.stderr_tail()[-5:]
+        adjusted = any('adjusted' in line for line in tail)
+        stride = _implied_stride(measured, cfg.width, cfg.height)
+        if stride is not None and not adjusted:
+            text += (f' Its rows are {stride} bytes apart: set stride={stride}, or use a width '
+                     f'that is a multiple of 64.')
+        else:
+            text += (' The camera changed the requested size ("Stream configuration adjusted");'
+                     ' pick a width and height the sensor mode supports.' if adjusted else
+                     ' Pick a width and height the sensor mode supports.')
+        if tail:
+            text += ' rpicam-vid said: ' + ' | '.join(tail)
+        return text
