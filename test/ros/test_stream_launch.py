@@ -28,7 +28,8 @@ import unittest
 import numpy as np
 import pytest
 
-REASON = 'launch_testing/rclpy are not installed: this test needs a sourced ROS 2 workspace'
+REASON = ('needs launch, launch_ros, launch_testing and sensor_msgs_py (not on PyPI, so not in '
+          'CI): run it where a full ROS 2 is sourced, e.g. the env ros-jazzy-env.sh builds')
 launch_testing = pytest.importorskip('launch_testing', reason=REASON)
 launch_testing_actions = pytest.importorskip('launch_testing.actions', reason=REASON)
 launch_testing_asserts = pytest.importorskip('launch_testing.asserts', reason=REASON)
