@@ -57,6 +57,7 @@ from picam_ros.camera_settings import (
     LIVE_PARAMETERS,
     viewer_urls,
 )
+from picam_ros.dds_profile import large_frame_warning
 from picam_ros.frames import Frame
 from picam_ros.pacing import FrameThrottle
 from picam_ros.ros_conversions import fill_image, image_payload, parameter_descriptor
@@ -156,6 +157,8 @@ class CameraNode(Node):
         self.get_logger().info(
             f'{settings.source.source} camera {fmt.width}x{fmt.height} @ '
             f'{settings.source.fps:g} fps, {settings.encoding} on {self._image_pub.topic_name}')
+        if advice := large_frame_warning(fmt.packed_bytes):   # FastDDS would lose most frames
+            self.get_logger().warning(advice)
         if settings.stream is not None:
             for url in viewer_urls(socket.gethostname(), settings.stream, settings.server):
                 self.get_logger().info(f'live view: {url}')

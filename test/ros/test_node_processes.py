@@ -20,6 +20,7 @@ services, topics through its own subscribers, health on ``/diagnostics``, and a 
 Only rclpy and message packages are needed (CI installs them from the Jazzy wheels).
 """
 
+import os
 from pathlib import Path
 import signal
 import subprocess
@@ -56,12 +57,13 @@ class NodeProcess:
     conftest.py), not the sources.
     """
 
-    def __init__(self, module: str, log_dir: Path, *ros_args: str) -> None:
-        self.log = log_dir / f'{module}.log'
+    def __init__(self, module: str, log_dir: Path, *ros_args: str,
+                 env: dict[str, str] | None = None) -> None:
+        self.log = log_dir / f'{module}-{len(list(log_dir.glob("*.log")))}.log'
         with open(self.log, 'wb') as log:
             self.process = subprocess.Popen(
                 [sys.executable, '-c', NODE_MAIN.format(module=module), '--ros-args',
-                 *ros_args], stdout=log, stderr=subprocess.STDOUT, cwd=log_dir)
+                 *ros_args], stdout=log, stderr=subprocess.STDOUT, cwd=log_dir, env=env)
 
     def output(self) -> str:
         return self.log.read_text(errors='replace')[-4000:]
@@ -146,8 +148,8 @@ def start(tmp_path):
     """Start node processes; stop the ones a test left running (kill as a last resort)."""
     started: list[NodeProcess] = []
 
-    def make(module: str, *ros_args: str) -> NodeProcess:
-        started.append(NodeProcess(module, tmp_path, *ros_args))
+    def make(module: str, *ros_args: str, env: dict[str, str] | None = None) -> NodeProcess:
+        started.append(NodeProcess(module, tmp_path, *ros_args, env=env))
         return started[-1]
 
     yield make
@@ -266,3 +268,31 @@ def test_bad_parameters_end_the_process_with_one_line_and_status_1(start):
     lines = [line for line in camera.output().splitlines() if line.strip()]
     assert status == 1, camera.output()
     assert 'Traceback' not in camera.output() and any('encoding' in line for line in lines)
+
+
+STOCK_FASTDDS = {name: value for name, value in os.environ.items()
+                 if name not in ('RMW_IMPLEMENTATION', 'FASTRTPS_DEFAULT_PROFILES_FILE',
+                                 'FASTDDS_DEFAULT_PROFILES_FILE')}
+
+
+def test_camera_on_stock_fastdds_says_once_how_to_keep_large_frames(probe, start):
+    big = ['-p', 'width:=1024', '-p', 'height:=1024', '-p', 'stream.enabled:=false']
+    camera = start('camera_node', *big, env=STOCK_FASTDDS)
+    images = probe.listen(Image, '/camera/image_raw')
+    assert probe.spin_until(lambda: images), camera.output()
+    assert camera.interrupt() == 0
+    advice = [line for line in camera.output().splitlines()
+              if 'FASTRTPS_DEFAULT_PROFILES_FILE=' in line]
+    assert len(advice) == 1 and 'fastdds_large_frames.xml' in advice[0], camera.output()
+
+
+def test_camera_with_a_profile_set_or_small_frames_gives_no_dds_advice(probe, start):
+    profile = {**STOCK_FASTDDS, 'FASTRTPS_DEFAULT_PROFILES_FILE': str(
+        Path(__file__).parents[2] / 'config' / 'fastdds_large_frames.xml')}
+    for env, size in ((profile, 1024), (STOCK_FASTDDS, 256)):
+        camera = start('camera_node', '-p', f'width:={size}', '-p', f'height:={size}',
+                       '-p', 'stream.enabled:=false', env=env)
+        images = probe.listen(Image, '/camera/image_raw')
+        assert probe.spin_until(lambda: images), camera.output()   # noqa: B023 (awaited here)
+        assert camera.interrupt() == 0
+        assert 'DEFAULT_PROFILES_FILE' not in camera.output()
