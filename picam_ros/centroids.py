@@ -144,7 +144,7 @@ class KeyingParams:
 
     @property
     def uses_chroma(self) -> bool:
-        """True when a U or V gate is set, so the frame's chroma planes are needed."""
+        """Tell whether a U or V gate is set, so that the frame's chroma planes are needed."""
         return any(getattr(self, name) is not None
                    for name in ('u_min', 'u_max', 'v_min', 'v_max'))
 

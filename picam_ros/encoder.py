@@ -281,7 +281,7 @@ class StreamPublisher:
 
     @property
     def encoder_pid(self) -> int | None:
-        """The pid of the running ffmpeg encoder, if any (for diagnostics and tests)."""
+        """Return the pid of the running ffmpeg encoder, if any (for diagnostics and tests)."""
         process = self._process
         return process.pid if process is not None and process.is_alive() else None
 

@@ -168,7 +168,7 @@ class MediaServer:
 
     @property
     def ready(self) -> bool:
-        """True when publishers can connect now."""
+        """Tell whether publishers can connect now."""
         if self._state == self.EXTERNAL:
             return self._external_probe()
         process = self._process

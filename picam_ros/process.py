@@ -140,7 +140,7 @@ class ProcessSpec:
 
     @property
     def command(self) -> str:
-        """The command line as a shell would show it (for messages)."""
+        """Return the command line as a shell would show it (for messages)."""
         return shlex.join(self.argv)
 
 
