@@ -53,6 +53,15 @@ echo "${NUMPY_SPEC:-numpy}" > "$constraints"
 "$py" -m pip install -q -c "$constraints" pybind11 numpy
 "$py" -m pip install -q -c "$constraints" --no-build-isolation -e ".${extras}"
 
+# >>> stream tests (issue 10): real MediaMTX, headless Chromium + Playwright (pip; uses /usr/bin/chromium)
+if [ -n "$extras" ]; then
+    browser=(); command -v chromium >/dev/null || browser+=(chromium); command -v npm >/dev/null || browser+=(npm)
+    [ ${#browser[@]} -eq 0 ] || { $sudo apt-get update -qq; DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${browser[@]}"; }
+    "$py" -m pip install -q -c "$constraints" playwright
+    scripts/get-mediamtx.sh >/dev/null || echo "setup: no MediaMTX; its tests skip (and fail in CI)" >&2
+fi
+# <<< stream tests
+
 # ROS 2 Jazzy from PyPI: binary wheels exist for CPython 3.11 on x86-64 Linux only.
 wheels_fit=$("$py" -c 'import platform, sys; print(int(sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11) and platform.machine() == "x86_64" and sys.platform == "linux"))')
 if [ "$ros" = auto ]; then ros=$(( test && wheels_fit )); fi
