@@ -40,7 +40,7 @@ pytestmark = pytest.mark.ros
 GUARD_S = 20.0   # failure guard only, never a measurement
 WIDTH, HEIGHT = 320, 240
 FIELDS = ['x', 'y', 'z', 'area', 'bbox_x', 'bbox_y', 'bbox_w', 'bbox_h', 'touches_border',
-          'mean_luma']
+          'mean_luma', 'mu20', 'mu11', 'mu02', 'orientation', 'major_axis', 'minor_axis']
 
 
 class Graph:
