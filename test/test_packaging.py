@@ -47,7 +47,7 @@ ROSDEP_KEYS = {
     'launch_ros': 'launch_ros', 'sensor_msgs': 'sensor_msgs', 'std_msgs': 'std_msgs',
     'diagnostic_msgs': 'diagnostic_msgs', 'rcl_interfaces': 'rcl_interfaces',
     'builtin_interfaces': 'builtin_interfaces', 'sensor_msgs_py': 'sensor_msgs_py',
-    'ament_index_python': 'ament_index_python',
+    'ament_index_python': 'ament_index_python', 'PIL': 'python3-pil',
 }
 
 
