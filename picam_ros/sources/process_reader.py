@@ -52,6 +52,9 @@ from picam_ros.sources.base import (
 
 _F_SETPIPE_SZ = 1031  # Linux fcntl: grow a pipe so a whole frame fits (bounded by pipe-max-size)
 PIPE_BYTES = 1 << 20
+#: Bound on waiting for the reader thread at stop: the thread itself only waits on the child
+#: (whose stop is bounded by the process supervisor) and on polls woken by the stop.
+_JOIN_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -224,11 +227,17 @@ class ProcessSource(FrameSource):
         self._exchange.close()
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b'x')
-        process.stop()  # interrupts a restart backoff or start; kills the child
-        thread.join()
+        process.stop()  # interrupts a restart backoff or start; stops the child
+        thread.join(_JOIN_TIMEOUT_S)
         process.stop()  # the reader may have started a child after the first stop
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        if thread.is_alive():
+            # Never expected (every wait of the reader is bounded or woken): the stop still
+            # returns, and the wake pipe stays open for the thread that may yet read it.
+            self.logger.error('%s: reader thread did not end within %.1f s of the stop',
+                              self.kind, _JOIN_TIMEOUT_S)
+        else:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
         self._thread = None
 
     @property
@@ -262,17 +271,23 @@ class ProcessSource(FrameSource):
     def _run(self) -> None:
         failures = 0
         reason: str | None = None
+        produced = 0
+        hung = False
         while not self._stopping.is_set():
             try:
                 if reason is None:
                     self._process.start()
                 else:
                     self._restarts += 1
-                    if not self._process.restart(reason):
+                    # A run that delivered frames restarts after the shortest delay however
+                    # often it happens; only runs without a frame back off. A hung child is
+                    # killed at once: it would not answer SIGINT or SIGTERM.
+                    if not self._process.restart(reason, productive=produced > 0, hung=hung):
                         return  # stopped during the backoff
             except ProcessError as exc:
                 reason = str(exc)
                 produced = 0
+                hung = False
             else:
                 try:
                     produced = self._read_run()
@@ -281,6 +296,7 @@ class ProcessSource(FrameSource):
                     return
                 except RunEnded as exc:
                     produced = exc.produced
+                    hung = not exc.eof
                     reason = self._describe(exc)
             if self._stopping.is_set():
                 return
