@@ -422,6 +422,10 @@ class _Run:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     if self.exited(0):
                         break
+                    if sig == signal.SIGTERM:
+                        self._logger.info('%s: pid %d did not end %.1f s after SIGINT; sending '
+                                          'SIGTERM', self._spec.name, self.popen.pid,
+                                          stop_timeout / 2)
                     self.signal_group(sig)
                     if self.exited(stop_timeout / 2):
                         break
