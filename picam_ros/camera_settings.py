@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from picam_ros.camera_runtime import CameraRuntime, Log, RuntimeConfig
+from picam_ros.config import ConfigError
 from picam_ros.encoder import StreamConfig, StreamPublisher
 from picam_ros.mediamtx import MediaServer, MediaServerConfig, MediaServerUnavailable
 from picam_ros.params import config_from_ros, ParamRow, rows_from_config
 from picam_ros.ros_conversions import OUTPUT_ENCODINGS
+from picam_ros.rtsp_link import RestartBackoff, RtspEndpoint
 from picam_ros.sources import make_source, SourceConfig
 
 
@@ -64,11 +66,10 @@ def viewer_urls(host: str, stream: Any, server: Any = None) -> list[str]:
     return urls
 
 
-#: Parameters the camera node applies while running; every other one needs a restart.
-LIVE_PARAMETERS = ('encoding', 'frame_id', 'camera_info_url', 'throttle_rate_hz')
 RELIABILITIES = ('best_effort', 'reliable')
 #: Settings shared by the encoder and the media server, declared once as ``stream.<name>``.
-_SHARED_STREAM_FIELDS = ('rtsp_port', 'host', 'backoff_initial', 'backoff_max')
+_SHARED_STREAM_FIELDS = (tuple(f.name for f in dataclasses.fields(RtspEndpoint))
+                         + tuple(f.name for f in dataclasses.fields(RestartBackoff)))
 _STREAM_RENAMES = {'external': 'external_server'}
 
 
@@ -89,25 +90,25 @@ def camera_parameter_rows() -> tuple[ParamRow, ...]:
         ParamRow('encoding', 'string', 'nv21',
                  'image_raw encoding: nv21 (4:2:0, Jazzy sensor_msgs), nv12, mono8 (luma '
                  'only, cheapest) or bgr8 (for viewers; costs a colour conversion)',
-                 choices=OUTPUT_ENCODINGS),
+                 choices=OUTPUT_ENCODINGS, flag=''),
         ParamRow('frame_id', 'string', 'camera_optical_frame',
-                 'header.frame_id of images and camera_info'),
+                 'header.frame_id of images and camera_info', flag=''),
         ParamRow('camera_info_url', 'string', '',
                  'calibration YAML (camera_calibration format): a path, file:///abs/path or '
-                 'package://pkg/path; empty: an uncalibrated camera_info'),
+                 'package://pkg/path; empty: an uncalibrated camera_info', flag=''),
         ParamRow('throttle_rate_hz', 'double', 5.0,
                  'rate of ~/image_throttled, frames picked by capture time (0: off)',
-                 minimum=0.0, maximum=1000.0),
+                 minimum=0.0, maximum=1000.0, launch='centroid_rate_hz', flag=''),
         ParamRow('qos.depth', 'integer', 5,
                  'history depth of the image and camera_info publishers',
-                 minimum=1, maximum=100, read_only=True),
+                 minimum=1, maximum=100, read_only=True, flag=''),
         ParamRow('qos.reliability', 'string', 'best_effort',
                  'reliability of the image and camera_info publishers (large frames over '
                  'best_effort need a big socket receive buffer, see README)',
-                 choices=RELIABILITIES, read_only=True),
+                 choices=RELIABILITIES, read_only=True, flag=''),
         ParamRow('stream.enabled', 'bool', True,
                  'publish a live H.264 stream through MediaMTX for browsers (WebRTC)',
-                 read_only=True),
+                 read_only=True, launch='stream', flag=''),
     )
     return (rows_from_config(SourceConfig, read_only=True) + node_rows + stream_rows
             + server_rows)
@@ -141,18 +142,20 @@ class CameraSettings:
             check = by_name[name].check(value)
             if not check.ok:
                 raise ValueError(check.reason)
-        source = config_from_ros(SourceConfig, [r for r in rows if '.' not in r.name
-                                                and r.field in _field_names(SourceConfig)],
-                                 values)
+        source_rows = [r for r in rows if '.' not in r.name
+                       and r.field in _field_names(SourceConfig)]
+        source = _named(config_from_ros, source_rows, SourceConfig, source_rows, values)
         stream = server = None
         if values['stream.enabled']:
             stream_rows = [r for r in rows if r.name.startswith('stream.')
                            and r.field in _field_names(StreamConfig)]
             server_rows = [r for r in rows if r.name.startswith('stream.')
                            and r.field in _field_names(MediaServerConfig)]
-            stream = StreamConfig(**{r.field: r.from_ros(values[r.name]) for r in stream_rows},
-                                  fps=source.fps)
-            server = config_from_ros(MediaServerConfig, server_rows, values)
+            stream = _named(StreamConfig, stream_rows + [by_name['fps']],
+                            **{r.field: r.from_ros(values[r.name]) for r in stream_rows},
+                            fps=source.fps)
+            server = _named(config_from_ros, server_rows, MediaServerConfig, server_rows,
+                            values)
         return cls(source=source, stream=stream, server=server,
                    encoding=values['encoding'], frame_id=values['frame_id'],
                    camera_info_url=values['camera_info_url'],
@@ -160,5 +163,17 @@ class CameraSettings:
                    qos_depth=values['qos.depth'], qos_reliability=values['qos.reliability'])
 
 
+def _named(build: Callable[..., Any], rows: list[ParamRow], *args: Any, **kwargs: Any) -> Any:
+    """Call ``build``; a :class:`ConfigError` is renamed from config fields to parameters."""
+    try:
+        return build(*args, **kwargs)
+    except ConfigError as error:
+        raise error.renamed({row.field: row.name for row in rows}) from None
+
+
 def _field_names(config: type) -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(config))
+
+
+#: Parameters the camera node applies while running; every other one needs a restart.
+LIVE_PARAMETERS = tuple(row.name for row in camera_parameter_rows() if not row.read_only)

@@ -21,13 +21,11 @@ import re
 from typing import Any, NamedTuple
 
 from picam_ros.centroids import KeyingParams
+from picam_ros.config import ConfigError
 from picam_ros.pacing import DECIMATION_ROWS
 from picam_ros.params import config_from_ros, ParamRow, rows_from_config
 
 _PROFILE_NAME = re.compile(r'[A-Za-z][A-Za-z0-9_]*\Z')
-#: Fields of KeyingParams that cannot be tuned live (none: every key setting applies on the next
-#: processed frame).
-KEYING_READ_ONLY: tuple[str, ...] = ()
 
 
 class Proposal(NamedTuple):
@@ -59,7 +57,7 @@ class KeyingProfiles:
             raise ValueError(f'profiles: duplicate names {duplicates}')
         self.names = names
         self.rows: dict[str, tuple[ParamRow, ...]] = {
-            name: rows_from_config(KeyingParams, prefix=name, read_only=KEYING_READ_ONLY)
+            name: rows_from_config(KeyingParams, prefix=name, flag_prefix='')
             for name in names}
         self._by_name = {row.name: (profile, row)
                          for profile, rows in self.rows.items() for row in rows}
@@ -82,8 +80,8 @@ class KeyingProfiles:
         for profile, rows in self.rows.items():
             try:
                 result[profile] = config_from_ros(KeyingParams, rows, values)
-            except ValueError as error:
-                raise ValueError(f'keying profile {profile!r}: {error}') from None
+            except ConfigError as error:
+                raise error.renamed({row.field: row.name for row in rows}) from None
         return result
 
     def propose(self, current: Mapping[str, KeyingParams],
@@ -106,8 +104,9 @@ class KeyingProfiles:
         for profile, fields in updates.items():
             try:
                 profiles[profile] = current[profile].replace(**fields)
-            except ValueError as error:
-                return Proposal(False, f'keying profile {profile!r}: {error}', dict(current))
+            except ConfigError as error:
+                reason = str(error.renamed({row.field: row.name for row in self.rows[profile]}))
+                return Proposal(False, reason, dict(current))
         return Proposal(True, '', profiles)
 
 

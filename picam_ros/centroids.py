@@ -24,15 +24,13 @@ exactly, centroids to the last bit in practice (the sums are exact integers).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-import dataclasses
-from dataclasses import dataclass, field
-import operator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from picam_ros import _centroids
+from picam_ros.config import check_value, config_field, ConfigBase, ConfigError
 
 __all__ = [
     'CENTROID_DTYPE',
@@ -74,69 +72,56 @@ _MAX_AREA = 2**31 - 1
 _MAX_ROI_SIDE = 65535
 
 
-def _param(default: Any, minimum: int | None, maximum: int | None, description: str,
-           **extra: Any) -> Any:
-    return field(default=default, metadata={
-        'min': minimum, 'max': maximum, 'description': description, **extra})
-
-
 @dataclass(frozen=True)
-class KeyingParams:
+class KeyingParams(ConfigBase):
     """What counts as a keyed pixel and which blobs are reported.
 
-    Each field's metadata holds ``min``, ``max`` (inclusive bounds, None where not numeric) and
-    ``description``; optional fields also carry ``optional=True`` (None switches them off). ROS
-    parameter descriptors and CLI flags are generated from this table, and every constructor
-    (direct, ``from_dict``, ``replace``) runs the same validation.
+    Each field's metadata (:func:`~picam_ros.config.config_field`) holds its range and
+    description; optional fields default to None (the gate is off). ROS parameter descriptors and
+    CLI flags are generated from this table, and every constructor (direct, ``from_dict``,
+    ``replace``) runs the same validation as every other config.
     """
 
-    luma_min: int = _param(150, 0, 255, 'Lowest luma (Y) that is keyed, inclusive.')
-    luma_max: int = _param(255, 0, 255, 'Highest luma (Y) that is keyed, inclusive.')
-    u_min: int | None = _param(None, 0, 255, 'Lowest chroma U (Cb) that is keyed; None = no '
-                               'lower U bound.', optional=True)
-    u_max: int | None = _param(None, 0, 255, 'Highest chroma U (Cb) that is keyed; None = no '
-                               'upper U bound.', optional=True)
-    v_min: int | None = _param(None, 0, 255, 'Lowest chroma V (Cr) that is keyed; None = no '
-                               'lower V bound.', optional=True)
-    v_max: int | None = _param(None, 0, 255, 'Highest chroma V (Cr) that is keyed; None = no '
-                               'upper V bound.', optional=True)
-    invert: bool = _param(False, None, None, 'Key the pixels outside the ranges instead (dark '
-                          'features on a bright background).')
-    roi: tuple[int, int, int, int] | None = _param(
-        None, 0, _MAX_ROI_SIDE, 'Search only this rectangle (x, y, width, height) in pixels; '
-        'None or empty = the whole frame. Coordinates stay full-frame.', optional=True)
-    connectivity: int = _param(4, 4, 8, 'Pixel connectivity of a blob: 4 (edges) or 8 (edges '
-                               'and corners).', choices=(4, 8))
-    min_area: int = _param(1, 1, _MAX_AREA, 'Blobs with fewer pixels are ignored.')
-    max_area: int = _param(0, 0, _MAX_AREA, 'Blobs with more pixels are ignored; 0 = no limit.')
-    max_centroids: int = _param(1000, 1, 1_000_000, 'Report at most this many blobs (largest '
-                                'first); the rest are counted as dropped.')
+    luma_min: int = config_field(150, 'Lowest luma (Y) that is keyed, inclusive.', low=0,
+                                 high=255, live=True)
+    luma_max: int = config_field(255, 'Highest luma (Y) that is keyed, inclusive.', low=0,
+                                 high=255, live=True)
+    u_min: int | None = config_field(None, 'Lowest chroma U (Cb) that is keyed; not set: no '
+                                     'lower U bound.', low=0, high=255, kind=int, live=True)
+    u_max: int | None = config_field(None, 'Highest chroma U (Cb) that is keyed; not set: no '
+                                     'upper U bound.', low=0, high=255, kind=int, live=True)
+    v_min: int | None = config_field(None, 'Lowest chroma V (Cr) that is keyed; not set: no '
+                                     'lower V bound.', low=0, high=255, kind=int, live=True)
+    v_max: int | None = config_field(None, 'Highest chroma V (Cr) that is keyed; not set: no '
+                                     'upper V bound.', low=0, high=255, kind=int, live=True)
+    invert: bool = config_field(False, 'Key the pixels outside the ranges instead (dark '
+                                'features on a bright background).', live=True)
+    roi: tuple[int, int, int, int] | None = config_field(
+        None, 'Search only this rectangle (x, y, width, height) in pixels; not set or empty: the '
+        'whole frame. Coordinates stay full-frame.', low=0, high=_MAX_ROI_SIDE, kind=tuple,
+        live=True, parse=lambda value: _validated_roi(value))
+    connectivity: int = config_field(4, 'Pixel connectivity of a blob: 4 (edges) or 8 (edges '
+                                     'and corners).', low=4, high=8, choices=(4, 8), live=True)
+    min_area: int = config_field(1, 'Blobs with fewer pixels are ignored.', low=1,
+                                 high=_MAX_AREA, live=True)
+    max_area: int = config_field(0, 'Blobs with more pixels are ignored; 0 = no limit.', low=0,
+                                 high=_MAX_AREA, live=True)
+    max_centroids: int = config_field(1000, 'Report at most this many blobs (largest first); '
+                                      'the rest are counted as dropped.', low=1,
+                                      high=1_000_000, live=True)
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name == 'roi':
-                value = _validated_roi(value)
-            elif f.name == 'invert':
-                if not isinstance(value, (bool, np.bool_)):
-                    raise ValueError(f'invert: expected a bool, got {value!r}')
-                value = bool(value)
-            elif value is not None or not f.metadata.get('optional', False):
-                value = _validated_int(f.name, value, f.metadata['min'], f.metadata['max'])
-            object.__setattr__(self, f.name, value)
-
+        super().__post_init__()
         if self.luma_min > self.luma_max:
-            raise ValueError(f'luma_min: {self.luma_min} is greater than luma_max '
-                             f'{self.luma_max}')
+            raise ConfigError('luma_min', f'{self.luma_min} is greater than luma_max '
+                                          f'{self.luma_max}')
         for plane in ('u', 'v'):
             low, high = getattr(self, f'{plane}_min'), getattr(self, f'{plane}_max')
             if low is not None and high is not None and low > high:
-                raise ValueError(f'{plane}_min: {low} is greater than {plane}_max {high}')
-        if self.connectivity not in (4, 8):
-            raise ValueError(f'connectivity: expected 4 or 8, got {self.connectivity}')
+                raise ConfigError(f'{plane}_min', f'{low} is greater than {plane}_max {high}')
         if self.max_area and self.max_area < self.min_area:
-            raise ValueError(f'max_area: {self.max_area} is smaller than min_area '
-                             f'{self.min_area} (use 0 for no upper limit)')
+            raise ConfigError('max_area', f'{self.max_area} is smaller than min_area '
+                                          f'{self.min_area} (use 0 for no upper limit)')
         # Arguments for the native call, computed once per (immutable) instance.
         object.__setattr__(self, '_native_keying', (
             self.luma_min, self.luma_max, *_gate(self.u_min, self.u_max),
@@ -144,59 +129,26 @@ class KeyingParams:
 
     @property
     def uses_chroma(self) -> bool:
-        """True when a U or V gate is set, so the frame's chroma planes are needed."""
+        """Tell whether a U or V gate is set, so the frame's chroma planes are needed."""
         return any(getattr(self, name) is not None
                    for name in ('u_min', 'u_max', 'v_min', 'v_max'))
 
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> KeyingParams:
-        """Build from a mapping (YAML, ROS parameters); unknown keys are an error, not ignored."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f'unknown keying parameter(s) {unknown}; known: {sorted(names)}')
-        return cls(**values)
 
-    def replace(self, **changes: Any) -> KeyingParams:
-        """Return a copy with `changes` applied and validated (the live-tuning path)."""
-        names = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - names)
-        if unknown:
-            raise ValueError(f'unknown keying parameter(s) {unknown}; known: {sorted(names)}')
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Field values by name (the inverse of ``from_dict``)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-
-def _validated_int(name: str, value: Any, minimum: int | None, maximum: int | None) -> int:
-    try:
-        number = operator.index(value)  # int and numpy integers; not float, str or None
-    except TypeError:
-        number = None
-    if number is None or isinstance(value, (bool, np.bool_)):
-        raise ValueError(f'{name}: expected an integer, got {value!r}')
-    value = number
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ValueError(f'{name}: {value} is outside {minimum}..{maximum}')
-    return value
+_SIDE = {'type': int, 'min': 0, 'max': _MAX_ROI_SIDE}
 
 
 def _validated_roi(value: Any) -> tuple[int, int, int, int] | None:
-    if value is None:
-        return None
     items = list(value) if isinstance(value, (tuple, list, np.ndarray)) else None
     if items is None:
-        raise ValueError(f'roi: expected (x, y, width, height) or None, got {value!r}')
+        raise ConfigError('', f'expected (x, y, width, height) or None, got {value!r}')
     if not items:  # ROS integer-array parameters cannot be None: empty means "whole frame"
         return None
     if len(items) != 4:
-        raise ValueError(f'roi: expected 4 values (x, y, width, height), got {len(items)}')
-    x, y, width, height = (_validated_int(f'roi.{part}', item, 0, _MAX_ROI_SIDE)
+        raise ConfigError('', f'expected 4 values (x, y, width, height), got {len(items)}')
+    x, y, width, height = (check_value(f'.{part}', item, _SIDE)
                            for part, item in zip(('x', 'y', 'width', 'height'), items))
     if width < 1 or height < 1:
-        raise ValueError(f'roi: width and height must be >= 1, got {width}x{height}')
+        raise ConfigError('', f'width and height must be >= 1, got {width}x{height}')
     return (x, y, width, height)
 
 

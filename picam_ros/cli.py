@@ -32,7 +32,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
@@ -45,32 +45,47 @@ from picam_ros.camera_settings import (
 )
 from picam_ros.centroid_pipeline import CentroidPipeline
 from picam_ros.centroid_settings import KeyingProfiles
+from picam_ros.config import ConfigError
 from picam_ros.frames import Frame
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
-from picam_ros.params import ParamRow
+from picam_ros.params import flag_for, ParamRow
 from picam_ros.png import write_png
 from picam_ros.ros_conversions import ImagePlanes
 
-#: Camera-node parameters that only mean something on a ROS graph.
-_ROS_ONLY = frozenset({'encoding', 'frame_id', 'camera_info_url', 'throttle_rate_hz',
-                       'qos.depth', 'qos.reliability', 'stream.enabled'})
 _PROFILE = 'pads'
 _KINDS = {'integer': int, 'double': float, 'string': str}
+_METAVARS = {'integer': 'N', 'double': 'X', 'string': 'TEXT'}
 
 
-def _flag(name: str) -> str:
-    return '--' + name.replace('.', '-').replace('_', '-')
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: the flag and the problem, no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f'{self.prog}: error: {message}\n')
 
 
-def _add_row(group: argparse._ArgumentGroup, row: ParamRow, dest: str) -> None:
+def _shown(row: ParamRow) -> str:
+    value = row.default
+    if row.unset is not None and value == row.unset:
+        return 'not set'
+    if isinstance(value, bool):
+        return 'on' if value else 'off'
+    if isinstance(value, list):
+        return ' '.join(map(str, value)) or 'none'
+    return repr(value) if value == '' else str(value)
+
+
+def _add_row(group: argparse._ArgumentGroup, row: ParamRow) -> None:
     """One command-line flag for one parameter row (default, range and choices from the row)."""
     help_text = row.description or row.name
-    if row.minimum is not None or row.maximum is not None:
+    if not row.choices and (row.minimum is not None or row.maximum is not None) and (
+            not row.kind.endswith('_array')):
         help_text += f' [{row.minimum if row.minimum is not None else ""}..' \
                      f'{row.maximum if row.maximum is not None else ""}]'
-    if row.unset is not None:
-        help_text += f' ({row.unset} = not set)'
-    kwargs: dict[str, Any] = {'dest': dest, 'default': row.default, 'help': help_text}
+    help_text += f' (default: {_shown(row)})'
+    optional = row.unset is not None
+    kwargs: dict[str, Any] = {'dest': row.name, 'default': None if optional else row.default,
+                              'help': help_text.replace('%', '%%')}
     if row.kind == 'bool':
         kwargs['action'] = argparse.BooleanOptionalAction
     elif row.kind == 'integer_array':
@@ -81,52 +96,68 @@ def _add_row(group: argparse._ArgumentGroup, row: ParamRow, dest: str) -> None:
         kwargs['type'] = _KINDS[row.kind]
         if row.choices:
             kwargs['choices'] = row.choices
-    group.add_argument(_flag(row.name.split('.', 1)[1] if row.name.startswith(f'{_PROFILE}.')
-                             else row.name), **kwargs)
+        else:
+            kwargs['metavar'] = _METAVARS[row.kind]
+    group.add_argument(row.flag, **kwargs)
 
 
 def _rows() -> tuple[tuple[ParamRow, ...], tuple[ParamRow, ...], tuple[ParamRow, ...]]:
-    camera = tuple(row for row in camera_parameter_rows() if row.name not in _ROS_ONLY)
+    camera = tuple(row for row in camera_parameter_rows() if row.flag)
     keying = KeyingProfiles([_PROFILE]).all_rows()
     return camera, keying, DECIMATION_ROWS
 
 
+def _ros_values(args: argparse.Namespace, rows: tuple[ParamRow, ...]) -> dict[str, Any]:
+    """Parameter values from parsed flags (a flag left unset gives the row's "not set" value)."""
+    values = {}
+    for row in rows:
+        value = getattr(args, row.name)
+        values[row.name] = row.unset if value is None and row.unset is not None else value
+    return values
+
+
+def _flag_names() -> dict[str, str]:
+    """Parameter name -> the flag a user of this runner types for it."""
+    return {row.name: row.flag for rows in _rows() for row in rows}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog='picam-ros',
         description='Run the picam_ros camera, centroid engine and live stream without ROS. '
-                    'With no options: the built-in synthetic PCB scene at 1024x1024@25.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    'With no options: the built-in synthetic PCB scene at 1024x1024@25.')
     camera_rows, keying_rows, decimation_rows = _rows()
     source = parser.add_argument_group('source')
     stream = parser.add_argument_group('live stream (ffmpeg -> MediaMTX -> browser)')
     stream.add_argument('--stream', choices=('auto', 'on', 'off'), default='auto',
                         help='auto: stream when a mediamtx binary is found (or '
                              '--stream-external-server is given); on: stream, reporting why if '
-                             'it cannot; off: no stream')
+                             'it cannot; off: no stream (default: auto)')
     for row in camera_rows:
-        _add_row(stream if row.name.startswith('stream.') else source, row, row.name)
+        _add_row(stream if row.name.startswith('stream.') else source, row)
     keying = parser.add_argument_group('keying (one profile; see the centroid node for several)')
     for row in keying_rows:
-        _add_row(keying, row, row.name)
+        _add_row(keying, row)
     decimation = parser.add_argument_group('decimation of centroid processing')
     for row in decimation_rows:
-        _add_row(decimation, row, row.name)
+        _add_row(decimation, row)
     out = parser.add_argument_group('output')
-    out.add_argument('--duration', type=float, default=0.0,
-                     help='stop after this many seconds (0: run until Ctrl-C)')
-    out.add_argument('--frames', type=int, default=0,
-                     help='stop after this many processed frames (0: no limit)')
+    out.add_argument('--duration', type=float, default=0.0, metavar='S',
+                     help='stop after this many seconds (default: 0, run until Ctrl-C)')
+    out.add_argument('--frames', type=int, default=0, metavar='N',
+                     help='stop after this many processed frames (default: 0, no limit)')
     out.add_argument('--json', action='store_true',
                      help='print one JSON line of centroids per processed frame on stdout')
     out.add_argument('--snapshot', metavar='PNG',
                      help='on exit, save the last processed frame with the key tinted and a '
                           'cross on each centroid')
-    out.add_argument('--status-interval', type=float, default=1.0,
-                     help='seconds between status lines on stderr (0: none)')
+    out.add_argument('--status-interval', type=float, default=1.0, metavar='S',
+                     help='seconds between status lines on stderr (default: 1; 0: no status '
+                          'lines)')
     out.add_argument('--log-level', default='warning',
                      choices=('debug', 'info', 'warning', 'error'),
-                     help='log level of the core (process supervision, stream)')
+                     help='log level of the core (process supervision, stream) (default: '
+                          'warning)')
     return parser
 
 
@@ -221,17 +252,21 @@ def _stream_mode(args: argparse.Namespace) -> bool:
 def settings_from_args(args: argparse.Namespace) -> tuple[CameraSettings, dict, DecimationConfig]:
     """Build validated configs from parsed flags (ValueError names the parameter)."""
     camera_rows, keying_rows, decimation_rows = _rows()
-    values = {row.name: getattr(args, row.name) for row in camera_rows}
+    flags = _flag_names()
+    values = _ros_values(args, camera_rows)
     values['stream.enabled'] = _stream_mode(args)
-    settings = CameraSettings.from_parameters(values)
-    keying_values = {row.name: getattr(args, row.name) for row in keying_rows}
-    for row in keying_rows:
-        check = row.check(keying_values[row.name])
+    keying_values = _ros_values(args, keying_rows)
+    for row in camera_rows + keying_rows:
+        check = row.check(values.get(row.name, keying_values.get(row.name)))
         if not check.ok:
-            raise ValueError(check.reason)
-    keying = KeyingProfiles([_PROFILE]).build(keying_values)
-    decimation = DecimationConfig(**{row.field: getattr(args, row.name)
-                                     for row in decimation_rows})
+            raise ConfigError(row.flag, check.reason.split(': ', 1)[1])
+    try:
+        settings = CameraSettings.from_parameters(values)
+        keying = KeyingProfiles([_PROFILE]).build(keying_values)
+        decimation = DecimationConfig(**{row.field: getattr(args, row.name)
+                                         for row in decimation_rows})
+    except ConfigError as error:
+        raise error.renamed(lambda name: flags.get(name, flag_for(name))) from None
     return settings, keying, decimation
 
 
@@ -350,9 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         return run(args, stop=stop)
-    except ValueError as error:
+    except ConfigError as error:
         parser.error(str(error))
-        return 2  # parser.error exits; this keeps type checkers honest
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -44,7 +44,7 @@ import time
 
 import numpy as np
 
-from picam_ros.config import config_field, ConfigBase
+from picam_ros.config import config_field, ConfigError
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.process import (
     ManagedProcess,
@@ -53,6 +53,7 @@ from picam_ros.process import (
     ProcessStopped,
     server_probe,
 )
+from picam_ros.rtsp_link import RestartBackoff, RtspEndpoint
 
 __all__ = [
     'X264_PRESETS',
@@ -83,7 +84,7 @@ class StreamError(RuntimeError):
 # -- encoder ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class StreamConfig(ConfigBase):
+class StreamConfig(RtspEndpoint, RestartBackoff):
     """Encoder and publishing settings (validated here; shared by ROS parameters and the CLI).
 
     Rate control: ``bitrate_kbps`` (capped VBR with a one-second buffer) or ``crf`` (constant
@@ -91,24 +92,17 @@ class StreamConfig(ConfigBase):
     """
 
     path: str = config_field('cam', 'stream path on the server')
-    rtsp_port: int = config_field(8554, 'RTSP port of the server', low=1, high=65535)
     fps: float = config_field(25.0, 'frame rate the encoder assumes', low=1.0, high=240.0)
     gop_seconds: float = config_field(1.0, 'keyframe interval: late viewers start this fast',
                                       low=0.1, high=10.0)
-    bitrate_kbps: int | None = config_field(None, 'H.264 bitrate, kbit/s (None: quality mode)',
+    bitrate_kbps: int | None = config_field(None, 'H.264 bitrate, kbit/s (not set: quality mode)',
                                             low=100, high=100000, kind=int)
-    crf: float | None = config_field(None, 'x264 constant quality (None: 23)', low=0.0,
+    crf: float | None = config_field(None, 'x264 constant quality (not set: 23)', low=0.0,
                                      high=51.0, kind=float)
     preset: str = config_field('ultrafast', 'x264 speed preset', choices=X264_PRESETS)
     ffmpeg_path: str = config_field('ffmpeg', 'ffmpeg binary')
     queue_size: int = config_field(2, 'frames waiting for the encoder before dropping', low=1,
                                    high=8)
-    host: str = config_field('127.0.0.1', 'RTSP server host')
-    backoff_initial: float = config_field(
-        0.2, 'first restart delay of the encoder and server, s (doubles per failure)',
-        low=0.01, high=10.0)
-    backoff_max: float = config_field(
-        2.0, 'longest restart delay of the encoder and server, s', low=0.01, high=60.0)
     stall_timeout: float = config_field(
         5.0, 'restart an encoder that accepts no input for this long, seconds', low=0.1,
         high=600.0)
@@ -116,14 +110,10 @@ class StreamConfig(ConfigBase):
     def __post_init__(self) -> None:
         super().__post_init__()   # types, ranges and choices from the field metadata
         if not _PATH_RE.match(self.path):
-            raise ValueError(f'stream path must be letters, digits, "_.~-" and "/" separators, '
-                             f'got {self.path!r}')
+            raise ConfigError('path', f'must be letters, digits, "_.~-" and "/" separators, '
+                                      f'got {self.path!r}')
         if self.bitrate_kbps is not None and self.crf is not None:
-            raise ValueError('set either bitrate_kbps or crf, not both')
-        if self.backoff_max < self.backoff_initial:
-            raise ValueError('backoff_max must be >= backoff_initial')
-        if not self.host:
-            raise ValueError('host must not be empty')
+            raise ConfigError('crf', 'set either bitrate_kbps or crf, not both')
 
     @property
     def url(self) -> str:

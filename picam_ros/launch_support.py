@@ -22,17 +22,16 @@ import math
 import os
 from typing import Any
 
-#: Launch arguments that override camera parameters: argument -> (parameter, kind). An empty
-#: argument leaves the parameter to the parameter files (config/picam.yaml and params_file).
+from picam_ros.camera_settings import camera_parameter_rows
+
+#: Launch arguments that override camera parameters: argument -> (parameter, kind), from the
+#: rows that name a ``launch`` argument. An empty argument leaves the parameter to the parameter
+#: files (config/picam.yaml and params_file).
 CAMERA_LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
-    'source': ('source', 'string'),
-    'width': ('width', 'integer'),
-    'height': ('height', 'integer'),
-    'fps': ('fps', 'double'),
-    'camera': ('camera', 'integer'),
-    'stream': ('stream.enabled', 'bool'),
-    'centroid_rate_hz': ('throttle_rate_hz', 'double'),
-}
+    row.launch: (row.name, row.kind) for row in camera_parameter_rows() if row.launch}
+_CAMERA_ARGUMENT_HELP = {row.launch: f'{row.description} (sets the {row.name} parameter; '
+                                     f'empty: from the parameter files)'
+                         for row in camera_parameter_rows() if row.launch}
 _TRUE, _FALSE = ('true', '1', 'yes', 'on'), ('false', '0', 'no', 'off')
 
 
@@ -71,13 +70,7 @@ def launch_overrides(arguments: Mapping[str, str],
 #: Every launch argument of camera/centroids/stream.launch.py: name -> (default, description).
 #: An empty default leaves the value of the parameter files in force.
 LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
-    'source': ('', 'frame source: synthetic, rpicam or ffmpeg (empty: from the parameter files)'),
-    'width': ('', 'frame width in pixels'),
-    'height': ('', 'frame height in pixels'),
-    'fps': ('', 'frames per second'),
-    'camera': ('', 'rpicam-vid camera index'),
-    'stream': ('', 'true/false: live H.264 stream through MediaMTX for browsers'),
-    'centroid_rate_hz': ('', 'how often centroids are computed (camera/image_throttled rate)'),
+    **{name: ('', text) for name, text in _CAMERA_ARGUMENT_HELP.items()},
     'image': ('camera/image_throttled',
               'image topic the centroid node processes (relative to the namespace)'),
     'params_file': ('', 'YAML parameter file loaded after config/picam.yaml'),

@@ -33,7 +33,7 @@ import socket
 import sys
 import threading
 
-from picam_ros.config import config_field, ConfigBase
+from picam_ros.config import config_field, ConfigError
 from picam_ros.process import (
     ManagedProcess,
     ProcessError,
@@ -42,6 +42,7 @@ from picam_ros.process import (
     server_probe,
     tcp_port_accepts,
 )
+from picam_ros.rtsp_link import RestartBackoff, RtspEndpoint
 
 __all__ = [
     'MediaServer',
@@ -79,7 +80,7 @@ def default_mediamtx_config() -> Path:
 
 
 @dataclass(frozen=True)
-class MediaServerConfig(ConfigBase):
+class MediaServerConfig(RtspEndpoint, RestartBackoff):
     """Where MediaMTX comes from and which ports it serves.
 
     ``mediamtx_path``: the binary (None: ``$MEDIAMTX``, then ``mediamtx`` on PATH).
@@ -87,33 +88,27 @@ class MediaServerConfig(ConfigBase):
     here override the file. ``external``: use an already running server, only watch it.
     """
 
-    mediamtx_path: str | None = config_field(None, 'MediaMTX binary', kind=str)
-    config_file: str | None = config_field(None, 'MediaMTX YAML', kind=str)
-    rtsp_port: int = config_field(8554, 'MediaMTX RTSP port', low=1, high=65535)
+    mediamtx_path: str | None = config_field(
+        None, 'MediaMTX binary (not set: $MEDIAMTX, then mediamtx on PATH)', kind=str)
+    config_file: str | None = config_field(
+        None, 'MediaMTX YAML (not set: the packaged config/mediamtx.yml)', kind=str)
     webrtc_port: int = config_field(
         8889, 'MediaMTX WebRTC port: the browser viewer is http://<host>:<port>/<path>', low=1,
         high=65535)
     hls_port: int = config_field(8888, 'MediaMTX HLS port', low=1, high=65535)
     external: bool = config_field(False,
                                   'use a MediaMTX started elsewhere instead of starting one')
-    host: str = config_field('127.0.0.1', 'host to probe')
     ready_timeout: float = config_field(
         10.0, 'seconds MediaMTX may take to accept RTSP connections after a start', low=0.1,
         high=120.0)
-    backoff_initial: float = config_field(
-        0.2, 'first restart delay of the encoder and server, s (doubles per failure)',
-        low=0.01, high=10.0)
-    backoff_max: float = config_field(
-        2.0, 'longest restart delay of the encoder and server, s', low=0.01, high=60.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()   # types, ranges from the field metadata
         ports = {'rtsp_port': self.rtsp_port, 'webrtc_port': self.webrtc_port,
                  'hls_port': self.hls_port}
         if len(set(ports.values())) != len(ports):
-            raise ValueError(f'rtsp, webrtc and hls ports must differ, got {ports}')
-        if self.backoff_max < self.backoff_initial:
-            raise ValueError('backoff_max must be >= backoff_initial')
+            raise ConfigError('webrtc_port', f'the rtsp, webrtc and hls ports must differ, '
+                                             f'got {ports}')
 
     def viewer_url(self, host: str, path: str) -> str:
         """Return the browser (WebRTC) page for ``path``."""

@@ -17,9 +17,9 @@
 from __future__ import annotations
 
 import collections
-import dataclasses
 from dataclasses import dataclass
 
+from picam_ros.config import config_field, ConfigBase
 from picam_ros.params import ParamRow, rows_from_config
 
 _FPS_WINDOW = 50
@@ -73,24 +73,15 @@ class FrameThrottle:
 
 
 @dataclass(frozen=True)
-class DecimationConfig:
+class DecimationConfig(ConfigBase):
     """Which incoming frames the centroid node processes; the rest are dropped unopened."""
 
-    process_every_n: int = dataclasses.field(default=1, metadata={
-        'min': 1, 'max': 1000,
-        'description': 'process one frame in every n received (1 = every frame)'})
-    max_rate_hz: float = dataclasses.field(default=0.0, metadata={
-        'min': 0.0, 'max': 1000.0,
-        'description': 'process at most this many frames per second, picked by arrival time '
-                       '(0 = no limit)'})
-
-    def __post_init__(self) -> None:
-        if isinstance(self.max_rate_hz, int) and not isinstance(self.max_rate_hz, bool):
-            object.__setattr__(self, 'max_rate_hz', float(self.max_rate_hz))
-        for row in rows_from_config(type(self)):
-            check = row.check(getattr(self, row.field))
-            if not check.ok:
-                raise ValueError(check.reason)
+    process_every_n: int = config_field(
+        1, 'process one frame in every n received (1 = every frame)', low=1, high=1000,
+        live=True)
+    max_rate_hz: float = config_field(
+        0.0, 'process at most this many frames per second, picked by arrival time (0 = no '
+        'limit)', low=0.0, high=1000.0, live=True)
 
 
 #: The decimation parameters of the centroid node (live-tunable).

@@ -30,8 +30,11 @@ from dataclasses import dataclass
 import math
 from typing import Any, NamedTuple
 
+from picam_ros.config import check_value, ConfigError
+
 #: ROS parameter types a row can have (rcl_interfaces/ParameterType names, lower case).
 KINDS = ('bool', 'integer', 'double', 'string', 'integer_array', 'string_array')
+_PYTHON_TYPES = {'bool': bool, 'integer': int, 'double': float, 'string': str}
 
 
 class Check(NamedTuple):
@@ -59,12 +62,16 @@ class ParamRow:
     read_only: bool = False
     unset: Any = None
     field: str = ''
+    launch: str = ''   # the launch argument that overrides it ('' = none)
+    flag: str | None = None   # the standalone runner's flag (None: from the name; '' = none)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f'{self.name}: unknown parameter kind {self.kind!r}')
         if not self.field:
             object.__setattr__(self, 'field', self.name.rsplit('.', 1)[-1])
+        if self.flag is None:
+            object.__setattr__(self, 'flag', flag_for(self.name))
 
     @property
     def constraints(self) -> str:
@@ -128,22 +135,28 @@ class ParamRow:
         return value
 
     def check(self, value: Any) -> Check:
-        """Type, range and choice check of a proposed ROS value, with a reason when it fails."""
+        """Type, range and choice check of a proposed ROS value, with a reason when it fails.
+
+        The ROS type must match exactly (ROS parameters are strictly typed); range and choices
+        are checked by :func:`picam_ros.config.check_value`, the validator every config uses.
+        """
         if not _has_kind(value, self.kind):
             return Check(False, f'{self.name}: expected {self.kind.replace("_", " ")}, '
                                 f'got {value!r}')
         if self.kind.endswith('_array') or (self.unset is not None and value == self.unset):
             return Check(True)
-        if self.kind == 'double' and not math.isfinite(value):
-            return Check(False, f'{self.name}: must be finite, got {value!r}')
-        if self.minimum is not None and value < self.minimum:
-            return Check(False, f'{self.name}: {value!r} is below the minimum {self.minimum}')
-        if self.maximum is not None and value > self.maximum:
-            return Check(False, f'{self.name}: {value!r} is above the maximum {self.maximum}')
-        if self.choices and value not in self.choices:
-            return Check(False, f'{self.name}: {value!r} is not one of '
-                                f'{", ".join(map(str, self.choices))}')
+        try:
+            check_value(self.name, value, {'type': _PYTHON_TYPES[self.kind],
+                                           'min': self.minimum, 'max': self.maximum,
+                                           'choices': self.choices})
+        except ConfigError as error:
+            return Check(False, str(error))
         return Check(True)
+
+
+def flag_for(name: str) -> str:
+    """Return the command-line flag of a parameter name (``a.b_c``: ``--a-b-c``)."""
+    return '--' + name.replace('.', '-').replace('_', '-')
 
 
 def _choice_step(choices: tuple, low: int, high: int) -> int:
@@ -193,18 +206,22 @@ def _kind_of(field: dataclasses.Field) -> str:
     raise ValueError(f'{field.name}: no ROS parameter type for {annotation!r}')
 
 
-def rows_from_config(config: type, *, prefix: str = '', read_only: bool | Iterable[str] = False,
-                     exclude: Iterable[str] = ()) -> tuple[ParamRow, ...]:
+def rows_from_config(config: type, *, prefix: str = '',
+                     read_only: bool | Iterable[str] | None = None,
+                     exclude: Iterable[str] = (), flag_prefix: str | None = None,
+                     ) -> tuple[ParamRow, ...]:
     """Parameter rows for every field of a config dataclass, from its field metadata.
 
-    ``read_only`` is a flag for all rows or the names of the read-only fields; ``prefix`` is
-    prepended as a parameter namespace (``'pads'`` gives ``pads.luma_min``).
+    ``read_only`` is a flag for all rows or the names of the read-only fields (None: the fields
+    not declared ``live``); ``prefix`` is prepended as a parameter namespace (``'pads'`` gives
+    ``pads.luma_min``); ``flag_prefix`` likewise for the CLI flags (None: ``prefix``).
     """
+    flag_prefix = prefix if flag_prefix is None else flag_prefix
     skip = set(exclude)
-    read_only_names = None if isinstance(read_only, bool) else set(read_only)
+    read_only_names = None if read_only is None or isinstance(read_only, bool) else set(read_only)
     rows = []
     for field in dataclasses.fields(config):
-        if field.name in skip or field.name.startswith('_'):
+        if field.name in skip or field.name.startswith('_') or not field.init:
             continue
         meta = field.metadata
         kind = _kind_of(field)
@@ -214,6 +231,12 @@ def rows_from_config(config: type, *, prefix: str = '', read_only: bool | Iterab
         unset = None
         if default is None or meta.get('optional', False):
             unset = _sentinel(field.name, kind, meta)
+        if read_only is None:
+            fixed = not meta.get('live', False)
+        elif read_only_names is None:
+            fixed = bool(read_only)
+        else:
+            fixed = field.name in read_only_names
         row = ParamRow(
             name=f'{prefix}.{field.name}' if prefix else field.name,
             kind=kind,
@@ -222,9 +245,12 @@ def rows_from_config(config: type, *, prefix: str = '', read_only: bool | Iterab
             minimum=meta.get('min'),
             maximum=meta.get('max'),
             choices=tuple(meta.get('choices') or ()),
-            read_only=read_only if read_only_names is None else field.name in read_only_names,
+            read_only=fixed,
             unset=unset,
             field=field.name,
+            launch=meta.get('launch', ''),
+            flag=meta.get('flag', flag_for(f'{flag_prefix}.{field.name}' if flag_prefix
+                                           else field.name)),
         )
         rows.append(dataclasses.replace(row, default=row.to_ros(default)))
     return tuple(rows)
@@ -260,14 +286,17 @@ def config_from_ros(config: type, rows: Sequence[ParamRow], values: Mapping[str,
 
 def markdown_table(rows: Iterable[ParamRow]) -> str:
     """Render rows as a Markdown table (name, type, default, range, live, description)."""
-    lines = ['| parameter | type | default | range | live | description |',
-             '| --- | --- | --- | --- | --- | --- |']
+    lines = [('| parameter | type | default | range | live | CLI flag / launch argument '
+              '| description |'),
+             '| --- | --- | --- | --- | --- | --- | --- |']
     for row in rows:
         limits = ', '.join(map(str, row.choices)) if row.choices else (
             f'{row.minimum} .. {row.maximum}' if row.minimum is not None else '')
         unset = f' ({_show(row.unset)} = not set)' if row.unset is not None else ''
         description = row.description + unset
+        names = ' '.join(f'`{name}`' for name in (row.flag, row.launch and f'{row.launch}:=')
+                         if name)
         lines.append(f'| `{row.name}` | {row.kind.replace("_", " ")} | `{_show(row.default)}` '
-                     f'| {limits} | {"no" if row.read_only else "yes"} | '
+                     f'| {limits} | {"no" if row.read_only else "yes"} | {names} | '
                      f'{description.replace("|", "/")} |')
     return '\n'.join(lines)

@@ -97,21 +97,34 @@ def test_ffmpeg_input_runs_through_the_same_pipeline():
     assert all(r['centroids'] for r in records), 'testsrc2 has bright areas above 200'
 
 
-@pytest.mark.parametrize('flag, value, name', [
-    ('--luma-min', '300', 'luma_min'),
-    ('--connectivity', '5', 'connectivity'),
-    ('--process-every-n', '0', 'process_every_n'),
+@pytest.mark.parametrize('args, message', [
+    (['--luma-min', '300'], '--luma-min: 300 is above the maximum 255'),
+    (['--width', '3'], '--width: 3 is below the minimum 256 (the synthetic source)'),
+    (['--source', 'ffmpeg'], ('--input: must name the ffmpeg input: a file, /dev/videoN, an '
+                              'rtsp:// URL or lavfi:<graph> (the ffmpeg source)')),
+    (['--process-every-n', '0'], '--process-every-n: 0 is below the minimum 1'),
+    (['--stream-backoff-max', '0.1'], ('--stream-backoff-max: 0.1 must be >= backoff_initial '
+                                       '(0.2)')),
+    (['--luma-min', '200', '--luma-max', '100'], '--luma-min: 200 is greater than luma_max 100'),
 ])
-def test_invalid_values_are_refused_naming_the_parameter(flag, value, name):
-    result = run_cli(*SMALL, '--frames', '1', flag, value)
+def test_a_bad_value_is_one_line_naming_the_flag(args, message):
+    result = run_cli(*SMALL, '--frames', '1', '--stream', 'on', *args)
     assert result.returncode == 2
-    assert name in result.stderr or flag in result.stderr
+    assert result.stderr == f'picam-ros: error: {message}\n'
 
 
-def test_luma_min_above_luma_max_is_refused_with_the_reason():
-    result = run_cli(*SMALL, '--frames', '1', '--luma-min', '200', '--luma-max', '100')
+def test_a_value_outside_the_choices_is_one_line_naming_the_flag():
+    result = run_cli(*SMALL, '--frames', '1', '--connectivity', '5')
     assert result.returncode == 2
-    assert 'luma_min' in result.stderr
+    assert result.stderr.splitlines() == [
+        'picam-ros: error: argument --connectivity: invalid choice: 5 (choose from 4, 8)']
+
+
+def test_help_names_values_not_ros_parameters_and_says_not_set_once():
+    text = run_cli('--help').stdout
+    assert 'PADS.' not in text and 'STREAM.' not in text and '--luma-min N ' in text
+    assert 'None' not in text and '= not set' not in text and '(default: )' not in text
+    assert '--connectivity {4,8}  Pixel connectivity' in text and '[4..8]' not in text
 
 
 def test_sigint_stops_cleanly_and_leaves_no_child_process():

@@ -370,12 +370,12 @@ def test_make_source_builds_each_kind_from_the_flat_config():
 
 
 @pytest.mark.parametrize('values, message', [
-    ({'source': 'webcam'}, 'source must be one of'),
+    ({'source': 'webcam'}, "^source: 'webcam' is not one of synthetic, rpicam, ffmpeg$"),
     ({'source': 'ffmpeg'}, 'input'),
     ({'width': 641}, 'even'),
-    ({'fps': 0}, 'fps must be >= 0.1'),
-    ({'fps': 'fast'}, 'fps must be a number'),
-    ({'camera': True}, 'camera must be an integer'),
+    ({'fps': 0}, '^fps: 0 is below the minimum 0.1$'),
+    ({'fps': 'fast'}, "^fps: must be a number, got 'fast'$"),
+    ({'camera': True}, '^camera: must be an integer, got True$'),
     ({'resolution': 5}, 'unknown option'),
 ])
 def test_invalid_source_settings_are_rejected_naming_the_field(values, message):

@@ -16,16 +16,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 import logging
 
-from picam_ros.config import config_field, ConfigBase
+from picam_ros.config import config_field, ConfigBase, ConfigError
 from picam_ros.sources.base import FrameSource
 from picam_ros.sources.ffmpeg import FfmpegConfig, FfmpegSource
 from picam_ros.sources.rpicam import RpicamConfig, RpicamSource
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 SOURCE_KINDS = ('synthetic', 'rpicam', 'ffmpeg')
+_SPECIFIC = {'synthetic': SyntheticConfig, 'rpicam': RpicamConfig, 'ffmpeg': FfmpegConfig}
+
+
+def _narrower(name: str) -> str:
+    """Say which sources accept a narrower range of ``name`` than the flat field's."""
+    notes = []
+    for kind, config in _SPECIFIC.items():
+        meta = {f.name: f.metadata for f in dataclasses.fields(config)}[name]
+        notes.append(f'{kind} {meta["min"]}..{meta["max"]}')
+    return '; per source: ' + ', '.join(notes)
 
 
 @dataclass(frozen=True)
@@ -36,11 +47,15 @@ class SourceConfig(ConfigBase):
     parameters/flags; :meth:`specific` turns it into the config of the chosen source.
     """
 
-    source: str = config_field('synthetic', 'frame source', choices=SOURCE_KINDS)
-    width: int = config_field(1024, 'frame width in pixels (even)', low=2, high=16384)
-    height: int = config_field(1024, 'frame height in pixels (even)', low=2, high=16384)
-    fps: float = config_field(25.0, 'frame rate, frames/s', low=0.1, high=1000.0)
-    camera: int = config_field(0, 'rpicam: camera index', low=0, high=15)
+    source: str = config_field('synthetic', 'frame source', choices=SOURCE_KINDS,
+                               launch='source')
+    width: int = config_field(1024, 'frame width in pixels (even)' + _narrower('width'),
+                              low=2, high=16384, launch='width')
+    height: int = config_field(1024, 'frame height in pixels (even)' + _narrower('height'),
+                               low=2, high=16384, launch='height')
+    fps: float = config_field(25.0, 'frame rate, frames/s', low=0.1, high=1000.0,
+                              launch='fps')
+    camera: int = config_field(0, 'rpicam: camera index', low=0, high=15, launch='camera')
     stride: int = config_field(0, 'rpicam: luma row stride in bytes; 0 = width rounded up '
                                   'to 64', low=0, high=65536)
     extra_args: str = config_field('', 'rpicam: extra rpicam-vid arguments (shell syntax), '
@@ -73,6 +88,13 @@ class SourceConfig(ConfigBase):
         self.specific()  # validates the combination (e.g. odd sizes, empty ffmpeg input)
 
     def specific(self) -> RpicamConfig | FfmpegConfig | SyntheticConfig:
+        """Return the chosen source's own config; a range it narrows is named with it."""
+        try:
+            return self._specific()
+        except ConfigError as error:
+            raise ConfigError(error.name, f'{error.problem} (the {self.source} source)') from None
+
+    def _specific(self) -> RpicamConfig | FfmpegConfig | SyntheticConfig:
         common = {'width': self.width, 'height': self.height, 'fps': self.fps}
         supervision = {'frame_timeout': self.frame_timeout, 'start_timeout': self.start_timeout,
                        'max_failures': self.max_failures,
@@ -82,8 +104,8 @@ class SourceConfig(ConfigBase):
                                 extra_args=self.extra_args, **common, **supervision)
         if self.source == 'ffmpeg':
             if not self.input.strip():
-                raise ValueError('SourceConfig.input must name the ffmpeg input when '
-                                 "source is 'ffmpeg'")
+                raise ConfigError('input', 'must name the ffmpeg input: a file, /dev/videoN, '
+                                           'an rtsp:// URL or lavfi:<graph>')
             return FfmpegConfig(input=self.input, input_args=self.input_args, loop=self.loop,
                                 realtime=self.realtime, **common, **supervision)
         return SyntheticConfig(seed=self.seed, paced=self.paced, drift_x=self.drift_x,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import logging
 import os
 
-from picam_ros.config import config_field
+from picam_ros.config import config_field, ConfigError
 from picam_ros.frames import FrameFormat
 from picam_ros.sources.base import SourceError
 from picam_ros.sources.process_reader import CaptureConfig, ProcessSource
@@ -46,7 +46,7 @@ class FfmpegConfig(CaptureConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.input.strip():
-            raise ValueError('FfmpegConfig.input must not be empty')
+            raise ConfigError('input', 'must not be empty')
 
     @property
     def input_kind(self) -> str:

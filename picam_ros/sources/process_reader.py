@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from picam_ros.config import config_field, ConfigBase
+from picam_ros.config import config_field, ConfigBase, ConfigError
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.pacing import RateMeter
 from picam_ros.process import ManagedProcess, ProcessError, ProcessSpec
@@ -79,11 +79,12 @@ class CaptureConfig(ConfigBase):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.width % 2 or self.height % 2:
-            raise ValueError(f'{type(self).__name__}: width and height must be even (4:2:0 '
-                             f'chroma), got {self.width}x{self.height}')
+            raise ConfigError('width' if self.width % 2 else 'height',
+                              f'width and height must be even (4:2:0 chroma), got '
+                              f'{self.width}x{self.height}')
         if self.backoff_max < self.backoff_initial:
-            raise ValueError(f'{type(self).__name__}: backoff_max ({self.backoff_max}) must be '
-                             f'>= backoff_initial ({self.backoff_initial})')
+            raise ConfigError('backoff_max', f'{self.backoff_max:g} must be >= backoff_initial '
+                                             f'({self.backoff_initial:g})')
 
 
 class _FrameExchange:

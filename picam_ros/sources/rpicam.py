@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from picam_ros.config import config_field
+from picam_ros.config import config_field, ConfigError
 from picam_ros.frames import FrameFormat
 from picam_ros.sources.process_reader import (
     CaptureConfig,
@@ -60,12 +60,11 @@ class RpicamConfig(CaptureConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.stride and (self.stride < self.width or self.stride % 2):
-            raise ValueError(f'RpicamConfig.stride must be 0 (auto) or an even value >= width '
-                             f'({self.width}), got {self.stride}')
+            raise ConfigError('stride', f'must be 0 (auto) or an even value >= width '
+                                        f'({self.width}), got {self.stride}')
         for arg in ('-o', '--output', '--codec', '--width', '--height', '--camera'):
             if arg in self.extra_args:
-                raise ValueError(f'RpicamConfig.extra_args must not set {arg}: the source '
-                                 f'manages it')
+                raise ConfigError('extra_args', f'must not set {arg}: the source manages it')
 
     @property
     def row_stride(self) -> int:

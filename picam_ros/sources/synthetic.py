@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 
-from picam_ros.config import config_field, ConfigBase
+from picam_ros.config import config_field, ConfigBase, ConfigError
 from picam_ros.frames import Frame, FrameFormat, LAYOUTS
 from picam_ros.pacing import RateMeter
 from picam_ros.sources.base import FrameSource, FrameTimeout, SourceStats, SourceStopped
@@ -110,9 +110,9 @@ class SyntheticConfig(ConfigBase):
         super().__post_init__()
         _ = self.frame_format  # validates evenness and stride against the layout
         if self.height < sequence_strip_rows(self.width) + 2 * BLOCK:
-            raise ValueError(f'SyntheticConfig.height must leave room below the '
-                             f'{sequence_strip_rows(self.width)}-row sequence strip, got '
-                             f'{self.height}')
+            raise ConfigError('height', f'must leave room below the '
+                                        f'{sequence_strip_rows(self.width)}-row sequence strip, '
+                                        f'got {self.height}')
 
     @property
     def frame_format(self) -> FrameFormat:
