@@ -60,6 +60,7 @@ from picam_ros.camera_settings import (
 from picam_ros.frames import Frame
 from picam_ros.pacing import FrameThrottle
 from picam_ros.ros_conversions import fill_image, image_payload, parameter_descriptor
+from picam_ros.shutdown import StopGuard
 from picam_ros.sources import SourceConfig, SourceError
 
 NODE_NAME = 'camera'
@@ -222,6 +223,17 @@ class CameraNode(Node):
 
     # -- capture thread ----------------------------------------------------------------------
     def _publish_frame(self, frame: Frame) -> None:
+        # rclpy's SIGINT/SIGTERM handler shuts the context down before main() hears of it, and
+        # the runtime (this thread) stops only after that: no publishing on a dead context.
+        if not self.context.ok():
+            return
+        try:
+            self._publish(frame)
+        except Exception:
+            if self.context.ok():
+                raise   # a real failure: counted and logged by the runtime
+
+    def _publish(self, frame: Frame) -> None:
         output = self._output
         raw = self._image_pub.get_subscription_count() > 0
         throttled = (output.throttle.accept(frame.mono_ns)
@@ -335,19 +347,23 @@ class CameraNode(Node):
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     node = None
+    guard = StopGuard(NODE_NAME)
     try:
         node = CameraNode()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        guard.arm()
     except (ValueError, ParameterException, SourceError) as exc:
+        guard.arm(1)
         # Bad parameters or no camera: one clear line, not a traceback.
         get_logger(NODE_NAME).fatal(f'{type(exc).__name__}: {exc}')
         return 1
     finally:
+        guard.arm()   # no-op when armed above; a second SIGINT is ignored from here on
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        guard.done()
     return 0
 
 

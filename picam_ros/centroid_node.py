@@ -59,6 +59,7 @@ from picam_ros.ros_conversions import (
     new_payload_buffer,
     parameter_descriptor,
 )
+from picam_ros.shutdown import StopGuard
 
 NODE_NAME = 'centroids'
 
@@ -211,18 +212,22 @@ class CentroidNode(Node):
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     node = None
+    guard = StopGuard(NODE_NAME)
     try:
         node = CentroidNode()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        guard.arm()
     except (ValueError, ParameterException) as error:   # bad parameters: one line, no traceback
+        guard.arm(1)
         rclpy.logging.get_logger(NODE_NAME).fatal(str(error))
         return 1
     finally:
+        guard.arm()   # no-op when armed above; a second SIGINT is ignored from here on
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        guard.done()
     return 0
 
 
