@@ -121,6 +121,9 @@ class CentroidNode(Node):
         proposal = self._profiles.propose(self._pipeline.keying, changes)
         if not proposal.ok:
             return SetParametersResult(successful=False, reason=proposal.reason)
+        misfit = self._pipeline.misfit(proposal.profiles)
+        if misfit:
+            return SetParametersResult(successful=False, reason=misfit)
         decimation = None
         decimation_changes = {name: value for name, value in changes.items()
                               if name in self._decimation_rows}
