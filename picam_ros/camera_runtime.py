@@ -33,6 +33,7 @@ import time
 from typing import Any, Protocol
 
 from picam_ros.frames import Frame, FrameFormat
+from picam_ros.sources.base import SourceError
 
 FrameSink = Callable[[Frame], None]
 
@@ -338,7 +339,9 @@ class CameraRuntime:
                         f'{self._stream_error}')
 
     def _capture_failed(self, exc: Exception) -> None:
-        message = f'capture stopped: {type(exc).__name__}: {exc}'
+        # A SourceError's text names its source ('rpicam: ...'); anything else needs its type.
+        cause = str(exc) if isinstance(exc, SourceError) else f'{type(exc).__name__}: {exc}'
+        message = f'capture stopped: {cause}'
         self._capture_error = message
         self._log.error(message)
         if self._on_capture_error is not None:

@@ -26,10 +26,11 @@ import shutil
 import signal
 import sys
 
-from camera_fixtures import fake_camera_argv
+from camera_fixtures import fake_camera_argv, install_fake_rpicam
 from proctree import process_gone, wait_until
 import pytest
 
+from picam_ros.camera_runtime import CameraRuntime
 from picam_ros.camera_settings import camera_parameter_rows
 from picam_ros.frames import FrameFormat
 from picam_ros.process import ManagedProcess, ProcessSpec
@@ -39,9 +40,13 @@ from picam_ros.sources import (
     FfmpegSource,
     make_source,
     ProcessSource,
+    RpicamConfig,
+    RpicamSource,
     SourceConfig,
+    SourceError,
 )
 
+GUARD_S = 30.0   # failure guard only
 needs_ffmpeg = pytest.mark.skipif(shutil.which('ffmpeg') is None, reason='ffmpeg not installed')
 
 
@@ -221,3 +226,60 @@ def test_backoff_max_is_a_source_setting_the_camera_node_declares():
     with pytest.raises(ValueError, match='backoff_max'):
         SourceConfig(source='ffmpeg', input='lavfi:testsrc2', backoff_max=0.05,
                      backoff_initial=0.1)
+
+
+# -- item 7: what a broken camera is said to have done ----------------------------------------
+
+@pytest.fixture
+def fake_rpicam(tmp_path, monkeypatch):
+    return install_fake_rpicam(tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize('options, said', [
+    (('--frames', 0), 'wrote nothing at all: its output closed before the first byte'),
+    (('--fault', 'silent'), 'wrote nothing at all within 0.5 s of its start'),
+])
+def test_a_camera_that_writes_nothing_is_said_to_have_written_nothing(options, said):
+    source = fake_source(*options, max_failures=1, start_timeout=0.5)
+    with source, pytest.raises(SourceError) as failure:
+        source.read(timeout=GUARD_S)
+    assert said in str(failure.value)
+    assert 'no complete frame' not in str(failure.value)
+
+
+@pytest.mark.parametrize('fault, said', [
+    ('--frames 0', 'wrote nothing at all: its output closed before the first byte'),
+    ('--fault silent', 'wrote nothing at all within 0.5 s of its start'),
+])
+def test_an_rpicam_that_writes_nothing_is_not_said_to_fail_the_frame_size_check(
+        fake_rpicam, monkeypatch, fault, said):
+    monkeypatch.setenv('FAKE_CAMERA_ARGS', fault)
+    source = RpicamSource(RpicamConfig(width=64, height=32, fps=30.0, max_failures=1,
+                                       start_timeout=0.5))
+    with source, pytest.raises(SourceError) as failure:
+        source.read(timeout=GUARD_S)
+    assert said in str(failure.value)
+    assert 'frame size check' not in str(failure.value)
+
+
+def test_an_rpicam_writing_random_bytes_is_refused_before_any_frame_is_published(
+        fake_rpicam, monkeypatch):
+    monkeypatch.setenv('FAKE_CAMERA_ARGS', '--fault noise')
+    source = RpicamSource(RpicamConfig(width=64, height=32, fps=30.0))
+    with source, pytest.raises(SourceError, match='cannot confirm the frame size') as failure:
+        source.read(timeout=GUARD_S)
+    assert 'Not publishing it' in str(failure.value)
+    assert source.stats.frames == 0 and source.stats.delivered == 0
+
+
+def test_the_capture_error_names_the_source_once_without_exception_type_prefixes(
+        fake_rpicam, monkeypatch):
+    monkeypatch.setenv('FAKE_CAMERA_ARGS', '--frames 0')
+    source = RpicamSource(RpicamConfig(width=64, height=32, fps=30.0, max_failures=1))
+    errors = []
+    runtime = CameraRuntime(source, on_capture_error=errors.append)
+    with runtime:
+        assert wait_until(lambda: errors, timeout=GUARD_S)
+    assert errors[0].startswith('capture stopped: rpicam: 1 runs in a row ended without a '
+                                'frame')
+    assert 'SourceError' not in errors[0] and errors[0].count('rpicam:') == 1

@@ -341,8 +341,11 @@ class ProcessSource(FrameSource):
             poller.register(fd, select.POLLIN)
             poller.register(self._wake_r, select.POLLIN)
             reader = ExactReader(fd, poller, self._wake_r, self._stopping)
-            if getattr(self.config, 'verify_frame_size', False):
-                self._verify_frame_size(reader)
+            try:
+                if getattr(self.config, 'verify_frame_size', False):
+                    self._verify_frame_size(reader)
+            except RunEnded as exc:
+                raise self._wrote_nothing(exc, reader) from None
             produced = 0
             exchange = self._exchange
             timeout = self.config.start_timeout
@@ -354,7 +357,7 @@ class ProcessSource(FrameSource):
                         return produced
                 except RunEnded as exc:
                     exc.produced = produced
-                    raise
+                    raise self._wrote_nothing(exc, reader) from None
                 frame.stamp_ns = time.time_ns()
                 frame.mono_ns = time.monotonic_ns()
                 exchange.publish(slot)
@@ -363,6 +366,17 @@ class ProcessSource(FrameSource):
             return produced
         finally:
             os.close(fd)
+
+    def _wrote_nothing(self, ended: RunEnded, reader: ExactReader) -> RunEnded:
+        """Say so when the child wrote not a single byte (not 'no complete frame')."""
+        if reader.total:
+            return ended
+        if ended.eof:
+            reason = 'wrote nothing at all: its output closed before the first byte'
+        else:
+            reason = (f'wrote nothing at all within {self.config.start_timeout:g} s of its '
+                      f'start')
+        return RunEnded(reason, eof=ended.eof, produced=ended.produced)
 
     def _verify_frame_size(self, reader: ExactReader) -> None:
         """Check the frame size of a fresh child (for sources whose argv cannot guarantee it)."""
@@ -377,6 +391,7 @@ class ExactReader:
         self.poller = poller
         self.wake_fd = wake_fd
         self.stopping = stopping
+        self.total = 0   # bytes read so far from this run
 
     def wait_readable(self, timeout: float) -> bool | None:
         """Wait for data: True when readable (or EOF), False on timeout, None when stopping."""
@@ -386,7 +401,9 @@ class ExactReader:
         return any(fd == self.fd for fd, _ in events)
 
     def read_some(self, view: memoryview) -> int:
-        return os.readv(self.fd, [view])
+        n = os.readv(self.fd, [view])
+        self.total += n
+        return n
 
     def read_exact(self, buffer: np.ndarray, timeout: float) -> bool:
         """Fill ``buffer`` completely; False when stopping. Raises RunEnded on EOF/timeout."""
