@@ -58,9 +58,10 @@ from picam_ros.camera_settings import (
     viewer_urls,
 )
 from picam_ros.frames import Frame
+from picam_ros.overrides import rcl_error_text, undeclared_warnings
 from picam_ros.pacing import FrameThrottle
 from picam_ros.ros_conversions import fill_image, image_payload, parameter_descriptor
-from picam_ros.shutdown import StopGuard
+from picam_ros.shutdown import EXIT_CAMERA_LOST, EXIT_CONFIG_ERROR, StopGuard
 from picam_ros.sources import SourceConfig, SourceError
 
 NODE_NAME = 'camera'
@@ -123,6 +124,9 @@ class CameraNode(Node):
         self._rows = {row.name: row for row in camera_parameter_rows()}
         for row in self._rows.values():
             self.declare_parameter(row.name, row.default, parameter_descriptor(row))
+        for warning in undeclared_warnings(getattr(self, '_parameter_overrides', {}),
+                                           self._rows, 'camera'):
+            self.get_logger().warning(warning)
         settings = CameraSettings.from_parameters(
             {name: self.get_parameter(name).value for name in self._rows},
             tuple(self._rows.values()))
@@ -345,19 +349,31 @@ class CameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
     node = None
     guard = StopGuard(NODE_NAME)
     try:
+        try:
+            rclpy.init(args=args)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - rcl refused the arguments (a bad params file)
+            get_logger(NODE_NAME).fatal(f'cannot start: {rcl_error_text(exc)}')
+            return EXIT_CONFIG_ERROR
         node = CameraNode()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         guard.arm()
-    except (ValueError, ParameterException, SourceError) as exc:
-        guard.arm(1)
-        # Bad parameters or no camera: one clear line, not a traceback.
+    except SourceError as exc:
+        # Lost for good while running (launch respawns), or unstartable (a missing program).
+        status = EXIT_CAMERA_LOST if node is not None else EXIT_CONFIG_ERROR
+        guard.arm(status)
+        get_logger(NODE_NAME).fatal(str(exc))
+        return status
+    except (ValueError, ParameterException) as exc:
+        guard.arm(EXIT_CONFIG_ERROR)
+        # Bad parameters: one clear line, not a traceback, and no respawn.
         get_logger(NODE_NAME).fatal(f'{type(exc).__name__}: {exc}')
-        return 1
+        return EXIT_CONFIG_ERROR
     finally:
         guard.arm()   # no-op when armed above; a second SIGINT is ignored from here on
         if node is not None:

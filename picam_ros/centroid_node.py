@@ -50,6 +50,7 @@ from sensor_msgs.msg import Image, PointCloud2
 
 from picam_ros.centroid_pipeline import CentroidPipeline, WindowStats
 from picam_ros.centroid_settings import DIAGNOSTICS_ROW, KeyingProfiles, PROFILES_ROW
+from picam_ros.overrides import rcl_error_text, undeclared_warnings
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.params import config_from_ros, ParamRow
 from picam_ros.ros_conversions import (
@@ -59,7 +60,7 @@ from picam_ros.ros_conversions import (
     new_payload_buffer,
     parameter_descriptor,
 )
-from picam_ros.shutdown import StopGuard
+from picam_ros.shutdown import EXIT_CONFIG_ERROR, StopGuard
 
 NODE_NAME = 'centroids'
 
@@ -82,10 +83,17 @@ class CentroidNode(Node):
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         names = self._declare(PROFILES_ROW)
+        if not names:   # `profiles: []` in a YAML file arrives as a value of no type
+            raise ValueError(f'{self.get_name()}: profiles must name at least one keying '
+                             f'profile, e.g. [pads]')
         profiles = KeyingProfiles(list(names))
         keying_values = {row.name: self._declare(row) for row in profiles.all_rows()}
         decimation_values = {row.name: self._declare(row) for row in DECIMATION_ROWS}
         period = self._declare(DIAGNOSTICS_ROW)
+        declared = [PROFILES_ROW.name, DIAGNOSTICS_ROW.name, *keying_values, *decimation_values]
+        for warning in undeclared_warnings(getattr(self, '_parameter_overrides', {}), declared,
+                                           'centroid'):
+            self.get_logger().warning(warning)
         try:
             keying = profiles.build(keying_values)
             decimation = config_from_ros(DecimationConfig, DECIMATION_ROWS, decimation_values)
@@ -213,18 +221,24 @@ class CentroidNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
     node = None
     guard = StopGuard(NODE_NAME)
     try:
+        try:
+            rclpy.init(args=args)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            raise
+        except Exception as error:  # noqa: BLE001 - rcl refused the arguments (bad params file)
+            rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {rcl_error_text(error)}')
+            return EXIT_CONFIG_ERROR
         node = CentroidNode()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         guard.arm()
     except (ValueError, ParameterException) as error:   # bad parameters: one line, no traceback
-        guard.arm(1)
+        guard.arm(EXIT_CONFIG_ERROR)
         rclpy.logging.get_logger(NODE_NAME).fatal(str(error))
-        return 1
+        return EXIT_CONFIG_ERROR
     finally:
         guard.arm()   # no-op when armed above; a second SIGINT is ignored from here on
         if node is not None:
@@ -235,4 +249,4 @@ def main(args: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    main()
+    raise SystemExit(main())

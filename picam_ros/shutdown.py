@@ -31,7 +31,13 @@ import signal
 import sys
 import threading
 
-__all__ = ['TEARDOWN_DEADLINE_S', 'StopGuard']
+__all__ = ['EXIT_CAMERA_LOST', 'EXIT_CONFIG_ERROR', 'TEARDOWN_DEADLINE_S', 'StopGuard']
+
+#: A node's exit status when its camera is lost for good: launch respawns it.
+EXIT_CAMERA_LOST = 1
+#: A node's exit status for a configuration it cannot run (bad parameter file or value, a
+#: missing program): launch does not respawn it, since the same configuration fails again.
+EXIT_CONFIG_ERROR = 2
 
 #: Longest teardown after a stop request. Below launch's 5 s SIGINT -> SIGTERM escalation and
 #: the 2 s a node may take to end after SIGINT or SIGTERM.
