@@ -43,6 +43,7 @@ PATTERNS = {
     'unclean exits': r'process has died .*exit code (?!0\b)',
     'dead-context publishes': r'context is invalid',
     'sink failures': r"frame sink '.*' failed",
+    'watchdog exits': r'teardown still busy',
 }
 
 
