@@ -14,6 +14,8 @@
 
 """Bounded stops without ROS: the stop guard, and a runtime whose sink never returns."""
 
+import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -111,3 +113,27 @@ def test_runtime_stop_returns_even_when_a_sink_never_returns():
     finally:
         release.set()
     assert wait_until(lambda: not any(t.name == 'picam-capture' for t in threading.enumerate()))
+
+
+def test_ctrl_c_while_a_program_is_still_loading_exits_quietly_with_status_130(tmp_path):
+    (tmp_path / 'slow_program.py').write_text(
+        'import sys, time\nprint("loading", flush=True)\ntime.sleep(30)\n'
+        'def main():\n    return 0\n')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
+    child = subprocess.Popen(
+        [sys.executable, '-c', ('import sys\nfrom picam_ros import entry_points\n'
+                                'sys.exit(entry_points._run("slow_program"))')],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert child.stdout.readline() == 'loading\n'
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=GUARD_S)
+    assert child.returncode == 130
+    assert 'Traceback' not in err and 'KeyboardInterrupt' not in err
+
+
+def test_the_console_scripts_are_the_quiet_loaders():
+    setup = (Path(__file__).parents[1] / 'setup.py').read_text()
+    for script in ('camera_node = picam_ros.entry_points:camera_node',
+                   'centroid_node = picam_ros.entry_points:centroid_node',
+                   'picam-ros = picam_ros.entry_points:runner'):
+        assert script in setup
