@@ -535,14 +535,17 @@ class ManagedProcess:
         if run is not None:
             run.kill(self.spec.stop_timeout)
 
-    def restart(self, reason: str, *, productive: bool = False, hung: bool = False) -> bool:
+    def restart(self, reason: str, *, productive: bool = False, hung: bool = False,
+                waited: float = 0.0) -> bool:
         """Stop, wait the current backoff delay, start again.
 
         Counts the restart, records ``reason`` as ``last_error``. The delay doubles up to
         ``backoff_max`` while runs fail, and is back to ``backoff_initial`` after a run that was
         ``productive`` (the owner got what it wanted from it, e.g. frames) or lasted
         ``stable_after`` seconds. A ``hung`` child is killed at once instead of being asked to
-        stop (it would not answer SIGINT or SIGTERM). Returns ``False`` (without starting) when
+        stop (it would not answer SIGINT or SIGTERM). ``waited``: how long the owner already
+        waited on the child before deciding to restart it (the silence that showed a hang);
+        it counts towards the delay. Returns ``False`` (without starting) when
         ``stop()`` interrupts the wait; raises :class:`ProcessError` when the new start fails
         (call ``restart`` again to retry with a longer delay).
         """
@@ -555,7 +558,7 @@ class ManagedProcess:
                 run.kill(self.spec.stop_timeout)
             else:
                 run.terminate(self.spec.stop_timeout)
-        delay = self._backoff.next_delay(ran, productive)
+        delay = max(0.0, self._backoff.next_delay(ran, productive) - waited)
         self.restarts += 1
         self.last_backoff = delay
         self.last_error = reason

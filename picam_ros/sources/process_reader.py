@@ -247,7 +247,11 @@ class ProcessSource(FrameSource):
                     # A run that delivered frames restarts after the shortest delay however
                     # often it happens; only runs without a frame back off. A hung child is
                     # killed at once: it would not answer SIGINT or SIGTERM.
-                    if not self._process.restart(reason, productive=produced > 0, hung=hung):
+                    # The silence that showed a hang already kept the child from being
+                    # restarted in a tight loop: it counts towards the delay.
+                    waited = self.config.frame_timeout if hung else 0.0
+                    if not self._process.restart(reason, productive=produced > 0, hung=hung,
+                                                 waited=waited):
                         return  # stopped during the backoff
             except ProcessError as exc:
                 reason = str(exc)
