@@ -92,9 +92,9 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'camera_node = picam_ros.camera_node:main',
-            'centroid_node = picam_ros.centroid_node:main',
-            'picam-ros = picam_ros.cli:main',
+            'camera_node = picam_ros.entry_points:camera_node',
+            'centroid_node = picam_ros.entry_points:centroid_node',
+            'picam-ros = picam_ros.entry_points:runner',
         ],
     },
 )

@@ -65,6 +65,7 @@ from picam_ros.dds_profile import large_frame_warning
 from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.frames import Frame
 from picam_ros.node_runner import run_node
+from picam_ros.overrides import undeclared_warnings
 from picam_ros.pacing import FrameThrottle
 from picam_ros.ros_conversions import fill_image, image_payload
 from picam_ros.ros_messages import parameter_descriptor
@@ -133,6 +134,9 @@ class CameraNode(Node):
         self._rows = {row.name: row for row in camera_parameter_rows()}
         for row in self._rows.values():
             self.declare_parameter(row.name, row.default, parameter_descriptor(row))
+        for warning in undeclared_warnings(getattr(self, '_parameter_overrides', {}),
+                                           self._rows, 'camera'):
+            self.get_logger().warning(warning)
         settings = CameraSettings.from_parameters(
             {name: self.get_parameter(name).value for name in self._rows},
             tuple(self._rows.values()))
@@ -295,6 +299,17 @@ class CameraNode(Node):
 
     # -- capture thread ----------------------------------------------------------------------
     def _publish_frame(self, frame: Frame) -> None:
+        # rclpy's SIGINT/SIGTERM handler shuts the context down before main() hears of it, and
+        # the runtime (this thread) stops only after that: no publishing on a dead context.
+        if not self.context.ok():
+            return
+        try:
+            self._publish(frame)
+        except Exception:
+            if self.context.ok():
+                raise   # a real failure: counted and logged by the runtime
+
+    def _publish(self, frame: Frame) -> None:
         output = self._output
         raw = self._image_pub.get_subscription_count() > 0
         throttled = (output.throttle.accept(frame.mono_ns)

@@ -106,6 +106,17 @@ def _implied_stride(frame_bytes: int, width: int, height: int) -> int | None:
     return stride if stride >= width and stride % 2 == 0 else None
 
 
+#: Mean |Y[r + 1, c] - Y[r, c]| above which a frame is not taken for an image: neighbouring
+#: rows of a camera image are alike (a sharp, busy scene stays far below), uniform random bytes
+#: differ by 85 on average, and a wrong row stride shears rows apart.
+_MAX_ROW_ROUGHNESS = 48
+
+
+def _row_roughness(data: np.ndarray, fmt: FrameFormat) -> float:
+    luma = data[:fmt.luma_bytes].reshape(fmt.height, fmt.row_stride)[:, :fmt.width]
+    return float(np.abs(np.diff(luma.astype(np.int16), axis=0)).mean())
+
+
 class RpicamSource(ProcessSource):
     """Raspberry Pi camera through ``rpicam-vid --codec yuv420`` (see :class:`RpicamConfig`).
 
@@ -302,14 +313,27 @@ class RpicamSource(ProcessSource):
                 raise SizeMismatch(self._mismatch_message(bursts[-1]))
             self._skip_pts(consumed)
             return
-        # Unmeasurable (no idle time between frames, or bursts that never agree): trust the
-        # configured size and realign to it.
-        self.logger.warning('rpicam: could not measure the frame size (bursts %s); assuming '
-                            '%d bytes per frame', bursts, expected)
+        # Unmeasurable (no idle time between frames, or bursts that never agree): realign to
+        # the configured size, then publish only if what arrives looks like such frames.
         leftover = (expected - consumed % expected) % expected
         if leftover:
             reader.read_exact(np.empty(leftover, np.uint8), cfg.frame_timeout)
         self._skip_pts(consumed + leftover)
+        probe = np.empty(expected, np.uint8)
+        if not reader.read_exact(probe, cfg.frame_timeout):
+            return
+        self._skip_pts(expected)   # the probe frame is not published
+        roughness = _row_roughness(probe, self.format)
+        if roughness > _MAX_ROW_ROUGHNESS:
+            raise SizeMismatch(
+                f'rpicam: cannot confirm the frame size: the camera writes without pauses '
+                f'between frames (bursts {bursts}), and its data does not look like '
+                f'{self.format} frames (neighbouring luma rows differ by {roughness:.0f} on '
+                f'average; an image stays well under {_MAX_ROW_ROUGHNESS}, random bytes give '
+                f'about 85). Not publishing it.')
+        self.logger.warning('rpicam: could not measure the frame size (bursts %s); its data '
+                            'looks like %d-byte frames (row roughness %.0f), going on',
+                            bursts, expected, roughness)
 
     def _mismatch_message(self, measured: int) -> str:
         cfg = self.config
