@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
 from browser_viewer import BrowserViewer, find_chromium, LOOPBACK_ICE_ENV  # noqa: E402, RUF100
 import numpy as np  # noqa: E402, RUF100
 from stream import DirectPipe  # noqa: E402, RUF100 - bench/stream.py, the same peer
-from stream_fixtures import find_mediamtx, free_tcp_port, mediamtx_side_ports  # noqa: E402, RUF100
+from stream_fixtures import find_mediamtx, free_server_ports  # noqa: E402, RUF100
 
 from picam_ros.encoder import StreamConfig, StreamPublisher  # noqa: E402, RUF100
 from picam_ros.mediamtx import MediaServer, MediaServerConfig  # noqa: E402, RUF100
@@ -87,14 +87,17 @@ class Capture(threading.Thread):
         self.join(timeout=10)
 
 
+def drain(viewer: BrowserViewer) -> dict[int, tuple[float, float]]:
+    return {seq: (shown, received) for seq, shown, received in viewer.drain_records()}
+
+
 def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: float,
             producer: str, seconds: float) -> dict[str, object]:
-    os.environ.update({**mediamtx_side_ports(), **LOOPBACK_ICE_ENV})
-    server_config = MediaServerConfig(mediamtx_path=mediamtx, rtsp_port=free_tcp_port(),
-                                      webrtc_port=free_tcp_port(), hls_port=free_tcp_port())
+    os.environ.update(LOOPBACK_ICE_ENV)
+    server_config = MediaServerConfig(mediamtx_path=mediamtx, **free_server_ports())
     source = SyntheticSource(SyntheticConfig(width=width, height=height, fps=fps, noise=0))
     stream = StreamConfig(rtsp_port=server_config.rtsp_port, path='cam', fps=fps)
-    presented: dict[int, float] = {}
+    presented: dict[int, tuple[float, float]] = {}
     with MediaServer(server_config):
         sink = (StreamPublisher(stream, source.format) if producer == 'publisher' else
                 DirectPipe(stream, source.format))
@@ -117,10 +120,10 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
             end = time.monotonic() + seconds
             while time.monotonic() < end:
                 time.sleep(0.25)
-                presented.update(viewer.drain())
+                presented.update(drain(viewer))
             capture.measuring = False
             time.sleep(1.0)   # frames of the window still in flight
-            presented.update(viewer.drain())
+            presented.update(drain(viewer))
             offset_after = viewer.clock_offset_ms()
             stats_after = viewer.receiver_stats()
             dropped = sink.stats.dropped - dropped0 if isinstance(sink, StreamPublisher) else 0
@@ -137,15 +140,21 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
                 sink.close()
     offset = (offset_before + offset_after) / 2
     captured = capture.captured
-    latency = [presented[s] - offset - t / 1e6 for s, t in captured.items() if s in presented]
-    return {'latency_ms': latency, 'frames': len(captured),
+    latency = [presented[s][0] - offset - t / 1e6 for s, t in captured.items() if s in presented]
+    network = [presented[s][1] - offset - t / 1e6 for s, t in captured.items()
+               if s in presented and presented[s][1] > 0]
+    browser = [presented[s][0] - presented[s][1] for s in captured
+               if s in presented and presented[s][1] > 0]
+    return {'latency_ms': latency, 'frames': len(captured), 'network_ms': network,
+            'browser_ms': browser,
             'lost': sum(1 for s in captured if s not in presented),
             'publisher_drops': dropped, 'stdin_ms': stdin_ms,
             'clock_drift_ms': offset_after - offset_before,
             'unreadable': state['unreadable'], 'sessions': state['sessions'],
             'receiver': {k: stats_after[k] - stats_before[k] for k in
                          ('framesReceived', 'framesDecoded', 'framesDropped', 'packetsLost',
-                          'presented')},
+                          'presented', 'unobserved', 'qualityTotal', 'qualityDropped',
+                          'freezeCount')},
             'jitter_buffer_ms': stats_after['jitterBufferDelayMs']}
 
 

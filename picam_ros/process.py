@@ -120,6 +120,7 @@ class ProcessSpec:
     on_output: Callable[[str], None] | None = None
     death_signal: int = signal.SIGKILL
     stdin_eof_grace: float = 0.0
+    cwd: str | None = None   # working directory of the child (None: ours)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -591,6 +592,7 @@ class ManagedProcess:
                 bufsize=0,
                 start_new_session=True,
                 env=env,
+                cwd=self.spec.cwd,
             )
         except OSError as exc:
             os.close(read_fd)

@@ -107,7 +107,15 @@ class BrowserViewer:
 
     def drain(self) -> list[tuple[int, float]]:
         """Return and forget the frames presented since the last call: (sequence, wall ms)."""
-        return [(int(s), float(t)) for s, t in self.page.evaluate('picam.drain()')]
+        return [(sequence, presented) for sequence, presented, _ in self.drain_records()]
+
+    def drain_records(self) -> list[tuple[int, float, float]]:
+        """Like :meth:`drain`, with the frame's receive time: (sequence, presented, received).
+
+        Times are wall-clock ms; ``received`` (the last RTP packet of the frame, from
+        requestVideoFrameCallback's metadata) is -1 when the browser does not give it.
+        """
+        return [(int(s), float(p), float(r)) for s, p, r in self.page.evaluate('picam.drain()')]
 
     def state(self) -> dict:
         return self.page.evaluate('({sessions: picam.sessions, unreadable: picam.unreadable, '

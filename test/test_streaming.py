@@ -262,12 +262,12 @@ def test_stop_leaves_no_process_or_thread_and_is_idempotent():
 OWNER = """
     import sys, threading
     sys.path.insert(0, {testdir!r})
-    from stream_fixtures import RtspReceiver, free_tcp_port, frame_from_i420, scene_i420
+    from stream_fixtures import (RtspReceiver, free_server_ports, free_tcp_port,
+                                 frame_from_i420, scene_i420)
     from picam_ros.frames import FrameFormat
     from picam_ros.encoder import StreamConfig, StreamPublisher
     from picam_ros.mediamtx import MediaServer, MediaServerConfig
-    server = MediaServer(MediaServerConfig(mediamtx_path={fake!r}, rtsp_port=free_tcp_port(),
-                                           webrtc_port=free_tcp_port(), hls_port=free_tcp_port()))
+    server = MediaServer(MediaServerConfig(mediamtx_path={fake!r}, **free_server_ports()))
     server.start()
     port = free_tcp_port()
     receiver = RtspReceiver(port, 'cam', 320, 240).start()
