@@ -35,13 +35,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
-import rclpy.logging
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
@@ -50,15 +46,12 @@ from sensor_msgs.msg import Image, PointCloud2
 
 from picam_ros.centroid_pipeline import CentroidPipeline, WindowStats
 from picam_ros.centroid_settings import DIAGNOSTICS_ROW, KeyingProfiles, PROFILES_ROW
+from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
+from picam_ros.node_runner import run_node
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.params import config_from_ros, ParamRow
-from picam_ros.ros_conversions import (
-    fill_image,
-    ImagePayload,
-    make_pointcloud2,
-    new_payload_buffer,
-    parameter_descriptor,
-)
+from picam_ros.ros_conversions import fill_image, ImagePayload, new_payload_buffer
+from picam_ros.ros_messages import make_pointcloud2, parameter_descriptor
 
 NODE_NAME = 'centroids'
 
@@ -175,19 +168,17 @@ class CentroidNode(Node):
     # -- diagnostics -------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
         stats = self._pipeline.report()
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        array.status = [self._status(stats)]
-        self._diagnostics.publish(array)
+        self._diagnostics.publish(diagnostic_array(self.get_clock().now().to_msg(),
+                                                   [self._status(stats)]))
 
     def _status(self, stats: WindowStats) -> DiagnosticStatus:
         if stats.last_frame_age_s is None or stats.last_frame_age_s > 2 * self._period:
-            level = DiagnosticStatus.WARN
+            level = WARN
             message = f'no images on {self.resolve_topic_name("image")}'
         elif stats.errors:
-            level, message = DiagnosticStatus.ERROR, stats.last_error
+            level, message = ERROR, stats.last_error
         else:
-            level = DiagnosticStatus.OK
+            level = OK
             message = f'{stats.rate_hz:.1f} Hz, {stats.processing_ms_mean:.2f} ms per frame'
         values = {
             'processed rate (Hz)': f'{stats.rate_hz:.2f}',
@@ -202,29 +193,13 @@ class CentroidNode(Node):
         for profile in self._profiles.names:
             values[f'{profile}: blobs'] = stats.blobs.get(profile, 0)
             values[f'{profile}: dropped by max_centroids'] = stats.dropped.get(profile, 0)
-        return DiagnosticStatus(
-            level=level, name=f'{self.get_fully_qualified_name()}: centroids', message=message,
-            hardware_id=self.get_fully_qualified_name(),
-            values=[KeyValue(key=key, value=str(value)) for key, value in values.items()])
+        return diagnostic_status(f'{self.get_fully_qualified_name()}: centroids',
+                                 self.get_fully_qualified_name(), level, message, values)
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = CentroidNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, ParameterException) as error:   # bad parameters: one line, no traceback
-        rclpy.logging.get_logger(NODE_NAME).fatal(str(error))
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(CentroidNode, NODE_NAME, args)
 
 
 if __name__ == '__main__':
-    main()
+    raise SystemExit(main())

@@ -41,7 +41,7 @@ __all__ = [
     'key_mask',
 ]
 
-# One record per blob. Packed (41 bytes): the C++ layer writes records at these offsets.
+# One record per blob. Packed (77 bytes): the C++ layer writes records at these offsets.
 CENTROID_DTYPE = np.dtype([
     ('x', 'f8'),               # mean pixel x, full-frame coordinates, pixel centres at integers
     ('y', 'f8'),
@@ -52,6 +52,12 @@ CENTROID_DTYPE = np.dtype([
     ('bbox_h', 'i4'),
     ('touches_border', '?'),   # the box touches the edge of the searched region (frame or ROI)
     ('mean_luma', 'f4'),
+    ('mu20', 'f8'),            # central moments (raw, as cv2.moments' mu20, mu11, mu02)
+    ('mu11', 'f8'),
+    ('mu02', 'f8'),
+    ('orientation', 'f4'),     # equivalent ellipse: major axis angle, radians from +x towards +y
+    ('major_axis', 'f4'),      # full axis lengths of the equivalent ellipse, pixels
+    ('minor_axis', 'f4'),
 ])
 
 
@@ -215,18 +221,16 @@ def key_mask(luma: np.ndarray, params: KeyingParams, u: np.ndarray | None = None
 
 
 def _frame_planes(frame: Any, params: KeyingParams) -> dict[str, Any]:
-    """Chroma arguments for a picam_ros.frames.Frame (duck-typed: only the views are used)."""
-    layout = frame.format.layout
-    if layout not in ('i420', 'nv12', 'nv21', 'mono8'):
-        raise ValueError(f'frame: unsupported layout {layout!r}')
+    """Chroma arguments for a picam_ros.frames.Frame (its ``planes()``, zero-copy)."""
+    planes = frame.planes()
     if not params.uses_chroma:
         return {}
-    if layout == 'mono8':
-        raise ValueError('frame: layout mono8 has no chroma, but params gate on U/V '
-                         '(u_min/u_max/v_min/v_max)')
-    if layout == 'i420':
-        return {'u': frame.u, 'v': frame.v}
-    return {'uv': frame.uv, 'uv_order': 'uv' if layout == 'nv12' else 'vu'}
+    if planes.u is None and planes.uv is None:
+        raise ValueError(f'frame: layout {frame.format.layout} has no chroma, but params gate '
+                         f'on U/V (u_min/u_max/v_min/v_max)')
+    if planes.uv is not None:
+        return {'uv': planes.uv, 'uv_order': planes.uv_order}
+    return {'u': planes.u, 'v': planes.v}
 
 
 def find_centroids_in_frame(frame: Any, params: KeyingParams) -> CentroidResult:

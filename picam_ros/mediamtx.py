@@ -44,6 +44,7 @@ import threading
 
 from picam_ros.config import config_field, ConfigError
 from picam_ros.process import (
+    find_executable,
     ManagedProcess,
     ProcessError,
     ProcessSpec,
@@ -257,7 +258,7 @@ class MediaServer:
 
     @property
     def ready(self) -> bool:
-        """True when publishers can connect now."""
+        """Tell whether publishers can connect now."""
         if self._state == self.EXTERNAL:
             return self._external_probe()
         process = self._process
@@ -281,20 +282,19 @@ class MediaServer:
         """Find the MediaMTX executable, or raise :class:`MediaServerUnavailable`."""
         configured = self.config.mediamtx_path or os.environ.get('MEDIAMTX')
         if configured:
-            found = shutil.which(configured) if os.sep not in configured else (
-                configured if os.path.isfile(configured) else None)
+            found = find_executable(configured)
             if found is None:
                 raise MediaServerUnavailable(
-                    f'MediaMTX not found at {configured!r}; fix mediamtx_path / $MEDIAMTX')
-            if not os.access(found, os.X_OK):
-                raise MediaServerUnavailable(f'MediaMTX at {found!r} is not executable')
+                    f'MediaMTX not found at {configured!r} (or not executable); fix the path '
+                    f'given (stream.mediamtx_path, --stream-mediamtx-path or $MEDIAMTX)')
             return os.path.abspath(found)   # it runs in a directory of its own
-        found = shutil.which('mediamtx')
+        found = find_executable('mediamtx')
         if found is None:
             raise MediaServerUnavailable(
                 'MediaMTX not found on PATH; install it (https://github.com/bluenviron/mediamtx/'
-                'releases) or set mediamtx_path / $MEDIAMTX, or use an external server')
-        return found
+                'releases) and put it on PATH, give its path (stream.mediamtx_path, '
+                '--stream-mediamtx-path or $MEDIAMTX), or use an external server')
+        return os.path.abspath(found)
 
     def start(self) -> None:
         """Start MediaMTX and wait until its RTSP port accepts connections.
