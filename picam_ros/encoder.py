@@ -334,6 +334,7 @@ class StreamPublisher:
             self._process = ManagedProcess(ProcessSpec(
                 name='ffmpeg-encoder', argv=self._argv, stdin_pipe=True, stop_timeout=2.0,
                 stdin_eof_grace=1.0,
+                new_session=False,   # our scheduling autogroup: see ProcessSpec.new_session
                 backoff_initial=self.config.backoff_initial,
                 backoff_max=self.config.backoff_max, stable_after=5.0,
                 on_output=self._on_encoder_output),

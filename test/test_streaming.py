@@ -206,6 +206,18 @@ def test_encoder_that_was_busy_gets_the_newest_frame_and_the_older_waiting_one_i
     assert encoded == [0, 1, 2, 3, 39, 40, 41, 42]   # 38 was stale when the encoder was ready
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason='Popen(process_group=) is Python 3.11+')
+def test_encoder_stays_in_our_session_and_leads_its_own_process_group():
+    # A session of its own would be a scheduling autogroup of its own (slower on a busy host).
+    port = free_tcp_port()
+    with RtspReceiver(port, 'cam', W, H), publisher(port) as pub:
+        send_paced(pub, FrameMaker(FrameFormat(W, H, 'i420')), range(2))
+        pid = pub.encoder_pid
+        assert os.getsid(pid) == os.getsid(0)
+        assert os.getpgid(pid) == pid   # so a stop still signals its whole group
+    assert process_gone(pid)
+
+
 def test_encoder_pipe_never_holds_a_whole_frame():
     for width, height in ((320, 240), (640, 480), (1280, 720)):
         port = free_tcp_port()
