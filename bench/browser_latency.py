@@ -203,15 +203,18 @@ def report(size: str, runs: dict[str, list[dict[str, object]]]) -> float:
         total = {key: sum(r[key] for r in rs)
                  for key in ('lost', 'camera_skips', 'publisher_drops')}
         rec = {key: sum(r['receiver'][key] for r in rs)
-               for key in ('qualityDropped', 'unobserved')}
+               for key in ('qualityDropped', 'unobserved', 'packetsLost', 'framesDropped')}
         print(f'   {size:<13} {label:<24} {med(p50):>6.1f} '
               f'{med([pct(r["latency_ms"], 90) for r in rs]):>6.1f} '
               f'{med([pct(r["network_ms"], 50) for r in rs]):>7.1f} '
               f'{med([pct(r["browser_ms"], 50) for r in rs]):>7.1f} '
-              f'{total["lost"]:>5}/{frames:<5} {total["camera_skips"]:>6} '
+              f'{total["lost"]:>5}/{frames:<5} {total["lost"] - rec["unobserved"]:>5} '
+              f'{total["camera_skips"]:>6} '
               f'{total["publisher_drops"]:>6} {rec["qualityDropped"]:>7} '
               f'{rec["unobserved"]:>6} {med([pct(r["read_late_ms"], 90) for r in rs]):>5.1f}  '
               f'{"/".join(f"{v:.0f}" for v in p50)}')
+        print(f'   {"":<13} {"":<24} WebRTC in the window: packetsLost {rec["packetsLost"]}, '
+              f'framesDropped (before decoding) {rec["framesDropped"]}')
     pairs = [pct(a['latency_ms'], 50) / pct(b['latency_ms'], 50)
              for a, b in zip(runs['publisher'], runs['direct'])]
     ratio = med([pct(r['latency_ms'], 50) for r in runs['publisher']]) / med(
@@ -248,13 +251,15 @@ def main() -> None:
     print(f'capture -> presented in Chromium (ms): medians over {args.repeats} interleaved runs '
           f"of {args.seconds:g} s per path of each run's p50/p90; net = capture -> last packet "
           f'received by Chromium, browser = received -> presented')
-    print('lost = frames the camera made in the window that the page never presented; of them: '
-          'cam skip (never read: the capture loop was blocked), pub drop (publisher dropped), '
-          'comp drop (decoded, not composited: getVideoPlaybackQuality); unseen = presented '
+    print("not seen = frames the camera made in the window that the page's callback never saw; "
+          'never = of them, never presented (not seen - unseen); cam = never read (the capture '
+          'loop was blocked), pub = dropped by the publisher, comp = decoded, not composited '
+          '(getVideoPlaybackQuality); unseen = presented '
           "but not seen by the page's callback (presentedFrames); late = p90 of how late the "
           'capture loop read a frame after the camera took it (included in the latency)')
     print(f'   {"size":<13} {"path":<24} {"p50":>6} {"p90":>6} {"net":>7} {"browser":>7} '
-          f'{"lost":>11} {"cam":>6} {"pub":>6} {"comp":>7} {"unseen":>6} {"late":>5}  '
+          f'{"not seen":>11} {"never":>5} {"cam":>6} {"pub":>6} {"comp":>7} {"unseen":>6} '
+          f'{"late":>5}  '
           f'p50 per run')
     ratios = []
     with BrowserViewer(chromium, extra_flags=args.chromium_flag) as viewer:
