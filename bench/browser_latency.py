@@ -208,8 +208,7 @@ def report(size: str, runs: dict[str, list[dict[str, object]]]) -> float:
               f'{med([pct(r["latency_ms"], 90) for r in rs]):>6.1f} '
               f'{med([pct(r["network_ms"], 50) for r in rs]):>7.1f} '
               f'{med([pct(r["browser_ms"], 50) for r in rs]):>7.1f} '
-              f'{total["lost"]:>5}/{frames:<5} {total["lost"] - rec["unobserved"]:>5} '
-              f'{total["camera_skips"]:>6} '
+              f'{total["lost"]:>5}/{frames:<5} {total["camera_skips"]:>6} '
               f'{total["publisher_drops"]:>6} {rec["qualityDropped"]:>7} '
               f'{rec["unobserved"]:>6} {med([pct(r["read_late_ms"], 90) for r in rs]):>5.1f}  '
               f'{"/".join(f"{v:.0f}" for v in p50)}')
@@ -252,13 +251,14 @@ def main() -> None:
           f"of {args.seconds:g} s per path of each run's p50/p90; net = capture -> last packet "
           f'received by Chromium, browser = received -> presented')
     print("not seen = frames the camera made in the window that the page's callback never saw; "
-          'never = of them, never presented (not seen - unseen); cam = never read (the capture '
+          'of them cam = never read (the capture '
           'loop was blocked), pub = dropped by the publisher, comp = decoded, not composited '
           '(getVideoPlaybackQuality); unseen = presented '
-          "but not seen by the page's callback (presentedFrames); late = p90 of how late the "
+          "but not seen by the page's callback (presentedFrames; comp and unseen are counted "
+          'over the window plus its last second); late = p90 of how late the '
           'capture loop read a frame after the camera took it (included in the latency)')
     print(f'   {"size":<13} {"path":<24} {"p50":>6} {"p90":>6} {"net":>7} {"browser":>7} '
-          f'{"not seen":>11} {"never":>5} {"cam":>6} {"pub":>6} {"comp":>7} {"unseen":>6} '
+          f'{"not seen":>11} {"cam":>6} {"pub":>6} {"comp":>7} {"unseen":>6} '
           f'{"late":>5}  '
           f'p50 per run')
     ratios = []
