@@ -126,7 +126,7 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
     presented: dict[int, tuple[float, float]] = {}
     with MediaServer(server_config):
         sink = (StreamPublisher(stream, source.format) if producer == 'publisher' else
-                DirectPipe(stream, source.format))
+                DirectPipe(stream, source.format, new_session=producer == 'direct_session'))
         if isinstance(sink, StreamPublisher):
             sink.start()
         source.start()
@@ -192,11 +192,12 @@ def med(values) -> float:
 
 
 PATHS = (('publisher', 'StreamPublisher'), ('direct', 'direct pipe (original)'))
+SESSION_PEER = ('direct_session', 'direct pipe, own session')
 
 
-def report(size: str, runs: dict[str, list[dict[str, object]]]) -> float:
+def report(size: str, runs: dict[str, list[dict[str, object]]], paths=PATHS) -> float:
     """Print one size's table; return the median over runs of the publisher/direct p50 ratio."""
-    for producer, label in PATHS:
+    for producer, label in paths:
         rs = runs[producer]
         p50 = [pct(r['latency_ms'], 50) for r in rs]
         frames = sum(r['frames'] for r in rs)
@@ -230,6 +231,8 @@ def main() -> None:
                         help='runs per path and size, the paths interleaved (ABBA order)')
     parser.add_argument('--sizes', nargs='+', default=[f'{w}x{h}@{f:g}' for w, h, f in SIZES],
                         help='WxH@FPS')
+    parser.add_argument('--session-peer', action='store_true',
+                        help='also run the direct pipe with ffmpeg in a session of its own')
     parser.add_argument('--chromium-flag', action='append', default=[],
                         help='extra Chromium flag (repeatable), e.g. --disable-frame-rate-limit')
     args = parser.parse_args()
@@ -264,14 +267,15 @@ def main() -> None:
     ratios = []
     with BrowserViewer(chromium, extra_flags=args.chromium_flag) as viewer:
         for width, height, fps in sizes:
-            runs: dict[str, list[dict[str, object]]] = {p: [] for p, _ in PATHS}
+            paths = PATHS + (SESSION_PEER,) if args.session_peer else PATHS
+            runs: dict[str, list[dict[str, object]]] = {p: [] for p, _ in paths}
             for repeat in range(args.repeats):
-                order = PATHS if repeat % 2 == 0 else PATHS[::-1]
+                order = paths if repeat % 2 == 0 else paths[::-1]
                 for producer, _ in order:
                     runs[producer].append(one_run(viewer, mediamtx, width, height, fps,
                                                   producer, args.seconds))
             size = f'{width}x{height}@{fps:g}'
-            ratios.append((size, report(size, runs)))
+            ratios.append((size, report(size, runs, paths)))
             if (width, height) == (1280, 720):
                 ours = med([pct(r['latency_ms'], 50) for r in runs['publisher']])
                 print(f'   goal p50 < {GOAL_P50_MS:.0f} ms at 1280x720@30: '
