@@ -326,7 +326,32 @@ def test_mediamtx_writes_nothing_into_the_callers_directory(server_config, tmp_p
     assert not workdir.exists()
 
 
-def test_no_moq_server_and_no_multicast(server_config):
+def rtsp_setup_status(port: int, transport: str) -> str:
+    """Ask to read track 0 of /cam with ``transport``; return the status line."""
+    url = f'rtsp://127.0.0.1:{port}/cam/trackID=0'
+    with socket.create_connection(('127.0.0.1', port), timeout=GUARD) as sock:
+        sock.sendall(f'SETUP {url} RTSP/1.0\r\nCSeq: 1\r\nTransport: {transport}\r\n\r\n'
+                     .encode())
+        reply = b''
+        while b'\r\n' not in reply and (chunk := sock.recv(4096)):
+            reply += chunk
+    return reply.split(b'\r\n', 1)[0].decode()
+
+
+def test_rtsp_readers_get_udp_or_tcp_but_not_multicast(server_config):
+    port = server_config.rtsp_port
+    with MediaServer(server_config), \
+            StreamPublisher(StreamConfig(rtsp_port=port), FrameFormat(W, H)) as pub, \
+            Camera(pub):
+        assert wait_until(lambda: pub.stats.connected, GUARD), pub.stats
+        multicast = rtsp_setup_status(port, 'RTP/AVP;multicast')
+        udp = rtsp_setup_status(port, 'RTP/AVP;unicast;client_port=40000-40001')
+        tcp = rtsp_setup_status(port, 'RTP/AVP/TCP;unicast;interleaved=0-1')
+    assert multicast.endswith('461 Unsupported Transport'), multicast
+    assert udp.endswith('200 OK') and tcp.endswith('200 OK'), (udp, tcp)
+
+
+def test_no_moq_server_and_udp_only_on_the_configured_ports(server_config):
     with MediaServer(server_config) as server:
         udp = bound_udp_ports(server.pid)
         tcp = listening_tcp_ports(server.pid)
