@@ -284,14 +284,19 @@ class _Spawner:
             else:
                 future.set_result(popen)
 
-    def _child_setup(self, death_signal: int) -> Callable[[], None] | None:
+    def _child_setup(self, death_signal: int) -> Callable[[], None]:
         prctl = self._prctl
-        if prctl is None:
-            return None
         parent_pid = os.getpid()
 
         def in_child_before_exec() -> None:
-            # Runs between fork and exec: keep it to two syscalls, no allocation, no locks.
+            # Runs between fork and exec: keep it to a few syscalls, no allocation, no locks.
+            # An ignored signal stays ignored across exec: a parent started as a background job
+            # (or under nohup) ignores SIGINT, and its children would then ignore the SIGINT
+            # that stops them gently, so every stop would escalate.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if prctl is None:
+                return
             prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
             if os.getppid() != parent_pid:  # the parent died before prctl took effect
                 os.kill(os.getpid(), signal.SIGKILL)
