@@ -502,7 +502,7 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
         // the first run that may still touch, because that run can also touch the next one.
         std::size_t above = 0;
         const std::int64_t y_squared = static_cast<std::int64_t>(y) * y;
-        scanner.scan(y, [&](int begin, int end) __attribute__((always_inline)) {
+        scanner.scan(y, [&](int begin, int end) {
             const std::int32_t x0 = region.x + begin;
             const std::int32_t x1 = region.x + end;
             while (above < n_above && above_runs[above].x1 + slack <= x0) {
