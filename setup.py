@@ -60,7 +60,7 @@ setup(
          sorted(glob('config/*.yaml') + glob('config/*.yml') + glob('config/*.xml'))),
     ],
     python_requires='>=3.10',
-    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML'],
+    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML', 'Pillow'],
     extras_require={
         'test': [
             # Jazzy's platform (Ubuntu 24.04) ships pytest 7.4, and launch_testing's pytest
@@ -92,9 +92,9 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'camera_node = picam_ros.camera_node:main',
-            'centroid_node = picam_ros.centroid_node:main',
-            'picam-ros = picam_ros.cli:main',
+            'camera_node = picam_ros.entry_points:camera_node',
+            'centroid_node = picam_ros.entry_points:centroid_node',
+            'picam-ros = picam_ros.entry_points:runner',
         ],
     },
 )
