@@ -239,7 +239,7 @@ def test_gentle_child_stops_on_sigint_without_escalation():
     assert child.returncode == 7
 
 
-GENTLE_PARENT = textwrap.dedent('''
+GENTLE_PARENT = textwrap.dedent("""
     import sys
     from picam_ros.process import ManagedProcess, ProcessSpec
     CODE = (
@@ -255,7 +255,7 @@ GENTLE_PARENT = textwrap.dedent('''
     assert child.stdout.readline() == b'handler installed\\n'
     child.stop()
     print(child.returncode)
-    ''')
+    """)
 
 
 def test_child_of_a_parent_that_ignores_sigint_still_stops_on_sigint():
@@ -263,7 +263,7 @@ def test_child_of_a_parent_that_ignores_sigint_still_stops_on_sigint():
     # survives fork and exec: the child must get the default disposition back.
     result = subprocess.run(
         [PY, '-c', GENTLE_PARENT], capture_output=True, text=True, timeout=60, check=False,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # noqa: PLW1509
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ['7']
 
