@@ -58,6 +58,7 @@ from picam_ros.camera_settings import (
     viewer_urls,
 )
 from picam_ros.frames import Frame
+from picam_ros.inprocess_centroids import InprocessCentroids
 from picam_ros.pacing import FrameThrottle
 from picam_ros.ros_conversions import fill_image, image_payload, parameter_descriptor
 from picam_ros.sources import SourceConfig, SourceError
@@ -107,6 +108,7 @@ class CameraNode(Node):
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._runtime: CameraRuntime | None = None
+        self._centroids: InprocessCentroids | None = None
         self._log_handler = _RosLogHandler(self.get_logger())
         core_logger = logging.getLogger('picam_ros')
         core_logger.addHandler(self._log_handler)
@@ -149,6 +151,12 @@ class CameraNode(Node):
         self._hardware_id = self._describe_source(settings.source)
         # No frame for this long means the camera stalled (a slow camera gets three periods).
         self._stale_after = max(2 * DIAGNOSTICS_PERIOD_S, 3.0 / settings.source.fps)
+        if settings.centroids_enabled:
+            # First sink: its offer is a cheap copy, the image publisher's serialisation is not.
+            self._centroids = InprocessCentroids(
+                self, rate_hz=settings.centroids_rate_hz, fps=settings.source.fps,
+                frame_id=lambda: self._output.frame_id, rows=self._rows.values())
+            self._runtime.add_sink(self._centroids.offer, 'centroids')
         self._runtime.add_sink(self._publish_frame, 'ros-publisher')
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -195,9 +203,15 @@ class CameraNode(Node):
         """
         changes: dict[str, Any] = {}
         fmt = self._runtime.format
+        centroids = None
+        if self._centroids is not None:
+            centroids = self._centroids.propose({p.name: p.value for p in parameters})
+            if not centroids.ok:
+                return SetParametersResult(successful=False, reason=centroids.reason)
         for parameter in parameters:
             row = self._rows.get(parameter.name)
-            if row is None or parameter.name not in LIVE_PARAMETERS:
+            if (row is None or parameter.name not in LIVE_PARAMETERS
+                    or parameter.name.startswith('centroids.')):
                 continue
             check = row.check(parameter.value)
             if not check.ok:
@@ -218,6 +232,8 @@ class CameraNode(Node):
                 changes[parameter.name] = parameter.value
         if changes:
             self._output = dataclasses.replace(self._output, **changes)
+        if centroids is not None:
+            self._centroids.apply(centroids)
         return SetParametersResult(successful=True)
 
     # -- capture thread ----------------------------------------------------------------------
@@ -262,6 +278,8 @@ class CameraNode(Node):
         array.status = [self._camera_status(stats)]
         if stats.stream_state is not StreamState.DISABLED:
             array.status.append(self._stream_status(stats))
+        if self._centroids is not None:
+            array.status.append(self._centroids.status(DIAGNOSTICS_PERIOD_S))
         self._diag_pub.publish(array)
         if stats.capture_error:
             raise SourceError(stats.capture_error)
@@ -327,6 +345,8 @@ class CameraNode(Node):
         try:
             if self._runtime is not None:
                 self._runtime.stop()
+            if self._centroids is not None:
+                self._centroids.stop()
         finally:
             logging.getLogger('picam_ros').removeHandler(self._log_handler)
             super().destroy_node()

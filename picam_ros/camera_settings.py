@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from picam_ros.camera_runtime import CameraRuntime, Log, RuntimeConfig
+from picam_ros.centroid_settings import PROFILES_ROW
 from picam_ros.config import ConfigError
 from picam_ros.encoder import StreamConfig, StreamPublisher
 from picam_ros.mediamtx import MediaServer, MediaServerConfig, MediaServerUnavailable
@@ -106,6 +107,18 @@ def camera_parameter_rows() -> tuple[ParamRow, ...]:
                  'reliability of the image and camera_info publishers (large frames over '
                  'best_effort need a big socket receive buffer, see README)',
                  choices=RELIABILITIES, read_only=True, flag=''),
+        ParamRow('centroids.enabled', 'bool', False,
+                 'run the centroid pipeline in this process, straight from capture (no frame '
+                 'is serialised for it): centroids, <profile>/centroids and debug_image as the '
+                 'centroid node publishes them, with the same profiles and <profile>.* '
+                 'parameters', read_only=True, launch='inprocess_centroids', flag=''),
+        ParamRow('centroids.rate_hz', 'double', 5.0,
+                 'rate of the in-process centroids, frames picked by capture time (0, or the '
+                 'camera fps or more: every frame)', minimum=0.0, maximum=1000.0,
+                 launch='inprocess_rate_hz', flag=''),
+        dataclasses.replace(PROFILES_ROW, flag='', description=(
+            'keying profiles of the in-process centroids (centroids.enabled); each has '
+            '<profile>.* parameters and its own output topic, as on the centroid node')),
         ParamRow('stream.enabled', 'bool', True,
                  'publish a live H.264 stream through MediaMTX for browsers (WebRTC)',
                  read_only=True, launch='stream', flag=''),
@@ -127,6 +140,9 @@ class CameraSettings:
     throttle_rate_hz: float
     qos_depth: int
     qos_reliability: str
+    centroids_enabled: bool = False
+    centroids_rate_hz: float = 5.0
+    profiles: tuple[str, ...] = tuple(PROFILES_ROW.default)
 
     @classmethod
     def from_parameters(cls, values: Mapping[str, Any],
@@ -160,7 +176,10 @@ class CameraSettings:
                    encoding=values['encoding'], frame_id=values['frame_id'],
                    camera_info_url=values['camera_info_url'],
                    throttle_rate_hz=values['throttle_rate_hz'],
-                   qos_depth=values['qos.depth'], qos_reliability=values['qos.reliability'])
+                   qos_depth=values['qos.depth'], qos_reliability=values['qos.reliability'],
+                   centroids_enabled=values['centroids.enabled'],
+                   centroids_rate_hz=values['centroids.rate_hz'],
+                   profiles=tuple(values['profiles']))
 
 
 def _named(build: Callable[..., Any], rows: list[ParamRow], *args: Any, **kwargs: Any) -> Any:
