@@ -276,3 +276,45 @@ def test_a_profile_named_like_a_camera_parameter_group_is_refused_in_one_line(ca
     assert process.process.returncode == 1
     assert "'stream' cannot name a keying profile" in output
     assert 'Traceback' not in output
+
+
+def installed_launch_files() -> bool:
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        import launch  # noqa: F401
+    except ImportError:
+        return False
+    try:
+        share = get_package_share_directory('picam_ros')
+    except (LookupError, ValueError):
+        return False
+    return os.path.isfile(os.path.join(share, 'launch', 'stream.launch.py'))
+
+
+@pytest.mark.skipif(not installed_launch_files(),
+                    reason='launch and an installed picam_ros (colcon build, sourced) needed')
+def test_stream_launch_inprocess_runs_no_centroid_node_and_centroids_flow(probe):
+    argv = ['ros2', 'launch', 'picam_ros', 'stream.launch.py', 'centroids:=inprocess',
+            'stream:=false', 'respawn:=false', f'width:={WIDTH}', f'height:={HEIGHT}',
+            f'centroid_rate_hz:={RATE_HZ}']
+    launched = subprocess.Popen(argv, env={**os.environ, 'ROS_DOMAIN_ID': DOMAIN_ID},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+    try:
+        clouds = probe.listen(sensor_msgs.PointCloud2, '/centroids')
+        assert probe.spin_until(lambda: len(clouds) >= 2)
+        first = len(clouds)
+        assert probe.spin_until(lambda: len(clouds) >= first + 20)
+        stamps = [stamp_ns(c) for c in clouds[first:]]
+        assert (len(stamps) - 1) * 1e9 / (stamps[-1] - stamps[0]) == pytest.approx(
+            RATE_HZ, rel=0.05)
+        names = probe.node.get_node_names()
+        assert 'camera' in names and 'centroids' not in names
+    finally:
+        launched.send_signal(signal.SIGINT)
+        try:
+            output = launched.communicate(timeout=GUARD_S)[0]
+        except subprocess.TimeoutExpired:
+            launched.kill()
+            output = launched.communicate(timeout=GUARD_S)[0]
+    assert launched.returncode == 0, output[-2000:]
