@@ -72,7 +72,7 @@ def launch_overrides(arguments: Mapping[str, str],
 LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
     **{name: ('', text) for name, text in _CAMERA_ARGUMENT_HELP.items()},
     'centroids': ('node', 'where centroids are computed: node (the centroid node, on the '
-                          'camera\'s throttled topic), inprocess (inside the camera node, '
+                          'throttled camera topic), inprocess (inside the camera node, '
                           'straight from capture: no frame crosses DDS) or off'),
     'image': ('camera/image_throttled',
               'image topic the centroid node processes (relative to the namespace)'),
