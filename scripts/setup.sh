@@ -34,4 +34,12 @@ constraints="$venv/numpy-constraint.txt"
 echo "${NUMPY_SPEC:-numpy}" > "$constraints"
 "$venv/bin/python" -m pip install -q -c "$constraints" pybind11 numpy
 "$venv/bin/python" -m pip install -q -c "$constraints" --no-build-isolation -e ".${extras}"
+# >>> stream tests (issue 10): real MediaMTX, headless Chromium + Playwright (pip; uses /usr/bin/chromium)
+if [ -n "$extras" ]; then
+    browser=(); command -v chromium >/dev/null || browser+=(chromium); command -v npm >/dev/null || browser+=(npm)
+    [ ${#browser[@]} -eq 0 ] || { $sudo apt-get update -qq; DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${browser[@]}"; }
+    "$venv/bin/python" -m pip install -q -c "$constraints" playwright
+    scripts/get-mediamtx.sh >/dev/null || echo "setup: no MediaMTX; its tests skip (and fail in CI)" >&2
+fi
+# <<< stream tests
 echo "picam_ros is set up in $venv"

@@ -16,14 +16,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+import shutil
 import socket
+import subprocess
 import sys
 import textwrap
 import threading
 import time
 
 import numpy as np
+import pytest
 
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.process import ManagedProcess, ProcessError, ProcessSpec, tcp_port_listening
@@ -63,6 +67,68 @@ def free_tcp_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def free_udp_port(pair: bool = False) -> int:
+    """Return a UDP port free on all addresses (with ``pair``: an even port whose next is free)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(('', 0))
+            port = s.getsockname()[1]
+            if not pair:
+                return port
+            if port % 2 or port >= 65535:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as t:
+                try:
+                    t.bind(('', port + 1))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError('no free UDP port pair found')
+
+
+# -- the real MediaMTX (scripts/get-mediamtx.sh) -------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+GET_MEDIAMTX = REPO / 'scripts' / 'get-mediamtx.sh'
+
+
+def find_mediamtx() -> str | None:
+    """Find the MediaMTX binary: ``$MEDIAMTX``, the get-mediamtx.sh cache, then PATH."""
+    configured = os.environ.get('MEDIAMTX')
+    if configured:
+        return configured
+    with_cache = subprocess.run(['bash', str(GET_MEDIAMTX), '--print-path'], check=False,
+                                capture_output=True, text=True).stdout.strip()
+    if with_cache and os.access(with_cache, os.X_OK):
+        return with_cache
+    return shutil.which('mediamtx')
+
+
+def require_mediamtx() -> str:
+    """Return the MediaMTX binary; skip without it, but fail in CI (``CI=true``)."""
+    binary = find_mediamtx()
+    if binary is None:
+        message = ('needs MediaMTX: run scripts/get-mediamtx.sh (or set $MEDIAMTX to a '
+                   'mediamtx binary)')
+        if os.environ.get('CI', '').lower() in ('true', '1', 'yes'):
+            pytest.fail(f'CI: {message}', pytrace=False)
+        pytest.skip(message)
+    return binary
+
+
+def mediamtx_side_ports() -> dict[str, str]:
+    """MTX_* variables moving the ports MediaServer does not set to free ones.
+
+    MediaServer sets the RTSP, WebRTC and HLS ports; the config's fixed UDP ports (RTP/RTCP,
+    multicast, WebRTC ICE) would collide between tests running at the same time.
+    """
+    rtp = free_udp_port(pair=True)
+    multicast = free_udp_port(pair=True)
+    return {'MTX_RTPADDRESS': f':{rtp}', 'MTX_RTCPADDRESS': f':{rtp + 1}',
+            'MTX_MULTICASTRTPPORT': str(multicast), 'MTX_MULTICASTRTCPPORT': str(multicast + 1),
+            'MTX_WEBRTCLOCALUDPADDRESS': f':{free_udp_port()}'}
 
 
 # -- synthetic frames with a stamped counter -----------------------------------------------------
