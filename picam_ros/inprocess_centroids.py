@@ -76,10 +76,10 @@ class InprocessCentroids:
         self._publisher = CentroidPublisher(node, self.pipeline)
         self._worker = CentroidWorker(self.pipeline, self._publish, on_error=self._log_error)
         self._worker.start()
-
-    @property
-    def topics(self) -> list[str]:
-        return self._publisher.topics
+        node.get_logger().info(
+            f'in-process centroids (keying profiles {", ".join(profiles.names)}) on '
+            f'{", ".join(self._publisher.topics)} at '
+            f'{"every frame" if rate_hz <= 0 or rate_hz >= fps else f"{rate_hz:g} Hz"}')
 
     # -- capture thread ------------------------------------------------------------------
     def offer(self, frame: Frame) -> None:
