@@ -345,9 +345,10 @@ class CameraNode(Node):
         try:
             if self._runtime is not None:
                 self._runtime.stop()
-            if self._centroids is not None:
-                self._centroids.stop()
         finally:
+            if self._centroids is not None and not self._centroids.stop():
+                self.get_logger().warning('in-process centroid worker still busy after 1 s; '
+                                          'leaving it behind')
             logging.getLogger('picam_ros').removeHandler(self._log_handler)
             super().destroy_node()
 

@@ -37,7 +37,7 @@ from picam_ros.ros_conversions import ImagePlanes
 
 #: Called on the worker thread with the frame, its planes and every profile's result.
 ResultSink = Callable[[Frame, ImagePlanes, list[ProfileResult]], None]
-JOIN_TIMEOUT_S = 2.0
+JOIN_TIMEOUT_S = 1.0   # the node must end within 2 s of SIGINT, capture stop included
 
 
 def rate_decimation(rate_hz: float, fps: float) -> DecimationConfig:
