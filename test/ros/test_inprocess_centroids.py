@@ -278,6 +278,15 @@ def test_a_profile_named_like_a_camera_parameter_group_is_refused_in_one_line(ca
     assert 'Traceback' not in output
 
 
+def test_sigint_ends_the_node_cleanly_while_every_frame_is_processed(probe, camera):
+    process = camera(**{'centroids.rate_hz': 0.0})
+    clouds = probe.listen(sensor_msgs.PointCloud2, '/centroids')
+    assert probe.spin_until(lambda: len(clouds) >= 10)
+    output = process.stop()
+    assert process.process.returncode == 0, output[-2000:]
+    assert 'Traceback' not in output and 'still busy' not in output
+
+
 def installed_launch_files() -> bool:
     try:
         from ament_index_python.packages import get_package_share_directory
