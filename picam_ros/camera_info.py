@@ -90,7 +90,7 @@ class CameraCalibration:
 
     @property
     def calibrated(self) -> bool:
-        """True unless K is zero (sensor_msgs/CameraInfo: K[0] == 0 means uncalibrated)."""
+        """Tell whether K is non-zero (sensor_msgs/CameraInfo: K[0] == 0 means uncalibrated)."""
         return self.k[0] != 0.0
 
     @classmethod

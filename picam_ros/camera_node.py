@@ -31,12 +31,8 @@ import logging
 import socket
 from typing import Any
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -57,10 +53,13 @@ from picam_ros.camera_settings import (
     LIVE_PARAMETERS,
     viewer_urls,
 )
+from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.frames import Frame
 from picam_ros.inprocess_centroids import InprocessCentroids
+from picam_ros.node_runner import run_node
 from picam_ros.pacing import FrameThrottle
-from picam_ros.ros_conversions import fill_image, image_payload, parameter_descriptor
+from picam_ros.ros_conversions import fill_image, image_payload
+from picam_ros.ros_messages import parameter_descriptor
 from picam_ros.sources import SourceConfig, SourceError
 
 NODE_NAME = 'camera'
@@ -154,7 +153,7 @@ class CameraNode(Node):
         if settings.centroids_enabled:
             # First sink: its offer is a cheap copy, the image publisher's serialisation is not.
             self._centroids = InprocessCentroids(
-                self, rate_hz=settings.centroids_rate_hz, fps=settings.source.fps,
+                self, fmt=fmt, rate_hz=settings.centroids_rate_hz, fps=settings.source.fps,
                 frame_id=lambda: self._output.frame_id, rows=self._rows.values())
             self._runtime.add_sink(self._centroids.offer, 'centroids')
         self._runtime.add_sink(self._publish_frame, 'ros-publisher')
@@ -273,14 +272,12 @@ class CameraNode(Node):
         ``respawn`` starts a fresh node, rather than a node that publishes nothing forever.
         """
         stats = self._runtime.stats()
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        array.status = [self._camera_status(stats)]
+        statuses = [self._camera_status(stats)]
         if stats.stream_state is not StreamState.DISABLED:
-            array.status.append(self._stream_status(stats))
+            statuses.append(self._stream_status(stats))
         if self._centroids is not None:
-            array.status.append(self._centroids.status(DIAGNOSTICS_PERIOD_S))
-        self._diag_pub.publish(array)
+            statuses.append(self._centroids.status(DIAGNOSTICS_PERIOD_S))
+        self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), statuses))
         if stats.capture_error:
             raise SourceError(stats.capture_error)
 
@@ -289,14 +286,14 @@ class CameraNode(Node):
         previous, self._last_counts = self._last_counts, counts
         stale = stats.last_frame_age is None or stats.last_frame_age > self._stale_after
         if stats.capture_error:
-            level, message = DiagnosticStatus.ERROR, stats.capture_error
+            level, message = ERROR, stats.capture_error
         elif stale:
-            level, message = DiagnosticStatus.ERROR, 'no frames'
+            level, message = ERROR, 'no frames'
         elif counts != previous:
-            level, message = DiagnosticStatus.WARN, (
+            level, message = WARN, (
                 f'{stats.fps:.1f} fps; drops/restarts/sink errors since last report')
         else:
-            level, message = DiagnosticStatus.OK, f'{stats.fps:.1f} fps'
+            level, message = OK, f'{stats.fps:.1f} fps'
         values = {
             'fps': f'{stats.fps:.2f}',
             'frames': stats.frames,
@@ -316,11 +313,11 @@ class CameraNode(Node):
     def _stream_status(self, stats: RuntimeStats) -> DiagnosticStatus:
         state = stats.stream_state
         if state in (StreamState.UNAVAILABLE, StreamState.FAILED):
-            level, message = DiagnosticStatus.ERROR, f'{state.value}: {stats.stream_error}'
+            level, message = ERROR, f'{state.value}: {stats.stream_error}'
         elif state is StreamState.RUNNING and stats.stream_connected:
-            level, message = DiagnosticStatus.OK, 'streaming'
+            level, message = OK, 'streaming'
         else:
-            level, message = DiagnosticStatus.WARN, state.value
+            level, message = WARN, state.value
         values = {
             'state': state.value,
             'server ready': '' if stats.server_ready is None else stats.server_ready,
@@ -335,9 +332,7 @@ class CameraNode(Node):
 
     def _status(self, name: str, level: bytes, message: str,
                 values: dict[str, Any]) -> DiagnosticStatus:
-        return DiagnosticStatus(
-            level=level, name=name, message=message, hardware_id=self._hardware_id,
-            values=[KeyValue(key=key, value=str(value)) for key, value in values.items()])
+        return diagnostic_status(name, self._hardware_id, level, message, values)
 
     # -- teardown ----------------------------------------------------------------------------
     def destroy_node(self) -> None:
@@ -354,22 +349,7 @@ class CameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = CameraNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, ParameterException, SourceError) as exc:
-        # Bad parameters or no camera: one clear line, not a traceback.
-        get_logger(NODE_NAME).fatal(f'{type(exc).__name__}: {exc}')
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(CameraNode, NODE_NAME, args, errors=(SourceError,))
 
 
 if __name__ == '__main__':

@@ -31,7 +31,7 @@ from picam_ros.centroid_settings import PROFILES_ROW
 from picam_ros.config import ConfigError
 from picam_ros.encoder import StreamConfig, StreamPublisher
 from picam_ros.mediamtx import MediaServer, MediaServerConfig, MediaServerUnavailable
-from picam_ros.params import config_from_ros, ParamRow, rows_from_config
+from picam_ros.params import config_from_ros, flag_for, ParamRow, rows_from_config
 from picam_ros.ros_conversions import OUTPUT_ENCODINGS
 from picam_ros.rtsp_link import RestartBackoff, RtspEndpoint
 from picam_ros.sources import make_source, SourceConfig
@@ -84,9 +84,11 @@ def camera_parameter_rows() -> tuple[ParamRow, ...]:
     stream_rows = rows_from_config(StreamConfig, prefix='stream', read_only=True,
                                    exclude={'fps'})
     server_rows = tuple(
-        dataclasses.replace(row, name='stream.' + _STREAM_RENAMES.get(row.field, row.field))
-        for row in rows_from_config(MediaServerConfig, prefix='stream', read_only=True,
-                                    exclude=_SHARED_STREAM_FIELDS))
+        dataclasses.replace(row, name=name, flag=flag_for(name))
+        for row, name in ((row, 'stream.' + _STREAM_RENAMES.get(row.field, row.field))
+                          for row in rows_from_config(MediaServerConfig, prefix='stream',
+                                                      read_only=True,
+                                                      exclude=_SHARED_STREAM_FIELDS)))
     node_rows = (
         ParamRow('encoding', 'string', 'nv21',
                  'image_raw encoding: nv21 (4:2:0, Jazzy sensor_msgs), nv12, mono8 (luma '

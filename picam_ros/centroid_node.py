@@ -37,10 +37,6 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
-import rclpy.logging
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
@@ -55,6 +51,8 @@ from picam_ros.centroid_publisher import (
     propose_keying,
 )
 from picam_ros.centroid_settings import DIAGNOSTICS_ROW
+from picam_ros.diagnostics import diagnostic_array
+from picam_ros.node_runner import run_node
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.params import config_from_ros
 
@@ -137,30 +135,15 @@ class CentroidNode(Node):
     # -- diagnostics -------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
         stats = self._pipeline.report()
-        array = DiagnosticArray()
-        array.header.stamp = self.get_clock().now().to_msg()
-        array.status = [self._publisher.status(
-            stats, self._period, f'no images on {self.resolve_topic_name("image")}')]
-        self._diagnostics.publish(array)
+        self._diagnostics.publish(diagnostic_array(
+            self.get_clock().now().to_msg(),
+            [self._publisher.status(stats, self._period,
+                                    f'no images on {self.resolve_topic_name("image")}')]))
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = CentroidNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, ParameterException) as error:   # bad parameters: one line, no traceback
-        rclpy.logging.get_logger(NODE_NAME).fatal(str(error))
-        return 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(CentroidNode, NODE_NAME, args)
 
 
 if __name__ == '__main__':
-    main()
+    raise SystemExit(main())

@@ -30,9 +30,10 @@ import numpy as np
 
 from picam_ros.centroid_settings import KeyingProfiles
 from picam_ros.centroids import find_centroids, key_mask, KeyingParams
+from picam_ros.formats import Planes
 from picam_ros.overlay import debug_overlay
 from picam_ros.pacing import DecimationConfig, Decimator
-from picam_ros.ros_conversions import image_planes, ImagePlanes
+from picam_ros.ros_conversions import image_planes
 
 
 class ProfileResult(NamedTuple):
@@ -128,11 +129,11 @@ class CentroidPipeline:
         return self.decimator.accept(now)
 
     def planes(self, encoding: str, height: int, width: int, step: int,
-               data: Any) -> ImagePlanes:
+               data: Any) -> Planes:
         """Zero-copy planes of an image message's fields (ValueError on malformed images)."""
         return image_planes(encoding, height, width, step, data, need_chroma=self.needs_chroma)
 
-    def process(self, planes: ImagePlanes) -> list[ProfileResult]:
+    def process(self, planes: Planes) -> list[ProfileResult]:
         """Centroids of every profile; a profile that cannot run is skipped and counted."""
         started = time.perf_counter_ns()
         keying = self._keying   # one consistent set for the whole frame
@@ -152,7 +153,7 @@ class CentroidPipeline:
         self._window.processing_ns_max = max(self._window.processing_ns_max, elapsed)
         return results
 
-    def debug_image(self, profile: str, planes: ImagePlanes, blobs: np.ndarray,
+    def debug_image(self, profile: str, planes: Planes, blobs: np.ndarray,
                     out: np.ndarray | None = None) -> np.ndarray:
         """(H, W, 3) BGR overlay of ``profile``'s key and centroids on the frame."""
         params = self._keying[profile]

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticStatus
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
@@ -36,15 +36,11 @@ from sensor_msgs.msg import Image, PointCloud2
 from picam_ros.centroid_pipeline import CentroidPipeline, ProfileResult, WindowStats
 from picam_ros.centroid_settings import KeyingProfiles, PROFILES_ROW, Proposal
 from picam_ros.centroids import KeyingParams
+from picam_ros.diagnostics import diagnostic_status, ERROR, OK, WARN
+from picam_ros.formats import Planes
 from picam_ros.params import ParamRow
-from picam_ros.ros_conversions import (
-    fill_image,
-    ImagePayload,
-    ImagePlanes,
-    make_pointcloud2,
-    new_payload_buffer,
-    parameter_descriptor,
-)
+from picam_ros.ros_conversions import fill_image, ImagePayload, new_payload_buffer
+from picam_ros.ros_messages import make_pointcloud2, parameter_descriptor
 
 
 def declare_row(node: Node, row: ParamRow) -> Any:
@@ -102,7 +98,7 @@ class CentroidPublisher:
     def topics(self) -> list[str]:
         return [output.cloud.topic_name for output in self._outputs]
 
-    def publish(self, header: Any, planes: ImagePlanes, results: list[ProfileResult]) -> None:
+    def publish(self, header: Any, planes: Planes, results: list[ProfileResult]) -> None:
         """One cloud per profile that ran, with ``header``; debug images only when subscribed."""
         by_profile = {result.profile: result for result in results}
         for output in self._outputs:
@@ -113,7 +109,7 @@ class CentroidPublisher:
             if output.debug.get_subscription_count() > 0:
                 self._publish_debug(output, header, planes, result.blobs)
 
-    def _publish_debug(self, output: _Output, header: Any, planes: ImagePlanes,
+    def _publish_debug(self, output: _Output, header: Any, planes: Planes,
                        blobs: np.ndarray) -> None:
         height, width = planes.luma.shape
         size = height * width * 3
@@ -128,11 +124,11 @@ class CentroidPublisher:
                extra: Mapping[str, Any] | None = None) -> DiagnosticStatus:
         """``<node>: centroids`` status; WARN ``no_frames`` when nothing came for two periods."""
         if stats.last_frame_age_s is None or stats.last_frame_age_s > 2 * period_s:
-            level, message = DiagnosticStatus.WARN, no_frames
+            level, message = WARN, no_frames
         elif stats.errors:
-            level, message = DiagnosticStatus.ERROR, stats.last_error
+            level, message = ERROR, stats.last_error
         else:
-            level = DiagnosticStatus.OK
+            level = OK
             message = f'{stats.rate_hz:.1f} Hz, {stats.processing_ms_mean:.2f} ms per frame'
         values = {
             'processed rate (Hz)': f'{stats.rate_hz:.2f}',
@@ -149,6 +145,4 @@ class CentroidPublisher:
             values[f'{profile}: blobs'] = stats.blobs.get(profile, 0)
             values[f'{profile}: dropped by max_centroids'] = stats.dropped.get(profile, 0)
         name = self._node.get_fully_qualified_name()
-        return DiagnosticStatus(
-            level=level, name=f'{name}: centroids', message=message, hardware_id=name,
-            values=[KeyValue(key=key, value=str(value)) for key, value in values.items()])
+        return diagnostic_status(f'{name}: centroids', name, level, message, values)

@@ -31,12 +31,13 @@ from collections.abc import Callable
 import threading
 
 from picam_ros.centroid_pipeline import CentroidPipeline, ProfileResult, WindowStats
-from picam_ros.frames import Frame
+from picam_ros.formats import Planes
+from picam_ros.frames import Frame, FrameFormat
+from picam_ros.latest_mailbox import LatestMailbox
 from picam_ros.pacing import DecimationConfig
-from picam_ros.ros_conversions import ImagePlanes
 
 #: Called on the worker thread with the frame, its planes and every profile's result.
-ResultSink = Callable[[Frame, ImagePlanes, list[ProfileResult]], None]
+ResultSink = Callable[[Frame, Planes, list[ProfileResult]], None]
 JOIN_TIMEOUT_S = 1.0   # the node must end within 2 s of SIGINT, capture stop included
 
 
@@ -51,72 +52,16 @@ def rate_decimation(rate_hz: float, fps: float) -> DecimationConfig:
     return DecimationConfig(max_rate_hz=float(rate_hz))
 
 
-class LatestFrame:
-    """Hands the newest frame from one producer to one consumer through a pool of three.
-
-    One buffer is being filled, one waits, one is being processed, so neither side waits for
-    the other and nothing is allocated per frame after the first. Putting a frame over one that
-    is still waiting replaces it (counted in ``overwritten``).
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._free: list[Frame] = []
-        self._ready: Frame | None = None
-        self._closed = False
-        self.overwritten = 0
-
-    def put(self, frame: Frame) -> None:
-        """Copy ``frame`` in as the newest frame (never blocks on the consumer)."""
-        with self._cond:
-            if self._closed:
-                return
-            if not self._free and self._ready is None:
-                self._free = [Frame(frame.format) for _ in range(2)]
-            if self._free:
-                slot = self._free.pop()
-            else:
-                slot, self._ready = self._ready, None
-                self.overwritten += 1
-            frame.copy_into(slot)
-            self._ready = slot
-            self._cond.notify()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def take(self, timeout: float) -> Frame | None:
-        """Return the newest frame, or None after ``timeout`` s or once closed."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._ready is not None or self._closed, timeout)
-            if self._closed:
-                return None
-            frame, self._ready = self._ready, None
-            return frame
-
-    def release(self, frame: Frame) -> None:
-        """Give a taken frame's buffer back for reuse."""
-        with self._cond:
-            if len(self._free) < 2:
-                self._free.append(frame)
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._ready = None
-            self._cond.notify_all()
-
-
 class CentroidWorker:
     """Decimate on the capture thread, process the newest due frame on a worker thread."""
 
-    def __init__(self, pipeline: CentroidPipeline, on_result: ResultSink,
+    def __init__(self, pipeline: CentroidPipeline, fmt: FrameFormat, on_result: ResultSink,
                  on_error: Callable[[str], None] | None = None) -> None:
         self.pipeline = pipeline
         self._on_result = on_result
         self._on_error = on_error
-        self._mailbox = LatestFrame()
+        # One frame being filled by capture, one waiting, one being processed.
+        self._mailbox: LatestMailbox[Frame] = LatestMailbox([Frame(fmt) for _ in range(3)])
         # Held while a frame is processed and while statistics are taken, so a report never
         # sees half of a frame's counts.
         self._lock = threading.Lock()
@@ -127,7 +72,7 @@ class CentroidWorker:
     @property
     def overwritten(self) -> int:
         """Due frames replaced by a newer one before the worker got to them."""
-        return self._mailbox.overwritten
+        return self._mailbox.replaced
 
     @property
     def running(self) -> bool:
@@ -150,9 +95,12 @@ class CentroidWorker:
 
     def offer(self, frame: Frame) -> bool:
         """Take the frame if it is due (capture thread); True when it was copied in."""
-        if not self.pipeline.accept(frame.mono_ns):
+        mailbox = self._mailbox
+        if mailbox.closed or not self.pipeline.accept(frame.mono_ns):
             return False
-        self._mailbox.put(frame)
+        slot = mailbox.free_slot()
+        frame.copy_into(mailbox.pool[slot])   # the source's buffer is only lent to us
+        mailbox.publish(slot)
         return True
 
     def set_decimation(self, config: DecimationConfig) -> None:
@@ -165,23 +113,14 @@ class CentroidWorker:
     def _run(self) -> None:
         mailbox = self._mailbox
         while not mailbox.closed:
+            # The frame stays ours until the next take: capture fills the other two meanwhile.
             frame = mailbox.take(0.5)
-            if frame is None:
-                continue
-            try:
+            if frame is not None:
                 self._process(frame)
-            finally:
-                mailbox.release(frame)
 
     def _process(self, frame: Frame) -> None:
-        fmt = frame.format
+        planes = frame.planes()
         with self._lock:
-            try:
-                planes = self.pipeline.planes(fmt.layout, fmt.height, fmt.width,
-                                              fmt.row_stride, frame.data)
-            except ValueError as error:
-                self.pipeline.record_error(str(error))
-                return
             results = self.pipeline.process(planes)
         try:
             self._on_result(frame, planes, results)

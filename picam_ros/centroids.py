@@ -215,18 +215,16 @@ def key_mask(luma: np.ndarray, params: KeyingParams, u: np.ndarray | None = None
 
 
 def _frame_planes(frame: Any, params: KeyingParams) -> dict[str, Any]:
-    """Chroma arguments for a picam_ros.frames.Frame (duck-typed: only the views are used)."""
-    layout = frame.format.layout
-    if layout not in ('i420', 'nv12', 'nv21', 'mono8'):
-        raise ValueError(f'frame: unsupported layout {layout!r}')
+    """Chroma arguments for a picam_ros.frames.Frame (its ``planes()``, zero-copy)."""
+    planes = frame.planes()
     if not params.uses_chroma:
         return {}
-    if layout == 'mono8':
-        raise ValueError('frame: layout mono8 has no chroma, but params gate on U/V '
-                         '(u_min/u_max/v_min/v_max)')
-    if layout == 'i420':
-        return {'u': frame.u, 'v': frame.v}
-    return {'uv': frame.uv, 'uv_order': 'uv' if layout == 'nv12' else 'vu'}
+    if planes.u is None and planes.uv is None:
+        raise ValueError(f'frame: layout {frame.format.layout} has no chroma, but params gate '
+                         f'on U/V (u_min/u_max/v_min/v_max)')
+    if planes.uv is not None:
+        return {'uv': planes.uv, 'uv_order': planes.uv_order}
+    return {'u': planes.u, 'v': planes.v}
 
 
 def find_centroids_in_frame(frame: Any, params: KeyingParams) -> CentroidResult:

@@ -27,8 +27,8 @@ from collections.abc import Sequence
 import json
 import logging
 import os
-import shutil
 import signal
+import socket
 import sys
 import threading
 import time
@@ -36,7 +36,7 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from picam_ros.camera_runtime import RuntimeStats
+from picam_ros.camera_runtime import RuntimeStats, StreamState
 from picam_ros.camera_settings import (
     build_runtime,
     camera_parameter_rows,
@@ -46,11 +46,15 @@ from picam_ros.camera_settings import (
 from picam_ros.centroid_pipeline import CentroidPipeline
 from picam_ros.centroid_settings import KeyingProfiles
 from picam_ros.config import ConfigError
+from picam_ros.encoder import StreamError
 from picam_ros.frames import Frame
+from picam_ros.latest_mailbox import LatestMailbox
+from picam_ros.mediamtx import MediaServerUnavailable
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.params import flag_for, ParamRow
 from picam_ros.png import write_png
-from picam_ros.ros_conversions import ImagePlanes
+from picam_ros.process import find_executable
+from picam_ros.sources import SourceError
 
 _PROFILE = 'pads'
 _KINDS = {'integer': int, 'double': float, 'string': str}
@@ -161,56 +165,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Mailbox:
-    """Hands the newest accepted frame from the capture thread to the processing thread.
-
-    Three buffers rotate (one being written, one waiting, one being processed), so neither side
-    ever waits for the other and nothing is allocated per frame; if processing falls behind, the
-    waiting frame is replaced by a newer one and counted as ``overwritten``.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._free: list[Frame] = []
-        self._ready: Frame | None = None
-        self._closed = False
-        self.overwritten = 0
-
-    def put(self, frame: Frame) -> None:
-        with self._cond:
-            if not self._free and self._ready is None:
-                self._free = [Frame(frame.format) for _ in range(2)]
-            if self._free:
-                slot = self._free.pop()
-            else:
-                slot, self._ready = self._ready, None
-                self.overwritten += 1
-            frame.copy_into(slot)
-            self._ready = slot
-            self._cond.notify()
-
-    def take(self, timeout: float) -> Frame | None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._ready is not None or self._closed, timeout)
-            frame, self._ready = self._ready, None
-            return frame
-
-    def release(self, frame: Frame) -> None:
-        with self._cond:
-            self._free.append(frame)
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-
-def _planes(pipeline: CentroidPipeline, frame: Frame) -> ImagePlanes:
-    """Zero-copy planes of a frame, read the way the centroid node reads an image message."""
-    fmt = frame.format
-    return pipeline.planes(fmt.layout, fmt.height, fmt.width, fmt.row_stride, frame.data)
-
-
 def centroid_record(frame: Frame, blobs: np.ndarray, dropped: int) -> dict[str, Any]:
     """One JSON-able record per processed frame (the CLI's ``--json`` line)."""
     return {
@@ -225,16 +179,25 @@ def centroid_record(frame: Frame, blobs: np.ndarray, dropped: int) -> dict[str, 
     }
 
 
+#: A source error is shown while no frame has arrived for this long (after that the source has
+#: recovered, and the error is history: the restart count keeps it).
+_ERROR_SHOWN_S = 1.0
+
+
 def status_line(stats: RuntimeStats, processed: int, blobs: int, ms: float) -> str:
-    stream = stats.stream_state.value
-    if stats.stream_state.value not in ('disabled',):
+    state = stats.stream_state
+    stream = state.value
+    if state is StreamState.RUNNING and not stats.stream_connected:
+        stream = 'connecting'   # the encoder runs but has no session with the server (yet)
+    if state is not StreamState.DISABLED:
         stream += f' sent={stats.stream_sent} dropped={stats.stream_dropped}'
         if stats.stream_restarts:
             stream += f' restarts={stats.stream_restarts}'
     line = (f'fps={stats.fps:5.1f} frames={stats.frames} drops={stats.drops} '
             f'restarts={stats.source_restarts} processed={processed} centroids={blobs} '
             f'engine={ms:.2f}ms stream={stream}')
-    if stats.source_error:
+    stalled = stats.last_frame_age is None or stats.last_frame_age > _ERROR_SHOWN_S
+    if stats.source_error and stalled:
         line += f' last_error={stats.source_error.splitlines()[0][:80]!r}'
     return line
 
@@ -244,9 +207,8 @@ def _stream_mode(args: argparse.Namespace) -> bool:
         return args.stream == 'on'
     if args.__dict__['stream.external_server']:
         return True
-    binary = (args.__dict__['stream.mediamtx_path'] or os.environ.get('MEDIAMTX')
-              or shutil.which('mediamtx'))
-    return bool(binary)
+    binary = args.__dict__['stream.mediamtx_path'] or os.environ.get('MEDIAMTX') or 'mediamtx'
+    return find_executable(binary) is not None
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[CameraSettings, dict, DecimationConfig]:
@@ -268,6 +230,20 @@ def settings_from_args(args: argparse.Namespace) -> tuple[CameraSettings, dict, 
     except ConfigError as error:
         raise error.renamed(lambda name: flags.get(name, flag_for(name))) from None
     return settings, keying, decimation
+
+
+class _LogFormat(logging.Formatter):
+    """The core's log records in the runner's own form: ``[warning] message``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f'[{record.levelname.lower()}] {record.getMessage()}'
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 class _StderrLog:
@@ -293,7 +269,6 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
     stop = stop or threading.Event()
     log = _StderrLog(stderr)
     pipeline = CentroidPipeline(KeyingProfiles([_PROFILE]), keying, decimation)
-    mailbox = _Mailbox()
     failure: list[str] = []
 
     def capture_failed(message: str) -> None:
@@ -302,21 +277,24 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
         mailbox.close()
 
     def on_frame(frame: Frame) -> None:
-        if pipeline.accept():
-            mailbox.put(frame)
+        if pipeline.accept():   # the source's frame is only lent: keep a copy of our own
+            slot = mailbox.free_slot()
+            frame.copy_into(mailbox.pool[slot])
+            mailbox.publish(slot)
 
     runtime = build_runtime(settings.source, stream=settings.stream, server=settings.server,
                             log=log, on_capture_error=capture_failed)
+    mailbox = LatestMailbox([Frame(runtime.format) for _ in range(3)])
     runtime.add_sink(on_frame, 'centroids')
-    if settings.stream is not None:
-        for url in viewer_urls(_host_name(), settings.stream, settings.server):
-            log.info(f'live stream: {url}')
-    elif args.stream == 'auto':
+    urls = (viewer_urls(_host_name(), settings.stream, settings.server)
+            if settings.stream is not None else [])
+    if args.stream == 'auto' and settings.stream is None:
         log.info('no mediamtx binary found (PATH, $MEDIAMTX or --stream-mediamtx-path): '
                  'running without the live stream')
 
     deadline = time.monotonic() + args.duration if args.duration > 0 else None
     next_status = time.monotonic() + args.status_interval
+    next_check = time.monotonic()
     processed, last_blobs, last_ms = 0, 0, 0.0
     last_frame: Frame | None = None
     last_result = None
@@ -330,7 +308,7 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
             frame = mailbox.take(wait)
             if frame is not None:
                 started = time.perf_counter()
-                planes = _planes(pipeline, frame)
+                planes = frame.planes()
                 (result,) = pipeline.process(planes)
                 last_ms = (time.perf_counter() - started) * 1e3
                 processed += 1
@@ -338,23 +316,30 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
                 if args.json:
                     print(json.dumps(centroid_record(frame, result.blobs, result.dropped)),
                           file=stdout, flush=True)
-                if last_frame is not None:
-                    mailbox.release(last_frame)
                 last_frame, last_result = frame, result
                 if args.frames and processed >= args.frames:
                     break
+            if urls and time.monotonic() >= next_check:
+                # Announce the viewer pages once the stream really is up, not before.
+                next_check = time.monotonic() + 0.5
+                if runtime.stats().stream_connected:
+                    for url in urls:
+                        log.info(f'live stream: {url}')
+                    urls = []
             if args.status_interval > 0 and time.monotonic() >= next_status:
                 next_status = time.monotonic() + args.status_interval
                 print(status_line(runtime.stats(), processed, last_blobs, last_ms),
                       file=stderr, flush=True)
     finally:
         runtime.stop()
-    print(status_line(runtime.stats(), processed, last_blobs, last_ms), file=stderr, flush=True)
+    if args.status_interval > 0:
+        print(status_line(runtime.stats(), processed, last_blobs, last_ms), file=stderr,
+              flush=True)
     if args.snapshot:
         if last_frame is None or last_result is None:
             log.error(f'no frame was processed, so no snapshot was written to {args.snapshot}')
             return 1
-        image = pipeline.debug_image(_PROFILE, _planes(pipeline, last_frame), last_result.blobs)
+        image = pipeline.debug_image(_PROFILE, last_frame.planes(), last_result.blobs)
         write_png(args.snapshot, image)
         log.info(f'snapshot with {last_blobs} centroids written to {args.snapshot}')
     if failure:
@@ -367,16 +352,15 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
 
 
 def _host_name() -> str:
-    import socket
-
     return socket.gethostname() or '127.0.0.1'
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format='[%(levelname)s] %(name)s: %(message)s')
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogFormat())
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -387,6 +371,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args, stop=stop)
     except ConfigError as error:
         parser.error(str(error))
+    except (SourceError, StreamError, MediaServerUnavailable, OSError) as error:
+        if isinstance(error, BrokenPipeError):
+            _silence_stdout()
+            print(f'{parser.prog}: stopped: stdout was closed', file=sys.stderr)
+        else:
+            print(f'{parser.prog}: error: {error}', file=sys.stderr)
+        return 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

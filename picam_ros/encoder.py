@@ -38,15 +38,16 @@ import logging
 import os
 import re
 import select
-import shutil
 import threading
 import time
 
 import numpy as np
 
 from picam_ros.config import config_field, ConfigError
+from picam_ros.formats import FORMATS
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.process import (
+    find_executable,
     ManagedProcess,
     ProcessError,
     ProcessSpec,
@@ -67,9 +68,6 @@ __all__ = [
 X264_PRESETS = ('ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow',
                 'slower', 'veryslow')
 _PATH_RE = re.compile(r'^[A-Za-z0-9_.~-]+(/[A-Za-z0-9_.~-]+)*$')
-#: ffmpeg input pixel format per frame layout. libx264 reads nv12/nv21 natively, so 4:2:0
-#: frames reach the encoder without any colour conversion (only row padding is removed).
-_FFMPEG_PIX_FMT = {'i420': 'yuv420p', 'nv12': 'nv12', 'nv21': 'nv21', 'mono8': 'gray'}
 _SERVER_POLL_S = 0.05
 _LATENCY_RING = 512
 _PIPE_MAX = 1 << 20
@@ -134,7 +132,7 @@ def encoder_argv(config: StreamConfig, frame_format: FrameFormat) -> list[str]:
     """
     fmt = frame_format
     argv = [config.ffmpeg_path, '-hide_banner', '-nostats', '-loglevel', 'info',
-            '-f', 'rawvideo', '-pix_fmt', _FFMPEG_PIX_FMT[fmt.layout],
+            '-f', 'rawvideo', '-pix_fmt', FORMATS[fmt.layout].ffmpeg_pix_fmt,
             '-s', f'{fmt.width}x{fmt.height}', '-r', f'{config.fps:g}', '-i', 'pipe:0',
             '-an', '-c:v', 'libx264', '-preset', config.preset, '-tune', 'zerolatency',
             '-profile:v', 'baseline', '-bf', '0', '-g', str(config.gop)]
@@ -241,8 +239,9 @@ class StreamPublisher:
         self.logger = logger or logging.getLogger('picam_ros.encoder')
         self._server_ready = server_ready or server_probe(config.host, config.rtsp_port)
         self._argv = encoder_argv(config, self.format)
-        self._pack = {'i420': Frame.to_i420, 'nv12': Frame.to_nv12, 'nv21': Frame.to_nv21,
-                      'mono8': Frame.to_mono8}[self.format.layout]
+        # libx264 reads nv12/nv21 natively: 4:2:0 frames reach the encoder without any colour
+        # conversion (only row padding is removed).
+        self._pack = getattr(Frame, FORMATS[self.format.layout].pack)
         # Buffers: queue_size queued + one being written + one being filled by submit().
         self._free = [_Slot(self.format.packed_bytes) for _ in range(config.queue_size + 2)]
         self._queue: collections.deque[_Slot] = collections.deque()
@@ -266,12 +265,12 @@ class StreamPublisher:
 
     @property
     def queued(self) -> int:
-        """Frames waiting for the encoder right now (cheap; for pacing and diagnostics)."""
+        """Count the frames waiting for the encoder right now."""
         return len(self._queue)
 
     @property
     def encoder_pid(self) -> int | None:
-        """The pid of the running ffmpeg encoder, if any (for diagnostics and tests)."""
+        """Return the pid of the running ffmpeg encoder, if any (for diagnostics and tests)."""
         process = self._process
         return process.pid if process is not None and process.is_alive() else None
 
@@ -310,8 +309,7 @@ class StreamPublisher:
             if self._running:
                 return
             exe = self.config.ffmpeg_path
-            if (shutil.which(exe) if os.sep not in exe else
-                    (exe if os.access(exe, os.X_OK) else None)) is None:
+            if find_executable(exe) is None:
                 raise StreamError(f'ffmpeg not found ({exe!r}): install ffmpeg or set '
                                   f'ffmpeg_path')
             self._process = ManagedProcess(ProcessSpec(

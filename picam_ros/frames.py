@@ -28,6 +28,8 @@ from typing import Literal
 
 import numpy as np
 
+from picam_ros.formats import FORMATS, plane_views, Planes, split_uv
+
 try:  # C++ kernels (src_cpp/convert.cpp); the numpy versions below give identical results
     from picam_ros._centroids import interleave_planes as _native_interleave
     from picam_ros._centroids import yuv420_to_bgr as _native_yuv420_to_bgr
@@ -36,7 +38,7 @@ except ImportError:
     _native_yuv420_to_bgr = None
 
 Layout = Literal['i420', 'nv12', 'nv21', 'mono8']
-LAYOUTS: tuple[str, ...] = ('i420', 'nv12', 'nv21', 'mono8')
+LAYOUTS: tuple[str, ...] = tuple(FORMATS)
 #: Largest accepted side: generous for any Pi sensor mode, small enough to catch typos.
 MAX_SIDE = 16384
 
@@ -167,7 +169,7 @@ class Frame:
         self.stamp_ns = stamp_ns
         self.mono_ns = mono_ns
         self.sequence = sequence
-        self._views: tuple | None = None
+        self._views: Planes | None = None
 
     @classmethod
     def from_packed(cls, array: np.ndarray, layout: str = 'i420', **metadata: int) -> Frame:
@@ -201,50 +203,38 @@ class Frame:
     def height(self) -> int:
         return self._format.height
 
-    def _plane_views(self) -> tuple:
+    def planes(self) -> Planes:
+        """Return zero-copy plane views: the same type as the Image decoder returns."""
         # The buffer never changes for the lifetime of a Frame, so its views are built once.
         if self._views is None:
-            fmt, data = self._format, self._data
-            w, h, s = fmt.width, fmt.height, fmt.row_stride
-            y = data[:s * h].reshape(h, s)[:, :w]
-            u = v = uv = None
-            if fmt.layout == 'i420':
-                cs = s // 2
-                plane = cs * (h // 2)
-                u = data[s * h:s * h + plane].reshape(h // 2, cs)[:, :w // 2]
-                v = data[s * h + plane:s * h + 2 * plane].reshape(h // 2, cs)[:, :w // 2]
-            elif fmt.layout in ('nv12', 'nv21'):
-                uv = data[s * h:].reshape(h // 2, s)[:, :w]
-                pairs = uv.reshape(h // 2, w // 2, 2)
-                first, second = pairs[..., 0], pairs[..., 1]
-                u, v = (first, second) if fmt.layout == 'nv12' else (second, first)
-            self._views = (y, u, v, uv)
+            fmt = self._format
+            self._views = plane_views(self._data, fmt.layout, fmt.width, fmt.height,
+                                      fmt.row_stride)
         return self._views
 
     @property
     def y(self) -> np.ndarray:
         """(H, W) luma view into the buffer (strided when rows are padded)."""
-        return self._plane_views()[0]
+        return self.planes().luma
 
     @property
     def u(self) -> np.ndarray | None:
-        """(H/2, W/2) U view for i420 (planar) frames, ``None`` otherwise."""
-        return self._plane_views()[1] if self._format.layout == 'i420' else None
+        """(H/2, W/2) U view for planar (i420) frames, ``None`` otherwise."""
+        return self.planes().u
 
     @property
     def v(self) -> np.ndarray | None:
-        """(H/2, W/2) V view for i420 (planar) frames, ``None`` otherwise."""
-        return self._plane_views()[2] if self._format.layout == 'i420' else None
+        """(H/2, W/2) V view for planar (i420) frames, ``None`` otherwise."""
+        return self.planes().v
 
     @property
     def uv(self) -> np.ndarray | None:
         """(H/2, W) interleaved chroma view for nv12/nv21 frames, ``None`` otherwise."""
-        return self._plane_views()[3]
+        return self.planes().uv
 
     def chroma(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(U, V) as (H/2, W/2) views for any 4:2:0 layout (element-strided for nv12/nv21)."""
-        _, u, v, _ = self._plane_views()
-        return u, v
+        return split_uv(self.planes())
 
     def copy(self) -> Frame:
         """Return a frame with its own buffer, safe to keep across reads of the source."""

@@ -37,10 +37,10 @@ from picam_ros.centroid_pipeline import CentroidPipeline, ProfileResult
 from picam_ros.centroid_publisher import CentroidPublisher, declare_keying, propose_keying
 from picam_ros.centroid_settings import Proposal
 from picam_ros.centroid_worker import CentroidWorker, rate_decimation
-from picam_ros.frames import Frame
+from picam_ros.formats import Planes
+from picam_ros.frames import Frame, FrameFormat
 from picam_ros.pacing import DecimationConfig
 from picam_ros.params import ParamRow
-from picam_ros.ros_conversions import ImagePlanes
 
 #: The camera node's parameter group of this feature (``centroids.enabled``, ``.rate_hz``).
 GROUP = 'centroids.'
@@ -64,7 +64,7 @@ class InprocessCentroids:
     the same header as the camera's images of the same frame.
     """
 
-    def __init__(self, node: Node, *, rate_hz: float, fps: float,
+    def __init__(self, node: Node, *, fmt: FrameFormat, rate_hz: float, fps: float,
                  frame_id: Callable[[], str], rows: Iterable[ParamRow] = ()) -> None:
         self._node = node
         self._fps = fps
@@ -74,7 +74,8 @@ class InprocessCentroids:
         profiles, keying = declare_keying(node, reserved=reserved)
         self.pipeline = CentroidPipeline(profiles, keying, rate_decimation(rate_hz, fps))
         self._publisher = CentroidPublisher(node, self.pipeline)
-        self._worker = CentroidWorker(self.pipeline, self._publish, on_error=self._log_error)
+        self._worker = CentroidWorker(self.pipeline, fmt, self._publish,
+                                      on_error=self._log_error)
         self._worker.start()
         node.get_logger().info(
             f'in-process centroids (keying profiles {", ".join(profiles.names)}) on '
@@ -87,7 +88,7 @@ class InprocessCentroids:
         self._worker.offer(frame)
 
     # -- worker thread -------------------------------------------------------------------
-    def _publish(self, frame: Frame, planes: ImagePlanes, results: list[ProfileResult]) -> None:
+    def _publish(self, frame: Frame, planes: Planes, results: list[ProfileResult]) -> None:
         header = Header(frame_id=self._frame_id())
         header.stamp.sec, header.stamp.nanosec = divmod(frame.stamp_ns, _NS_PER_S)
         self._publisher.publish(header, planes, results)

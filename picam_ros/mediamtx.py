@@ -28,13 +28,13 @@ import errno
 import logging
 import os
 from pathlib import Path
-import shutil
 import socket
 import sys
 import threading
 
 from picam_ros.config import config_field, ConfigError
 from picam_ros.process import (
+    find_executable,
     ManagedProcess,
     ProcessError,
     ProcessSpec,
@@ -163,7 +163,7 @@ class MediaServer:
 
     @property
     def ready(self) -> bool:
-        """True when publishers can connect now."""
+        """Tell whether publishers can connect now."""
         if self._state == self.EXTERNAL:
             return self._external_probe()
         process = self._process
@@ -187,19 +187,18 @@ class MediaServer:
         """Find the MediaMTX executable, or raise :class:`MediaServerUnavailable`."""
         configured = self.config.mediamtx_path or os.environ.get('MEDIAMTX')
         if configured:
-            found = shutil.which(configured) if os.sep not in configured else (
-                configured if os.path.isfile(configured) else None)
+            found = find_executable(configured)
             if found is None:
                 raise MediaServerUnavailable(
-                    f'MediaMTX not found at {configured!r}; fix mediamtx_path / $MEDIAMTX')
-            if not os.access(found, os.X_OK):
-                raise MediaServerUnavailable(f'MediaMTX at {found!r} is not executable')
+                    f'MediaMTX not found at {configured!r} (or not executable); fix the path '
+                    f'given (stream.mediamtx_path, --stream-mediamtx-path or $MEDIAMTX)')
             return found
-        found = shutil.which('mediamtx')
+        found = find_executable('mediamtx')
         if found is None:
             raise MediaServerUnavailable(
                 'MediaMTX not found on PATH; install it (https://github.com/bluenviron/mediamtx/'
-                'releases) or set mediamtx_path / $MEDIAMTX, or use an external server')
+                'releases) and put it on PATH, give its path (stream.mediamtx_path, '
+                '--stream-mediamtx-path or $MEDIAMTX), or use an external server')
         return found
 
     def start(self) -> None:

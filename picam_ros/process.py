@@ -140,7 +140,7 @@ class ProcessSpec:
 
     @property
     def command(self) -> str:
-        """The command line as a shell would show it (for messages)."""
+        """Return the command line as a shell would show it (for messages)."""
         return shlex.join(self.argv)
 
 
@@ -566,12 +566,10 @@ class ManagedProcess:
 
     def _resolve_binary(self) -> str:
         exe = self.spec.argv[0]
-        resolved = shutil.which(exe) if os.sep not in exe else exe
-        if resolved is None or not os.path.exists(resolved):
-            raise self._error(f'cannot start: {exe!r} not found (is it installed and on PATH?)',
-                              None)
-        if not os.access(resolved, os.X_OK):
-            raise self._error(f'cannot start: {resolved!r} is not executable', None)
+        resolved = find_executable(exe)
+        if resolved is None:
+            raise self._error(f'cannot start: {exe!r} not found or not executable (is it '
+                              f'installed and on PATH?)', None)
         return resolved
 
     def _spawn(self) -> _Run:
@@ -660,3 +658,15 @@ def server_probe(host: str, port: int) -> Callable[[], bool]:
     if local:
         return lambda: tcp_port_listening(port)
     return lambda: tcp_port_accepts(host, port)
+
+
+def find_executable(name: str) -> str | None:
+    """Return the executable a child would run for ``name``, or None when there is none.
+
+    A name with a path separator is taken as a path; any other is looked up on PATH. Either way
+    the result is an existing, executable file: the one lookup every child start relies on.
+    """
+    found = shutil.which(name) if os.sep not in name else name
+    if found is None or not os.path.isfile(found) or not os.access(found, os.X_OK):
+        return None
+    return found

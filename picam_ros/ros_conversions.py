@@ -14,8 +14,8 @@
 
 """Frames and centroids <-> ROS messages, with the byte work kept ROS-free.
 
-Everything here except :func:`fill_image` and :func:`make_pointcloud2` runs without ROS; those two
-only assign fields of messages the caller (or ``sensor_msgs``) provides.
+Everything here runs without ROS: :func:`fill_image` only assigns fields of a message the caller
+provides; the messages that need ROS packages are built in :mod:`picam_ros.ros_messages`.
 
 Publishing an image moves a few MiB per frame, so the payload is built once into a reusable
 ``array.array('B')``: that is the type ``rosidl_generator_py`` stores for ``uint8[]``. What the
@@ -39,12 +39,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-#: Encodings the camera node can publish.
-OUTPUT_ENCODINGS: tuple[str, ...] = ('nv21', 'nv12', 'mono8', 'bgr8')
+from picam_ros.formats import BY_ENCODING, FORMATS, plane_views, Planes
+
+#: Encodings of colour conversions for people (cv_bridge and rqt cannot show nv21).
+_VIEWER_ENCODINGS = ('bgr8', 'rgb8')
+#: Encodings the camera node can publish: the frame layouts ROS knows, then bgr8 for viewers.
+OUTPUT_ENCODINGS: tuple[str, ...] = (
+    *(f.ros_encoding for f in FORMATS.values() if f.publish), 'bgr8')
 #: Encodings the centroid node accepts. ``i420``/``yuv420`` are not sensor_msgs encodings: they
 #: name the planar layout rpicam-vid writes (Y, then U, then V), for publishers that send it as is.
-INPUT_ENCODINGS: tuple[str, ...] = ('nv21', 'nv12', 'i420', 'yuv420', 'mono8', 'bgr8', 'rgb8')
-_YUV420 = ('nv21', 'nv12', 'i420', 'yuv420')
+INPUT_ENCODINGS: tuple[str, ...] = (*BY_ENCODING, *_VIEWER_ENCODINGS)
+_YUV420 = tuple(name for name, f in BY_ENCODING.items() if f.subsampled)
 
 
 class ImagePayload(NamedTuple):
@@ -66,9 +71,9 @@ def payload_layout(width: int, height: int, encoding: str) -> tuple[int, int]:
     """
     if encoding in _YUV420:
         return width, width * height * 3 // 2
-    if encoding == 'mono8':
+    if encoding in BY_ENCODING:
         return width, width * height
-    if encoding in ('bgr8', 'rgb8'):
+    if encoding in _VIEWER_ENCODINGS:
         return 3 * width, 3 * width * height
     raise ValueError(f'unsupported image encoding {encoding!r}; '
                      f'expected one of {", ".join(OUTPUT_ENCODINGS)}')
@@ -95,14 +100,8 @@ def image_payload(frame: Any, encoding: str = 'nv21',
     if not (isinstance(out, array.array) and out.typecode == 'B' and len(out) == size):
         out = new_payload_buffer(size)
     view = np.frombuffer(out, dtype=np.uint8)
-    if encoding == 'nv21':
-        frame.to_nv21(out=view)
-    elif encoding == 'nv12':
-        frame.to_nv12(out=view)
-    elif encoding == 'mono8':
-        frame.to_mono8(out=view)
-    else:
-        frame.to_bgr(out=view)
+    pack = BY_ENCODING[encoding].pack if encoding in BY_ENCODING else 'to_bgr'
+    getattr(frame, pack)(out=view)
     return ImagePayload(encoding, height, width, step, out)
 
 
@@ -131,20 +130,6 @@ def fill_image(msg: Any, payload: ImagePayload, header: Any) -> Any:
     msg.step = payload.step
     msg.data = as_message_bytes(payload.data)
     return msg
-
-
-class ImagePlanes(NamedTuple):
-    """Zero-copy views of an incoming image, shaped for :func:`picam_ros.centroids.find_centroids`.
-
-    ``luma`` is (H, W); 4:2:0 chroma comes either as planar ``u``/``v`` (H/2, W/2) or as one
-    interleaved ``uv`` plane (H/2, W) with ``uv_order`` 'vu' (nv21) or 'uv' (nv12).
-    """
-
-    luma: np.ndarray
-    u: np.ndarray | None
-    v: np.ndarray | None
-    uv: np.ndarray | None
-    uv_order: str | None
 
 
 def _as_uint8(data: Any) -> np.ndarray:
@@ -191,7 +176,7 @@ def yuv420_geometry(encoding: str, height: int, width: int, step: int,
 
 
 def image_planes(encoding: str, height: int, width: int, step: int, data: Any, *,
-                 need_chroma: bool = False) -> ImagePlanes:
+                 need_chroma: bool = False) -> Planes:
     """Return views of an image message's planes (``data`` is ``msg.data`` or any uint8 buffer).
 
     4:2:0 and mono8 input is never copied. bgr8/rgb8 input has no luma plane, so one is computed
@@ -205,19 +190,10 @@ def image_planes(encoding: str, height: int, width: int, step: int, data: Any, *
     nbytes = buf.size
     if encoding in _YUV420:
         rows, stride = yuv420_geometry(encoding, height, width, step, nbytes)
-        luma = buf[:stride * rows].reshape(rows, stride)[:, :width]
-        chroma = buf[stride * rows:]
-        if encoding in ('nv21', 'nv12'):
-            uv = chroma.reshape(rows // 2, stride)[:, :width]
-            return ImagePlanes(luma, None, None, uv, 'vu' if encoding == 'nv21' else 'uv')
-        half = stride // 2
-        plane = half * (rows // 2)
-        u = chroma[:plane].reshape(rows // 2, half)[:, :width // 2]
-        v = chroma[plane:].reshape(rows // 2, half)[:, :width // 2]
-        return ImagePlanes(luma, u, v, None, None)
-    if encoding == 'mono8':
+        return plane_views(buf, BY_ENCODING[encoding].layout, width, rows, stride)
+    if encoding in BY_ENCODING:
         _check_packed(encoding, height, width, step, nbytes, 1)
-        return ImagePlanes(buf.reshape(height, step)[:, :width], None, None, None, None)
+        return plane_views(buf, BY_ENCODING[encoding].layout, width, height, step)
     if encoding in ('bgr8', 'rgb8'):
         _check_packed(encoding, height, width, step, nbytes, 3)
         pixels = buf.reshape(height, step)[:, :3 * width].reshape(height, width, 3)
@@ -225,11 +201,11 @@ def image_planes(encoding: str, height: int, width: int, step: int, data: Any, *
         red, green, blue = (pixels[..., i] for i in order)
         luma = _bt601_luma(red, green, blue)
         if not need_chroma:
-            return ImagePlanes(luma, None, None, None, None)
+            return Planes(luma)
         if width % 2 or height % 2:
             raise ValueError(f'chroma keying needs an even image size, got {width}x{height}')
         u, v = _bt601_chroma(red[::2, ::2], green[::2, ::2], blue[::2, ::2])
-        return ImagePlanes(luma, u, v, None, None)
+        return Planes(luma, u, v)
     raise ValueError(f'unsupported image encoding {encoding!r}; '
                      f'expected one of {", ".join(INPUT_ENCODINGS)}')
 
@@ -330,49 +306,3 @@ def cloud_payload(blobs: np.ndarray) -> CloudPayload:
     data.frombytes(points.tobytes())
     n = points.shape[0]
     return CloudPayload(CLOUD_FIELDS, n, CLOUD_POINT_STEP, CLOUD_POINT_STEP * n, data)
-
-
-def make_pointcloud2(header: Any, blobs: np.ndarray) -> Any:
-    """Build a ``sensor_msgs.msg.PointCloud2`` with one point per blob (needs ROS)."""
-    from sensor_msgs.msg import PointCloud2, PointField
-
-    payload = cloud_payload(blobs)
-    msg = PointCloud2()
-    msg.header = header
-    msg.height = 1
-    msg.width = payload.width
-    msg.fields = [PointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count)
-                  for f in payload.fields]
-    msg.is_bigendian = False
-    msg.point_step = payload.point_step
-    msg.row_step = payload.row_step
-    msg.data = payload.data
-    msg.is_dense = True
-    return msg
-
-
-# --- parameters ---------------------------------------------------------------------------------
-
-def parameter_descriptor(row: Any) -> Any:
-    """Build the ``rcl_interfaces.msg.ParameterDescriptor`` of a ``params.ParamRow`` (needs ROS).
-
-    Both nodes declare every parameter through this, so ranges, read-only flags and the
-    human-readable constraints come from the one table in ``params``.
-    """
-    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-
-    fields = row.descriptor_fields()
-    integer_range = fields.pop('integer_range', None)
-    floating_range = fields.pop('floating_point_range', None)
-    descriptor = ParameterDescriptor(**fields)
-    if integer_range is not None:
-        low, high, step = integer_range
-        descriptor.integer_range = [IntegerRange(from_value=low, to_value=high, step=step)]
-    if floating_range is not None:
-        low, high, step = floating_range
-        descriptor.floating_point_range = [
-            FloatingPointRange(from_value=low, to_value=high, step=step)]
-    return descriptor
-
-
-# --- debug overlay ------------------------------------------------------------------------------

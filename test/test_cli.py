@@ -26,6 +26,7 @@ import sys
 import numpy as np
 from proctree import descendants, process_gone, wait_until
 import pytest
+from stream_fixtures import free_tcp_port
 
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
@@ -78,7 +79,8 @@ def test_snapshot_shows_the_frame_with_a_cross_on_each_centroid(tmp_path):
 
 
 def test_process_every_n_processes_only_that_share_of_frames():
-    result = run_cli(*SMALL, '--frames', '6', '--process-every-n', '4', '--paced')
+    result = run_cli(*SMALL, '--status-interval', '60', '--frames', '6', '--process-every-n', '4',
+                     '--paced')
     assert result.returncode == 0, result.stderr
     status = final_status(result.stderr)
     assert status['processed'] == 6
@@ -158,3 +160,52 @@ def test_stream_on_without_a_server_binary_reports_it_and_keeps_capturing(tmp_pa
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 3
     assert 'mediamtx' in result.stderr.lower()
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--source', 'ffmpeg', '--input', 'no-such-clip.mp4'],
+     "ffmpeg: input 'no-such-clip.mp4' does not exist"),
+    (['--source', 'ffmpeg', '--input', '/dev/video-none'],
+     "ffmpeg: input '/dev/video-none' does not exist"),
+])
+def test_an_input_that_cannot_work_is_one_line_without_a_traceback(args, message):
+    result = run_cli(*SMALL, *args)
+    assert result.returncode == 1
+    assert result.stderr == f'picam-ros: error: {message}\n'
+
+
+def test_a_missing_rpicam_vid_is_one_line_without_a_traceback(tmp_path):
+    env = {**os.environ, 'PATH': str(tmp_path)}
+    result = subprocess.run([*RUN, *SMALL, '--source', 'rpicam'], check=False,
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1
+    message = ("picam-ros: error: rpicam: cannot start 'rpicam-vid': not found or not "
+               'executable (is it installed and on PATH?)')
+    assert result.stderr.splitlines() == [message]
+
+
+def test_closing_stdout_early_stops_the_runner_with_one_line():
+    proc = subprocess.Popen([*RUN, *SMALL, '--json'], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert json.loads(proc.stdout.readline())['sequence'] >= 0
+    proc.stdout.close()   # what `| head -1` does
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert stderr.splitlines() == ['picam-ros: stopped: stdout was closed']
+
+
+def test_status_interval_zero_prints_no_status_line():
+    result = run_cli(*SMALL, '--frames', '2')
+    assert result.returncode == 0, result.stderr
+    assert not [line for line in result.stderr.splitlines() if line.startswith('fps=')]
+
+
+def test_a_stream_without_a_server_says_connecting_not_running():
+    result = run_cli('--width', '256', '--height', '256', '--frames', '30',
+                     '--status-interval', '0.3', '--stream-external-server',
+                     '--stream-rtsp-port', str(free_tcp_port()))
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith('fps=')]
+    assert any('stream=connecting' in line for line in lines), lines
+    assert not any('stream=running' in line for line in lines), lines
+    assert 'live stream:' not in result.stderr

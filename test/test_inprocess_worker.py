@@ -25,7 +25,7 @@ import pytest
 
 from picam_ros.centroid_pipeline import CentroidPipeline
 from picam_ros.centroid_settings import KeyingProfiles
-from picam_ros.centroid_worker import CentroidWorker, LatestFrame, rate_decimation
+from picam_ros.centroid_worker import CentroidWorker, rate_decimation
 from picam_ros.centroids import KeyingParams
 from picam_ros.pacing import DecimationConfig
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
@@ -59,10 +59,11 @@ class Results:
             self.gate.set()
 
     def __call__(self, frame, planes, results):
+        before = frame.data.copy()
         self.entered.set()
         self.gate.wait(GUARD_S)
         with self.cond:
-            self.items.append((frame.sequence, frame.data.copy(), results))
+            self.items.append((frame.sequence, before, frame.data.copy(), results))
             self.cond.notify_all()
 
     def wait_for(self, count):
@@ -78,7 +79,7 @@ def frame_at(source, sequence):
 
 def test_worker_results_equal_the_ground_truth_of_the_frame_it_was_given(source):
     results = Results()
-    worker = CentroidWorker(pipeline_for(), results)
+    worker = CentroidWorker(pipeline_for(), source.format, results)
     worker.start()
     try:
         for sequence in range(3):
@@ -86,7 +87,7 @@ def test_worker_results_equal_the_ground_truth_of_the_frame_it_was_given(source)
             assert results.wait_for(sequence + 1)
     finally:
         assert worker.stop()
-    for sequence, _, (result,) in results.items:
+    for sequence, _, _, (result,) in results.items:
         truth = source.ground_truth(sequence)
         assert result.blobs.shape[0] == truth.shape[0] >= 10
         np.testing.assert_array_equal(result.blobs['area'], truth['area'])
@@ -96,7 +97,7 @@ def test_worker_results_equal_the_ground_truth_of_the_frame_it_was_given(source)
 
 def test_capture_never_waits_for_a_busy_worker_and_the_newest_frame_wins(source):
     results = Results(hold=True)
-    worker = CentroidWorker(pipeline_for(), results)
+    worker = CentroidWorker(pipeline_for(), source.format, results)
     worker.start()
     try:
         assert worker.offer(frame_at(source, 0))
@@ -113,23 +114,29 @@ def test_capture_never_waits_for_a_busy_worker_and_the_newest_frame_wins(source)
 
 
 def test_a_frame_being_processed_is_not_overwritten_by_later_captures(source):
-    mailbox = LatestFrame()
-    first = frame_at(source, 1)
-    expected = first.data.copy()
-    mailbox.put(first)
-    taken = mailbox.take(0)
-    for sequence in range(2, 8):   # the source reuses its buffers; the mailbox must not
-        mailbox.put(frame_at(source, sequence))
-    assert taken.sequence == 1
-    np.testing.assert_array_equal(taken.data, expected)
-    mailbox.release(taken)
-    newest = mailbox.take(0)
-    assert newest.sequence == 7 and mailbox.overwritten == 5
+    results = Results(hold=True)
+    worker = CentroidWorker(pipeline_for(), source.format, results)
+    worker.start()
+    try:
+        first = frame_at(source, 1)
+        expected = first.data.copy()
+        assert worker.offer(first)
+        assert results.entered.wait(GUARD_S)
+        for sequence in range(2, 8):   # the source refills its two buffers meanwhile
+            assert worker.offer(frame_at(source, sequence))
+        results.gate.set()
+        assert results.wait_for(2)
+    finally:
+        assert worker.stop()
+    (sequence, before, after, _), (newest, *_) = results.items
+    assert sequence == 1 and newest == 7 and worker.overwritten == 5
+    np.testing.assert_array_equal(before, expected)
+    np.testing.assert_array_equal(after, expected)
 
 
 def test_frames_are_picked_by_capture_time_at_the_configured_rate(source):
     pipeline = pipeline_for(rate_decimation(10.0, 25.0))
-    worker = CentroidWorker(pipeline, Results())
+    worker = CentroidWorker(pipeline, source.format, Results())
     frame = source.render(0)
     accepted = []
     for sequence in range(250):   # 10 s at 25 fps, with +-3 ms capture jitter
@@ -154,7 +161,7 @@ def test_a_keying_change_applies_to_the_next_frame_the_worker_takes(source):
     threshold = int(np.median(source.ground_truth(1)['area'])) + 1
     results = Results()
     pipeline = pipeline_for()
-    worker = CentroidWorker(pipeline, results)
+    worker = CentroidWorker(pipeline, source.format, results)
     worker.start()
     try:
         worker.offer(frame_at(source, 0))
@@ -164,7 +171,7 @@ def test_a_keying_change_applies_to_the_next_frame_the_worker_takes(source):
         assert results.wait_for(2)
     finally:
         worker.stop()
-    before, after = results.items[0][2][0].blobs, results.items[1][2][0].blobs
+    before, after = results.items[0][3][0].blobs, results.items[1][3][0].blobs
     assert after.shape[0] > 0 and after['area'].min() >= threshold
     assert after.shape[0] < before.shape[0]
 
@@ -181,7 +188,7 @@ def test_a_failing_publisher_is_counted_and_the_worker_goes_on(source):
         second.set()
 
     failed = threading.Event()
-    worker = CentroidWorker(pipeline_for(), publish,
+    worker = CentroidWorker(pipeline_for(), source.format, publish,
                             on_error=lambda message: (reported.append(message), failed.set()))
     worker.start()
     try:
@@ -199,7 +206,7 @@ def test_a_failing_publisher_is_counted_and_the_worker_goes_on(source):
 
 def test_stop_is_bounded_even_when_the_publisher_hangs(source):
     results = Results(hold=True)
-    worker = CentroidWorker(pipeline_for(), results)
+    worker = CentroidWorker(pipeline_for(), source.format, results)
     worker.start()
     worker.offer(frame_at(source, 0))
     assert results.entered.wait(GUARD_S)
@@ -208,7 +215,7 @@ def test_stop_is_bounded_even_when_the_publisher_hangs(source):
 
 
 def test_stop_ends_the_worker_thread(source):
-    worker = CentroidWorker(pipeline_for(), Results())
+    worker = CentroidWorker(pipeline_for(), source.format, Results())
     worker.start()
     assert worker.running
     assert worker.stop()

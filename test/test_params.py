@@ -25,7 +25,7 @@ import yaml
 from picam_ros.camera_settings import camera_parameter_rows, CameraSettings
 from picam_ros.centroid_settings import centroid_parameter_rows, KeyingProfiles
 from picam_ros.centroids import KeyingParams
-from picam_ros.launch_support import launch_overrides
+from picam_ros.launch_support import CAMERA_LAUNCH_ARGUMENTS, LAUNCH_ARGUMENTS, launch_overrides
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig, Decimator
 from picam_ros.params import markdown_table, ParamRow, rows_from_config
 from picam_ros.sources import SourceConfig
@@ -319,3 +319,26 @@ def test_parameter_table_lists_every_row_with_its_default_and_liveness():
     assert '| integer | `150` | 0 .. 255 | yes |' in luma_min
     profiles = next(line for line in table if line.startswith('| `profiles`'))
     assert "`['pads']`" in profiles and '| no |' in profiles
+
+
+def test_the_width_descriptor_states_the_range_each_source_accepts():
+    width = {row.name: row for row in camera_parameter_rows()}['width']
+    assert 'synthetic 256..8192' in width.description
+    assert 'synthetic 256..8192' in width.descriptor_fields()['description']
+    with pytest.raises(ValueError, match=r'^width: 128 is below the minimum 256 \(the synthetic'):
+        CameraSettings.from_parameters({'width': 128})
+
+
+def test_launch_arguments_are_the_rows_that_declare_one():
+    rows = {row.launch: row for row in camera_parameter_rows() if row.launch}
+    assert CAMERA_LAUNCH_ARGUMENTS == {name: (row.name, row.kind) for name, row in rows.items()}
+    assert set(rows) == {'source', 'width', 'height', 'fps', 'camera', 'stream',
+                         'centroid_rate_hz'}
+    assert LAUNCH_ARGUMENTS['width'][1].startswith(rows['width'].description)
+
+
+def test_one_validator_words_config_and_parameter_errors_alike():
+    row = {r.name: r for r in KeyingProfiles(['pads']).all_rows()}['pads.luma_min']
+    assert row.check(300).reason == 'pads.luma_min: 300 is above the maximum 255'
+    with pytest.raises(ValueError, match='^luma_min: 300 is above the maximum 255$'):
+        KeyingParams(luma_min=300)

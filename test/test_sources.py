@@ -388,3 +388,15 @@ def test_config_fields_carry_ranges_and_descriptions_for_parameters():
     assert table['fps']['min'] == 0.1 and table['fps']['type'] is float
     assert table['source']['choices'] == ('synthetic', 'rpicam', 'ffmpeg')
     assert all(meta['description'] for meta in table.values())
+
+
+def test_stopping_a_large_ffmpeg_source_ends_the_child_without_sigkill():
+    # At 1280x720 one frame fills the pipe: a child blocked writing it ignores SIGINT/SIGTERM,
+    # so only closing our end first (EPIPE) ends it before the SIGKILL of the stop timeout.
+    source = FfmpegSource(FfmpegConfig(input='lavfi:testsrc2=size=1280x720:rate=25',
+                                       width=1280, height=720))
+    with source:
+        source.read(timeout=20)
+        process = source._process
+    assert process.returncode is not None
+    assert process.returncode != -signal.SIGKILL, process.returncode

@@ -31,7 +31,6 @@ import logging
 import math
 import os
 import select
-import shutil
 import threading
 import time
 from typing import Any, ClassVar
@@ -40,8 +39,9 @@ import numpy as np
 
 from picam_ros.config import config_field, ConfigBase, ConfigError
 from picam_ros.frames import Frame, FrameFormat
+from picam_ros.latest_mailbox import LatestMailbox
 from picam_ros.pacing import RateMeter
-from picam_ros.process import ManagedProcess, ProcessError, ProcessSpec
+from picam_ros.process import find_executable, ManagedProcess, ProcessError, ProcessSpec
 from picam_ros.sources.base import (
     FrameSource,
     FrameTimeout,
@@ -84,72 +84,37 @@ class CaptureConfig(ConfigBase):
                                              f'({self.backoff_initial:g})')
 
 
-class _FrameExchange:
-    """Latest-frame mailbox over a pool of three frames, for one producer and one consumer.
-
-    At any time one frame may be held by the consumer (until its next ``take``), one may wait
-    as the newest unread frame, and the producer fills the third. Publishing over an unread
-    frame drops the older one, so the producer never blocks on a slow consumer.
-    """
+class _FrameExchange(LatestMailbox[Frame]):
+    """The reader thread's latest-frame mailbox, counting frames and speaking source errors."""
 
     def __init__(self, fmt: FrameFormat) -> None:
-        self.pool = [Frame(fmt) for _ in range(3)]
-        self._cond = threading.Condition()
-        self._held: int | None = None
-        self._ready: int | None = None
-        self._closed = True   # until the source starts
-        self._error: str | None = None
+        super().__init__([Frame(fmt) for _ in range(3)])
+        self.close()   # until the source starts
         self.frames = 0
         self.delivered = 0
-        self.drops = 0
         self.meter = RateMeter()
 
-    def free_slot(self) -> int:
-        with self._cond:
-            return next(i for i in range(3) if i != self._held and i != self._ready)
+    @property
+    def drops(self) -> int:
+        return self.replaced
 
-    def publish(self, slot: int) -> None:
-        with self._cond:
-            frame = self.pool[slot]
-            frame.sequence = self.frames
-            self.frames += 1
-            self.meter.add(frame.mono_ns)
-            if self._ready is not None:
-                self.drops += 1
-            self._ready = slot
-            self._cond.notify_all()
+    def publish(self, slot: int) -> bool:
+        frame = self.pool[slot]
+        frame.sequence = self.frames
+        self.frames += 1
+        self.meter.add(frame.mono_ns)
+        return super().publish(slot)
 
     def take(self, timeout: float | None) -> Frame:
-        with self._cond:
-            self._held = None
-            if not self._cond.wait_for(
-                    lambda: self._ready is not None or self._closed or self._error is not None,
-                    timeout):
-                raise FrameTimeout(f'no frame within {timeout:g} s')
-            if self._ready is None:
-                if self._error is not None:
-                    raise SourceError(self._error)
+        frame = super().take(timeout)
+        if frame is None:
+            if self.error is not None:
+                raise SourceError(self.error)
+            if self.closed:
                 raise SourceStopped('source is not running')
-            self._held, self._ready = self._ready, None
-            self.delivered += 1
-            return self.pool[self._held]
-
-    def fail(self, message: str) -> None:
-        with self._cond:
-            self._error = message
-            self._cond.notify_all()
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._ready = None
-            self._cond.notify_all()
-
-    def reopen(self) -> None:
-        with self._cond:
-            self._closed = False
-            self._error = None
-            self._held = self._ready = None
+            raise FrameTimeout(f'no frame within {timeout:g} s')
+        self.delivered += 1
+        return frame
 
 
 class RunEnded(Exception):
@@ -225,6 +190,10 @@ class ProcessSource(FrameSource):
         self._exchange.close()
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b'x')
+        stdout = process.stdout   # closed first: a child blocked on a full pipe gets EPIPE now
+        if stdout is not None:
+            with contextlib.suppress(OSError):
+                stdout.close()
         process.stop()  # interrupts a restart backoff or start; kills the child
         thread.join()
         process.stop()  # the reader may have started a child after the first stop
@@ -253,8 +222,7 @@ class ProcessSource(FrameSource):
     def _check_startable(self) -> None:
         """Refuse to start what can never work (missing binary); a SourceError says why."""
         binary = self.argv[0]
-        found = shutil.which(binary) if os.sep not in binary else binary
-        if found is None or not os.path.isfile(found) or not os.access(found, os.X_OK):
+        if find_executable(binary) is None:
             raise SourceError(f'{self.kind}: cannot start {binary!r}: not found or not '
                               f'executable (is it installed and on PATH?)')
 
@@ -316,8 +284,10 @@ class ProcessSource(FrameSource):
 
     def _read_run(self) -> int:
         """Read frames from the current child until its stream breaks; frames produced."""
-        stdout = self._process.stdout
-        fd = os.dup(stdout.fileno())  # our own descriptor: stop() may close the child's pipe
+        try:
+            fd = os.dup(self._process.stdout.fileno())  # ours: stop() closes the child's pipe
+        except (AttributeError, ValueError, OSError):   # stopped meanwhile: no pipe any more
+            return 0
         try:
             with contextlib.suppress(OSError):
                 fcntl.fcntl(fd, _F_SETPIPE_SZ, min(PIPE_BYTES, self.format.frame_bytes))
