@@ -24,7 +24,6 @@ media server costs the stream, not the camera.
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Callable
 from dataclasses import dataclass
 import enum
@@ -33,6 +32,7 @@ import time
 from typing import Any, Protocol
 
 from picam_ros.frames import Frame, FrameFormat
+from picam_ros.pacing import RateMeter
 
 FrameSink = Callable[[Frame], None]
 
@@ -159,7 +159,7 @@ class CameraRuntime:
 
         self._stats_lock = threading.Lock()
         window = max(16, int(self._config.fps_window * 240))   # bounded: ~240 fps max
-        self._arrivals: collections.deque[int] = collections.deque(maxlen=window)
+        self._arrivals = RateMeter(window, self._config.fps_window)
         self._frames = 0
         self._drops = 0
         self._last_sequence: int | None = None
@@ -300,7 +300,7 @@ class CameraRuntime:
     def _account(self, frame: Frame) -> None:
         with self._stats_lock:
             self._frames += 1
-            self._arrivals.append(frame.mono_ns)
+            self._arrivals.add(frame.mono_ns)
             last = self._last_sequence
             # A sequence that does not increase means the source restarted its count.
             if last is not None and frame.sequence > last + 1:
@@ -332,14 +332,10 @@ class CameraRuntime:
     # -- status --------------------------------------------------------------------------
     def stats(self) -> RuntimeStats:
         now = time.monotonic_ns()
-        window_ns = int(self._config.fps_window * 1e9)
         with self._stats_lock:
-            recent = [t for t in self._arrivals if now - t <= window_ns]
+            fps = self._arrivals.rate(now)
             frames, drops, sink_errors = self._frames, self._drops, self._sink_errors
-            last = self._arrivals[-1] if self._arrivals else None
-        fps = 0.0
-        if len(recent) >= 2 and recent[-1] > recent[0]:
-            fps = (len(recent) - 1) * 1e9 / (recent[-1] - recent[0])
+            last = self._arrivals.last
         source_stats = getattr(self._source, 'stats', None)
         stream_stats = getattr(self._stream, 'stats', None)
         server_ready, server_restarts = None, 0

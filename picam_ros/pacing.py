@@ -26,20 +26,42 @@ _FPS_WINDOW = 50
 
 
 class RateMeter:
-    """Frames/s over the last few frames (bounded)."""
+    """Frames/s over the last ``count`` frames, or those of the last ``window_s`` seconds.
 
-    def __init__(self) -> None:
-        self._stamps: collections.deque[int] = collections.deque(maxlen=_FPS_WINDOW)
+    Bounded either way (at most ``count`` stamps are kept). ``add`` is called by one thread;
+    ``fps``/``rate`` may be read from any.
+    """
+
+    def __init__(self, count: int = _FPS_WINDOW, window_s: float | None = None) -> None:
+        self._stamps: collections.deque[int] = collections.deque(maxlen=count)
+        self._window_ns = None if window_s is None else int(window_s * 1e9)
 
     def add(self, mono_ns: int) -> None:
         self._stamps.append(mono_ns)
 
     @property
+    def last(self) -> int | None:
+        """Return the stamp of the newest frame (None before the first)."""
+        stamps = self._stamps
+        return stamps[-1] if stamps else None
+
+    @property
     def fps(self) -> float:
-        if len(self._stamps) < 2:
-            return 0.0
-        span = self._stamps[-1] - self._stamps[0]
-        return (len(self._stamps) - 1) * 1e9 / span if span > 0 else 0.0
+        """Return the rate over the kept frames (the time window is not applied)."""
+        return _rate(list(self._stamps))
+
+    def rate(self, now_ns: int) -> float:
+        """Return the rate over the frames of the time window ending at ``now_ns``."""
+        stamps = list(self._stamps)
+        if self._window_ns is not None:
+            stamps = [t for t in stamps if now_ns - t <= self._window_ns]
+        return _rate(stamps)
+
+
+def _rate(stamps: list[int]) -> float:
+    if len(stamps) < 2 or stamps[-1] <= stamps[0]:
+        return 0.0
+    return (len(stamps) - 1) * 1e9 / (stamps[-1] - stamps[0])
 
 
 class FrameThrottle:
