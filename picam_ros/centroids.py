@@ -41,7 +41,7 @@ __all__ = [
     'key_mask',
 ]
 
-# One record per blob. Packed (41 bytes): the C++ layer writes records at these offsets.
+# One record per blob. Packed (77 bytes): the C++ layer writes records at these offsets.
 CENTROID_DTYPE = np.dtype([
     ('x', 'f8'),               # mean pixel x, full-frame coordinates, pixel centres at integers
     ('y', 'f8'),
@@ -52,6 +52,12 @@ CENTROID_DTYPE = np.dtype([
     ('bbox_h', 'i4'),
     ('touches_border', '?'),   # the box touches the edge of the searched region (frame or ROI)
     ('mean_luma', 'f4'),
+    ('mu20', 'f8'),            # central moments (raw, as cv2.moments' mu20, mu11, mu02)
+    ('mu11', 'f8'),
+    ('mu02', 'f8'),
+    ('orientation', 'f4'),     # equivalent ellipse: major axis angle, radians from +x towards +y
+    ('major_axis', 'f4'),      # full axis lengths of the equivalent ellipse, pixels
+    ('minor_axis', 'f4'),
 ])
 
 

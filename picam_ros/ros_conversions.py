@@ -262,7 +262,8 @@ class CloudField(NamedTuple):
 #: requested ones against the first). float32 holds integers exactly up to 2**24 and pixel
 #: coordinates to ~1e-4 px at 2000 px. ``touches_border`` is 0.0 or 1.0; ``z`` is always 0.
 CLOUD_FIELD_NAMES: tuple[str, ...] = (
-    'x', 'y', 'z', 'area', 'bbox_x', 'bbox_y', 'bbox_w', 'bbox_h', 'touches_border', 'mean_luma')
+    'x', 'y', 'z', 'area', 'bbox_x', 'bbox_y', 'bbox_w', 'bbox_h', 'touches_border', 'mean_luma',
+    'mu20', 'mu11', 'mu02', 'orientation', 'major_axis', 'minor_axis')
 CLOUD_FIELDS: tuple[CloudField, ...] = tuple(
     CloudField(name, 4 * i, POINTFIELD_FLOAT32, 1) for i, name in enumerate(CLOUD_FIELD_NAMES))
 #: One packed little-endian point; ``is_bigendian`` is always False.

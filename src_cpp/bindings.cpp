@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "centroids.hpp"
+#include "composite_bindings.hpp"
 #include "convert_bindings.hpp"
 
 namespace py = pybind11;
@@ -39,8 +40,10 @@ struct RecordField {
 constexpr RecordField kRecordFields[] = {
     {"x", 0},       {"y", 8},       {"area", 16},           {"bbox_x", 20},   {"bbox_y", 24},
     {"bbox_w", 28}, {"bbox_h", 32}, {"touches_border", 36}, {"mean_luma", 37},
+    {"mu20", 41},   {"mu11", 49},   {"mu02", 57},           {"orientation", 65},
+    {"major_axis", 69}, {"minor_axis", 73},
 };
-constexpr std::size_t kRecordSize = 41;
+constexpr std::size_t kRecordSize = 77;
 
 template <class T>
 void put(std::uint8_t* record, std::size_t offset, T value) {
@@ -57,6 +60,12 @@ void write_record(const picam::Blob& blob, std::uint8_t* record) {
     put(record, 32, blob.bbox_h);
     put(record, 36, static_cast<std::uint8_t>(blob.touches_border ? 1 : 0));
     put(record, 37, blob.mean_luma);
+    put(record, 41, blob.mu20);
+    put(record, 49, blob.mu11);
+    put(record, 57, blob.mu02);
+    put(record, 65, blob.orientation);
+    put(record, 69, blob.major_axis);
+    put(record, 73, blob.minor_axis);
 }
 
 [[noreturn]] void fail(const std::string& message) { throw py::value_error(message); }
@@ -323,4 +332,6 @@ PYBIND11_MODULE(_centroids, m) {
 
     // Frame conversion kernels (src_cpp/convert*.cpp, used by picam_ros.frames).
     register_convert(m);
+    // Two-camera composite (src_cpp/composite*.cpp, used by picam_ros.composite).
+    register_composite(m);
 }

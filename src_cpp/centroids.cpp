@@ -16,6 +16,7 @@
 #include "centroids.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -320,12 +321,64 @@ double exact_mean(std::int64_t sum, std::int64_t count) {
            static_cast<double>(sum % count) / static_cast<double>(count);
 }
 
+// table[k] = sum of i^2 for i = 0..k-1, k = 0..n, so a run [x0, x1) has sum of x^2 =
+// table[x1] - table[x0] (two loads instead of two cubic polynomials per run). Exact in int64
+// for n <= 2^20: the sum is below n^3 / 3 < 2^59.
+void fill_squares_below(std::vector<std::int64_t>& table, int n) {
+    if (table.size() == static_cast<std::size_t>(n) + 1) {
+        return;  // same width as the previous call
+    }
+    table.resize(static_cast<std::size_t>(n) + 1);
+    std::int64_t total = 0;
+    for (int k = 0; k <= n; ++k) {
+        table[static_cast<std::size_t>(k)] = total;
+        total += static_cast<std::int64_t>(k) * k;
+    }
+}
+
+// (count * sum_ab - sum_a * sum_b) / count: the central moment from raw sums. The numerator is
+// an exact integer (with 128-bit sums: count < 2^31, sum_ab < 2^71, sum_a, sum_b < 2^51, so
+// every product is below 2^102), so the result is rounded twice (to double, then the
+// division) instead of cancelling two large rounded terms as a double formula would.
+// Fast path: when the products fit in int64 (every blob of a frame up to about 2000x2000, and
+// small blobs of any frame) the numerator is formed in int64, avoiding the slow 128-bit
+// multiply and int128 -> double conversion; the result is the same.
+double central_moment(WideSum sum_ab, std::int64_t sum_a, std::int64_t sum_b,
+                      std::int64_t count) {
+    constexpr WideSum kInt64Max = static_cast<WideSum>(std::numeric_limits<std::int64_t>::max());
+    std::int64_t scaled = 0;
+    std::int64_t cross = 0;
+    std::int64_t numerator64 = 0;
+    if (sum_ab <= kInt64Max &&
+        !__builtin_mul_overflow(count, static_cast<std::int64_t>(sum_ab), &scaled) &&
+        !__builtin_mul_overflow(sum_a, sum_b, &cross) &&
+        !__builtin_sub_overflow(scaled, cross, &numerator64)) {
+        return static_cast<double>(numerator64) / static_cast<double>(count);
+    }
+    const WideSum n = static_cast<WideSum>(count);
+    const WideSum numerator = n * sum_ab - static_cast<WideSum>(sum_a) * sum_b;
+    return static_cast<double>(numerator) / static_cast<double>(count);
+}
+
 template <class T>
 void release_if_oversized(std::vector<T>& v) {
     constexpr std::size_t kKeepBytes = std::size_t{4} << 20;
     if (v.capacity() * sizeof(T) > kKeepBytes && v.capacity() > 8 * v.size()) {
         std::vector<T>().swap(v);
     }
+}
+
+// The equivalent ellipse of a blob from its central moments (see Blob).
+void set_ellipse(Blob& blob) {
+    const double half_diff = 0.5 * (blob.mu20 - blob.mu02);
+    const double half_sum = 0.5 * (blob.mu20 + blob.mu02);
+    const double radius = std::sqrt(half_diff * half_diff + blob.mu11 * blob.mu11);
+    const double area = static_cast<double>(blob.area);
+    blob.orientation = static_cast<float>(0.5 * std::atan2(2.0 * blob.mu11,
+                                                           blob.mu20 - blob.mu02));
+    blob.major_axis = static_cast<float>(4.0 * std::sqrt((half_sum + radius) / area));
+    // Rounding can leave the smaller eigenvalue a hair below zero for a line of pixels.
+    blob.minor_axis = static_cast<float>(4.0 * std::sqrt(std::max(half_sum - radius, 0.0) / area));
 }
 
 }  // namespace
@@ -359,6 +412,9 @@ std::uint32_t CentroidEngine::unite(std::uint32_t a, std::uint32_t b) {
     into.twice_sum_x += from.twice_sum_x;
     into.sum_y += from.sum_y;
     into.sum_luma += from.sum_luma;
+    into.sum_xx += from.sum_xx;
+    into.sum_xy += from.sum_xy;
+    into.sum_yy += from.sum_yy;
     into.x_min = std::min(into.x_min, from.x_min);
     into.x_max = std::max(into.x_max, from.x_max);
     into.y_min = std::min(into.y_min, from.y_min);
@@ -390,6 +446,8 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
     Run* here_runs = runs_here_.data();
     std::size_t n_above = 0;
     RowScanner scanner(image, keying, region, chroma_row_, chroma_half_);
+    fill_squares_below(squares_below_, image.luma.width);
+    const std::int64_t* squares_below = squares_below_.data();
 
     for (int y = region.y; y < region.y + region.height; ++y) {
         const std::uint8_t* luma = image.luma.row(y);
@@ -417,14 +475,21 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
             if (label == kNoLabel) {
                 label = static_cast<std::uint32_t>(parent_.size());
                 parent_.push_back(label);
-                stats_.push_back(LabelStats{0, 0, 0, 0, x0, x1 - 1, y, y});
+                stats_.push_back(LabelStats{0, 0, 0, 0, x0, x1 - 1, y, y, 0, 0, 0});
             }
             // Integer sums are exact: with at most 2^31 - 1 pixels in the frame,
-            // twice_sum_x <= 2 * area * (width - 1) < 2^63 and sum_luma <= 255 * area.
+            // twice_sum_x <= 2 * area * (width - 1) < 2^63 and sum_luma <= 255 * area. The
+            // run's own second-order sums are closed forms below 2^62 (x, y < 2^20, len <=
+            // 2^20), added to the label's WideSum accumulators.
             LabelStats& s = stats_[label];
+            const std::int64_t twice_run_x = len * (x0 + x1 - 1);
+            const std::int64_t yy = y;
             s.area += len;
-            s.twice_sum_x += len * (x0 + x1 - 1);
-            s.sum_y += len * y;
+            s.twice_sum_x += twice_run_x;
+            s.sum_y += len * yy;
+            s.sum_xx += squares_below[x1] - squares_below[x0];
+            s.sum_xy += yy * (twice_run_x / 2);
+            s.sum_yy += len * yy * yy;
             s.sum_luma += sum_bytes(luma + x0, static_cast<int>(len));
             s.x_min = std::min(s.x_min, x0);
             s.x_max = std::max(s.x_max, x1 - 1);
@@ -473,6 +538,11 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
                               s.x_max == region_x1 || s.y_max == region_y1;
         blob.mean_luma = static_cast<float>(static_cast<double>(s.sum_luma) /
                                             static_cast<double>(s.area));
+        const std::int64_t sum_x = s.twice_sum_x / 2;
+        blob.mu20 = central_moment(s.sum_xx, sum_x, sum_x, s.area);
+        blob.mu11 = central_moment(s.sum_xy, sum_x, s.sum_y, s.area);
+        blob.mu02 = central_moment(s.sum_yy, s.sum_y, s.sum_y, s.area);
+        set_ellipse(blob);
     }
     const std::size_t dropped = order_.size() - kept;
     release_oversized_scratch();

@@ -100,7 +100,29 @@ struct Blob {
     std::int32_t bbox_h = 0;
     bool touches_border = false;  // the box touches the edge of the searched region
     float mean_luma = 0.0f;
+    // Second-order central moments, raw (not divided by the area), as cv2.moments' mu20, mu11,
+    // mu02: mu20 = sum (x - x_mean)^2 over the blob's pixels, and so on.
+    double mu20 = 0.0;
+    double mu11 = 0.0;
+    double mu02 = 0.0;
+    // Equivalent ellipse (the solid ellipse with the same second moments): angle of its major
+    // axis from +x towards +y (image coordinates, y down), 0.5 * atan2(2 mu11, mu20 - mu02) in
+    // radians, (-pi/2, pi/2]; full axis lengths 4 * sqrt(eigenvalue / area), in pixels.
+    float orientation = 0.0f;
+    float major_axis = 0.0f;
+    float minor_axis = 0.0f;
 };
+
+// Exact accumulator of the per-blob second-order sums (sum x^2, sum x*y, sum y^2). With at most
+// kMaxPixels (< 2^31) pixels per frame and coordinates below kMaxSide (2^20), each sum is below
+// 2^31 * 2^40 = 2^71: too big for int64, so 128-bit integers where the compiler has them (GCC
+// and Clang on every 64-bit target). Elsewhere (32-bit ARM) doubles, exact while each sum stays
+// below 2^53, i.e. for blobs with area * side^2 < 2^53 (any blob of a 4096x4096 frame).
+#if defined(__SIZEOF_INT128__)
+using WideSum = __int128;
+#else
+using WideSum = double;
+#endif
 
 // Largest frame the engine accepts: keeps run labels in 32 bits and every per-blob sum exact in
 // int64 (see LabelStats); the side limit keeps all column arithmetic far from int overflow.
@@ -131,6 +153,9 @@ private:
         std::int64_t sum_y;
         std::int64_t sum_luma;
         std::int32_t x_min, x_max, y_min, y_max;
+        WideSum sum_xx;  // sum of x^2, x*y, y^2 over the label's pixels (see WideSum)
+        WideSum sum_xy;
+        WideSum sum_yy;
     };
     struct Run {
         std::int32_t x0;     // first pixel (full-frame x)
@@ -144,6 +169,7 @@ private:
 
     std::vector<std::uint8_t> chroma_row_;   // chroma gate of one row, expanded to full width
     std::vector<std::uint8_t> chroma_half_;  // chroma gate of one row at chroma resolution
+    std::vector<std::int64_t> squares_below_;  // [k] = sum of i^2 for i < k, k <= frame width
     std::vector<Run> runs_above_;
     std::vector<Run> runs_here_;
     std::vector<std::uint32_t> parent_;

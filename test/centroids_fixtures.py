@@ -49,6 +49,35 @@ def reference_key(luma: np.ndarray, params: KeyingParams, u: np.ndarray | None =
     return keyed & inside
 
 
+def opencv_ellipse(blob_mask: np.ndarray) -> tuple[float, ...]:
+    """(mu20, mu11, mu02, orientation, major, minor) of one blob's mask by ``cv2.moments``."""
+    moments = cv2.moments(blob_mask.astype(np.uint8), binaryImage=True)
+    mu20, mu11, mu02, area = moments['mu20'], moments['mu11'], moments['mu02'], moments['m00']
+    half_sum, radius = (mu20 + mu02) / 2, np.hypot((mu20 - mu02) / 2, mu11)
+    return (mu20, mu11, mu02, 0.5 * np.arctan2(2 * mu11, mu20 - mu02),
+            4 * np.sqrt((half_sum + radius) / area), 4 * np.sqrt(max(half_sum - radius, 0) / area))
+
+
+def assert_same_ellipses(ours: np.ndarray, expected: np.ndarray) -> None:
+    """Central moments to 1e-9 of the blob's moment scale; the ellipse to float32 precision.
+
+    The orientation is compared (modulo pi) only where the blob is measurably elongated: for a
+    blob whose moments are isotropic it is undefined, and a rounding error decides it.
+    """
+    scale = np.maximum(np.abs(expected['mu20']) + np.abs(expected['mu02']), 1.0)
+    for name in ('mu20', 'mu11', 'mu02'):
+        error = np.abs(ours[name] - expected[name])
+        assert np.all(error <= 1e-9 * scale), (name, np.max(error / scale, initial=0))
+    for name in ('major_axis', 'minor_axis'):
+        np.testing.assert_allclose(ours[name], expected[name], rtol=1e-5, atol=1e-4,
+                                   err_msg=name)
+    anisotropy = np.hypot(expected['mu20'] - expected['mu02'], 2 * expected['mu11'])
+    defined = anisotropy > 1e-6 * scale
+    turn = np.angle(np.exp(2j * (ours['orientation'][defined].astype(np.float64) -
+                                 expected['orientation'][defined])))
+    np.testing.assert_allclose(turn, 0.0, atol=1e-5, err_msg='orientation')
+
+
 def reference_blobs(keyed: np.ndarray, params: KeyingParams,
                     luma: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Blobs of a key image per the engine contract, measured by connectedComponentsWithStats."""
@@ -75,7 +104,8 @@ def reference_blobs(keyed: np.ndarray, params: KeyingParams,
         touches = bx == 0 or by == 0 or bx + bw == w or by + bh == h
         rows.append(((-area, int(first_pixel[label])), (
             centroids[label][0] + x0, centroids[label][1] + y0, area, bx + x0, by + y0, bw, bh,
-            touches, luma_sums[label] / area)))
+            touches, luma_sums[label] / area,
+            *opencv_ellipse(labels[by:by + bh, bx:bx + bw] == label))))
     rows.sort(key=lambda row: row[0])
     kept = rows[:params.max_centroids]
     blobs = np.array([record for _, record in kept], dtype=CENTROID_DTYPE)
@@ -92,3 +122,4 @@ def assert_same_blobs(ours: np.ndarray, expected: np.ndarray, check_luma: bool =
     np.testing.assert_allclose(ours['y'], expected['y'], rtol=0, atol=1e-9)
     if check_luma:
         np.testing.assert_allclose(ours['mean_luma'], expected['mean_luma'], rtol=1e-6)
+    assert_same_ellipses(ours, expected)

@@ -365,3 +365,45 @@ def test_mono8_frame_keys_on_luma_only():
     params = KeyingParams(luma_min=90, luma_max=200)
     assert_same_blobs(find_centroids_in_frame(frame, params).blobs,
                       find_centroids(luma, params).blobs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(angle=st.floats(-89.0, 89.0), seed=seeds)
+def test_a_drawn_ellipse_has_its_orientation_and_axes(angle, seed):
+    rng = np.random.default_rng(seed)
+    half_major, half_minor = rng.uniform(20, 40), rng.uniform(6, 15)
+    yy, xx = np.mgrid[0:120, 0:140]
+    dx, dy = xx - 70.3, yy - 60.6
+    c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    inside = ((dx * c + dy * s) / half_major) ** 2 + ((-dx * s + dy * c) / half_minor) ** 2 <= 1
+    (blob,) = blobs_of(inside)
+    # A digitised ellipse: the angle to a degree or so (pixel rounding), the axes to a pixel or so.
+    turn = np.degrees(np.angle(np.exp(2j * (float(blob['orientation']) - np.radians(angle))))) / 2
+    assert abs(turn) < 1.5
+    assert blob['major_axis'] == pytest.approx(2 * half_major, abs=1.0)
+    assert blob['minor_axis'] == pytest.approx(2 * half_minor, abs=1.0)
+
+
+def test_single_pixel_and_straight_line_blobs_have_exact_zero_moments():
+    mask = np.zeros((9, 40), bool)
+    mask[1, 1] = True           # one pixel: all central moments 0
+    mask[4, 5:35] = True        # horizontal line: mu02 = mu11 = 0, mu20 = sum of (x - mean)^2
+    blobs = blobs_of(mask)
+    line, pixel = blobs[0], blobs[1]
+    assert (pixel['mu20'], pixel['mu11'], pixel['mu02']) == (0.0, 0.0, 0.0)
+    assert (line['mu11'], line['mu02']) == (0.0, 0.0)
+    assert line['mu20'] == np.sum((np.arange(5, 35) - 19.5) ** 2)
+    assert line['orientation'] == 0.0 and line['minor_axis'] == 0.0
+
+
+def test_moments_stay_exact_far_from_the_origin_of_a_wide_frame():
+    # Raw sums of x^2 here exceed 2^53 (doubles would round), the central moments do not.
+    width = 300_000
+    luma = np.zeros((2, width), np.uint8)
+    luma[:, width - 200_000:] = 255
+    (blob,) = find_centroids(luma, MASK).blobs
+    xs = np.arange(width - 200_000, width, dtype=np.float64)
+    expected_mu20 = 2 * np.sum((xs - xs.mean()) ** 2)
+    assert blob['mu20'] == pytest.approx(expected_mu20, rel=1e-12)
+    assert blob['mu02'] == pytest.approx(200_000 * 2 * 0.25, rel=1e-12)
+    assert blob['mu11'] == 0.0

@@ -200,9 +200,9 @@ def test_every_cloud_field_is_float32_so_read_points_numpy_accepts_the_cloud():
     assert {field.datatype for field in CLOUD_FIELDS} == {POINTFIELD_FLOAT32}
     assert [f.name for f in CLOUD_FIELDS] == [
         'x', 'y', 'z', 'area', 'bbox_x', 'bbox_y', 'bbox_w', 'bbox_h', 'touches_border',
-        'mean_luma']
-    assert [f.offset for f in CLOUD_FIELDS] == list(range(0, 40, 4))
-    assert CLOUD_DTYPE.itemsize == 40
+        'mean_luma', 'mu20', 'mu11', 'mu02', 'orientation', 'major_axis', 'minor_axis']
+    assert [f.offset for f in CLOUD_FIELDS] == list(range(0, 64, 4))
+    assert CLOUD_DTYPE.itemsize == 64
 
 
 def sample_blobs():
@@ -229,7 +229,7 @@ def test_cloud_points_carry_every_blob_value():
 def test_cloud_payload_reads_back_as_one_float32_row_per_blob():
     blobs = sample_blobs()
     payload = cloud_payload(blobs)
-    assert (payload.width, payload.point_step, payload.row_step) == (3, 40, 120)
+    assert (payload.width, payload.point_step, payload.row_step) == (3, 64, 192)
     # What read_points_numpy does: view the bytes with the fields' dtype, then unstructure.
     table = np.frombuffer(payload.data, dtype=np.float32).reshape(payload.width, -1)
     assert table[:, 0].tolist() == [10.25, 0.0, 1919.5]
