@@ -68,7 +68,7 @@ setup(
             'pytest>=7.4,<8',
             'hypothesis',
             'opencv-python-headless>=4.6',  # 4.5.5's default labeller can crash (opencv#21366)
-            'ruff',
+            'ruff>=0.17.6,<0.18',  # lint rules change between minor versions
             'colcon-core',
             'colcon-ros',
             'colcon-python-setup-py',
