@@ -82,6 +82,7 @@ setup(
         'console_scripts': [
             'camera_node = picam_ros.camera_node:main',
             'centroid_node = picam_ros.centroid_node:main',
+            'machine_node = picam_ros.machine_node:main',
             'picam-ros = picam_ros.cli:main',
         ],
     },

@@ -41,8 +41,8 @@ import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
-import numpy as np
 from geometry_msgs.msg import PoseStamped
+import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -69,97 +69,20 @@ from picam_ros.machine_calibration import (
     save_machine_calibration,
     scale_from_points,
 )
-from picam_ros.machine_vision import (
-    CameraCentroids,
-    LEADS_KEYING,
-    MachineVision,
-    PADS_KEYING,
-)
+from picam_ros.machine_settings import CAMERAS, machine_parameter_rows, SCENE_FIELDS
+from picam_ros.machine_vision import CameraCentroids, MachineVision
 from picam_ros.mediamtx import MediaServer, MediaServerUnavailable
 from picam_ros.node_runner import run_node
 from picam_ros.pacing import FrameThrottle
-from picam_ros.params import ParamRow, rows_from_config
 from picam_ros.ros_conversions import cloud_points, fill_image, image_payload
 from picam_ros.ros_messages import parameter_descriptor
 from picam_ros.sources import FrameTimeout, SourceError, SourceStopped
 from picam_ros.sources.synthetic import SyntheticConfig
 
 NODE_NAME = 'machine'
-CAMERAS = ('board', 'component')
 DIAGNOSTICS_PERIOD_S = 1.0
 _NS_PER_S = 1_000_000_000
-_SCENE_FIELDS = {'board': ('scene',),
-                 'component': ('scene', 'part_dx', 'part_dy', 'part_theta', 'nozzle_dx',
-                               'nozzle_dy')}
-_CAMERA_DEFAULTS = {'board': {'frame_id': 'board_optical_frame', 'scene': 'footprint'},
-                    'component': {'frame_id': 'component_optical_frame', 'scene': 'part',
-                                  'extra_args': '--vflip', 'camera': 1}}
 _EXTRA_FIELDS = ('x_mm', 'y_mm', 'x_norm', 'y_norm')
-
-
-def machine_parameter_rows() -> tuple[ParamRow, ...]:
-    """Every parameter the machine node declares (README table and tests use this)."""
-    rows: list[ParamRow] = []
-    camera_rows = camera_parameter_rows()
-    synthetic = {row.field: row for row in rows_from_config(SyntheticConfig, read_only=True)}
-    for camera in CAMERAS:
-        defaults = _CAMERA_DEFAULTS[camera]
-        for row in camera_rows:
-            if row.name.startswith('stream.'):
-                continue
-            rows.append(dataclasses.replace(
-                row, name=f'{camera}.{row.name}', launch='', flag='',
-                default=defaults.get(row.name, row.default)))
-        for field in _SCENE_FIELDS[camera]:
-            row = synthetic[field]
-            rows.append(dataclasses.replace(
-                row, name=f'{camera}.{field}', flag='', launch='',
-                description='synthetic: ' + row.description,
-                default=defaults.get(field, row.default)))
-    for row in camera_rows:
-        if row.name.startswith('stream.'):
-            default = 'composite' if row.name == 'stream.path' else row.default
-            rows.append(dataclasses.replace(row, launch='', flag='', default=default,
-                                            description='composite stream: ' + row.description))
-    rows += rows_from_config(CompositeParams, prefix='composite', flag_prefix='')
-    rows.append(ParamRow('composite.encoding', 'string', 'nv21',
-                         'encoding of the composite topic: nv21 (4:2:0, no colour conversion), '
-                         'nv12, mono8 or bgr8', choices=('nv21', 'nv12', 'mono8', 'bgr8'),
-                         flag=''))
-    for profile, keying in (('pads', PADS_KEYING), ('leads', LEADS_KEYING)):
-        for row in rows_from_config(KeyingParams, prefix=profile, flag_prefix=''):
-            rows.append(dataclasses.replace(row, default=row.to_ros(getattr(keying, row.field))))
-    rows += rows_from_config(AlignmentParams, prefix='alignment', read_only=False,
-                             flag_prefix='')
-    rows += [
-        ParamRow('calibration_file', 'string', '',
-                 'machine calibration YAML (read at start, written by every calibration step); '
-                 'empty: uncalibrated, steps apply until the node ends', read_only=True, flag=''),
-        ParamRow('centroid_rate_hz', 'double', 2.0,
-                 'rate of board/centroids, component/centroids and alignment (the original '
-                 'machine pushed twice a second)', minimum=0.0, maximum=100.0, flag=''),
-        ParamRow('fresh.settle_threshold', 'double', 0.0,
-                 'capture_fresh/align: wait until the mean absolute luma difference of two '
-                 'consecutive frames is at most this (grey levels; 0: the first frame after '
-                 'the request)', minimum=0.0, maximum=255.0, flag=''),
-        ParamRow('fresh.timeout', 'double', 3.0,
-                 'seconds a service waits for fresh frames', minimum=0.1, maximum=60.0, flag=''),
-        ParamRow('calibration.click_x', 'double', -1.0,
-                 'clicked point x in the shown view (onlyup: component image, onlydown: board '
-                 'image), pixels; used by set_nozzle / set_datum', minimum=-1.0,
-                 maximum=16384.0, flag=''),
-        ParamRow('calibration.click_y', 'double', -1.0, 'clicked point y, pixels',
-                 minimum=-1.0, maximum=16384.0, flag=''),
-        ParamRow('calibration.scale_camera', 'string', 'down',
-                 'camera whose scale set_scale measures: up or down', choices=('up', 'down'),
-                 flag=''),
-        ParamRow('calibration.scale_points', 'integer_array', [0, 0, 0, 0],
-                 'two image points [x1, y1, x2, y2] a known distance apart, pixels', flag=''),
-        ParamRow('calibration.scale_distance_mm', 'double', 1.0,
-                 'the distance between the two scale points on the object, mm', minimum=1e-6,
-                 maximum=1e4, flag=''),
-    ]
-    return tuple(rows)
 
 
 class _CompositeSource:
@@ -237,7 +160,7 @@ def machine_cloud(header: Header, result: CameraCentroids) -> PointCloud2:
 
 
 def pose_of(header: Header, alignment: Alignment) -> PoseStamped:
-    """The correction as a pose: metres (REP 103) and the yaw about +z in the orientation."""
+    """Return the correction as a pose: metres (REP 103), the yaw about +z as orientation."""
     msg = PoseStamped(header=header)
     msg.pose.position.x = alignment.dx / 1000.0
     msg.pose.position.y = alignment.dy / 1000.0
@@ -367,7 +290,7 @@ class MachineNode(Node):
         if isinstance(source, SyntheticConfig):
             try:
                 source = dataclasses.replace(source, **{
-                    field: values[f'{camera}.{field}'] for field in _SCENE_FIELDS[camera]})
+                    field: values[f'{camera}.{field}'] for field in SCENE_FIELDS[camera]})
             except ConfigError as error:
                 raise ValueError(f'{camera}.{error}') from None
         return source
@@ -441,13 +364,10 @@ class MachineNode(Node):
             self._composite_error = str(exc)
             planes = None
         if planes is not None:
-            self._composite_source.put(self._vision_output(), frame)
+            self._composite_source.put(self._vision.composite_output, frame)
             self._composites += 1
         if self._throttles['board'].accept(frame.mono_ns):
             self._measured(self._vision.measure_board(frame))
-
-    def _vision_output(self) -> Any:
-        return self._vision._compositor.output   # noqa: SLF001 - the packed I420 buffer
 
     def _on_component(self, frame: Frame) -> None:
         self._images['component'].publish(frame)

@@ -42,7 +42,7 @@ from picam_ros.composite import CompositeParams, Compositor, I420Planes
 from picam_ros.frames import Frame
 from picam_ros.machine_calibration import CameraGeometry, MachineCalibration
 
-__all__ = ['CameraCentroids', 'FreshRequest', 'LEADS_KEYING', 'MachineVision', 'PADS_KEYING',
+__all__ = ['LEADS_KEYING', 'PADS_KEYING', 'CameraCentroids', 'FreshRequest', 'MachineVision',
            'measure', 'settle_difference']
 
 #: Default profiles: bright pads on the board; bright leads whose chroma passes the composite's
@@ -165,6 +165,11 @@ class MachineVision:
     def composite(self, params: CompositeParams) -> None:
         self._compositor.params = params
 
+    @property
+    def composite_output(self) -> np.ndarray | None:
+        """Return the packed I420 buffer ``on_down`` last composed into (None before)."""
+        return self._compositor.output
+
     # -- frames (capture threads) ------------------------------------------------------------
     def on_up(self, frame: Frame) -> None:
         """Keep a copy of the newest component frame (the source reuses its buffer)."""
@@ -199,7 +204,7 @@ class MachineVision:
         return measure(frame, self.leads, self.calibration.up, 'component')
 
     def align(self, board: CameraCentroids, component: CameraCentroids) -> Alignment:
-        """The part's correction (mm, degrees): leads (component) onto pads (board).
+        """Return the part's correction (mm, degrees): leads (component) onto pads (board).
 
         Raises ValueError or LookupError, saying why, when too few blobs are seen or matched.
         """

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from picam_ros.composite import CompositeParams, composite_numpy, I420Planes
+from picam_ros.composite import composite_numpy, CompositeParams, I420Planes
 from picam_ros.config import ConfigError
 from picam_ros.frames import Frame
 from picam_ros.machine_calibration import CameraGeometry, find_nozzle_tip, MachineCalibration

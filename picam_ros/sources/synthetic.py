@@ -57,8 +57,8 @@ from picam_ros.sources.base import FrameSource, FrameTimeout, SourceStats, Sourc
 
 __all__ = [
     'GROUND_TRUTH_DTYPE',
-    'SCENES',
     'KEY_THRESHOLD',
+    'SCENES',
     'SyntheticConfig',
     'SyntheticSource',
     'decode_sequence',
@@ -409,7 +409,7 @@ class LandPattern:
 
 
 def land_pattern(seed: int) -> LandPattern:
-    """The seed's component: a two-sided (SOIC-like) or four-sided (QFP-like) row of leads."""
+    """Return the seed's component: a two-sided (SOIC-like) or four-sided (QFP-like) part."""
     rng = np.random.default_rng(seed + 7919)
     # A fractional pitch gives every lead its own sub-pixel phase, so the rasterisation errors
     # of the leads average out instead of adding up (the fit then sees sub-pixel poses).
@@ -449,7 +449,7 @@ def _rect_mask(cx: float, cy: float, width: float, height: float,
 class _MachineScene(_Scene):
     """The footprint (down camera) or the part on the nozzle (up camera); static, no travel."""
 
-    def __init__(self, cfg: SyntheticConfig) -> None:  # noqa: D107 - see the class
+    def __init__(self, cfg: SyntheticConfig) -> None:
         self.rng = np.random.default_rng(cfg.seed)
         self.width, self.height = cfg.width, cfg.height
         self.material = np.zeros((self.height, self.width), np.uint8)

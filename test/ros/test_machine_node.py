@@ -93,8 +93,8 @@ class Machine:
         env = {**os.environ, 'PYTHONPATH': os.pathsep.join(
             [str(ROOT), os.environ.get('PYTHONPATH', '')])}
         self.process = subprocess.Popen(
-            [sys.executable, '-m', 'picam_ros.machine_node', *ros_args(calibration,
-                                                                      **overrides)],
+            [sys.executable, '-m', 'picam_ros.machine_node',
+             *ros_args(calibration, **overrides)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.probe = rclpy.create_node('machine_probe')
         self.executor = SingleThreadedExecutor()
@@ -184,7 +184,7 @@ def test_mode_is_live_onlyup_shows_the_component_and_onlydown_the_board(machine)
         assert all(result.successful for result in node.set(composite__mode=mode))
         composites.clear()
         reference.clear()
-        assert node.spin_until(lambda: len(composites) >= 3 and len(reference) >= 1)
+        assert node.spin_until(lambda ref=reference: len(composites) >= 3 and len(ref) >= 1)
         # Static scenes: frames differ only by noise (<= 6) and the sequence stamp rows.
         difference = np.abs(luma(composites[-1])[64:] - luma(reference[-1])[64:])
         assert difference.mean() < 4.0, mode
@@ -240,7 +240,7 @@ def test_align_service_answers_from_frames_captured_after_the_call(machine):
     result = json.loads(answer.message)
     assert result['frames']['board']['stamp_ns'] > requested
     assert result['frames']['component']['stamp_ns'] > requested
-    dx, dy, theta = part_scene().alignment_truth()
+    dx, _, theta = part_scene().alignment_truth()
     assert result['dx_mm'] == pytest.approx(dx * SCALE, abs=0.25 * SCALE)
     assert result['theta_deg'] == pytest.approx(theta, abs=0.25)
     assert result['matched'] >= 8
@@ -292,12 +292,12 @@ def test_datum_and_scale_steps_use_the_clicked_points(machine):
 
 def test_a_bad_parameter_ends_the_process_with_one_line(tmp_path):
     calibration = tmp_path / 'c.yaml'
-    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(ROOT),
-                                                         os.environ.get('PYTHONPATH', '')])}
+    env = {**os.environ,
+           'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
     result = subprocess.run(
         [sys.executable, '-m', 'picam_ros.machine_node',
          *ros_args(calibration, **{'composite.offset_x': 3})],
-        env=env, capture_output=True, text=True, timeout=GUARD_S)
+        env=env, capture_output=True, text=True, timeout=GUARD_S, check=False)
     assert result.returncode == 1
     assert 'composite.offset_x' in result.stderr and 'even' in result.stderr
     assert 'Traceback' not in result.stderr
