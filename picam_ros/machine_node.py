@@ -46,8 +46,7 @@ import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Image, PointCloud2, PointField
+from sensor_msgs.msg import PointCloud2, PointField
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
@@ -60,6 +59,7 @@ from picam_ros.config import ConfigError
 from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.encoder import StreamPublisher
 from picam_ros.frames import Frame, FrameFormat
+from picam_ros.image_topic import ImageTopic, stamped
 from picam_ros.latest_mailbox import LatestMailbox
 from picam_ros.machine_calibration import (
     CameraGeometry,
@@ -74,14 +74,13 @@ from picam_ros.machine_vision import CameraCentroids, MachineVision
 from picam_ros.mediamtx import MediaServer, MediaServerUnavailable
 from picam_ros.node_runner import run_node
 from picam_ros.pacing import FrameThrottle
-from picam_ros.ros_conversions import cloud_points, fill_image, image_payload
+from picam_ros.ros_conversions import cloud_points
 from picam_ros.ros_messages import parameter_descriptor
 from picam_ros.sources import FrameTimeout, SourceError, SourceStopped
 from picam_ros.sources.synthetic import SyntheticConfig
 
 NODE_NAME = 'machine'
 DIAGNOSTICS_PERIOD_S = 1.0
-_NS_PER_S = 1_000_000_000
 _EXTRA_FIELDS = ('x_mm', 'y_mm', 'x_norm', 'y_norm')
 
 
@@ -114,31 +113,6 @@ class _CompositeSource:
                 raise SourceStopped('composite stopped')
             raise FrameTimeout(f'no composite frame within {timeout} s')
         return frame
-
-
-class ImageTopic:
-    """One Image publisher fed from a capture thread: converts only while someone listens."""
-
-    def __init__(self, node: Node, topic: str, encoding: str, frame_id: str) -> None:
-        self.publisher = node.create_publisher(Image, topic, qos_profile_sensor_data)
-        self.encoding, self.frame_id = encoding, frame_id
-        self._buffer = None
-        self.published = 0
-
-    def publish(self, frame: Frame) -> None:
-        if self.publisher.get_subscription_count() == 0:
-            return
-        payload = image_payload(frame, self.encoding, out=self._buffer)
-        self._buffer = payload.data   # publish() serialises before returning
-        self.publisher.publish(fill_image(Image(), payload, stamped(frame.stamp_ns,
-                                                                    self.frame_id)))
-        self.published += 1
-
-
-def stamped(stamp_ns: int, frame_id: str) -> Header:
-    header = Header(frame_id=frame_id)
-    header.stamp.sec, header.stamp.nanosec = divmod(int(stamp_ns), _NS_PER_S)
-    return header
 
 
 def machine_cloud(header: Header, result: CameraCentroids) -> PointCloud2:

@@ -33,7 +33,7 @@ from picam_ros.machine_vision import LEADS_KEYING, PADS_KEYING
 from picam_ros.params import ParamRow, rows_from_config
 from picam_ros.sources.synthetic import SyntheticConfig
 
-__all__ = ['CAMERAS', 'SCENE_FIELDS', 'machine_parameter_rows']
+__all__ = ['CAMERAS', 'SCENE_FIELDS', 'machine_parameter_rows', 'machine_table_rows']
 
 CAMERAS = ('board', 'component')
 #: The synthetic scene settings each camera declares (``<camera>.<field>``).
@@ -111,3 +111,11 @@ def machine_parameter_rows() -> tuple[ParamRow, ...]:
                  maximum=1e4, flag=''),
     ]
     return tuple(rows)
+
+
+def machine_table_rows() -> tuple[ParamRow, ...]:
+    """Return the README's machine rows: all but the per-camera copies of camera_node's."""
+    camera = {row.name for row in camera_parameter_rows()}
+    return tuple(row for row in machine_parameter_rows()
+                 if row.name.split('.', 1)[0] not in CAMERAS or row.name.split('.', 1)[1]
+                 not in camera)

@@ -45,8 +45,17 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from sensor_msgs_py import point_cloud2  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
+from stream_fixtures import (  # noqa: E402
+    free_tcp_port,
+    mediamtx_side_ports,
+    require_mediamtx,
+)
 
-from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
+from picam_ros.sources.synthetic import (  # noqa: E402
+    decode_sequence,
+    SyntheticConfig,
+    SyntheticSource,
+)
 
 pytestmark = pytest.mark.ros
 
@@ -89,8 +98,9 @@ def write_calibration(path: Path) -> None:
 class Machine:
     """The node process plus a probe node in this process."""
 
-    def __init__(self, calibration: Path, **overrides: object) -> None:
-        env = {**os.environ, 'PYTHONPATH': os.pathsep.join(
+    def __init__(self, calibration: Path, env: dict | None = None,
+                 **overrides: object) -> None:
+        env = {**os.environ, **(env or {}), 'PYTHONPATH': os.pathsep.join(
             [str(ROOT), os.environ.get('PYTHONPATH', '')])}
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'picam_ros.machine_node',
@@ -146,8 +156,8 @@ def machine(tmp_path):
     calibration = tmp_path / 'machine_calibration.yaml'
     write_calibration(calibration)
 
-    def start(**overrides: object) -> Machine:
-        node = Machine(calibration, **overrides)
+    def start(env: dict | None = None, **overrides: object) -> Machine:
+        node = Machine(calibration, env, **overrides)
         started.append(node)
         return node
 
@@ -301,3 +311,22 @@ def test_a_bad_parameter_ends_the_process_with_one_line(tmp_path):
     assert result.returncode == 1
     assert 'composite.offset_x' in result.stderr and 'even' in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_composite_is_streamed_as_its_own_mediamtx_path(machine):
+    binary = require_mediamtx()
+    rtsp = free_tcp_port()
+    node = machine(env={'MEDIAMTX': binary, **mediamtx_side_ports()}, **{
+        'stream.enabled': True, 'stream.rtsp_port': rtsp, 'stream.webrtc_port': free_tcp_port(),
+        'stream.hls_port': free_tcp_port()})
+    composites = node.listen(Image, '/composite')
+    assert node.spin_until(lambda: len(composites) >= 1)
+    frames = subprocess.run(
+        ['ffmpeg', '-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'tcp',
+         '-i', f'rtsp://127.0.0.1:{rtsp}/composite', '-frames:v', '3', '-f', 'rawvideo',
+         '-pix_fmt', 'gray', '-'], capture_output=True, timeout=GUARD_S, check=False)
+    assert frames.returncode == 0, frames.stderr.decode()[-2000:]
+    lumas = np.frombuffer(frames.stdout, np.uint8).reshape(-1, HEIGHT, WIDTH)
+    assert len(lumas) == 3
+    sequences = [decode_sequence(luma) for luma in lumas]   # the board frames' stamps
+    assert sequences == sorted(sequences) and sequences[0] < sequences[-1]
