@@ -1,0 +1,135 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""What the operator node translates, kept ROS-free: clouds in, status, parameter specs.
+
+The node hands plain fields of its messages to these functions, so they are tested without
+rclpy: :func:`cloud_blobs` reads the centroid node's PointCloud2 payload (see
+``picam_ros.ros_conversions.CLOUD_FIELDS``; any float32 fields at any offsets, so the
+orientation fields of the engine's moments are read when a cloud has them),
+:func:`status_from_diagnostics` condenses ``/diagnostics`` into the page's status bar, and
+:func:`keying_parameter_specs` says which centroid-node parameters the page's sliders may set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from picam_ros.centroid_settings import KeyingProfiles
+from picam_ros.operator.protocol import ParameterSpec
+
+#: sensor_msgs/PointField datatype constants the operator reads (FLOAT32 = 7, FLOAT64 = 8).
+_DATATYPES = {7: '<f4', 8: '<f8'}
+#: Cloud fields the page uses; x, y and area are required.
+WANTED_FIELDS = ('x', 'y', 'area', 'orientation', 'major_axis', 'minor_axis')
+#: Keying fields that get a slider on the page (live-tunable on the centroid node).
+SLIDER_FIELDS = ('luma_min', 'luma_max', 'u_min', 'u_max', 'v_min', 'v_max', 'min_area',
+                 'max_area')
+
+
+class Field(NamedTuple):
+    name: str
+    offset: int
+    datatype: int
+
+
+def cloud_blobs(fields: Iterable[Field], point_step: int, width: int, height: int,
+                data: Any, is_bigendian: bool = False) -> np.ndarray:
+    """Read the blobs of a PointCloud2 into a structured array of the :data:`WANTED_FIELDS`.
+
+    Raises ValueError naming what is wrong with a cloud the operator cannot read.
+    """
+    if is_bigendian:
+        raise ValueError('big-endian clouds are not supported')
+    by_name = {f.name: f for f in fields}
+    missing = [name for name in ('x', 'y', 'area') if name not in by_name]
+    if missing:
+        raise ValueError(f'cloud lacks fields {missing}; has {sorted(by_name)}')
+    count = width * height
+    buffer = memoryview(data).cast('B')
+    if point_step <= 0 or len(buffer) < count * point_step:
+        raise ValueError(f'cloud of {count} points with point_step {point_step} carries '
+                         f'{len(buffer)} bytes')
+    names, formats, offsets = [], [], []
+    for name in WANTED_FIELDS:
+        field = by_name.get(name)
+        if field is None:
+            continue
+        if field.datatype not in _DATATYPES:
+            raise ValueError(f'cloud field {name}: datatype {field.datatype} is not float32 '
+                             f'or float64')
+        names.append(name)
+        formats.append(_DATATYPES[field.datatype])
+        offsets.append(field.offset)
+    dtype = np.dtype({'names': names, 'formats': formats, 'offsets': offsets,
+                      'itemsize': point_step})
+    points = np.frombuffer(buffer[:count * point_step], dtype=dtype, count=count)
+    return np.array(points[names]) if count else np.zeros(0, [(n, f) for n, f in
+                                                              zip(names, formats)])
+
+
+def stamp_ns(sec: int, nanosec: int) -> int:
+    return int(sec) * 1_000_000_000 + int(nanosec)
+
+
+def status_from_diagnostics(statuses: Sequence[tuple[str, str, Mapping[str, str]]],
+                            previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Condense ``(name, message, values)`` of DiagnosticStatus entries for the status bar.
+
+    Reads the picam_ros nodes' statuses (names ending ``: camera``, ``: stream``,
+    ``: centroids``); keeps what ``previous`` had for nodes not in this array.
+    """
+    status = dict(previous or {})
+    for name, message, values in statuses:
+        if name.endswith(': camera'):
+            status['fps'] = _number(values.get('fps'))
+            status['drops'] = _number(values.get('drops'))
+        elif name.endswith(': stream'):
+            status['stream_state'] = values.get('state', message)
+            status['stream_dropped'] = _number(values.get('frames dropped'))
+        elif name.endswith(': centroids'):
+            status['processing_ms'] = _number(values.get('processing time mean (ms)'))
+            status['centroid_rate_hz'] = _number(values.get('processed rate (Hz)'))
+            status['blobs'] = sum(_number(v) or 0 for k, v in values.items()
+                                  if k.endswith(': blobs'))
+    return status
+
+
+def _number(text: Any) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def keying_parameter_specs(profiles: Sequence[str]) -> list[ParameterSpec]:
+    """Slider parameters of each profile, with the ranges the centroid node declares.
+
+    Optional bounds (``u_min`` ...) accept their "not set" value (-1) as the node does.
+    """
+    keying = KeyingProfiles(list(profiles))
+    specs = []
+    for profile in keying.names:
+        for row in keying.rows[profile]:
+            if row.field not in SLIDER_FIELDS:
+                continue
+            low = row.minimum
+            if isinstance(row.unset, int) and low is not None:
+                low = min(low, row.unset)
+            specs.append(ParameterSpec(row.name, row.kind, low, row.maximum,
+                                       row.description, row.default))
+    return specs

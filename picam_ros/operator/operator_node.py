@@ -1,0 +1,243 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""ROS 2 operator node: serves the operator page and turns its actions into ROS.
+
+All web work is :class:`picam_ros.operator.server.OperatorServer` (its own thread and asyncio
+loop); this file declares parameters and wires topics and parameter services.
+
+- ``centroids`` / ``<profile>/centroids`` (in, ``sensor_msgs/PointCloud2``): pushed to pages
+  with the capture stamp of their frame (ROS headers carry no sequence number).
+- ``/diagnostics`` (in): fps, drops, processing time, stream state for the status bar.
+- ``target`` (out, ``geometry_msgs/PointStamped``): a clicked or keyed target in pixel
+  coordinates of the camera image (x right, y down, origin at the centre of the top-left pixel,
+  z = 0), ``frame_id`` = the ``frame_id`` parameter, stamp = the capture stamp of the set the
+  target was picked from (else now). Millimetres relative to the nozzle will come on
+  ``target_mm`` (frame ``nozzle``) once the calibration of issue 11 exists.
+- ``rotate`` (out, ``std_msgs/Float64``): relative nozzle rotation in degrees from ``[`` ``]``.
+- Keying sliders set ``<profile>.*`` parameters of ``centroid_node`` through its parameter
+  services (``rclpy.parameter_client.AsyncParameterClient``); the node's refusal reason goes
+  back to the page.
+- Mode buttons set ``mode_parameter`` (default ``mode``: normal, onlyup, onlydown, frozen, as
+  ``picam_ros.composite`` spells them) of ``mode_node`` when one is named; with none the page
+  shows them disabled. Calibration clicks are refused with a reason until the machine node's
+  calibration services exist (then they map onto them here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PointStamped
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from sensor_msgs.msg import PointCloud2
+from std_msgs.msg import Float64
+
+from picam_ros.centroid_settings import KeyingProfiles
+from picam_ros.node_runner import run_node
+from picam_ros.operator.bridge import (
+    cloud_blobs,
+    Field,
+    keying_parameter_specs,
+    stamp_ns,
+    status_from_diagnostics,
+)
+from picam_ros.operator.protocol import (
+    CalibrationClick,
+    Rotate,
+    SelectTarget,
+    SetMode,
+    SetParameter,
+)
+from picam_ros.operator.server import CentroidSet, OperatorConfig, OperatorServer, Outcome
+
+NODE_NAME = 'operator'
+#: Stamps kept per profile to stamp a target with the capture time of the set it came from.
+STAMP_MEMORY = 256
+
+_PARAMETERS: tuple[tuple[str, Any, str, bool], ...] = (
+    ('host', '127.0.0.1', 'address the page is served on (0.0.0.0: every interface)', True),
+    ('port', 8080, 'TCP port of the page (0: any free port, logged)', True),
+    ('token_file', '', 'file holding the operator token; empty: a random token, logged', True),
+    ('whep_url', 'http://{host}:8889/cam/whep',
+     ('WHEP URL of the stream the page plays ({host}: the host the page was loaded '
+      'from)'), True),
+    ('video_url', '', 'play this video URL instead of WHEP (a recording; tests)', True),
+    ('media_dir', '', 'directory served at /media/ on the page origin (recordings)', True),
+    ('profiles', ['pads'], ('keying profiles of the centroid node (same order as its '
+                            '`profiles`: the first publishes on `centroids`)'), True),
+    ('centroid_node', 'centroids', ('the centroid node whose keying parameters the sliders '
+                                    'set (relative to this namespace)'), True),
+    ('mode_node', '', ('node whose mode parameter the mode buttons set (the composite of '
+                       'picam_ros.composite); empty: no modes'), True),
+    ('mode_parameter', 'mode', ('name of that parameter; it takes normal, onlyup, onlydown '
+                                'or frozen'), True),
+    ('frame_id', 'camera_optical_frame', 'frame_id of `target` when a set has none', False),
+)
+
+
+class OperatorNode(Node):
+    """Serves the operator page; centroids in, targets and parameter changes out."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        values = {}
+        for name, default, description, read_only in _PARAMETERS:
+            values[name] = self.declare_parameter(
+                name, default, ParameterDescriptor(description=description,
+                                                   read_only=read_only)).value
+        if not 0 <= values['port'] <= 65535:
+            raise ValueError(f'port: {values["port"]} is not a TCP port (0-65535)')
+        profiles = KeyingProfiles(list(values['profiles']))
+        self._frame_id = values['frame_id']
+        self._stamps: dict[str, dict[int, Any]] = {}
+        self._latest_header: dict[str, Any] = {}
+        self._status: dict[str, Any] = {}
+        self._keying = AsyncParameterClient(self, values['centroid_node'])
+        self._mode_parameter = values['mode_parameter']
+        self._mode = AsyncParameterClient(self, values['mode_node']) \
+            if values['mode_node'] else None
+        self._target = self.create_publisher(PointStamped, 'target', 10)
+        self._rotate = self.create_publisher(Float64, 'rotate', 10)
+        config = OperatorConfig(host=values['host'], port=values['port'],
+                                token_file=values['token_file'], whep_url=values['whep_url'],
+                                video_url=values['video_url'], media_dir=values['media_dir'],
+                                profiles=profiles.names)
+        self._server = OperatorServer(
+            config, _Backend(self), keying_parameter_specs(profiles.names),
+            features={'modes': self._mode is not None, 'calibration': False})
+        for profile in profiles.names:
+            topic = profiles.topics(profile)[0]
+            self.create_subscription(
+                PointCloud2, topic, lambda msg, p=profile: self._on_cloud(p, msg), 10)
+        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
+        port = self._server.start()
+        self.get_logger().info(
+            f'operator page on http://{values["host"]}:{port}/ ; token '
+            f'({self._server.token_source}): {self._server.token}')
+
+    @property
+    def server(self) -> OperatorServer:
+        """Return the web server, whose port and token the tests read."""
+        return self._server
+
+    # -- ROS in --------------------------------------------------------------------------
+    def _on_cloud(self, profile: str, msg: PointCloud2) -> None:
+        try:
+            blobs = cloud_blobs([Field(f.name, f.offset, f.datatype) for f in msg.fields],
+                                msg.point_step, msg.width, msg.height, msg.data,
+                                msg.is_bigendian)
+        except ValueError as error:
+            self.get_logger().error(f'{profile}: cannot read centroids: {error}',
+                                    throttle_duration_sec=5.0)
+            return
+        stamp = stamp_ns(msg.header.stamp.sec, msg.header.stamp.nanosec)
+        self._latest_header[profile] = msg.header
+        self._server.publish_centroids(CentroidSet(profile, None, stamp, 0, 0, blobs))
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        entries = [(s.name, s.message, {kv.key: kv.value for kv in s.values})
+                   for s in msg.status]
+        self._status = status_from_diagnostics(entries, self._status)
+        self._server.publish_status(self._status)
+
+    # -- page actions (called on the web thread) -----------------------------------------
+    def on_page_action(self, action: Any) -> Any:
+        """Carry out a validated, authorised action from a page (the server's backend)."""
+        if isinstance(action, SelectTarget):
+            return self._publish_target(action)
+        if isinstance(action, Rotate):
+            self._rotate.publish(Float64(data=action.degrees))
+            return Outcome(True)
+        if isinstance(action, SetParameter):
+            return self._set_parameter(self._keying, action.name, action.value)
+        if isinstance(action, SetMode):
+            if self._mode is None:
+                return Outcome(False, 'modes need a mode node (the composite of issue 11); '
+                                      'none is configured (parameter mode_node)')
+            # picam_ros.composite spells its modes in lower case (CompositeParams.mode).
+            return self._set_parameter(self._mode, self._mode_parameter, action.mode.lower())
+        if isinstance(action, CalibrationClick):
+            return Outcome(False, 'calibration is not available yet (it comes with the '
+                                  'composite node of issue 11)')
+        return Outcome(False, f'unsupported action {type(action).__name__}')
+
+    def _publish_target(self, action: SelectTarget) -> Outcome:
+        msg = PointStamped()
+        header = self._latest_header.get(action.profile)
+        if header is not None:
+            msg.header.stamp = header.stamp
+            msg.header.frame_id = header.frame_id or self._frame_id
+        else:
+            msg.header.stamp = self.get_clock().now().to_msg()
+            msg.header.frame_id = self._frame_id
+        msg.point.x, msg.point.y, msg.point.z = action.x, action.y, 0.0
+        self._target.publish(msg)
+        return Outcome(True, detail={'x': action.x, 'y': action.y})
+
+    async def _set_parameter(self, client: AsyncParameterClient, name: str,
+                             value: Any) -> Outcome:
+        if not client.services_are_ready():
+            return Outcome(False, f'{name}: the node {client.remote_node_name!r} does not '
+                                  f'answer (parameter services not available)')
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future = loop.create_future()
+
+        def finished(future: Any) -> None:
+            loop.call_soon_threadsafe(_settle, done, future)
+
+        client.set_parameters([Parameter(name, value=value)], callback=finished)
+        response = await done
+        result = response.results[0]
+        if not result.successful:
+            return Outcome(False, result.reason or f'{name}: refused by the node')
+        return Outcome(True)
+
+    # -- teardown ------------------------------------------------------------------------
+    def destroy_node(self) -> None:
+        self._server.stop()
+        super().destroy_node()
+
+
+class _Backend:
+    """The server's backend: a node's ``handle`` is taken (rclpy's node handle)."""
+
+    def __init__(self, node: OperatorNode) -> None:
+        self._node = node
+
+    def handle(self, action: Any) -> Any:
+        return self._node.on_page_action(action)
+
+
+def _settle(done: asyncio.Future, future: Any) -> None:
+    if done.done():
+        return
+    error = future.exception()
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(future.result())
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(OperatorNode, NODE_NAME, args, errors=(OSError,))
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

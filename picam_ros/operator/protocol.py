@@ -1,0 +1,240 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The operator page's WebSocket protocol: what a page may send, checked before anything acts.
+
+ROS-free and aiohttp-free: :func:`parse_action` turns one text message into a typed action or a
+:class:`Refusal` whose ``reason`` is shown to the operator. Nothing a page sends reaches a
+backend (and so a node parameter) without passing through here.
+
+Messages from the page are JSON objects ``{"action": <name>, "id": <int>, ...}``:
+
+- ``auth``: ``token`` (string) - unlocks state changes on this connection;
+- ``select_target``: ``x``, ``y`` (frame pixels), optional ``profile``, ``seq``;
+- ``set_parameter``: ``name`` (one of the advertised parameters), ``value``;
+- ``set_mode``: ``mode`` (one of :data:`MODES`);
+- ``calibration_click``: ``step`` (one of :data:`CALIBRATION_STEPS`), ``x``, ``y``;
+- ``rotate``: ``degrees`` (relative, at most :data:`MAX_ROTATE_DEG` either way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import json
+import math
+from typing import Any
+
+#: Largest text message a page may send, in bytes (a real action is < 300 bytes).
+MAX_MESSAGE_BYTES = 4096
+#: The machine's display modes (issue 11); the page shows one button per mode.
+MODES: tuple[str, ...] = ('NORMAL', 'ONLYUP', 'ONLYDOWN', 'FROZEN')
+#: Calibration clicks: the nozzle centre in ONLYUP, then the reference mark in ONLYDOWN.
+CALIBRATION_STEPS: tuple[str, ...] = ('nozzle', 'reference')
+#: The mode each calibration step is clicked in.
+CALIBRATION_MODES: dict[str, str] = {'nozzle': 'ONLYUP', 'reference': 'ONLYDOWN'}
+MAX_ROTATE_DEG = 45.0
+#: Frame coordinates are accepted within this many pixels (a frame is at most 8192 wide).
+MAX_COORDINATE = 8192.0
+STATE_CHANGING: frozenset[str] = frozenset(
+    {'select_target', 'set_parameter', 'set_mode', 'calibration_click', 'rotate'})
+ACTIONS: frozenset[str] = STATE_CHANGING | {'auth'}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a message was not acted on (sent back to the page as ``{"type": "refused"}``)."""
+
+    reason: str
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """A node parameter the page may set: its kind and inclusive range, as the node declares."""
+
+    name: str
+    kind: str            # 'integer' | 'double' | 'bool'
+    minimum: float | None = None
+    maximum: float | None = None
+    description: str = ''
+    value: Any = None    # the node's value when the page connects (None: unknown)
+
+    def check(self, value: Any) -> str:
+        """Return '' when ``value`` is acceptable, else the reason in the operator's words."""
+        if self.kind == 'bool':
+            return '' if isinstance(value, bool) else f'{self.name}: expected true or false'
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f'{self.name}: expected a number, got {json.dumps(value)[:40]}'
+        if self.kind == 'integer' and (not float(value).is_integer()):
+            return f'{self.name}: expected an integer, got {value}'
+        if not math.isfinite(value):
+            return f'{self.name}: must be finite'
+        if self.minimum is not None and value < self.minimum:
+            return f'{self.name}: {value:g} is below the minimum {self.minimum:g}'
+        if self.maximum is not None and value > self.maximum:
+            return f'{self.name}: {value:g} is above the maximum {self.maximum:g}'
+        return ''
+
+    def coerce(self, value: Any) -> Any:
+        """Convert a checked value to the ROS type of the parameter (1.0 -> 1 for an integer)."""
+        if self.kind == 'integer':
+            return int(value)
+        if self.kind == 'double':
+            return float(value)
+        return value
+
+    def as_json(self) -> dict[str, Any]:
+        return {'name': self.name, 'kind': self.kind, 'min': self.minimum,
+                'max': self.maximum, 'description': self.description,
+                'value': self.value}
+
+
+@dataclass(frozen=True)
+class Auth:
+    token: str
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class SelectTarget:
+    x: float
+    y: float
+    profile: str = ''
+    seq: int | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class SetParameter:
+    name: str
+    value: Any
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class SetMode:
+    mode: str
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class CalibrationClick:
+    step: str
+    x: float
+    y: float
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Rotate:
+    degrees: float
+    id: int | None = None
+
+
+Action = Auth | SelectTarget | SetParameter | SetMode | CalibrationClick | Rotate
+
+_FIELDS: dict[str, frozenset[str]] = {
+    'auth': frozenset({'token'}),
+    'select_target': frozenset({'x', 'y', 'profile', 'seq'}),
+    'set_parameter': frozenset({'name', 'value'}),
+    'set_mode': frozenset({'mode'}),
+    'calibration_click': frozenset({'step', 'x', 'y'}),
+    'rotate': frozenset({'degrees'}),
+}
+
+
+class _Bad(Exception):
+    pass
+
+
+def _number(message: dict[str, Any], key: str, low: float, high: float) -> float:
+    value = message.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _Bad(f'{key}: expected a finite number')
+    if not low <= value <= high:
+        raise _Bad(f'{key}: {value:g} is outside [{low:g}, {high:g}]')
+    return float(value)
+
+
+def _choice(message: dict[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    value = message.get(key)
+    if value not in choices:
+        raise _Bad(f'{key}: expected one of {", ".join(choices)}')
+    return value
+
+
+def parse_action(text: str | bytes, parameters: dict[str, ParameterSpec],
+                 profiles: tuple[str, ...] = ()) -> Action | Refusal:
+    """Parse and validate one message from a page; never raises on bad input."""
+    size = len(text.encode() if isinstance(text, str) else text)
+    if size > MAX_MESSAGE_BYTES:
+        return Refusal(f'message of {size} bytes is larger than the {MAX_MESSAGE_BYTES}-byte '
+                       f'limit')
+    try:
+        message = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as error:
+        return Refusal(f'not JSON: {error}')
+    if not isinstance(message, dict):
+        return Refusal('expected a JSON object with an "action"')
+    ident = message.get('id')
+    if ident is not None and (isinstance(ident, bool) or not isinstance(ident, int)
+                              or not 0 <= ident < 2**53):
+        return Refusal('id: expected a non-negative integer')
+    action = message.get('action')
+    if action not in ACTIONS:
+        return Refusal(f'unknown action {json.dumps(action)[:40]}; expected one of '
+                       f'{", ".join(sorted(ACTIONS))}', ident)
+    extra = set(message) - _FIELDS[action] - {'action', 'id'}
+    if extra:
+        return Refusal(f'{action}: unexpected fields {", ".join(sorted(extra))[:80]}', ident)
+    try:
+        return _build(action, message, ident, parameters, profiles)
+    except _Bad as error:
+        return Refusal(f'{action}: {error}', ident)
+
+
+def _build(action: str, message: dict[str, Any], ident: int | None,
+           parameters: dict[str, ParameterSpec], profiles: tuple[str, ...]) -> Action:
+    if action == 'auth':
+        token = message.get('token')
+        if not isinstance(token, str) or not token:
+            raise _Bad('token: expected a string')
+        return Auth(token, ident)
+    if action == 'select_target':
+        profile = message.get('profile', '')
+        if profile and profile not in profiles:
+            raise _Bad(f'profile: {json.dumps(profile)[:40]} is not one of '
+                       f'{", ".join(profiles) or "(none)"}')
+        seq = message.get('seq')
+        if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)
+                                or not 0 <= seq < 2**63):
+            raise _Bad('seq: expected a non-negative integer')
+        return SelectTarget(_number(message, 'x', -0.5, MAX_COORDINATE),
+                            _number(message, 'y', -0.5, MAX_COORDINATE), profile, seq, ident)
+    if action == 'set_parameter':
+        name = message.get('name')
+        spec = parameters.get(name) if isinstance(name, str) else None
+        if spec is None:
+            raise _Bad(f'name: {json.dumps(name)[:60]} is not a parameter the page may set')
+        reason = spec.check(message.get('value'))
+        if reason:
+            raise _Bad(reason)
+        return SetParameter(name, spec.coerce(message['value']), ident)
+    if action == 'set_mode':
+        return SetMode(_choice(message, 'mode', MODES), ident)
+    if action == 'calibration_click':
+        return CalibrationClick(_choice(message, 'step', CALIBRATION_STEPS),
+                                _number(message, 'x', -0.5, MAX_COORDINATE),
+                                _number(message, 'y', -0.5, MAX_COORDINATE), ident)
+    return Rotate(_number(message, 'degrees', -MAX_ROTATE_DEG, MAX_ROTATE_DEG), ident)

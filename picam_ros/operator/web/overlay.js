@@ -1,0 +1,97 @@
+// Copyright 2026 picam_ros maintainers
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+// Drawing the centroids over the video, scaled to the video as displayed (object-fit: contain).
+
+// Where the frame's pixels land in the element: frame pixel (x, y), with pixel centres at
+// integers (as the centroid engine reports), maps to CSS (left + (x + 0.5) * scale, ...).
+export function displayGeometry(element, frameWidth, frameHeight) {
+  const width = element.clientWidth;
+  const height = element.clientHeight;
+  const scale = Math.min(width / frameWidth, height / frameHeight);
+  return {
+    scale,
+    left: (width - frameWidth * scale) / 2,
+    top: (height - frameHeight * scale) / 2,
+    toCss(x, y) { return [this.left + (x + 0.5) * this.scale, this.top + (y + 0.5) * this.scale]; },
+    toFrame(cx, cy) { return [(cx - this.left) / this.scale - 0.5, (cy - this.top) / this.scale - 0.5]; },
+  };
+}
+
+const COLOURS = ['#39f', '#f93', '#6d6', '#e6e'];
+
+export class Overlay {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.context = canvas.getContext('2d');
+    this.drawn = { seq: null, circles: [] };   // what is on screen now (tests read this)
+  }
+
+  // Draw `sets` (profile -> centroid message) for the frame `seq`; `target` in frame pixels.
+  draw(sets, frameWidth, frameHeight, seq, target, profiles) {
+    const canvas = this.canvas;
+    const ratio = window.devicePixelRatio || 1;
+    const cssWidth = canvas.clientWidth;
+    const cssHeight = canvas.clientHeight;
+    if (canvas.width !== Math.round(cssWidth * ratio) || canvas.height !== Math.round(cssHeight * ratio)) {
+      canvas.width = Math.round(cssWidth * ratio);
+      canvas.height = Math.round(cssHeight * ratio);
+    }
+    const g = this.context;
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, cssWidth, cssHeight);
+    const circles = [];
+    if (!frameWidth) { this.drawn = { seq, circles }; return; }
+    const geometry = displayGeometry(canvas, frameWidth, frameHeight);
+    profiles.forEach((profile, index) => {
+      const set = sets.get(profile);
+      if (!set) return;
+      g.strokeStyle = COLOURS[index % COLOURS.length];
+      g.lineWidth = 1.5;
+      for (const p of set.points) {
+        const [cx, cy] = geometry.toCss(p[0], p[1]);
+        const radius = Math.max(3, Math.sqrt(p[2] / Math.PI) * geometry.scale + 2);
+        g.beginPath();
+        g.arc(cx, cy, radius, 0, 2 * Math.PI);
+        g.stroke();
+        circles.push({ profile, x: p[0], y: p[1], area: p[2],
+                       orientation: p.length > 3 ? p[3] : null, cx, cy, radius });
+      }
+    });
+    if (target) {
+      const [tx, ty] = geometry.toCss(target.x, target.y);
+      g.strokeStyle = '#f33';
+      g.lineWidth = 2;
+      g.beginPath();
+      g.arc(tx, ty, 10, 0, 2 * Math.PI);
+      g.moveTo(tx - 16, ty); g.lineTo(tx + 16, ty);
+      g.moveTo(tx, ty - 16); g.lineTo(tx, ty + 16);
+      g.stroke();
+    }
+    this.drawn = { seq, circles, geometry };
+  }
+
+  // The drawn circle under CSS point (cx, cy), the nearest within its radius + slack.
+  hit(cx, cy, slack = 4) {
+    let best = null;
+    let bestDistance = Infinity;
+    for (const circle of this.drawn.circles) {
+      const distance = Math.hypot(circle.cx - cx, circle.cy - cy);
+      if (distance <= circle.radius + slack && distance < bestDistance) {
+        best = circle;
+        bestDistance = distance;
+      }
+    }
+    return best;
+  }
+}

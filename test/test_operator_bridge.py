@@ -1,0 +1,95 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""What the operator node translates without ROS: clouds, diagnostics, slider parameters."""
+
+import numpy as np
+import pytest
+
+from picam_ros.centroids import find_centroids_in_frame, KeyingParams
+from picam_ros.operator.bridge import (
+    cloud_blobs,
+    Field,
+    keying_parameter_specs,
+    status_from_diagnostics,
+)
+from picam_ros.ros_conversions import cloud_payload
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
+
+
+def engine_blobs():
+    source = SyntheticSource(SyntheticConfig(width=320, height=240, paced=False))
+    return find_centroids_in_frame(source.render(3), KeyingParams()).blobs
+
+
+def test_the_centroid_nodes_cloud_is_read_back_exactly():
+    blobs = engine_blobs()
+    payload = cloud_payload(blobs)
+    fields = [Field(f.name, f.offset, f.datatype) for f in payload.fields]
+    read = cloud_blobs(fields, payload.point_step, payload.width, 1, payload.data)
+    assert read.dtype.names == ('x', 'y', 'area', 'orientation', 'major_axis', 'minor_axis')
+    assert read.shape[0] == blobs.shape[0] > 5
+    assert np.array_equal(read['x'], blobs['x'].astype(np.float32))
+    assert np.array_equal(read['area'], blobs['area'].astype(np.float32))
+    assert np.array_equal(read['orientation'], blobs['orientation'].astype(np.float32))
+
+
+def test_orientation_fields_are_picked_up_when_a_cloud_has_them():
+    dtype = np.dtype([('x', '<f4'), ('pad', '<f4'), ('y', '<f4'), ('area', '<f4'),
+                      ('orientation', '<f4')])
+    points = np.array([(1.5, 0, 2.5, 9, 0.25)], dtype)
+    fields = [Field(name, dtype.fields[name][1], 7) for name in dtype.names]
+    read = cloud_blobs(fields, dtype.itemsize, 1, 1, points.tobytes())
+    assert read.dtype.names == ('x', 'y', 'area', 'orientation')
+    assert read[0].tolist() == (1.5, 2.5, 9.0, 0.25)
+
+
+@pytest.mark.parametrize('fields, step, data, message', [
+    ([Field('x', 0, 7), Field('y', 4, 7)], 8, b'\0' * 8, "lacks fields ['area']"),
+    ([Field('x', 0, 7), Field('y', 4, 7), Field('area', 8, 2)], 12, b'\0' * 12,
+     'datatype 2 is not float32'),
+    ([Field('x', 0, 7), Field('y', 4, 7), Field('area', 8, 7)], 12, b'\0' * 11,
+     'carries 11 bytes'),
+])
+def test_an_unreadable_cloud_is_named(fields, step, data, message):
+    with pytest.raises(ValueError, match=message.replace('[', r'\[').replace(']', r'\]')):
+        cloud_blobs(fields, step, 1, 1, data)
+
+
+def test_diagnostics_become_the_status_bar():
+    status = status_from_diagnostics([
+        ('/camera: camera', '25.0 fps', {'fps': '24.96', 'drops': '3'}),
+        ('/camera: stream', 'streaming', {'state': 'running', 'frames dropped': '1'}),
+        ('/centroids: centroids', '5 Hz', {
+            'processing time mean (ms)': '0.412', 'processed rate (Hz)': '5.00',
+            'pads: blobs': '31', 'leads: blobs': '4'}),
+        ('/other: thing', 'ok', {'fps': '1'}),
+    ])
+    assert status == {'fps': 24.96, 'drops': 3.0, 'stream_state': 'running',
+                      'stream_dropped': 1.0, 'processing_ms': 0.412, 'centroid_rate_hz': 5.0,
+                      'blobs': 35.0}
+    later = status_from_diagnostics([('/camera: camera', '', {'fps': '12', 'drops': '4'})],
+                                    status)
+    assert later['fps'] == 12.0 and later['processing_ms'] == 0.412
+
+
+def test_sliders_get_the_ranges_the_centroid_node_declares():
+    specs = {spec.name: spec for spec in keying_parameter_specs(['pads', 'leads'])}
+    assert set(specs) >= {'pads.luma_min', 'leads.luma_max', 'leads.v_min', 'pads.min_area'}
+    assert 'pads.roi' not in specs and 'pads.invert' not in specs
+    assert (specs['pads.luma_min'].minimum, specs['pads.luma_min'].maximum) == (0, 255)
+    assert specs['pads.luma_min'].value == 150
+    assert specs['pads.u_min'].check(-1) == ''            # -1: no bound, as the node takes it
+    assert 'below the minimum -1' in specs['pads.u_min'].check(-2)
+    assert 'above the maximum 255' in specs['leads.luma_max'].check(256)

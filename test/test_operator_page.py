@@ -1,0 +1,415 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The operator page in a real headless Chromium (Debian's, driven by Playwright).
+
+The page plays a VP8 recording of the synthetic board made by ffmpeg for the test, served by
+the operator server itself; the centroid sets it draws come from the real centroid engine on
+the same frames, pushed with their sequence numbers. Ground truth is the synthetic scene's.
+A screenshot of the page is written to build/test-artifacts/operator_page.png (gitignored).
+"""
+
+import os
+import shutil
+import subprocess
+
+from browser_viewer import CHROMIUM_FLAGS, require_browser
+import numpy as np
+import pytest
+
+aiohttp = pytest.importorskip('aiohttp', reason='the operator page needs aiohttp')
+sync_api = pytest.importorskip('playwright.sync_api',
+                               reason='the browser tests need Playwright (pip install playwright)')
+cv2 = pytest.importorskip('cv2', reason='the screenshot is read with OpenCV')
+
+from picam_ros.centroids import find_centroids_in_frame, KeyingParams  # noqa: E402, I100
+from picam_ros.operator.protocol import (  # noqa: E402
+    CalibrationClick,
+    ParameterSpec,
+    Rotate,
+    SelectTarget,
+    SetMode,
+    SetParameter,
+)
+from picam_ros.operator.server import (  # noqa: E402
+    CentroidSet,
+    OperatorConfig,
+    OperatorServer,
+    Outcome,
+)
+from picam_ros.sources.synthetic import (  # noqa: E402
+    decode_sequence,
+    SyntheticConfig,
+    SyntheticSource,
+)
+
+if shutil.which('ffmpeg') is None:
+    pytest.skip('ffmpeg is needed to make the test video', allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required']
+WIDTH, HEIGHT, FRAMES, FPS = 640, 480, 48, 25
+TOKEN = 'operator-test-token'
+GUARD_MS = 15000   # failure guard only, never a measurement
+ARTIFACTS = os.environ.get('PICAM_TEST_ARTIFACTS', os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'build', 'test-artifacts'))
+PARAMETERS = [ParameterSpec('pads.luma_min', 'integer', 0, 255, value=150),
+              ParameterSpec('pads.luma_max', 'integer', 0, 255, value=255)]
+
+
+class RecordingBackend:
+    """Records what reaches it; refuses as the centroid node would (luma_min > luma_max)."""
+
+    def __init__(self):
+        self.actions = []
+
+    def handle(self, action):
+        if isinstance(action, SetParameter) and action.name == 'pads.luma_min' \
+                and action.value > 255 - 55:
+            return Outcome(False, f'luma_min: {action.value} is greater than luma_max 200')
+        self.actions.append(action)
+        return Outcome(True)
+
+
+@pytest.fixture(scope='module')
+def scene(tmp_path_factory):
+    """Record frames 0..FRAMES-1; return it with each frame's engine centroids and truth."""
+    media = tmp_path_factory.mktemp('media')
+    source = SyntheticSource(SyntheticConfig(width=WIDTH, height=HEIGHT, paced=False))
+    encoder = subprocess.Popen(
+        ['ffmpeg', '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'yuv420p',
+         '-s', f'{WIDTH}x{HEIGHT}', '-r', str(FPS), '-i', 'pipe:0', '-c:v', 'libvpx',
+         '-b:v', '8M', '-qmin', '1', '-qmax', '8', '-g', '12', str(media / 'board.webm')],
+        stdin=subprocess.PIPE)
+    sets, truth = {}, {}
+    for seq in range(FRAMES):
+        frame = source.render(seq)
+        encoder.stdin.write(frame.to_i420().tobytes())
+        result = find_centroids_in_frame(frame, KeyingParams())
+        sets[seq] = CentroidSet('pads', seq, 1_000_000_000 * seq, WIDTH, HEIGHT, result.blobs)
+        truth[seq] = source.ground_truth(seq)
+    encoder.stdin.close()
+    assert encoder.wait(60) == 0
+    return media, sets, truth
+
+
+@pytest.fixture(scope='module')
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=require_browser(),
+                                              headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def operator(scene):
+    media, sets, _ = scene
+    backend = RecordingBackend()
+    server = OperatorServer(
+        OperatorConfig(port=0, token=TOKEN, video_url='/media/board.webm',
+                       media_dir=str(media), history=FRAMES),
+        backend, PARAMETERS, features={'modes': True, 'calibration': True})
+    server.start()
+    for seq in range(FRAMES):
+        server.publish_centroids(sets[seq])
+    yield server, backend
+    server.stop()
+
+
+def open_page(browser, server, token=True):
+    page = browser.new_page(viewport={'width': 1280, 'height': 720})
+    page.goto(server.url(with_token=token))
+    page.wait_for_function('window.picamOperator && window.picamOperator.ready',
+                           timeout=GUARD_MS)
+    if token:
+        page.wait_for_function('window.picamOperator.authorised', timeout=GUARD_MS)
+    return page
+
+
+def pause_on_a_frame(page, seq=10):
+    """Pause the video and seek to frame ``seq``; wait until the overlay shows that frame.
+
+    A seek makes the frame on screen definite (a plain pause can still present one more).
+    """
+    page.evaluate(f"""() => {{ const video = window.picamOperator.video;
+                               video.pause(); video.currentTime = ({seq} + 0.5) / {FPS}; }}""")
+    page.wait_for_function(
+        f"""() => {{ const p = window.picamOperator;
+                    return p.video.paused && !p.video.seeking && p.frameSeq === {seq}
+                           && p.overlay.drawn.seq === {seq}
+                           && p.overlay.drawn.circles.length > 0; }}""", timeout=GUARD_MS)
+    return seq
+
+
+def displayed(page, xs, ys):
+    """Page coordinates of frame pixels, from the video element's box (object-fit: contain)."""
+    box = page.evaluate("""() => { const v = document.getElementById('video');
+                                   const r = v.getBoundingClientRect();
+                                   return [r.left, r.top, v.clientWidth, v.clientHeight]; }""")
+    left, top, width, height = box
+    scale = min(width / WIDTH, height / HEIGHT)
+    x0 = left + (width - WIDTH * scale) / 2
+    y0 = top + (height - HEIGHT * scale) / 2
+    return x0 + (np.asarray(xs) + 0.5) * scale, y0 + (np.asarray(ys) + 0.5) * scale
+
+
+def drawn_circles(page):
+    circles = page.evaluate('window.picamOperator.overlay.drawn.circles')
+    offset = page.evaluate("""() => { const r = document.getElementById('overlay')
+                                          .getBoundingClientRect(); return [r.left, r.top]; }""")
+    return circles, offset
+
+
+def hud_pick(points, start, direction):
+    """Apply the original HUD's rule: the nearest point within 45 degrees of ``direction``."""
+    dx, dy = {'ArrowRight': (1, 0), 'ArrowLeft': (-1, 0), 'ArrowUp': (0, -1),
+              'ArrowDown': (0, 1)}[direction]
+    best, best_distance = None, np.inf
+    for x, y in points:
+        vx, vy = x - start[0], y - start[1]
+        angle = np.degrees(np.arctan2(vx * dy - vy * dx, vx * dx + vy * dy))
+        distance = np.hypot(vx, vy)
+        if distance > 0 and abs(angle) <= 45 and distance < best_distance:
+            best, best_distance = (x, y), distance
+    return best
+
+
+def test_the_page_plays_and_every_overlay_is_the_set_of_the_frame_shown(browser, operator):
+    server, _ = operator
+    page = open_page(browser, server, token=False)
+    page.wait_for_function('window.picamOperator.syncLog.length >= 60', timeout=GUARD_MS)
+    log = page.evaluate('window.picamOperator.syncLog')
+    ready_ms = page.evaluate('window.picamOperator.readyAt')
+    print(f'page interactive (first frame drawn) {ready_ms:.0f} ms after navigation start')
+    frames = [entry for entry in log if entry['frame'] is not None]
+    assert len(frames) >= 0.9 * len(log), 'the sequence stamp was unreadable on most frames'
+    assert len({entry['frame'] for entry in frames}) > 10, 'the video did not advance'
+    assert all(entry['sets'] == [entry['frame']] for entry in frames), \
+        [entry for entry in frames if entry['sets'] != [entry['frame']]][:5]
+    page.wait_for_function("document.getElementById('st-seq').textContent !== '-'",
+                           timeout=GUARD_MS)
+    assert int(page.text_content('#st-fps')) > 0
+    assert int(page.text_content('#st-blobs')) > 10
+    assert page.text_content('#st-stream') == 'file'
+    page.close()
+
+
+def test_overlay_circles_sit_on_the_ground_truth_within_one_pixel(browser, operator, scene):
+    server, _ = operator
+    _, _, truth = scene
+    page = open_page(browser, server)
+    seq = pause_on_a_frame(page)
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    shot_path = os.path.join(ARTIFACTS, 'operator_page.png')
+    page.screenshot(path=shot_path)
+    shot = cv2.imread(shot_path, cv2.IMREAD_GRAYSCALE)
+    circles, (ox, oy) = drawn_circles(page)
+    blobs = truth[seq][~truth[seq]['clipped']]
+    expected_x, expected_y = displayed(page, blobs['x'], blobs['y'])
+    drawn = np.array([(c['cx'] + ox, c['cy'] + oy) for c in circles])
+    errors = [np.min(np.hypot(drawn[:, 0] - ex, drawn[:, 1] - ey))
+              for ex, ey in zip(expected_x, expected_y)]
+    print(f'frame {seq}: {len(blobs)} pads, worst overlay error {max(errors):.3f} px')
+    assert len(circles) >= len(blobs) > 10
+    assert max(errors) <= 1.0
+    # The video itself is where that geometry says: the screenshot is bright at the centres
+    # of the large pads, and its sequence strip (scaled back) carries the frame's number.
+    large = blobs['area'] >= 40
+    cx, cy = displayed(page, blobs['x'][large], blobs['y'][large])
+    bright = shot[np.rint(cy).astype(int), np.rint(cx).astype(int)] > 150
+    assert bright.mean() >= 0.9, bright.mean()
+    vx, vy = displayed(page, [-0.5, WIDTH - 0.5], [-0.5, HEIGHT - 0.5])
+    top, bottom, left, right = (round(float(v)) for v in (vy[0], vy[1], vx[0], vx[1]))
+    video = shot[top:bottom, left:right]
+    assert decode_sequence(cv2.resize(video, (WIDTH, HEIGHT),
+                                      interpolation=cv2.INTER_AREA)) == seq
+    page.close()
+
+
+def test_a_click_on_a_centroid_selects_it_as_the_target(browser, operator, scene):
+    server, backend = operator
+    _, sets, _ = scene
+    page = open_page(browser, server)
+    seq = pause_on_a_frame(page)
+    blob = sets[seq].blobs[3]
+    x, y = displayed(page, [blob['x']], [blob['y']])
+    page.mouse.click(float(x[0]) + 1.0, float(y[0]) - 1.0)
+    page.wait_for_function('window.picamOperator.pending.size === 0', timeout=GUARD_MS)
+    targets = [a for a in backend.actions if isinstance(a, SelectTarget)]
+    assert len(targets) == 1
+    assert targets[0].x == pytest.approx(blob['x'], abs=1e-3)
+    assert targets[0].y == pytest.approx(blob['y'], abs=1e-3)
+    assert (targets[0].profile, targets[0].seq) == ('pads', seq)
+    page.close()
+
+
+@pytest.mark.parametrize('key', ['ArrowRight', 'ArrowLeft', 'ArrowUp', 'ArrowDown'])
+def test_arrow_keys_select_the_neighbour_the_hud_rule_picks(browser, operator, scene, key):
+    server, backend = operator
+    _, sets, _ = scene
+    page = open_page(browser, server)
+    seq = pause_on_a_frame(page)
+    points = [(float(b['x']), float(b['y'])) for b in sets[seq].blobs]
+    start = min(points, key=lambda p: np.hypot(p[0] - WIDTH / 2, p[1] - HEIGHT / 2))
+    x, y = displayed(page, [start[0]], [start[1]])
+    page.mouse.click(float(x[0]), float(y[0]))
+    page.keyboard.press(key)
+    page.wait_for_function('window.picamOperator.pending.size === 0', timeout=GUARD_MS)
+    targets = [a for a in backend.actions if isinstance(a, SelectTarget)]
+    expected = hud_pick(points, start, key)
+    assert expected is not None
+    assert len(targets) == 2
+    assert (targets[1].x, targets[1].y) == pytest.approx(expected, abs=1e-3)
+    page.close()
+
+
+def test_shift_arrow_steps_and_brackets_rotate(browser, operator, scene):
+    server, backend = operator
+    page = open_page(browser, server)
+    pause_on_a_frame(page)
+    x, y = displayed(page, [100.0], [200.0])
+    page.mouse.click(float(x[0]), float(y[0]))   # between pads: a raw pixel target
+    page.keyboard.press('Shift+ArrowRight')
+    page.keyboard.press('BracketRight')
+    page.keyboard.press('Shift+BracketLeft')
+    page.wait_for_function('window.picamOperator.pending.size === 0', timeout=GUARD_MS)
+    targets = [a for a in backend.actions if isinstance(a, SelectTarget)]
+    assert targets[1].x == pytest.approx(targets[0].x + 10, abs=1e-6)
+    assert targets[1].y == pytest.approx(targets[0].y, abs=1e-6)
+    assert [a.degrees for a in backend.actions if isinstance(a, Rotate)] == [1.0, -10.0]
+    page.close()
+
+
+def test_a_slider_change_reaches_the_backend_and_a_refusal_is_shown(browser, operator):
+    server, backend = operator
+    page = open_page(browser, server)
+    number = page.locator('.param[data-name="pads.luma_min"] input[type=number]')
+    reason = page.locator('.param[data-name="pads.luma_min"] .reason')
+    number.fill('170')
+    number.dispatch_event('change')
+    page.wait_for_function('window.picamOperator.pending.size === 0', timeout=GUARD_MS)
+    assert [a for a in backend.actions if isinstance(a, SetParameter)] == [
+        SetParameter('pads.luma_min', 170, backend.actions[-1].id)]
+    number.fill('300')                     # out of the advertised range: refused by the core
+    number.dispatch_event('change')
+    sync_api.expect(reason).to_have_text('set_parameter: pads.luma_min: 300 is above the '
+                                         'maximum 255', timeout=GUARD_MS)
+    assert number.input_value() == '170'
+    number.fill('230')                     # in range, refused by the node: its reason
+    number.dispatch_event('change')
+    sync_api.expect(reason).to_have_text('luma_min: 230 is greater than luma_max 200',
+                                         timeout=GUARD_MS)
+    assert len([a for a in backend.actions if isinstance(a, SetParameter)]) == 1
+    page.close()
+
+
+def test_modes_and_calibration_clicks_reach_the_backend(browser, operator):
+    server, backend = operator
+    page = open_page(browser, server)
+    pause_on_a_frame(page)
+    page.click('#modes button[data-mode="ONLYDOWN"]')
+    page.click('#calibration button[data-step="nozzle"]')
+    x, y = displayed(page, [320.0], [240.0])
+    page.mouse.click(float(x[0]), float(y[0]))
+    page.wait_for_function('window.picamOperator.pending.size === 0', timeout=GUARD_MS)
+    modes = [a.mode for a in backend.actions if isinstance(a, SetMode)]
+    clicks = [a for a in backend.actions if isinstance(a, CalibrationClick)]
+    assert modes == ['ONLYDOWN', 'ONLYUP']
+    assert len(clicks) == 1 and clicks[0].step == 'nozzle'
+    assert (clicks[0].x, clicks[0].y) == pytest.approx((320.0, 240.0), abs=0.6)
+    page.close()
+
+
+def test_without_the_token_every_state_change_from_the_page_is_refused(browser, operator,
+                                                                       scene):
+    server, backend = operator
+    _, sets, _ = scene
+    page = open_page(browser, server, token=False)
+    seq = pause_on_a_frame(page)
+    assert page.locator('#access').text_content() == 'view-only'
+    blob = sets[seq].blobs[0]
+    x, y = displayed(page, [blob['x']], [blob['y']])
+    page.mouse.click(float(x[0]), float(y[0]))
+    page.keyboard.press('ArrowRight')
+    page.keyboard.press('BracketRight')
+    page.click('#modes button[data-mode="FROZEN"]')
+    number = page.locator('.param[data-name="pads.luma_min"] input[type=number]')
+    number.fill('160')
+    number.dispatch_event('change')
+    page.click('#calibration button[data-step="reference"]')
+    page.mouse.click(float(x[0]), float(y[0]))
+    page.wait_for_function('window.picamOperator.pending.size === 0', timeout=GUARD_MS)
+    refusals = page.evaluate('window.picamOperator.refusals')
+    assert backend.actions == []
+    assert len(refusals) >= 6 and all('view-only' in r for r in refusals), refusals
+    assert server.accepted == 0
+    page.close()
+
+
+def test_a_wrong_token_typed_into_the_page_is_refused(browser, operator):
+    server, _ = operator
+    page = open_page(browser, server, token=False)
+    page.fill('#token-input', 'not-the-token')
+    page.click('#token-form button')
+    sync_api.expect(page.locator('#message')).to_contain_text('wrong token',
+                                                              timeout=GUARD_MS)
+    page.fill('#token-input', TOKEN)
+    page.click('#token-form button')
+    sync_api.expect(page.locator('#access')).to_have_text('operator', timeout=GUARD_MS)
+    page.close()
+
+
+def test_centroids_pushed_late_are_drawn_when_their_frame_is_on_screen(browser, scene):
+    media, sets, _ = scene
+    server = OperatorServer(
+        OperatorConfig(port=0, token=TOKEN, video_url='/media/board.webm',
+                       media_dir=str(media), history=FRAMES), RecordingBackend())
+    server.start()
+    try:
+        page = browser.new_page(viewport={'width': 1280, 'height': 720})
+        page.goto(server.url())
+        page.wait_for_function('window.picamOperator && window.picamOperator.frameSeq !== null',
+                               timeout=GUARD_MS)
+        page.evaluate('window.picamOperator.video.pause()')
+        page.wait_for_function('window.picamOperator.video.paused && '
+                               'window.picamOperator.overlay.drawn.seq === '
+                               'window.picamOperator.frameSeq', timeout=GUARD_MS)
+        seq = page.evaluate('window.picamOperator.frameSeq')
+        assert page.evaluate('window.picamOperator.overlay.drawn.circles.length') == 0
+        server.publish_centroids(sets[(seq + 1) % FRAMES])   # another frame's set: not drawn
+        server.publish_centroids(sets[seq])
+        page.wait_for_function(f'window.picamOperator.overlay.drawn.circles.length === '
+                               f'{len(sets[seq].blobs)}', timeout=GUARD_MS)
+        assert page.evaluate('window.picamOperator.overlay.drawn.seq') == seq
+        page.close()
+    finally:
+        server.stop()
+
+
+def test_hovering_a_centroid_shows_its_area_and_orientation(browser, operator, scene):
+    server, _ = operator
+    _, sets, _ = scene
+    page = open_page(browser, server, token=False)
+    seq = pause_on_a_frame(page)
+    blob = sets[seq].blobs[1]
+    x, y = displayed(page, [blob['x']], [blob['y']])
+    page.mouse.move(float(x[0]), float(y[0]))
+    tip = page.locator('#tooltip')
+    sync_api.expect(tip).to_be_visible(timeout=GUARD_MS)
+    angle = round(float(np.degrees(blob['orientation'])), 2)
+    assert tip.text_content() == (f"pads: ({blob['x']:.2f}, {blob['y']:.2f}) area "
+                                  f"{blob['area']} px, orientation {angle:.1f}\u00b0")
+    page.close()

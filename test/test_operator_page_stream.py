@@ -1,0 +1,135 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The operator page on the real chain: synthetic camera -> StreamPublisher -> MediaMTX -> WHEP.
+
+Each captured frame goes to the encoder and through the real centroid engine; its centroid set
+is pushed to the page with the frame's sequence number and capture stamp. The page must draw,
+for every frame it presents, the set of that frame (read from the frame's stamped sequence).
+"""
+
+import threading
+
+from browser_viewer import CHROMIUM_FLAGS, LOOPBACK_ICE_ENV, require_browser
+import pytest
+from stream_fixtures import free_tcp_port, mediamtx_side_ports, require_mediamtx
+
+aiohttp = pytest.importorskip('aiohttp', reason='the operator page needs aiohttp')
+sync_api = pytest.importorskip('playwright.sync_api',
+                               reason='the browser tests need Playwright (pip install playwright)')
+
+from picam_ros.centroids import find_centroids_in_frame, KeyingParams  # noqa: E402, I100
+from picam_ros.encoder import StreamConfig, StreamPublisher  # noqa: E402
+from picam_ros.mediamtx import MediaServer, MediaServerConfig  # noqa: E402
+from picam_ros.operator.server import CentroidSet, OperatorConfig, OperatorServer  # noqa: E402
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
+
+pytestmark = [pytest.mark.mediamtx, pytest.mark.browser]
+
+GUARD_MS = 30000   # failure guard only
+
+
+class Camera:
+    """Synthetic frames at their own pace: each to the encoder and the centroid engine."""
+
+    def __init__(self, source, publisher, operator):
+        self.source, self.publisher, self.operator = source, publisher, operator
+        self.sequences = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.source.start()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self.source.stop()
+        self._thread.join(10.0)
+
+    def _run(self):
+        params = KeyingParams()
+        width, height = self.source.format.width, self.source.format.height
+        while not self._stop.is_set():
+            try:
+                frame = self.source.read(timeout=1.0)
+            except Exception:  # noqa: BLE001 - stopped under us
+                return
+            blobs = find_centroids_in_frame(frame, params).blobs
+            self.operator.publish_centroids(
+                CentroidSet('pads', frame.sequence, frame.stamp_ns, width, height, blobs))
+            self.sequences.append(frame.sequence)
+            self.publisher.submit(frame)
+
+
+@pytest.fixture
+def chain(monkeypatch):
+    for name, value in {**mediamtx_side_ports(), **LOOPBACK_ICE_ENV}.items():
+        monkeypatch.setenv(name, value)
+    media = MediaServerConfig(mediamtx_path=require_mediamtx(), rtsp_port=free_tcp_port(),
+                              webrtc_port=free_tcp_port(), hls_port=free_tcp_port())
+    source = SyntheticSource(SyntheticConfig(width=640, height=480, fps=25.0))
+    stream = StreamConfig(rtsp_port=media.rtsp_port, path='cam', fps=25.0)
+    operator = OperatorServer(
+        OperatorConfig(port=0, token='t', history=128,
+                       whep_url=f'http://{{host}}:{media.webrtc_port}/cam/whep'), _NoBackend())
+    operator.start()
+    try:
+        with MediaServer(media), StreamPublisher(stream, source.format) as publisher, \
+                Camera(source, publisher, operator) as camera:
+            yield operator, camera
+    finally:
+        operator.stop()
+
+
+class _NoBackend:
+    def handle(self, action):
+        raise AssertionError(f'no action expected, got {action}')
+
+
+def test_over_webrtc_the_page_draws_the_set_of_each_frame_it_shows(chain):
+    operator, camera = chain
+    chromium = require_browser()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 720})
+            page.goto(operator.url())
+            page.wait_for_function(
+                'window.picamOperator && window.picamOperator.syncLog'
+                '.filter(e => e.frame !== null).length >= 50', timeout=GUARD_MS)
+            log = page.evaluate('window.picamOperator.syncLog')
+            ready_ms = page.evaluate('window.picamOperator.readyAt')
+            state = page.evaluate('window.picamOperator.streamState')
+        finally:
+            browser.close()
+    frames = [entry for entry in log if entry['frame'] is not None and not entry.get('late')]
+    late = {entry['frame']: entry['delayMs'] for entry in log if entry.get('late')}
+    produced = set(camera.sequences)
+    assert state == 'connected'
+    assert all(entry['frame'] in produced for entry in frames)
+    # Never another frame's set; a set that came after its frame is drawn when it arrives.
+    wrong = [entry for entry in log if any(seq != entry['frame'] for seq in entry['sets'])]
+    waiting = [entry['frame'] for entry in frames if not entry['sets']]
+    latency = sorted(entry['latencyMs'] for entry in frames if entry['latencyMs'] is not None)
+    delays = ', '.join(f'{late[seq]:.1f}' for seq in waiting if seq in late) or '-'
+    print(f'{len(frames)} frames presented over WebRTC; {len(wrong)} drawn with another '
+          f"frame's set; {len(waiting)} presented before their set arrived (drawn {delays} ms "
+          f'later); capture to presentation p50 {latency[len(latency) // 2]:.1f} ms, max '
+          f'{latency[-1]:.1f} ms; first frame drawn {ready_ms:.0f} ms after navigation')
+    assert wrong == []
+    assert all(seq in late for seq in waiting), (waiting, late)
