@@ -32,14 +32,16 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from picam_ros.dds_profile import apply_default_profile
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MACHINE_YAML = os.path.join(os.path.dirname(HERE), 'config', 'machine.yaml')
 ARGUMENTS = (
     ('source', '', 'frame source of both cameras: synthetic, rpicam or ffmpeg'),
     ('stream', '', 'true/false: stream the composite through MediaMTX (stream.enabled)'),
     ('mode', '', 'composite mode at start: normal, onlyup, onlydown or frozen'),
-    ('calibration_file', '', 'machine calibration YAML, read at start and written by the '
-                             'calibration steps'),
+    ('calibration_file', '', ('machine calibration YAML, read at start and written by the '
+                              'calibration steps')),
     ('params_file', '', 'a parameter file loaded after config/machine.yaml'),
     ('namespace', '', 'namespace of the node and its topics'),
     ('log_level', 'info', 'log level: debug, info, warn, error or fatal'),
@@ -79,6 +81,7 @@ def launch_machine(context):
 
 
 def generate_launch_description():
+    apply_default_profile()   # FastDDS large-frame profile unless the user has one
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=default, description=text)
          for name, default, text in ARGUMENTS]

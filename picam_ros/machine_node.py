@@ -56,6 +56,7 @@ from picam_ros.camera_settings import build_runtime, camera_parameter_rows, Came
 from picam_ros.centroids import KeyingParams
 from picam_ros.composite import CompositeParams
 from picam_ros.config import ConfigError
+from picam_ros.dds_profile import large_frame_warning
 from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.encoder import StreamPublisher
 from picam_ros.frames import Frame, FrameFormat
@@ -244,6 +245,8 @@ class MachineNode(Node):
         self.get_logger().info(
             f'machine: board + component {fmt.width}x{fmt.height}, composite on '
             f'{self._composite_topic.publisher.topic_name}, mode {self._vision.composite.mode}')
+        if advice := large_frame_warning(fmt.packed_bytes):   # FastDDS would lose most frames
+            self.get_logger().warning(advice)
         self._diag_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
     @staticmethod

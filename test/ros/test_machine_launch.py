@@ -44,7 +44,6 @@ pytestmark = pytest.mark.ros
 
 ROOT = Path(__file__).parents[2]
 GUARD_S = 40.0   # failure guard only
-os.environ['ROS_DOMAIN_ID'] = str(os.getpid() % 100 + 1)
 
 
 def fake_prefix(directory: Path) -> Path:

@@ -64,8 +64,6 @@ WIDTH, HEIGHT, SCALE = 640, 480, 0.02
 POSE = {'part_dx': 4.5, 'part_dy': -3.25, 'part_theta': 6.0, 'nozzle_dx': 3.0,
         'nozzle_dy': -2.0}
 ROOT = Path(__file__).parents[2]
-# One DDS domain per test process, so parallel runs never see each other's nodes.
-os.environ['ROS_DOMAIN_ID'] = str(os.getpid() % 100 + 100)
 
 
 def part_scene() -> SyntheticSource:
