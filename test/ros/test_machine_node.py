@@ -328,3 +328,16 @@ def test_composite_is_streamed_as_its_own_mediamtx_path(machine):
     assert len(lumas) == 3
     sequences = [decode_sequence(luma) for luma in lumas]   # the board frames' stamps
     assert sequences == sorted(sequences) and sequences[0] < sequences[-1]
+
+
+def test_a_malformed_calibration_file_ends_the_process_naming_the_file(tmp_path):
+    calibration = tmp_path / 'broken.yaml'
+    calibration.write_text('version: 1\ndown: [1, 2]\n')
+    env = {**os.environ,
+           'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
+    result = subprocess.run(
+        [sys.executable, '-m', 'picam_ros.machine_node', *ros_args(calibration)],
+        env=env, capture_output=True, text=True, timeout=GUARD_S, check=False)
+    assert result.returncode == 1
+    assert str(calibration) in result.stderr and 'down' in result.stderr
+    assert 'Traceback' not in result.stderr
