@@ -60,7 +60,7 @@ setup(
          sorted(glob('config/*.yaml') + glob('config/*.yml') + glob('config/*.xml'))),
     ],
     python_requires='>=3.10',
-    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML'],
+    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML', 'Pillow'],
     extras_require={
         'test': [
             # Jazzy's platform (Ubuntu 24.04) ships pytest 7.4, and launch_testing's pytest
@@ -68,7 +68,7 @@ setup(
             'pytest>=7.4,<8',
             'hypothesis',
             'opencv-python-headless>=4.6',  # 4.5.5's default labeller can crash (opencv#21366)
-            'ruff',
+            'ruff>=0.17.6,<0.18',  # lint rules change between minor versions
             'colcon-core',
             'colcon-ros',
             'colcon-python-setup-py',
@@ -92,10 +92,10 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'camera_node = picam_ros.camera_node:main',
-            'centroid_node = picam_ros.centroid_node:main',
-            'machine_node = picam_ros.machine_node:main',
-            'picam-ros = picam_ros.cli:main',
+            'camera_node = picam_ros.entry_points:camera_node',
+            'centroid_node = picam_ros.entry_points:centroid_node',
+            'machine_node = picam_ros.entry_points:machine_node',
+            'picam-ros = picam_ros.entry_points:runner',
         ],
     },
 )

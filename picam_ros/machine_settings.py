@@ -58,8 +58,9 @@ def machine_parameter_rows() -> tuple[ParamRow, ...]:
         for row in camera_rows:
             if row.name.startswith('stream.'):
                 continue
+            # Read-only here: the machine node applies no camera setting while running.
             rows.append(dataclasses.replace(
-                row, name=f'{camera}.{row.name}', launch='', flag='',
+                row, name=f'{camera}.{row.name}', launch='', flag='', read_only=True,
                 default=defaults.get(row.name, row.default)))
         for field in SCENE_FIELDS[camera]:
             row = synthetic[field]

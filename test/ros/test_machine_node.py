@@ -51,6 +51,7 @@ from stream_fixtures import (  # noqa: E402
     require_mediamtx,
 )
 
+from picam_ros.shutdown import EXIT_CONFIG_ERROR  # noqa: E402
 from picam_ros.sources.synthetic import (  # noqa: E402
     decode_sequence,
     SyntheticConfig,
@@ -298,7 +299,7 @@ def test_datum_and_scale_steps_use_the_clicked_points(machine):
     assert saved['up']['mm_per_pixel'] == pytest.approx(10.0 / 500.0)
 
 
-def test_a_bad_parameter_ends_the_process_with_one_line(tmp_path):
+def test_a_bad_parameter_ends_the_process_with_one_line_and_the_config_status(tmp_path):
     calibration = tmp_path / 'c.yaml'
     env = {**os.environ,
            'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
@@ -306,7 +307,7 @@ def test_a_bad_parameter_ends_the_process_with_one_line(tmp_path):
         [sys.executable, '-m', 'picam_ros.machine_node',
          *ros_args(calibration, **{'composite.offset_x': 3})],
         env=env, capture_output=True, text=True, timeout=GUARD_S, check=False)
-    assert result.returncode == 1
+    assert result.returncode == EXIT_CONFIG_ERROR   # a configuration error: no respawn
     assert 'composite.offset_x' in result.stderr and 'even' in result.stderr
     assert 'Traceback' not in result.stderr
 
@@ -338,6 +339,6 @@ def test_a_malformed_calibration_file_ends_the_process_naming_the_file(tmp_path)
     result = subprocess.run(
         [sys.executable, '-m', 'picam_ros.machine_node', *ros_args(calibration)],
         env=env, capture_output=True, text=True, timeout=GUARD_S, check=False)
-    assert result.returncode == 1
+    assert result.returncode == EXIT_CONFIG_ERROR   # a configuration error: no respawn
     assert str(calibration) in result.stderr and 'down' in result.stderr
     assert 'Traceback' not in result.stderr
