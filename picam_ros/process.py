@@ -52,6 +52,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from typing import IO
@@ -105,6 +106,10 @@ class ProcessSpec:
     ``on_output`` is called from the reader thread with every output line (keep it cheap).
     ``stdin_eof_grace``: on stop, after closing stdin, give the child this long to exit on its
     own before signalling it (an encoder flushes and closes its output cleanly on EOF).
+    ``new_session``: the child leads a session of its own (else only a process group of its own,
+    in our session; Python 3.11+). A session is a scheduling autogroup on Linux
+    (CONFIG_SCHED_AUTOGROUP): on a loaded machine a child alone in one waits longer for a CPU, so
+    a latency-critical child (the stream encoder) stays in ours.
     """
 
     name: str
@@ -123,6 +128,8 @@ class ProcessSpec:
     on_output: Callable[[str], None] | None = None
     death_signal: int = signal.SIGKILL
     stdin_eof_grace: float = 0.0
+    cwd: str | None = None   # working directory of the child (None: ours)
+    new_session: bool = True
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -277,14 +284,19 @@ class _Spawner:
             else:
                 future.set_result(popen)
 
-    def _child_setup(self, death_signal: int) -> Callable[[], None] | None:
+    def _child_setup(self, death_signal: int) -> Callable[[], None]:
         prctl = self._prctl
-        if prctl is None:
-            return None
         parent_pid = os.getpid()
 
         def in_child_before_exec() -> None:
-            # Runs between fork and exec: keep it to two syscalls, no allocation, no locks.
+            # Runs between fork and exec: keep it to a few syscalls, no allocation, no locks.
+            # An ignored signal stays ignored across exec: a parent started as a background job
+            # (or under nohup) ignores SIGINT, and its children would then ignore the SIGINT
+            # that stops them gently, so every stop would escalate.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if prctl is None:
+                return
             prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
             if os.getppid() != parent_pid:  # the parent died before prctl took effect
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -626,8 +638,11 @@ class ManagedProcess:
                 stdout=subprocess.PIPE if self.spec.stdout_pipe else write_fd,
                 stderr=write_fd,
                 bufsize=0,
-                start_new_session=True,
                 env=env,
+                cwd=self.spec.cwd,
+                # Either way the child leads its own process group (pgid == pid, see _Run).
+                **({'start_new_session': True} if self.spec.new_session
+                   or sys.version_info < (3, 11) else {'process_group': 0}),
             )
         except OSError as exc:
             os.close(read_fd)
