@@ -516,6 +516,7 @@ class MachineNode(Node):
         composite = self._runtimes['composite'].stats()
         values = {'mode': self._vision.composite.mode, 'frames': self._composites,
                   'fps': f'{composite.fps:.2f}', 'stream': composite.stream_state.value,
+                  'publisher connected': composite.stream_connected,
                   'stream error': composite.stream_error or '',
                   'error': self._composite_error}
         level = (WARN if composite.stream_state in (StreamState.FAILED, StreamState.UNAVAILABLE)

@@ -111,7 +111,8 @@ def machine_parameter_rows() -> tuple[ParamRow, ...]:
                  'the distance between the two scale points on the object, mm', minimum=1e-6,
                  maximum=1e4, flag=''),
     ]
-    return tuple(rows)
+    # The machine node has no command line: no row names a flag or a launch argument.
+    return tuple(dataclasses.replace(row, flag='', launch='') for row in rows)
 
 
 def machine_table_rows() -> tuple[ParamRow, ...]:

@@ -37,7 +37,8 @@ import yaml
 rclpy = pytest.importorskip(
     'rclpy', reason='rclpy is not installed: the machine node tests need a sourced ROS 2')
 
-from geometry_msgs.msg import PoseStamped  # noqa: E402, I100
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
+from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
@@ -45,11 +46,7 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from sensor_msgs_py import point_cloud2  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
-from stream_fixtures import (  # noqa: E402
-    free_tcp_port,
-    mediamtx_side_ports,
-    require_mediamtx,
-)
+from stream_fixtures import free_server_ports, require_mediamtx  # noqa: E402
 
 from picam_ros.shutdown import EXIT_CONFIG_ERROR  # noqa: E402
 from picam_ros.sources.synthetic import (  # noqa: E402
@@ -314,12 +311,18 @@ def test_a_bad_parameter_ends_the_process_with_one_line_and_the_config_status(tm
 
 def test_composite_is_streamed_as_its_own_mediamtx_path(machine):
     binary = require_mediamtx()
-    rtsp = free_tcp_port()
-    node = machine(env={'MEDIAMTX': binary, **mediamtx_side_ports()}, **{
-        'stream.enabled': True, 'stream.rtsp_port': rtsp, 'stream.webrtc_port': free_tcp_port(),
-        'stream.hls_port': free_tcp_port()})
-    composites = node.listen(Image, '/composite')
-    assert node.spin_until(lambda: len(composites) >= 1)
+    ports = free_server_ports()
+    rtsp = ports['rtsp_port']
+    node = machine(env={'MEDIAMTX': binary}, **{'stream.enabled': True},
+                   **{f'stream.{name}': port for name, port in ports.items()})
+    diagnostics = node.listen(DiagnosticArray, '/diagnostics', 10)
+
+    def publishing():
+        return any(status.name == 'machine: composite' and
+                   {v.key: v.value for v in status.values}.get('publisher connected') == 'True'
+                   for array in diagnostics for status in array.status)
+
+    assert node.spin_until(publishing), 'the composite stream never connected to MediaMTX'
     frames = subprocess.run(
         ['ffmpeg', '-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'tcp',
          '-i', f'rtsp://127.0.0.1:{rtsp}/composite', '-frames:v', '3', '-f', 'rawvideo',
