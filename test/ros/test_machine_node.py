@@ -37,14 +37,14 @@ import yaml
 rclpy = pytest.importorskip(
     'rclpy', reason='rclpy is not installed: the machine node tests need a sourced ROS 2')
 
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
+import cloud_reader  # noqa: E402, I100   (sensor_msgs_py is not on PyPI)
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
-from sensor_msgs_py import point_cloud2  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from stream_fixtures import free_server_ports, require_mediamtx  # noqa: E402
 
@@ -230,8 +230,9 @@ def test_centroid_clouds_carry_mm_and_normalised_fields(machine):
     node = machine()
     clouds = node.listen(PointCloud2, '/component/centroids', 10)
     assert node.spin_until(lambda: len(clouds) >= 1)
-    points = point_cloud2.read_points_numpy(clouds[-1], field_names=(
+    fields = cloud_reader.read_points(clouds[-1], field_names=(
         'x', 'y', 'x_mm', 'y_mm', 'x_norm', 'y_norm'))
+    points = np.column_stack([fields[name].astype(np.float64) for name in fields.dtype.names])
     nozzle = part_scene().config.nozzle
     assert len(points) > 4
     np.testing.assert_allclose(points[:, 2], (points[:, 0] - nozzle[0]) * SCALE, atol=1e-4)
