@@ -108,17 +108,21 @@ def align(leads: Any, pads: Any, params: AlignmentParams | None = None) -> Align
     # median is 1.18 sigma), so a stray blob next to a pad drops out once the fit is close.
     gate = params.inlier_tolerance
     for _ in range(params.max_iterations):
-        lead_index, pad_index, residual = _mutual_pairs(
+        mutual_leads, mutual_pads, residual = _mutual_pairs(
             _transform(leads, angle, shift), pads)
-        keep = residual <= gate
+        gated = residual <= gate
+        keep = gated.copy()
         if params.trim_fraction and keep.sum() > 4:
-            keep &= residual <= np.quantile(residual[keep], 1 - params.trim_fraction)
-        lead_index, pad_index = lead_index[keep], pad_index[keep]
+            keep &= residual <= np.quantile(residual[gated], 1 - params.trim_fraction)
+        lead_index, pad_index = mutual_leads[keep], mutual_pads[keep]
         if len(lead_index) < 2:
             break
         angle, shift = rigid_fit(leads[lead_index], pads[pad_index])
-        fitted = np.linalg.norm(pads[pad_index] - _transform(leads[lead_index], angle, shift),
-                                axis=1)
+        # The next gate follows every gated pair, not only the trimmed ones: the trimmed set's
+        # median is biased low, and on a small part the gate would then shut out true leads.
+        fitted = np.linalg.norm(
+            pads[mutual_pads[gated]] - _transform(leads[mutual_leads[gated]], angle, shift),
+            axis=1)
         gate = min(params.inlier_tolerance, max(4 * float(np.median(fitted)), 1e-12))
         pairs = (tuple(lead_index), tuple(pad_index))
         if pairs == previous:

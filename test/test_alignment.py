@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 import numpy as np
 import pytest
@@ -73,6 +73,7 @@ def scene(seed: int, missing: float = 0.1, extra: float = 0.05):
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
+@example(seed=1057)   # a 14-lead part where a gate from the trimmed pairs shut out true leads
 def test_align_recovers_the_correction_with_missing_and_extra_blobs(seed):
     leads, pads, theta, shift = scene(seed)
     result = align(leads, pads)

@@ -24,6 +24,7 @@ import sys
 import textwrap
 import threading
 
+from log_records import records_of
 from proctree import process_gone, wait_until
 import pytest
 from stream_fixtures import free_tcp_port
@@ -291,17 +292,6 @@ def test_closing_stdin_lets_a_filter_child_finish_cleanly():
 
 # -- output capture -----------------------------------------------------------------------------
 
-class _Records(logging.Handler):
-    """Keeps the records of one logger (attached to it: whatever logger class is installed)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 def test_output_is_logged_and_only_the_last_lines_are_kept():
     child = python_child("""
         import sys
@@ -310,22 +300,13 @@ def test_output_is_logged_and_only_the_last_lines_are_kept():
         sys.stderr.write('progress 1\\rprogress 2\\r')
         print('on stdout too', flush=True)
         """, name='chatty', stderr_lines=5, output_level=logging.INFO)
-    # launch (imported by launch_testing's pytest plugin on every ROS machine) installs a
-    # non-propagating logger class, so the test listens on the logger itself, not via caplog.
-    logger = logging.getLogger('picam_ros.process.chatty')
-    records, level = _Records(), logger.level
-    logger.addHandler(records)
-    logger.setLevel(logging.INFO)
-    try:
+    with records_of('picam_ros.process.chatty', logging.INFO) as records:
         child.start()
         assert child.wait(timeout=10) == 0
         child.stop()  # joins the output reader
-    finally:
-        logger.removeHandler(records)
-        logger.setLevel(level)
     assert child.stderr_tail() == ['line 198', 'line 199', 'progress 1', 'progress 2',
                                    'on stdout too']
-    logged = [r.getMessage() for r in records.records]
+    logged = [r.getMessage() for r in records]
     assert '[chatty] line 0' in logged and '[chatty] on stdout too' in logged
 
 

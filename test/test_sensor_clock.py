@@ -19,6 +19,7 @@ import os
 
 from camera_fixtures import install_fake_rpicam
 import fake_rpicam_vid
+from log_records import records_of
 import numpy as np
 
 from picam_ros.sensor_clock import PTS_HEADER, PtsPipe, SensorClock
@@ -104,14 +105,14 @@ def test_sensor_stamps_of_a_jittery_pipe_keep_the_sensor_spacing(tmp_path, monke
 
 
 def test_a_camera_without_pts_falls_back_to_read_time_with_a_warning(
-        tmp_path, monkeypatch, caplog):
+        tmp_path, monkeypatch):
     install_fake_rpicam(tmp_path, monkeypatch)   # accepts --save-pts, writes none
     source = RpicamSource(RpicamConfig(width=64, height=48, fps=30.0))
-    with caplog.at_level(logging.WARNING, logger='picam_ros.sources.rpicam'):
+    with records_of('picam_ros.sources.rpicam', logging.WARNING) as records:
         stamps, _ = capture(source, 10)
     assert source.read_stamps >= 10 and source.sensor_stamps == 0
     assert np.all(np.diff(stamps) > 0)
-    assert any('read time' in record.getMessage() for record in caplog.records)
+    assert any('read time' in record.getMessage() for record in records)
 
 
 def test_stamps_stay_sensor_based_and_increasing_across_a_live_control_change(

@@ -117,10 +117,15 @@ class Probe:
 
 @pytest.fixture(scope='module')
 def ros():
+    previous = os.environ.get('ROS_DOMAIN_ID')
     os.environ['ROS_DOMAIN_ID'] = DOMAIN_ID
     rclpy.init()
     yield
     rclpy.try_shutdown()
+    if previous is None:   # later modules see the session's domain again
+        os.environ.pop('ROS_DOMAIN_ID', None)
+    else:
+        os.environ['ROS_DOMAIN_ID'] = previous
 
 
 @pytest.fixture

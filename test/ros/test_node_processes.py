@@ -272,9 +272,15 @@ def test_bad_parameters_end_the_process_with_one_line_and_the_config_error_statu
     assert 'Traceback' not in camera.output() and any('encoding' in line for line in lines)
 
 
-STOCK_FASTDDS = {name: value for name, value in os.environ.items()
-                 if name not in ('RMW_IMPLEMENTATION', 'FASTRTPS_DEFAULT_PROFILES_FILE',
-                                 'FASTDDS_DEFAULT_PROFILES_FILE')}
+def stock_fastdds() -> dict[str, str]:
+    """Return this process's environment without any RMW or FastDDS profile choice.
+
+    Read when a test runs, not at import: the ROS domain of the session is set after collection
+    has begun, and a child on another domain would never be seen.
+    """
+    return {name: value for name, value in os.environ.items()
+            if name not in ('RMW_IMPLEMENTATION', 'FASTRTPS_DEFAULT_PROFILES_FILE',
+                            'FASTDDS_DEFAULT_PROFILES_FILE')}
 
 
 def camera_reported(probe):
@@ -286,7 +292,7 @@ def camera_reported(probe):
 
 def test_camera_on_stock_fastdds_says_once_how_to_keep_large_frames(probe, start):
     big = ['-p', 'width:=1024', '-p', 'height:=1024', '-p', 'stream.enabled:=false']
-    camera = start('camera_node', *big, env=STOCK_FASTDDS)
+    camera = start('camera_node', *big, env=stock_fastdds())
     # Up and past its start-up log once it reports (stock FastDDS may deliver no large image).
     assert probe.spin_until(camera_reported(probe)), camera.output()
     assert camera.interrupt() == 0
@@ -296,9 +302,9 @@ def test_camera_on_stock_fastdds_says_once_how_to_keep_large_frames(probe, start
 
 
 def test_camera_with_a_profile_set_or_small_frames_gives_no_dds_advice(probe, start):
-    profile = {**STOCK_FASTDDS, 'FASTRTPS_DEFAULT_PROFILES_FILE': str(
+    profile = {**stock_fastdds(), 'FASTRTPS_DEFAULT_PROFILES_FILE': str(
         Path(__file__).parents[2] / 'config' / 'fastdds_large_frames.xml')}
-    for env, size in ((profile, 1024), (STOCK_FASTDDS, 256)):
+    for env, size in ((profile, 1024), (stock_fastdds(), 256)):
         camera = start('camera_node', '-p', f'width:={size}', '-p', f'height:={size}',
                        '-p', 'stream.enabled:=false', env=env)
         assert probe.spin_until(camera_reported(probe)), camera.output()

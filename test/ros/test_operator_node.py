@@ -29,9 +29,6 @@ import time
 
 import pytest
 
-# A domain of this process's own, so parallel runs do not see each other's nodes.
-os.environ['ROS_DOMAIN_ID'] = str(1 + os.getpid() % 200)
-
 REASON = 'rclpy is not installed: the operator node tests need a sourced ROS 2'
 rclpy = pytest.importorskip('rclpy', reason=REASON)
 rclpy_context = pytest.importorskip('rclpy.context', reason=REASON)
