@@ -40,6 +40,7 @@ setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*', 'bench']),
+    package_data={f'{PACKAGE}.operator_page': ['web/*.html', 'web/*.js', 'web/*.css']},
     ext_modules=[extension],
     cmdclass=cmdclass,
     data_files=[
@@ -49,11 +50,13 @@ setup(
         (f'share/{PACKAGE}/config', sorted(glob('config/*.yaml') + glob('config/*.yml'))),
     ],
     python_requires='>=3.10',
-    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML'],
+    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML', 'aiohttp>=3.8'],
     extras_require={
         'test': [
             'pytest',
             'hypothesis',
+            'aiohttp>=3.8',
+            'playwright',
             'opencv-python-headless>=4.6',  # 4.5.5's default labeller can crash (opencv#21366)
             'ruff',
             'colcon-core',
@@ -82,6 +85,7 @@ setup(
         'console_scripts': [
             'camera_node = picam_ros.camera_node:main',
             'centroid_node = picam_ros.centroid_node:main',
+            'operator_node = picam_ros.operator_page.operator_node:main',
             'picam-ros = picam_ros.cli:main',
         ],
     },

@@ -18,7 +18,8 @@
     ros2 launch picam_ros stream.launch.py source:=rpicam stream:=false namespace:=board
 
 Topics (in ``namespace``): camera/image_raw, camera/image_throttled, camera/camera_info,
-centroids, debug_image (see README). The centroid node reads camera/image_throttled,
+centroids, debug_image (see README); the operator page on http://127.0.0.1:8080/
+(``operator:=false``: none). The centroid node reads camera/image_throttled,
 so ``centroid_rate_hz`` sets how often centroids are computed; frames in between are not sent.
 """
 
@@ -47,6 +48,8 @@ def include(file_name, names):
 
 def generate_launch_description():
     return LaunchDescription(
-        declare_arguments(CAMERA_ARGUMENTS + CENTROID_ARGUMENTS + COMMON_ARGUMENTS)
+        declare_arguments(CAMERA_ARGUMENTS + CENTROID_ARGUMENTS + COMMON_ARGUMENTS
+                          + ('operator',))
         + [include('camera.launch.py', CAMERA_ARGUMENTS + COMMON_ARGUMENTS),
-           include('centroids.launch.py', CENTROID_ARGUMENTS + COMMON_ARGUMENTS)])
+           include('centroids.launch.py', CENTROID_ARGUMENTS + COMMON_ARGUMENTS),
+           include('operator.launch.py', ('operator',) + COMMON_ARGUMENTS)])
