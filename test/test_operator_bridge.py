@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from picam_ros.centroids import find_centroids_in_frame, KeyingParams
-from picam_ros.operator.bridge import (
+from picam_ros.operator_page.bridge import (
     cloud_blobs,
     Field,
     keying_parameter_specs,

@@ -22,14 +22,14 @@ import pytest
 
 aiohttp = pytest.importorskip('aiohttp', reason='the operator page needs aiohttp')
 
-from picam_ros.operator.protocol import (  # noqa: E402, I100
+from picam_ros.operator_page.protocol import (  # noqa: E402, I100
     MAX_MESSAGE_BYTES,
     ParameterSpec,
     SelectTarget,
     SetMode,
     SetParameter,
 )
-from picam_ros.operator.server import (  # noqa: E402
+from picam_ros.operator_page.server import (  # noqa: E402
     CentroidSet,
     HARD_MESSAGE_LIMIT,
     OperatorConfig,

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from picam_ros.centroid_settings import KeyingProfiles
-from picam_ros.operator.protocol import ParameterSpec
+from picam_ros.operator_page.protocol import ParameterSpec
 
 #: sensor_msgs/PointField datatype constants the operator reads (FLOAT32 = 7, FLOAT64 = 8).
 _DATATYPES = {7: '<f4', 8: '<f8'}
@@ -91,7 +91,8 @@ def status_from_diagnostics(statuses: Sequence[tuple[str, str, Mapping[str, str]
     """Condense ``(name, message, values)`` of DiagnosticStatus entries for the status bar.
 
     Reads the picam_ros nodes' statuses (names ending ``: camera``, ``: stream``,
-    ``: centroids``); keeps what ``previous`` had for nodes not in this array.
+    ``: centroids``; the machine node's ``: board`` and ``: composite``); keeps what
+    ``previous`` had for nodes not in this array.
     """
     status = dict(previous or {})
     for name, message, values in statuses:
@@ -101,6 +102,13 @@ def status_from_diagnostics(statuses: Sequence[tuple[str, str, Mapping[str, str]
         elif name.endswith(': stream'):
             status['stream_state'] = values.get('state', message)
             status['stream_dropped'] = _number(values.get('frames dropped'))
+        elif name.endswith(': board'):         # the machine node's down camera
+            status['fps'] = _number(values.get('fps'))
+            status['drops'] = _number(values.get('drops'))
+            status['blobs'] = _number(values.get('blobs'))
+        elif name.endswith(': composite'):     # the machine node's composite and its stream
+            status['mode'] = str(values.get('mode', message)).upper()
+            status['stream_state'] = values.get('stream', '')
         elif name.endswith(': centroids'):
             status['processing_ms'] = _number(values.get('processing time mean (ms)'))
             status['centroid_rate_hz'] = _number(values.get('processed rate (Hz)'))

@@ -16,7 +16,7 @@
 
 :class:`OperatorServer` serves ``web/`` (plain ES modules, no build step) and ``/ws``. It
 pushes centroid sets, each tagged with the sequence number and capture stamp of the frame it
-came from, plus status; it takes actions from the page (:mod:`picam_ros.operator.protocol`),
+came from, plus status; it takes actions from the page (:mod:`picam_ros.operator_page.protocol`),
 refuses anything malformed, and hands valid state changes to a :class:`Backend` only on a
 connection that presented the token. A page without the token is view-only.
 
@@ -44,7 +44,7 @@ from typing import Any, Protocol
 from aiohttp import web, WSMsgType
 import numpy as np
 
-from picam_ros.operator.protocol import (
+from picam_ros.operator_page.protocol import (
     Action,
     Auth,
     CALIBRATION_MODES,
@@ -67,7 +67,7 @@ BACKEND_TIMEOUT_S = 5.0
 MAX_MESSAGES_PER_S = 50.0
 STOP_TIMEOUT_S = 5.0
 
-_log = logging.getLogger('picam_ros.operator')
+_log = logging.getLogger('picam_ros.operator_page')
 
 
 @dataclass(frozen=True)
@@ -441,5 +441,6 @@ def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
 def _describe(action: Action) -> str:
     names = {'SelectTarget': 'selecting a target', 'SetParameter': 'setting a parameter',
              'SetMode': 'changing the mode', 'CalibrationClick': 'a calibration click',
+             'FindNozzle': 'finding the nozzle',
              'Rotate': 'rotating'}
     return names.get(type(action).__name__, type(action).__name__)
