@@ -19,7 +19,10 @@ is pushed to the page with the frame's sequence number and capture stamp. The pa
 for every frame it presents, the set of that frame (read from the frame's stamped sequence).
 """
 
+import os
+import signal
 import threading
+import time
 
 from browser_viewer import CHROMIUM_FLAGS, LOOPBACK_ICE_ENV, require_browser
 import pytest
@@ -42,6 +45,8 @@ from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa
 pytestmark = [pytest.mark.mediamtx, pytest.mark.browser]
 
 GUARD_MS = 30000   # failure guard only
+ARTIFACTS = os.environ.get('PICAM_TEST_ARTIFACTS', os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'build', 'test-artifacts'))
 
 
 class Camera:
@@ -91,9 +96,9 @@ def chain(monkeypatch):
                        whep_url=f'http://{{host}}:{media.webrtc_port}/cam/whep'), _NoBackend())
     operator.start()
     try:
-        with MediaServer(media), StreamPublisher(stream, source.format) as publisher, \
+        with MediaServer(media) as server, StreamPublisher(stream, source.format) as publisher, \
                 Camera(source, publisher, operator) as camera:
-            yield operator, camera
+            yield operator, camera, server
     finally:
         operator.stop()
 
@@ -104,7 +109,7 @@ class _NoBackend:
 
 
 def test_over_webrtc_the_page_draws_the_set_of_each_frame_it_shows(chain):
-    operator, camera = chain
+    operator, camera, _ = chain
     chromium = require_browser()
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -137,3 +142,37 @@ def test_over_webrtc_the_page_draws_the_set_of_each_frame_it_shows(chain):
           f'{latency[-1]:.1f} ms; first frame drawn {ready_ms:.0f} ms after navigation')
     assert wrong == []
     assert all(seq in late for seq in waiting), (waiting, late)
+
+
+def test_the_page_plays_again_after_mediamtx_is_killed_and_restarted(chain):
+    operator, camera, server = chain
+    chromium = require_browser()
+    shown = 'window.picamOperator.syncLog.filter(e => e.frame !== null && !e.late)'
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 720})
+            page.goto(operator.url())
+            page.wait_for_function(f'{shown}.length >= 10', timeout=GUARD_MS)
+            assert page.evaluate('window.picamOperator.whepSessions') == 1
+            killed_at = camera.sequences[-1]
+            killed = time.monotonic()
+            os.kill(server.pid, signal.SIGKILL)
+            # Frames made after the kill, on the page: only a new WHEP session can bring them.
+            page.wait_for_function(
+                f'{shown}.filter(e => e.frame > {killed_at + 25}).length >= 10',
+                timeout=2 * GUARD_MS)
+            seconds = time.monotonic() - killed
+            sessions = page.evaluate('window.picamOperator.whepSessions')
+            state = page.evaluate('window.picamOperator.streamState')
+            os.makedirs(ARTIFACTS, exist_ok=True)
+            page.screenshot(path=os.path.join(ARTIFACTS, 'operator_page_after_restart.png'))
+        finally:
+            browser.close()
+    print(f'MediaMTX killed at frame {killed_at}: the page plays new frames again after '
+          f'{seconds:.1f} s, in WHEP session {sessions}')
+    assert server.restarts == 1 and server.ready
+    assert sessions >= 2
+    assert state == 'connected'
