@@ -6,15 +6,25 @@ The extension is built with the pybind11 the machine has. In a venv (or with the
 module the extension is declared as a plain setuptools ``Extension`` with the flags
 ``Pybind11Extension`` would add. Every ``src_cpp/*.cpp`` is compiled into
 ``picam_ros._centroids``.
+
+``pip install .`` gets its build tools from ``pyproject.toml``; colcon and ``scripts/setup.sh``
+run this file with the environment's own. Paths are taken relative to this file, not the
+working directory: ``colcon build --symlink-install`` runs it from the build directory, where
+only a link to this file and the package are.
 """
 
 from glob import glob
 import os
+from pathlib import Path
 
 from setuptools import Extension, find_packages, setup
 
 PACKAGE = 'picam_ros'
-SOURCES = sorted(glob('src_cpp/*.cpp'))
+HERE = Path(__file__).resolve().parent
+SOURCES = sorted(str(path) for path in (HERE / 'src_cpp').glob('*.cpp'))
+if not SOURCES:
+    raise SystemExit(f'picam_ros: no C++ sources in {HERE / "src_cpp"}: incomplete checkout')
+INCLUDE_DIRS = [str(HERE / 'src_cpp')]
 
 extra_compile_args = ['-O3', '-fno-math-errno']
 if os.environ.get('PICAM_ROS_NATIVE') == '1':
@@ -26,13 +36,13 @@ try:
     from pybind11.setup_helpers import build_ext, ParallelCompile, Pybind11Extension
 except ImportError:  # headers only (Debian/Ubuntu pybind11-dev, as rosdep installs it)
     extension = Extension(
-        f'{PACKAGE}._centroids', SOURCES, include_dirs=['src_cpp'], language='c++',
+        f'{PACKAGE}._centroids', SOURCES, include_dirs=INCLUDE_DIRS, language='c++',
         extra_compile_args=['-std=c++17', '-fvisibility=hidden', *extra_compile_args])
     cmdclass = {}
 else:
     ParallelCompile('NPY_NUM_BUILD_JOBS').install()
     extension = Pybind11Extension(
-        f'{PACKAGE}._centroids', SOURCES, include_dirs=['src_cpp'], cxx_std=17,
+        f'{PACKAGE}._centroids', SOURCES, include_dirs=INCLUDE_DIRS, cxx_std=17,
         extra_compile_args=extra_compile_args)
     cmdclass = {'build_ext': build_ext}
 
@@ -47,18 +57,21 @@ setup(
         ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE}']),
         (f'share/{PACKAGE}', ['package.xml']),
         (f'share/{PACKAGE}/launch', sorted(glob('launch/*.launch.py'))),
-        (f'share/{PACKAGE}/config', sorted(glob('config/*.yaml') + glob('config/*.yml'))),
+        (f'share/{PACKAGE}/config',
+         sorted(glob('config/*.yaml') + glob('config/*.yml') + glob('config/*.xml'))),
     ],
     python_requires='>=3.10',
     install_requires=['setuptools', 'numpy>=1.21', 'PyYAML', 'aiohttp>=3.8'],
     extras_require={
         'test': [
-            'pytest',
+            # Jazzy's platform (Ubuntu 24.04) ships pytest 7.4, and launch_testing's pytest
+            # plugin (loaded wherever launch_testing is installed) does not load in pytest >= 9.
+            'pytest>=7.4,<8',
             'hypothesis',
             'aiohttp>=3.8',
             'playwright',
             'opencv-python-headless>=4.6',  # 4.5.5's default labeller can crash (opencv#21366)
-            'ruff',
+            'ruff>=0.17.6,<0.18',  # lint rules change between minor versions
             'colcon-core',
             'colcon-ros',
             'colcon-python-setup-py',
@@ -80,7 +93,6 @@ setup(
     maintainer_email='picam-ros@example.com',
     description='Raspberry Pi camera as a ROS 2 vision source: YUV frames, stream, centroids.',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'camera_node = picam_ros.camera_node:main',

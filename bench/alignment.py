@@ -63,8 +63,8 @@ def scene(rng: np.random.Generator, max_turn: float, max_shift: float):
     theta, shift = rng.uniform(-max_turn, max_turn), rng.uniform(-max_shift, max_shift, 2)
     leads = (pads - shift) @ rotation(theta)
     leads += rng.normal(0, NOISE_PX * MM_PER_PIXEL, leads.shape)
-    leads = leads[np.sort(rng.permutation(len(leads))[int(round(0.1 * len(leads))):])]
-    count = int(math.ceil(0.05 * len(pads)))
+    leads = leads[np.sort(rng.permutation(len(leads))[round(0.1 * len(leads)):])]
+    count = math.ceil(0.05 * len(pads))
     centre, size = pads.mean(axis=0), np.ptp(pads, axis=0) * 0.6
     leads = np.concatenate([leads, centre + rng.uniform(-1, 1, (count, 2)) * size])
     pads = np.concatenate([pads, centre + rng.uniform(-1, 1, (count, 2)) * size])

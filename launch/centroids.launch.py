@@ -27,6 +27,7 @@ from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from picam_ros.dds_profile import apply_default_profile
 from picam_ros.launch_support import (
     CENTROID_ARGUMENTS,
     COMMON_ARGUMENTS,
@@ -46,6 +47,7 @@ def launch_centroids(context):
 
 
 def generate_launch_description():
+    apply_default_profile()   # FastDDS large-frame profile unless the user has one
     return LaunchDescription(
         declare_arguments(CENTROID_ARGUMENTS + COMMON_ARGUMENTS)
         + [OpaqueFunction(function=launch_centroids)])

@@ -41,7 +41,7 @@ import numpy as np
 
 from picam_ros.config import config_field, ConfigBase
 
-__all__ = ['align', 'align_mean', 'Alignment', 'AlignmentParams', 'rigid_fit']
+__all__ = ['Alignment', 'AlignmentParams', 'align', 'align_mean', 'rigid_fit']
 
 
 @dataclass(frozen=True)

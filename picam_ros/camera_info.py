@@ -142,7 +142,7 @@ def resolve_url(url: str, camera_name: str = '',
                 '(source a ROS 2 installation) — or use a file path') from None
         try:
             share = get_package_share_directory(package)
-        except LookupError as exc:   # PackageNotFoundError derives from KeyError
+        except (LookupError, OSError) as exc:   # not found (KeyError) / no AMENT_PREFIX_PATH
             raise CalibrationError(f'cannot resolve {url!r}: package {package!r} '
                                    f'not found ({exc})') from None
         return Path(share) / relative

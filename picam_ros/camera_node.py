@@ -53,6 +53,7 @@ from picam_ros.camera_settings import (
     LIVE_PARAMETERS,
     viewer_urls,
 )
+from picam_ros.dds_profile import large_frame_warning
 from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.frames import Frame
 from picam_ros.node_runner import run_node
@@ -155,6 +156,8 @@ class CameraNode(Node):
         self.get_logger().info(
             f'{settings.source.source} camera {fmt.width}x{fmt.height} @ '
             f'{settings.source.fps:g} fps, {settings.encoding} on {self._image_pub.topic_name}')
+        if advice := large_frame_warning(fmt.packed_bytes):   # FastDDS would lose most frames
+            self.get_logger().warning(advice)
         if settings.stream is not None:
             for url in viewer_urls(socket.gethostname(), settings.stream, settings.server):
                 self.get_logger().info(f'live view: {url}')

@@ -34,12 +34,13 @@ ROS-free: the node's parameters and services call these functions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 import math
 import os
 from pathlib import Path
 import tempfile
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import yaml
@@ -48,10 +49,10 @@ from picam_ros.centroids import find_centroids, KeyingParams
 
 __all__ = [
     'CameraGeometry',
-    'find_nozzle_tip',
-    'load_machine_calibration',
     'MachineCalibration',
     'NozzleTip',
+    'find_nozzle_tip',
+    'load_machine_calibration',
     'normalised',
     'parse_machine_calibration',
     'save_machine_calibration',
@@ -128,7 +129,7 @@ class MachineCalibration:
     def crosshair_offset(self) -> tuple[int, int]:
         """Return the crosshair position relative to the frame centre: the down datum."""
         dx_, dy_ = self.down.nozzle
-        return (int(round(dx_ - self.down.width / 2)), int(round(dy_ - self.down.height / 2)))
+        return (round(dx_ - self.down.width / 2), round(dy_ - self.down.height / 2))
 
     def with_up_nozzle(self, x: float, y: float) -> MachineCalibration:
         """Step 1: the nozzle centre in the up camera's image (clicked or found)."""
@@ -222,7 +223,8 @@ def parse_machine_calibration(text: str, source: str = '<string>') -> MachineCal
     except yaml.YAMLError as exc:
         raise ValueError(f'{source}: not valid YAML ({exc})') from None
     if not isinstance(doc, Mapping):
-        raise ValueError(f'{source}: expected a mapping with keys version, down, up')
+        raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
+            f'{source}: expected a mapping with keys version, down, up')
     if doc.get('version') != FORMAT_VERSION:
         raise ValueError(f'{source}: version: expected {FORMAT_VERSION}, got '
                          f'{doc.get("version")!r}')
@@ -230,8 +232,9 @@ def parse_machine_calibration(text: str, source: str = '<string>') -> MachineCal
     for name in ('down', 'up'):
         section = doc.get(name)
         if not isinstance(section, Mapping):
-            raise ValueError(f'{source}: {name}: expected a mapping (width, height, '
-                             'mm_per_pixel, nozzle_x, nozzle_y)')
+            raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
+                f'{source}: {name}: expected a mapping (width, height, '
+                'mm_per_pixel, nozzle_x, nozzle_y)')
         unknown = sorted(set(section) - {'width', 'height', 'mm_per_pixel', 'nozzle_x',
                                          'nozzle_y'})
         if unknown:
@@ -285,4 +288,4 @@ def _finite(value: Any) -> bool:
 
 
 def _even(value: float) -> int:
-    return 2 * int(round(value / 2))
+    return 2 * round(value / 2)

@@ -66,7 +66,7 @@ def default_mediamtx_config() -> Path:
     source tree, so it is found in a colcon install, a pip install and a checkout.
     """
     candidates: list[Path] = []
-    with contextlib.suppress(ImportError, LookupError, ValueError):
+    with contextlib.suppress(ImportError, LookupError, ValueError, OSError):
         from ament_index_python.packages import get_package_share_directory
         candidates.append(Path(get_package_share_directory('picam_ros')) / 'config')
     candidates.append(Path(sys.prefix) / 'share' / 'picam_ros' / 'config')

@@ -58,10 +58,10 @@ def scene(seed: int, missing: float = 0.1, extra: float = 0.05):
     theta, shift = rng.uniform(-5, 5), rng.uniform(-0.5, 0.5, 2)
     leads = (pads - shift) @ rotation(theta)  # R^T (p - t): so R leads + t = pads
     leads += rng.normal(0, NOISE_MM, leads.shape)
-    keep = rng.permutation(len(leads))[int(round(missing * len(leads))):]
+    keep = rng.permutation(len(leads))[round(missing * len(leads)):]
     leads = leads[np.sort(keep)]
     for points in ('leads', 'pads'):
-        count = int(math.ceil(extra * len(pads)))
+        count = math.ceil(extra * len(pads))
         centre = pads.mean(axis=0)
         stray = centre + rng.uniform(-1, 1, (count, 2)) * np.ptp(pads, axis=0) * 0.6
         if points == 'leads':

@@ -14,14 +14,18 @@
 
 """ruff over the package with ruff.toml: the ament lint rules, checked without ROS."""
 
+import os
 from pathlib import Path
 import shutil
 import subprocess
+import sys
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-RUFF = shutil.which('ruff')
+# ruff from the test extra sits beside this Python (.venv/bin), which need not be on PATH.
+RUFF = shutil.which('ruff', path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                  os.environ.get('PATH', os.defpath)]))
 
 
 @pytest.mark.skipif(RUFF is None, reason='ruff is not installed (pip install ruff)')

@@ -30,13 +30,17 @@ from xml.etree import ElementTree
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-COLCON = shutil.which('colcon')
+#: The tools the test extra installs live beside this Python (``.venv/bin``), which need not be
+#: on PATH (the README's test command does not activate the venv).
+TOOL_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', os.defpath)])
+COLCON = shutil.which('colcon', path=TOOL_PATH)
 pytestmark = pytest.mark.skipif(
     COLCON is None,
     reason='colcon is not installed (pip install colcon-core colcon-ros colcon-package-selection)')
-SKIP_IN_COPY = shutil.ignore_patterns(
+SKIP_IN_COPY_NAMES = (
     'build', 'install', 'log', '*.so', '__pycache__', '*.egg-info', '.git', '.hypothesis',
     '.pytest_cache', '.ruff_cache', '.venv*', 'results')
+SKIP_IN_COPY = shutil.ignore_patterns(*SKIP_IN_COPY_NAMES)
 #: Modules the code imports -> the rosdep key that provides them.
 ROSDEP_KEYS = {
     'numpy': 'python3-numpy', 'yaml': 'python3-yaml', 'rclpy': 'rclpy', 'launch': 'launch',
@@ -49,7 +53,7 @@ ROSDEP_KEYS = {
 
 def run(*args, cwd):
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600,
-                          check=False)
+                          check=False, env={**os.environ, 'PATH': TOOL_PATH})
 
 
 @pytest.fixture(scope='module')
@@ -65,15 +69,48 @@ def install(workspace):
     """Build with ``colcon build --packages-select picam_ros``; return the install prefix."""
     # The workspace holds only this package, so without colcon-package-selection a plain
     # build is the same build.
-    help_text = run(COLCON, 'build', '--help', cwd=workspace).stdout
-    select = ['--packages-select', 'picam_ros'] if '--packages-select' in help_text else []
-    result = run(COLCON, '--log-base', 'log', 'build', '--base-paths', 'src',
-                 '--build-base', 'build', '--install-base', 'install', *select,
-                 '--event-handlers', 'console_direct-', cwd=workspace)
+    result = colcon_build(workspace)
     logs = sorted((workspace / 'log').rglob('stderr.log'))
     details = '\n'.join(log.read_text()[-3000:] for log in logs)
     assert result.returncode == 0, f'colcon build failed:\n{result.stderr[-3000:]}\n{details}'
     return workspace / 'install' / 'picam_ros'
+
+
+def colcon_build(workspace, *options):
+    help_text = run(COLCON, 'build', '--help', cwd=workspace).stdout
+    select = ['--packages-select', 'picam_ros'] if '--packages-select' in help_text else []
+    return run(COLCON, '--log-base', 'log', 'build', '--base-paths', 'src',
+               '--build-base', 'build', '--install-base', 'install', *select, *options,
+               '--event-handlers', 'console_direct-', cwd=workspace)
+
+
+def test_symlink_install_builds_the_extension_that_the_installed_package_imports(
+        tmp_path_factory):
+    # colcon build --symlink-install runs setup.py from the build directory, where src_cpp/ is
+    # not linked: the sources must be found from setup.py's own directory.
+    workspace = tmp_path_factory.mktemp('ws_symlink')
+    shutil.copytree(ROOT, workspace / 'src' / 'picam_ros', ignore=SKIP_IN_COPY)
+    result = colcon_build(workspace, '--symlink-install')
+    assert result.returncode == 0, result.stderr[-3000:]
+    install = workspace / 'install' / 'picam_ros'
+    packages = next(install.glob('lib/python*/site-packages'))
+    link = next(packages.glob('*.egg-link')).read_text().split()[0]
+    check = subprocess.run(
+        [sys.executable, '-c', IMPORT_CHECK + '; print(picam_ros._centroids.__name__)'],
+        env={**os.environ, 'PYTHONPATH': link}, cwd=install,
+        capture_output=True, text=True, timeout=60, check=False)
+    assert check.returncode == 0, check.stderr[-3000:]
+    assert check.stdout.split()[-1] == 'picam_ros._centroids'
+
+
+def test_a_tree_without_cpp_sources_fails_to_build_with_the_reason(tmp_path):
+    package = tmp_path / 'picam_ros'
+    shutil.copytree(ROOT, package, ignore=shutil.ignore_patterns(
+        'src_cpp', *SKIP_IN_COPY_NAMES))
+    result = subprocess.run([sys.executable, 'setup.py', '--name'], cwd=package,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0
+    assert 'no C++ sources' in result.stderr
 
 
 def test_colcon_lists_an_ament_python_package(workspace):

@@ -262,7 +262,18 @@ def test_closing_stdin_lets_a_filter_child_finish_cleanly():
 
 # -- output capture -----------------------------------------------------------------------------
 
-def test_output_is_logged_and_only_the_last_lines_are_kept(caplog):
+class _Records(logging.Handler):
+    """Keeps the records of one logger (attached to it: whatever logger class is installed)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_output_is_logged_and_only_the_last_lines_are_kept():
     child = python_child("""
         import sys
         for i in range(200):
@@ -270,13 +281,22 @@ def test_output_is_logged_and_only_the_last_lines_are_kept(caplog):
         sys.stderr.write('progress 1\\rprogress 2\\r')
         print('on stdout too', flush=True)
         """, name='chatty', stderr_lines=5, output_level=logging.INFO)
-    with caplog.at_level(logging.INFO, logger='picam_ros.process.chatty'):
+    # launch (imported by launch_testing's pytest plugin on every ROS machine) installs a
+    # non-propagating logger class, so the test listens on the logger itself, not via caplog.
+    logger = logging.getLogger('picam_ros.process.chatty')
+    records, level = _Records(), logger.level
+    logger.addHandler(records)
+    logger.setLevel(logging.INFO)
+    try:
         child.start()
         assert child.wait(timeout=10) == 0
         child.stop()  # joins the output reader
+    finally:
+        logger.removeHandler(records)
+        logger.setLevel(level)
     assert child.stderr_tail() == ['line 198', 'line 199', 'progress 1', 'progress 2',
                                    'on stdout too']
-    logged = [r.getMessage() for r in caplog.records]
+    logged = [r.getMessage() for r in records.records]
     assert '[chatty] line 0' in logged and '[chatty] on stdout too' in logged
 
 

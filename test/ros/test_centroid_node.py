@@ -28,8 +28,9 @@ rclpy_qos = pytest.importorskip('rclpy.qos', reason=REASON)
 sensor_msgs = pytest.importorskip('sensor_msgs.msg', reason=REASON)
 diagnostic_msgs = pytest.importorskip('diagnostic_msgs.msg', reason=REASON)
 std_msgs = pytest.importorskip('std_msgs.msg', reason=REASON)
-point_cloud2 = pytest.importorskip('sensor_msgs_py.point_cloud2', reason=REASON)
 centroid_node = pytest.importorskip('picam_ros.centroid_node', reason=REASON)
+
+import cloud_reader as point_cloud2  # noqa: E402, I100   (sensor_msgs_py is not on PyPI)
 
 from picam_ros.ros_conversions import fill_image, image_payload  # noqa: E402, I100
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
@@ -39,7 +40,7 @@ pytestmark = pytest.mark.ros
 GUARD_S = 20.0   # failure guard only, never a measurement
 WIDTH, HEIGHT = 320, 240
 FIELDS = ['x', 'y', 'z', 'area', 'bbox_x', 'bbox_y', 'bbox_w', 'bbox_h', 'touches_border',
-          'mean_luma']
+          'mean_luma', 'mu20', 'mu11', 'mu02', 'orientation', 'major_axis', 'minor_axis']
 
 
 class Graph:
@@ -155,13 +156,27 @@ def test_invalid_changes_are_rejected_with_a_reason(graph_of, name, value, reaso
     assert reason in result.reason or name in result.reason
 
 
+#: Between the 320x240 scene's pads (about 100-120 px) and its large parts (about 1000 px).
+BIG_AREA = 300
+
+
 def test_every_profile_publishes_on_its_own_topic(graph_of):
-    graph = graph_of(**{'profiles': ['pads', 'big'], 'big.min_area': 100})
+    graph = graph_of(**{'profiles': ['pads', 'big'], 'big.min_area': BIG_AREA})
     pads = graph.listen(sensor_msgs.PointCloud2, 'centroids')
     big = graph.listen(sensor_msgs.PointCloud2, 'big/centroids')
-    assert graph.feed_until(lambda: pads and big)
-    areas = point_cloud2.read_points(big[-1], field_names=['area'])['area']
-    assert (areas >= 100).all() and big[-1].width < pads[-1].width
+
+    def same_frame():   # a pads cloud and a big cloud of one frame
+        stamps = {(c.header.stamp.sec, c.header.stamp.nanosec): c for c in pads}
+        return [(stamps[key], c) for c in big
+                if (key := (c.header.stamp.sec, c.header.stamp.nanosec)) in stamps]
+
+    assert graph.feed_until(same_frame)
+    every, large = same_frame()[-1]
+    all_areas = point_cloud2.read_points(every, field_names=['area'])['area']
+    assert (all_areas < BIG_AREA).any() and (all_areas >= BIG_AREA).any()   # the premise
+    areas = point_cloud2.read_points(large, field_names=['area'])['area']
+    assert len(areas) == (all_areas >= BIG_AREA).sum() > 0
+    assert (areas >= BIG_AREA).all() and large.width < every.width
 
 
 def test_debug_image_is_built_only_for_subscribers(graph_of):

@@ -28,7 +28,8 @@ import unittest
 import numpy as np
 import pytest
 
-REASON = 'launch_testing/rclpy are not installed: this test needs a sourced ROS 2 workspace'
+REASON = ('needs launch, launch_ros, launch_testing and sensor_msgs_py (not on PyPI, so not in '
+          'CI): run it where a full ROS 2 is sourced, e.g. the env ros-jazzy-env.sh builds')
 launch_testing = pytest.importorskip('launch_testing', reason=REASON)
 launch_testing_actions = pytest.importorskip('launch_testing.actions', reason=REASON)
 launch_testing_asserts = pytest.importorskip('launch_testing.asserts', reason=REASON)
@@ -53,15 +54,24 @@ NODE_EXECUTABLES = ('lib/picam_ros/camera_node', 'lib/picam_ros/centroid_node')
 
 
 def node_processes():
-    """Pids of running picam_ros node executables (from /proc)."""
+    """Pids of running picam_ros node executables of this test's graph (from /proc).
+
+    Other developers' tests run the same executables on this machine at the same time: a node
+    is ours when it carries this process's private ROS_DOMAIN_ID (conftest.py), whoever its
+    parent is now (an orphan is re-parented away from us).
+    """
+    ours = f'ROS_DOMAIN_ID={os.environ.get("ROS_DOMAIN_ID", "")}'.encode()
     found = set()
     for entry in Path('/proc').iterdir():
         if entry.name.isdigit():
             try:
                 command = (entry / 'cmdline').read_bytes().replace(b'\0', b' ').decode()
+                if not any(executable in command for executable in NODE_EXECUTABLES):
+                    continue
+                environ = (entry / 'environ').read_bytes().split(b'\0')
             except OSError:
                 continue
-            if any(executable in command for executable in NODE_EXECUTABLES):
+            if ours in environ:
                 found.add(int(entry.name))
     return found
 
