@@ -142,7 +142,7 @@ class OperatorNode(Node):
         self._mode = AsyncParameterClient(self, mode_node) if mode_node else None
         self._mode_shown: str | None = None
         self._machine = AsyncParameterClient(self, machine) if machine else None
-        self._services = {name: self.create_client(Trigger, f'{machine}/{name}')
+        self._triggers = {name: self.create_client(Trigger, f'{machine}/{name}')
                           for name in (*MACHINE_STEP_SERVICES.values(), MACHINE_FIND_NOZZLE)
                           } if machine else {}
         self._targets = CalibratedTargets(values['calibration_file'])
@@ -232,7 +232,7 @@ class OperatorNode(Node):
                 outcome = await self._set_parameter(self._machine, name, float(value))
                 if not outcome.ok:
                     return outcome
-        client = self._services[service]
+        client = self._triggers[service]
         if not client.service_is_ready():
             return Outcome(False, f'{client.srv_name}: the machine node does not answer '
                                   f'(service not available)')
