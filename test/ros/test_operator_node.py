@@ -309,3 +309,41 @@ def test_a_mode_button_sets_the_mode_node_parameter_in_its_spelling():
         machine.destroy_node()
     finally:
         graph.close()
+
+
+def load_launch_file(name):
+    path = os.path.join(os.path.dirname(__file__), '..', '..', 'launch', name)
+    spec = importlib.util.spec_from_file_location(name.replace('.', '_'), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stream_launch_includes_the_operator_page_with_its_switch():
+    launch = pytest.importorskip('launch', reason='needs the ROS 2 launch package')
+    description = load_launch_file('stream.launch.py').generate_launch_description()
+    context = launch.LaunchContext()
+    included = {}
+    for entity in description.entities:
+        if isinstance(entity, launch.actions.IncludeLaunchDescription):
+            source = entity.launch_description_source
+            source.get_launch_description(context)   # loads the file and expands its location
+            included[os.path.basename(source.location)] = [
+                name if isinstance(name, str) else
+                launch.utilities.perform_substitutions(context, name)
+                for name, _ in entity.launch_arguments]
+    declared = {entity.name for entity in description.entities
+                if isinstance(entity, launch.actions.DeclareLaunchArgument)}
+    assert 'operator' in declared
+    assert 'operator' in included['operator.launch.py']
+
+
+def test_operator_launch_passes_the_machine_node_to_the_operator_node():
+    module = load_operator_launch()
+    module.parameter_files = lambda context: []   # config/picam.yaml of an installed package
+    context = launch_context(module, machine_node='machine')
+    context.launch_configurations.update(namespace='', log_level='info', params_file='')
+    launch_ros_utilities = pytest.importorskip('launch_ros.utilities', reason='needs launch_ros')
+    (node,) = module.launch_operator(context)
+    parameters = launch_ros_utilities.evaluate_parameters(context, node._Node__parameters)
+    assert parameters == ({'host': '127.0.0.1', 'port': 8080, 'machine_node': 'machine'},)
