@@ -93,3 +93,13 @@ def test_sliders_get_the_ranges_the_centroid_node_declares():
     assert specs['pads.u_min'].check(-1) == ''            # -1: no bound, as the node takes it
     assert 'below the minimum -1' in specs['pads.u_min'].check(-2)
     assert 'above the maximum 255' in specs['leads.luma_max'].check(256)
+
+
+def test_the_machine_nodes_statuses_give_fps_blobs_mode_and_stream_state():
+    status = status_from_diagnostics([
+        ('machine: board', '15.0 fps', {'fps': '15.00', 'drops': '0', 'blobs': '42'}),
+        ('machine: component', '15.0 fps', {'fps': '14.00', 'drops': '2', 'blobs': '8'}),
+        ('machine: composite', 'onlyup', {'mode': 'onlyup', 'stream': 'running'}),
+    ])
+    assert status == {'fps': 15.0, 'drops': 0.0, 'blobs': 42.0, 'mode': 'ONLYUP',
+                      'stream_state': 'running'}

@@ -55,7 +55,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
+from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Float64
@@ -163,6 +163,7 @@ class OperatorNode(Node):
             self.create_subscription(
                 PointCloud2, topic, lambda msg, p=profile: self._on_cloud(p, msg), 10)
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
+        self._values_timer = self.create_timer(1.0, self._fetch_parameter_values)
         port = self._server.start()
         self.get_logger().info(
             f'operator page on http://{values["host"]}:{port}/ ; token '
@@ -174,6 +175,20 @@ class OperatorNode(Node):
         return self._server
 
     # -- ROS in --------------------------------------------------------------------------
+    def _fetch_parameter_values(self) -> None:
+        """Once the keying node answers, give the sliders its current values."""
+        if not self._keying.services_are_ready():
+            return
+        self._values_timer.cancel()
+        names = list(self._server.parameters)
+
+        def fetched(future: Any) -> None:
+            if future.exception() is None:
+                values = [parameter_value_to_python(v) for v in future.result().values]
+                self._server.update_parameter_values(dict(zip(names, values)))
+
+        self._keying.get_parameters(names, callback=fetched)
+
     def _on_cloud(self, profile: str, msg: PointCloud2) -> None:
         try:
             blobs = cloud_blobs([Field(f.name, f.offset, f.datatype) for f in msg.fields],

@@ -261,6 +261,16 @@ class OperatorServer:
         text = json.dumps({'type': 'status', **status}, separators=(',', ':'), default=str)
         self._call(self._push_status, text)
 
+    def update_parameter_values(self, values: dict[str, Any]) -> None:
+        """Record the node's current values (sent to pages that connect from now on)."""
+        self._call(self._update_values, values)
+
+    def _update_values(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            spec = self.parameters.get(name)
+            if spec is not None and not spec.check(value):
+                self.parameters[name] = replace(spec, value=value)
+
     def _call(self, function: Any, *args: Any) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():

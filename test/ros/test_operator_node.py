@@ -347,3 +347,14 @@ def test_operator_launch_passes_the_machine_node_to_the_operator_node():
     (node,) = module.launch_operator(context)
     parameters = launch_ros_utilities.evaluate_parameters(context, node._Node__parameters)
     assert parameters == ({'host': '127.0.0.1', 'port': 8080, 'machine_node': 'machine'},)
+
+
+def test_a_page_gets_the_centroid_nodes_current_values_for_its_sliders(graph):
+    graph.centroids.set_parameters([rclpy_parameter.Parameter('pads.luma_min', value=171)])
+    assert graph.wait(lambda: graph.operator.server.parameters['pads.luma_min'].value == 171)
+
+    async def scenario(hello, receive, reply):
+        return {spec['name']: spec['value'] for spec in hello['parameters']}
+
+    values = asyncio.run(page_session(graph, scenario, token=False))
+    assert values['pads.luma_min'] == 171 and values['pads.luma_max'] == 255
