@@ -50,7 +50,9 @@ class OperatorPage {
     this.pending = new Map();     // id -> {onDone, onRefused}
     this.presentedAt = [];        // performance.now() of frames presented in the last second
     this.lastFrameAt = 0;         // performance.now() of the latest presented frame
+    this.frameIntervalMs = 40;    // smoothed time between presented frames
     this.whepSessions = 0;        // WHEP sessions opened (re-negotiated after a failure)
+    this.streamLog = [];          // [performance.now(), stream state] of the last changes
     this.fps = 0;
     this.lastDropsFromServer = 0;
     this.status = {};
@@ -167,8 +169,13 @@ class OperatorPage {
       } else if (video.whep) {
         const url = video.whep.replace('{host}', location.hostname);
         keepWhep(element, url, {
-          onState: (state) => { this.streamState = state; },
+          onState: (state) => {
+            this.streamState = state;
+            this.streamLog.push([Math.round(performance.now()), state]);
+            if (this.streamLog.length > 50) this.streamLog.shift();
+          },
           lastFrameAt: () => this.lastFrameAt,
+          frameIntervalMs: () => this.frameIntervalMs,
           onSession: (count) => { this.whepSessions = count; },
         });
       } else {
@@ -183,7 +190,12 @@ class OperatorPage {
   onFrame(now, meta) {
     this.video.requestVideoFrameCallback((t, m) => this.onFrame(t, m));
     this.presentedAt.push(now);
-    this.lastFrameAt = performance.now();
+    const at = performance.now();
+    // Gaps longer than a second (a stall, a new session) do not count as the camera's pace.
+    if (this.lastFrameAt && at - this.lastFrameAt < 1000) {
+      this.frameIntervalMs += 0.1 * (at - this.lastFrameAt - this.frameIntervalMs);
+    }
+    this.lastFrameAt = at;
     while (this.presentedAt.length && this.presentedAt[0] < now - 1000) this.presentedAt.shift();
     this.frameSize = [meta.width, meta.height];
     try {

@@ -16,10 +16,11 @@
 // session fails, closes or stops delivering frames (MediaMTX restarted, the encoder came
 // back, a network change), with a capped backoff, for as long as the page is open.
 
-const WATCH_MS = 500;          // how often a session is checked
-const STALL_MS = 4000;         // a session without a frame for this long is dropped
+const WATCH_MS = 250;          // how often a session is checked
+const STALL_MIN_MS = 1500;     // a session without a frame for max(this, STALL_FRAMES frame
+const STALL_FRAMES = 8;        // intervals) is dropped (a slow camera is not a stalled one)
 const FIRST_FRAME_MS = 6000;   // ... or without a first frame this long after it opened
-const RETRY_MS = [500, 1000, 2000, 4000];
+const RETRY_MS = [0, 500, 1000, 2000, 4000];
 
 export async function playWhep(video, url, onState) {
   const pc = new RTCPeerConnection();
@@ -49,10 +50,12 @@ export async function playWhep(video, url, onState) {
 
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
-// Play url into video forever. lastFrameAt() returns performance.now() of the latest frame the
-// video presented (0: none yet); onState gets 'connecting', the peer connection's states,
-// 'retrying: <why>'; onSession(n) is called with the count of sessions opened so far.
-export async function keepWhep(video, url, { onState, lastFrameAt, onSession }) {
+// Play url into video forever. Callbacks: lastFrameAt() is performance.now() of the latest
+// frame the video presented (0: none yet), frameIntervalMs() the usual time between frames;
+// onState(state) gets 'connecting', the peer connection's states and 'retrying: <why>';
+// onSession(n) the count of sessions opened so far.
+export async function keepWhep(video, url, callbacks) {
+  const { onState, lastFrameAt, frameIntervalMs, onSession } = callbacks;
   let failures = 0;
   let sessions = 0;
   for (;;) {
@@ -69,10 +72,11 @@ export async function keepWhep(video, url, { onState, lastFrameAt, onSession }) 
         await sleep(WATCH_MS);
         const last = lastFrameAt();
         const now = performance.now();
+        const stall = Math.max(STALL_MIN_MS, STALL_FRAMES * frameIntervalMs());
         if (pc.connectionState === 'failed' || pc.connectionState === 'closed') {
           why = `connection ${pc.connectionState}`;
-        } else if (last > opened && now - last > STALL_MS) {
-          why = `no frame for ${STALL_MS / 1000} s`;
+        } else if (last > opened && now - last > stall) {
+          why = `no frame for ${(stall / 1000).toFixed(1)} s`;
         } else if (last <= opened && now - opened > FIRST_FRAME_MS) {
           why = `no frame ${FIRST_FRAME_MS / 1000} s after connecting`;
         }
