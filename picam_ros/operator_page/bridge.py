@@ -141,3 +141,22 @@ def keying_parameter_specs(profiles: Sequence[str]) -> list[ParameterSpec]:
             specs.append(ParameterSpec(row.name, row.kind, low, row.maximum,
                                        row.description, row.default))
     return specs
+
+
+#: The machine's views: which profiles' centroids each mode's video shows.
+MACHINE_VIEWS: dict[str, tuple[str, ...]] = {
+    'NORMAL': ('pads', 'leads'), 'FROZEN': ('pads', 'leads'), 'ONLYUP': ('leads',),
+    'ONLYDOWN': ('pads',)}
+
+
+def composite_shift(profile: str, mode: str | None,
+                    offset: tuple[float, float]) -> tuple[float, float]:
+    """Where the machine's composite draws a point of ``profile``'s camera, as a shift.
+
+    In NORMAL (and FROZEN) the composite shows up-camera pixel p at p + offset
+    (``composite.offset_x/y``); ONLYUP shows the up image unshifted, and the board's pads are
+    always in board pixels.
+    """
+    if profile == 'leads' and (mode or 'NORMAL').upper() in ('NORMAL', 'FROZEN'):
+        return (float(offset[0]), float(offset[1]))
+    return (0.0, 0.0)

@@ -48,6 +48,7 @@ loop); this file declares parameters and wires topics and parameter services.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import json
 from typing import Any
 
@@ -65,8 +66,10 @@ from picam_ros.centroid_settings import KeyingProfiles
 from picam_ros.node_runner import run_node
 from picam_ros.operator_page.bridge import (
     cloud_blobs,
+    composite_shift,
     Field,
     keying_parameter_specs,
+    MACHINE_VIEWS,
     stamp_ns,
     status_from_diagnostics,
 )
@@ -87,6 +90,8 @@ MACHINE_PROFILES = {'pads': 'board/centroids', 'leads': 'component/centroids'}
 #: Calibration step -> the machine node's service (after calibration.click_x/y are set).
 MACHINE_STEP_SERVICES = {'nozzle': 'calibration/set_nozzle', 'reference': 'calibration/set_datum'}
 MACHINE_FIND_NOZZLE = 'calibration/find_nozzle'
+#: The machine node's shift of the up image in the composite (see bridge.composite_shift).
+MACHINE_OFFSETS = ('composite.offset_x', 'composite.offset_y')
 #: The default WHEP URL: the machine's composite path, or a camera node's path.
 WHEP_URLS = {'machine': 'http://{host}:8889/composite/whep',
              'camera': 'http://{host}:8889/cam/whep'}
@@ -142,6 +147,7 @@ class OperatorNode(Node):
         self._mode = AsyncParameterClient(self, mode_node) if mode_node else None
         self._mode_shown: str | None = None
         self._machine = AsyncParameterClient(self, machine) if machine else None
+        self._offset = (0.0, 0.0)
         self._triggers = {name: self.create_client(Trigger, f'{machine}/{name}')
                           for name in (*MACHINE_STEP_SERVICES.values(), MACHINE_FIND_NOZZLE)
                           } if machine else {}
@@ -157,7 +163,8 @@ class OperatorNode(Node):
                                 profiles=profiles.names)
         self._server = OperatorServer(
             config, _Backend(self), keying_parameter_specs(profiles.names),
-            features={'modes': self._mode is not None, 'calibration': bool(machine)})
+            features={'modes': self._mode is not None, 'calibration': bool(machine)},
+            views=MACHINE_VIEWS if machine else None)
         for profile in profiles.names:
             topic = MACHINE_PROFILES[profile] if machine else profiles.topics(profile)[0]
             self.create_subscription(
@@ -180,12 +187,14 @@ class OperatorNode(Node):
         if not self._keying.services_are_ready():
             return
         self._values_timer.cancel()
-        names = list(self._server.parameters)
+        names = list(self._server.parameters) + (list(MACHINE_OFFSETS) if self._machine else [])
 
         def fetched(future: Any) -> None:
             if future.exception() is None:
-                values = [parameter_value_to_python(v) for v in future.result().values]
-                self._server.update_parameter_values(dict(zip(names, values)))
+                values = dict(zip(names, (parameter_value_to_python(v)
+                                          for v in future.result().values)))
+                self._note_offset(values)
+                self._server.update_parameter_values(values)
 
         self._keying.get_parameters(names, callback=fetched)
 
@@ -198,6 +207,11 @@ class OperatorNode(Node):
             self.get_logger().error(f'{profile}: cannot read centroids: {error}',
                                     throttle_duration_sec=5.0)
             return
+        if self._machine is not None:
+            dx, dy = composite_shift(profile, self._shown_mode(), self._offset)
+            if dx or dy:   # drawn where the composite shows them
+                blobs['x'] += dx
+                blobs['y'] += dy
         stamp = stamp_ns(msg.header.stamp.sec, msg.header.stamp.nanosec)
         self._latest_header[profile] = msg.header
         self._server.publish_centroids(CentroidSet(profile, None, stamp, 0, 0, blobs))
@@ -205,7 +219,10 @@ class OperatorNode(Node):
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         entries = [(s.name, s.message, {kv.key: kv.value for kv in s.values})
                    for s in msg.status]
+        before = self._status.get('mode')
         self._status = status_from_diagnostics(entries, self._status)
+        if self._status.get('mode') != before:   # the machine reports a change: it rules now
+            self._mode_shown = None
         self._server.publish_status(self._status)
 
     # -- page actions (called on the web thread) -----------------------------------------
@@ -258,9 +275,21 @@ class OperatorNode(Node):
             answer = json.loads(response.message)
         except ValueError:
             answer = response.message
+        if isinstance(answer, dict):
+            self._note_offset(answer)
         return Outcome(True, detail={'service': service, 'answer': answer})
 
+    def _shown_mode(self) -> str | None:
+        return self._mode_shown or self._status.get('mode')
+
+    def _note_offset(self, values: dict[str, Any]) -> None:
+        if all(isinstance(values.get(name), (int, float)) for name in MACHINE_OFFSETS):
+            self._offset = (float(values[MACHINE_OFFSETS[0]]), float(values[MACHINE_OFFSETS[1]]))
+
     async def _publish_target(self, action: SelectTarget) -> Outcome:
+        if self._machine is not None:   # a lead drawn on the composite: back to its own image
+            dx, dy = composite_shift(action.profile, self._shown_mode(), self._offset)
+            action = replace(action, x=action.x - dx, y=action.y - dy)
         msg = PointStamped()
         header = self._latest_header.get(action.profile)
         if header is not None:
@@ -276,8 +305,7 @@ class OperatorNode(Node):
             answer = await _awaited(self._machine.get_parameters(['calibration_file']))
             self._targets.path = answer.values[0].string_value if answer.values else ''
         mm = self._targets.to_mm(action.x, action.y,
-                                 camera_of(action.profile, self._mode_shown
-                                           or self._status.get('mode')))
+                                 camera_of(action.profile, self._shown_mode()))
         if mm is None:
             return Outcome(True, detail={'x': action.x, 'y': action.y, 'mm': None,
                                          'mm_reason': self._targets.error})

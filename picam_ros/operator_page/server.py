@@ -187,13 +187,16 @@ class OperatorServer:
 
     def __init__(self, config: OperatorConfig, backend: Backend,
                  parameters: list[ParameterSpec] | tuple[ParameterSpec, ...] = (),
-                 features: dict[str, bool] | None = None) -> None:
+                 features: dict[str, bool] | None = None,
+                 views: dict[str, tuple[str, ...]] | None = None) -> None:
         self.config = config
         self.backend = backend
         self.parameters = {spec.name: spec for spec in parameters}
         #: What the backend can do today; the page disables what is False.
         self.features = {'modes': False, 'calibration': False, 'targets': True,
                          'parameters': bool(self.parameters), **(features or {})}
+        #: mode -> the profiles whose centroids that mode's video shows (None: all, always).
+        self.views = views
         self.token, self.token_source = load_token(config)
         self.refused = 0             # every refusal, for tests and status
         self.accepted = 0
@@ -238,6 +241,7 @@ class OperatorServer:
             'calibration_steps': [{'step': step, 'mode': CALIBRATION_MODES[step]}
                                   for step in CALIBRATION_STEPS],
             'features': self.features,
+            'views': self.views,
             'video': {'whep': self.config.whep_url, 'url': self.config.video_url},
             'limits': {'message_bytes': MAX_MESSAGE_BYTES},
         }

@@ -257,6 +257,13 @@ class OperatorPage {
 
   redraw() {
     this.shown = this.setsForFrame();
+    // The machine's ONLYUP shows only the up camera (leads), ONLYDOWN only the board (pads).
+    const visible = this.hello?.views?.[this.mode];
+    if (visible) {
+      for (const profile of [...this.shown.keys()]) {
+        if (!visible.includes(profile)) this.shown.delete(profile);
+      }
+    }
     const [width, height] = this.frameSize[0] ? this.frameSize : this.firstSetSize();
     const profiles = this.hello?.profiles ?? [...this.history.keys()];
     this.overlay.draw(this.shown, width, height, this.frameSeq, this.target, profiles);
@@ -369,7 +376,9 @@ class OperatorPage {
   }
 
   showMode(mode) {
+    const changed = this.mode !== mode;
     this.mode = mode;
+    if (changed) this.redraw();
     for (const button of $('modes').children) {
       button.setAttribute('aria-pressed', String(button.dataset.mode === mode));
     }
