@@ -164,6 +164,14 @@ def serving(port: int) -> bool:
     return True
 
 
+def only_profile(page, profile: str) -> None:
+    """Wait until the overlay draws circles, all of ``profile``."""
+    page.wait_for_function(
+        f"""() => {{ const c = window.picamOperator.overlay.drawn.circles;
+            return c.length > 0 && c.every((circle) => circle.profile === '{profile}'); }}""",
+        timeout=GUARD_S * 1000)
+
+
 def wait_for(condition, guard: float = GUARD_S) -> bool:
     deadline = time.monotonic() + guard
     while time.monotonic() < deadline:
@@ -195,6 +203,7 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
             page.click('#calibration button[data-step="nozzle"]')
             page.wait_for_function("window.picamOperator.mode === 'ONLYUP'",
                                    timeout=GUARD_S * 1000)
+            only_profile(page, 'leads')   # ONLYUP shows the up camera: only its leads drawn
             click_frame_pixel(page, *nozzle)
             nozzle_answer = step_answer(page, 'nozzle')
             up = yaml.safe_load(calibration.read_text())['up']
@@ -208,6 +217,7 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
             page.click('#calibration button[data-step="reference"]')
             page.wait_for_function("window.picamOperator.mode === 'ONLYDOWN'",
                                    timeout=GUARD_S * 1000)
+            only_profile(page, 'pads')
             click_frame_pixel(page, *datum)
             datum_answer = step_answer(page, 'reference')
             down = yaml.safe_load(calibration.read_text())['down']
