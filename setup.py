@@ -61,7 +61,7 @@ setup(
          sorted(glob('config/*.yaml') + glob('config/*.yml') + glob('config/*.xml'))),
     ],
     python_requires='>=3.10',
-    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML', 'aiohttp>=3.8'],
+    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML', 'Pillow', 'aiohttp>=3.8'],
     extras_require={
         'test': [
             # Jazzy's platform (Ubuntu 24.04) ships pytest 7.4, and launch_testing's pytest
@@ -95,10 +95,10 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'camera_node = picam_ros.camera_node:main',
-            'centroid_node = picam_ros.centroid_node:main',
-            'operator_node = picam_ros.operator_page.operator_node:main',
-            'picam-ros = picam_ros.cli:main',
+            'camera_node = picam_ros.entry_points:camera_node',
+            'centroid_node = picam_ros.entry_points:centroid_node',
+            'operator_node = picam_ros.entry_points:operator_node',
+            'picam-ros = picam_ros.entry_points:runner',
         ],
     },
 )

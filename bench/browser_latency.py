@@ -17,15 +17,17 @@
 Run: ``python bench/browser_latency.py`` (options: ``--seconds 8 --repeats 2``). Needs the
 MediaMTX of ``scripts/get-mediamtx.sh`` (or ``$MEDIAMTX``), Debian's chromium and playwright.
 
-Chain: synthetic source (paced, stamps its sequence number into the pixels) -> encoder
-(ffmpeg, the project's command) -> RTSP -> MediaMTX (config/mediamtx.yml) -> WebRTC (WHEP) ->
-headless Chromium, whose page reads each presented frame's stamp (requestVideoFrameCallback +
-canvas, test/browser/stamp_viewer.html). Latency = presentation time (performance.timeOrigin +
-presentationTime, mapped onto Python's ``time.time_ns`` by a measured offset) - capture time
-(``Frame.stamp_ns``). Lost = frames captured in the measured window that the page never
-presented (dropped by the publisher, the network path or the page); the receiver counters
-printed per run (WebRTC inbound-rtp stats) tell which. "stdin p50": capture -> last byte in
-ffmpeg's stdin for the publisher, the blocking write itself for the direct pipe.
+Chain: synthetic source (paced like a sensor, stamps its sequence number into the pixels) ->
+encoder (ffmpeg, the project's command ``encoder_argv``, the same for both paths) -> RTSP ->
+MediaMTX (config/mediamtx.yml) -> WebRTC (WHEP) -> headless Chromium, whose page reads each
+presented frame's stamp (requestVideoFrameCallback + canvas, test/browser/stamp_viewer.html).
+Latency = presentation time (performance.timeOrigin + presentationTime, mapped onto Python's
+``time.time_ns`` by a measured offset) - capture time, the time the camera took the frame (its
+due time, see ``Capture``: a capture loop that reads late pays for it, as it would with a
+camera). "net" ends at the frame's receive time in Chromium (metadata.receiveTime), "browser"
+is the rest. Lost = frames the camera made in the measured window that the page never
+presented, split into frames the capture loop never read, frames the publisher dropped, frames
+Chromium decoded but did not composite, and frames composited but not seen by the page.
 
 Paths, interleaved in the same run at each size: ``StreamPublisher`` (writer thread, bounded
 queue) and the original system's design, the capture loop writing each frame straight into
@@ -47,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
 from browser_viewer import BrowserViewer, find_chromium, LOOPBACK_ICE_ENV  # noqa: E402, RUF100
 import numpy as np  # noqa: E402, RUF100
 from stream import DirectPipe  # noqa: E402, RUF100 - bench/stream.py, the same peer
-from stream_fixtures import find_mediamtx, free_tcp_port, mediamtx_side_ports  # noqa: E402, RUF100
+from stream_fixtures import find_mediamtx, free_server_ports  # noqa: E402, RUF100
 
 from picam_ros.encoder import StreamConfig, StreamPublisher  # noqa: E402, RUF100
 from picam_ros.mediamtx import MediaServer, MediaServerConfig  # noqa: E402, RUF100
@@ -63,13 +65,23 @@ def pct(values, q) -> float:
 
 
 class Capture(threading.Thread):
-    """The capture loop: read the paced source, hand each frame to the stream path."""
+    """The capture loop: read the paced source, hand each frame to the stream path.
+
+    Capture time is when the camera took the frame: frame ``n`` is due at ``t0 + n / fps``
+    (the synthetic source is paced like a sensor). The source renders a frame when it is read,
+    so a loop that reads late (blocked in a write, as the direct pipe is while ffmpeg is busy)
+    gets a frame stamped late: a real camera's frame would have waited in its buffers for that
+    long. ``t0`` is estimated as the earliest ``read - n / fps`` seen; ``late_ms`` keeps how late
+    each frame was read.
+    """
 
     def __init__(self, source: SyntheticSource, sink) -> None:
         super().__init__(daemon=True)
         self.source, self.sink = source, sink
-        self.captured: dict[int, int] = {}   # sequence -> capture time (time.time_ns)
+        self.period_ns = 1e9 / source.config.fps
+        self.read_at: dict[int, tuple[int, int]] = {}   # sequence -> (time_ns, monotonic_ns)
         self.measuring = False
+        self._t0_ns: float | None = None
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -78,26 +90,43 @@ class Capture(threading.Thread):
                 frame = self.source.read(timeout=1.0)
             except SourceStopped:
                 return
+            start = frame.mono_ns - frame.sequence * self.period_ns
+            self._t0_ns = start if self._t0_ns is None else min(self._t0_ns, start)
             if self.measuring:
-                self.captured[frame.sequence] = frame.stamp_ns
+                self.read_at[frame.sequence] = (frame.stamp_ns, frame.mono_ns)
             self.sink.submit(frame)
+
+    @property
+    def captured(self) -> dict[int, float]:
+        """Sequence -> capture (due) time on the wall clock, ns."""
+        return {seq: wall - self._late_ns(seq, mono) for seq, (wall, mono) in
+                self.read_at.items()}
+
+    def late_ms(self) -> list[float]:
+        return [self._late_ns(seq, mono) / 1e6 for seq, (_, mono) in self.read_at.items()]
+
+    def _late_ns(self, sequence: int, mono_ns: int) -> float:
+        return mono_ns - (self._t0_ns + sequence * self.period_ns)
 
     def stop(self) -> None:
         self._halt.set()
         self.join(timeout=10)
 
 
+def drain(viewer: BrowserViewer) -> dict[int, tuple[float, float]]:
+    return {seq: (shown, received) for seq, shown, received in viewer.drain_records()}
+
+
 def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: float,
             producer: str, seconds: float) -> dict[str, object]:
-    os.environ.update({**mediamtx_side_ports(), **LOOPBACK_ICE_ENV})
-    server_config = MediaServerConfig(mediamtx_path=mediamtx, rtsp_port=free_tcp_port(),
-                                      webrtc_port=free_tcp_port(), hls_port=free_tcp_port())
+    os.environ.update(LOOPBACK_ICE_ENV)
+    server_config = MediaServerConfig(mediamtx_path=mediamtx, **free_server_ports())
     source = SyntheticSource(SyntheticConfig(width=width, height=height, fps=fps, noise=0))
     stream = StreamConfig(rtsp_port=server_config.rtsp_port, path='cam', fps=fps)
-    presented: dict[int, float] = {}
+    presented: dict[int, tuple[float, float]] = {}
     with MediaServer(server_config):
         sink = (StreamPublisher(stream, source.format) if producer == 'publisher' else
-                DirectPipe(stream, source.format))
+                DirectPipe(stream, source.format, new_session=producer == 'direct_session'))
         if isinstance(sink, StreamPublisher):
             sink.start()
         source.start()
@@ -117,10 +146,10 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
             end = time.monotonic() + seconds
             while time.monotonic() < end:
                 time.sleep(0.25)
-                presented.update(viewer.drain())
+                presented.update(drain(viewer))
             capture.measuring = False
             time.sleep(1.0)   # frames of the window still in flight
-            presented.update(viewer.drain())
+            presented.update(drain(viewer))
             offset_after = viewer.clock_offset_ms()
             stats_after = viewer.receiver_stats()
             dropped = sink.stats.dropped - dropped0 if isinstance(sink, StreamPublisher) else 0
@@ -137,66 +166,123 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
                 sink.close()
     offset = (offset_before + offset_after) / 2
     captured = capture.captured
-    latency = [presented[s] - offset - t / 1e6 for s, t in captured.items() if s in presented]
-    return {'latency_ms': latency, 'frames': len(captured),
-            'lost': sum(1 for s in captured if s not in presented),
+    window = range(min(captured), max(captured) + 1) if captured else range(0)
+    shown = [s for s in captured if s in presented]
+    latency = [presented[s][0] - offset - captured[s] / 1e6 for s in shown]
+    network = [presented[s][1] - offset - captured[s] / 1e6 for s in shown
+               if presented[s][1] > 0]
+    browser = [presented[s][0] - presented[s][1] for s in shown if presented[s][1] > 0]
+    receiver = {k: stats_after[k] - stats_before[k] for k in
+                ('framesReceived', 'framesDecoded', 'framesDropped', 'packetsLost',
+                 'presented', 'unobserved', 'qualityTotal', 'qualityDropped', 'freezeCount')}
+    return {'latency_ms': latency, 'network_ms': network, 'browser_ms': browser,
+            # Every frame the camera made in the window counts: one the capture loop never
+            # read (it was blocked in a write: the direct pipe) is lost as much as one dropped.
+            'frames': len(window), 'lost': sum(1 for s in window if s not in presented),
+            'camera_skips': sum(1 for s in window if s not in captured),
+            'read_late_ms': capture.late_ms(),
             'publisher_drops': dropped, 'stdin_ms': stdin_ms,
             'clock_drift_ms': offset_after - offset_before,
             'unreadable': state['unreadable'], 'sessions': state['sessions'],
-            'receiver': {k: stats_after[k] - stats_before[k] for k in
-                         ('framesReceived', 'framesDecoded', 'framesDropped', 'packetsLost',
-                          'presented')},
-            'jitter_buffer_ms': stats_after['jitterBufferDelayMs']}
+            'receiver': receiver, 'jitter_buffer_ms': stats_after['jitterBufferDelayMs']}
+
+
+def med(values) -> float:
+    return float(np.median(values)) if len(values) else float('nan')
+
+
+PATHS = (('publisher', 'StreamPublisher'), ('direct', 'direct pipe (original)'))
+SESSION_PEER = ('direct_session', 'direct pipe, own session')
+
+
+def report(size: str, runs: dict[str, list[dict[str, object]]], paths=PATHS) -> float:
+    """Print one size's table; return the median over runs of the publisher/direct p50 ratio."""
+    for producer, label in paths:
+        rs = runs[producer]
+        p50 = [pct(r['latency_ms'], 50) for r in rs]
+        frames = sum(r['frames'] for r in rs)
+        total = {key: sum(r[key] for r in rs)
+                 for key in ('lost', 'camera_skips', 'publisher_drops')}
+        rec = {key: sum(r['receiver'][key] for r in rs)
+               for key in ('qualityDropped', 'unobserved', 'packetsLost', 'framesDropped')}
+        print(f'   {size:<13} {label:<24} {med(p50):>6.1f} '
+              f'{med([pct(r["latency_ms"], 90) for r in rs]):>6.1f} '
+              f'{med([pct(r["network_ms"], 50) for r in rs]):>7.1f} '
+              f'{med([pct(r["browser_ms"], 50) for r in rs]):>7.1f} '
+              f'{total["lost"]:>5}/{frames:<5} {total["camera_skips"]:>6} '
+              f'{total["publisher_drops"]:>6} {rec["qualityDropped"]:>7} '
+              f'{rec["unobserved"]:>6} {med([pct(r["read_late_ms"], 90) for r in rs]):>5.1f}  '
+              f'{"/".join(f"{v:.0f}" for v in p50)}')
+        print(f'   {"":<13} {"":<24} WebRTC in the window: packetsLost {rec["packetsLost"]}, '
+              f'framesDropped (before decoding) {rec["framesDropped"]}')
+    pairs = [pct(a['latency_ms'], 50) / pct(b['latency_ms'], 50)
+             for a, b in zip(runs['publisher'], runs['direct'])]
+    ratio = med([pct(r['latency_ms'], 50) for r in runs['publisher']]) / med(
+        [pct(r['latency_ms'], 50) for r in runs['direct']])
+    print(f'   {size:<13} p50 ratio StreamPublisher / direct: {ratio:.2f} (medians of per-run '
+          f'p50); per pair {med(pairs):.2f} median, {"/".join(f"{v:.2f}" for v in pairs)}')
+    return ratio
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--seconds', type=float, default=8.0, help='measured time per run')
-    parser.add_argument('--repeats', type=int, default=2, help='interleaved runs per path')
+    parser.add_argument('--seconds', type=float, default=6.0, help='measured time per run')
+    parser.add_argument('--repeats', type=int, default=5,
+                        help='runs per path and size, the paths interleaved (ABBA order)')
+    parser.add_argument('--sizes', nargs='+', default=[f'{w}x{h}@{f:g}' for w, h, f in SIZES],
+                        help='WxH@FPS')
+    parser.add_argument('--session-peer', action='store_true',
+                        help='also run the direct pipe with ffmpeg in a session of its own')
+    parser.add_argument('--chromium-flag', action='append', default=[],
+                        help='extra Chromium flag (repeatable), e.g. --disable-frame-rate-limit')
     args = parser.parse_args()
+    sizes = []
+    for text in args.sizes:
+        dims, _, fps = text.partition('@')
+        width, _, height = dims.partition('x')
+        sizes.append((int(width), int(height), float(fps or 30)))
     mediamtx, chromium = find_mediamtx(), find_chromium()
     if mediamtx is None or chromium is None:
         sys.exit('browser_latency: needs MediaMTX (scripts/get-mediamtx.sh or $MEDIAMTX) and '
                  'chromium (apt-get install chromium)')
     print(f'cpus: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}')
-    print(f'MediaMTX: {mediamtx}\nbrowser: {chromium} (headless, Playwright)\n')
-    print(f'capture -> presented in Chromium (ms), {args.repeats} interleaved runs of '
-          f'{args.seconds:g} s per path, percentiles over all of them')
-    print(f'   {"size":<13} {"path":<30} {"p50":>6} {"p90":>6} {"p99":>6} {"max":>6} '
-          f'{"lost":>9} {"pub drops":>9} {"stdin p50":>9} {"p50 per run":<12}')
-    summary = []
-    with BrowserViewer(chromium) as viewer:
-        for width, height, fps in SIZES:
-            paths = (('publisher', 'StreamPublisher'), ('direct', 'direct pipe (original)'))
+    print(f'MediaMTX: {mediamtx}\nbrowser: {chromium} (headless, Playwright) '
+          f'{" ".join(args.chromium_flag)}')
+    print('both paths: the same encoder command (picam_ros.encoder.encoder_argv), the same '
+          'frames, sizes and server config\n')
+    print(f'capture -> presented in Chromium (ms): medians over {args.repeats} interleaved runs '
+          f"of {args.seconds:g} s per path of each run's p50/p90; net = capture -> last packet "
+          f'received by Chromium, browser = received -> presented')
+    print("not seen = frames the camera made in the window that the page's callback never saw; "
+          'of them cam = never read (the capture '
+          'loop was blocked), pub = dropped by the publisher, comp = decoded, not composited '
+          '(getVideoPlaybackQuality); unseen = presented '
+          "but not seen by the page's callback (presentedFrames; comp and unseen are counted "
+          'over the window plus its last second); late = p90 of how late the '
+          'capture loop read a frame after the camera took it (included in the latency)')
+    print(f'   {"size":<13} {"path":<24} {"p50":>6} {"p90":>6} {"net":>7} {"browser":>7} '
+          f'{"not seen":>11} {"cam":>6} {"pub":>6} {"comp":>7} {"unseen":>6} '
+          f'{"late":>5}  '
+          f'p50 per run')
+    ratios = []
+    with BrowserViewer(chromium, extra_flags=args.chromium_flag) as viewer:
+        for width, height, fps in sizes:
+            paths = PATHS + (SESSION_PEER,) if args.session_peer else PATHS
             runs: dict[str, list[dict[str, object]]] = {p: [] for p, _ in paths}
-            for _ in range(args.repeats):
-                for producer, _ in paths:
+            for repeat in range(args.repeats):
+                order = paths if repeat % 2 == 0 else paths[::-1]
+                for producer, _ in order:
                     runs[producer].append(one_run(viewer, mediamtx, width, height, fps,
                                                   producer, args.seconds))
-            p50 = {}
-            for producer, label in paths:
-                lat = [v for r in runs[producer] for v in r['latency_ms']]
-                lost = sum(r['lost'] for r in runs[producer])
-                frames = sum(r['frames'] for r in runs[producer])
-                drops = sum(r['publisher_drops'] for r in runs[producer])
-                stdin = [v for r in runs[producer] for v in r['stdin_ms']]
-                per_run = '/'.join(f'{pct(r["latency_ms"], 50):.0f}' for r in runs[producer])
-                p50[producer] = pct(lat, 50)
-                size = f'{width}x{height}@{fps:g}'
-                print(f'   {size:<13} {label:<30} {pct(lat, 50):>6.1f} {pct(lat, 90):>6.1f} '
-                      f'{pct(lat, 99):>6.1f} {max(lat) if lat else float("nan"):>6.1f} '
-                      f'{lost:>4}/{frames:<4} {drops:>9} {pct(stdin, 50):>9.1f} {per_run:<12}')
-            summary.append((f'{width}x{height}@{fps:g}', p50['publisher'] / p50['direct']))
+            size = f'{width}x{height}@{fps:g}'
+            ratios.append((size, report(size, runs, paths)))
             if (width, height) == (1280, 720):
-                ours = p50['publisher']
+                ours = med([pct(r['latency_ms'], 50) for r in runs['publisher']])
                 print(f'   goal p50 < {GOAL_P50_MS:.0f} ms at 1280x720@30: '
                       f'{"met" if ours < GOAL_P50_MS else "NOT met"} ({ours:.1f} ms)')
-            for producer, label in paths:
-                for r in runs[producer]:
-                    print(f'      {label:<27} receiver during the window: {r["receiver"]}, '
-                          f'jitter buffer {r["jitter_buffer_ms"]:.1f} ms')
-    for size, ratio in summary:
-        print(f'p50 ratio StreamPublisher / direct pipe at {size}: {ratio:.2f}')
+    for size, ratio in ratios:
+        print(f'p50 ratio StreamPublisher / direct pipe at {size}: {ratio:.2f} '
+              f'({"never worse: met" if ratio <= 1.0 else "worse"})')
     print(f'load average at end: {os.getloadavg()[0]:.2f}')
 
 

@@ -200,9 +200,12 @@ class RtpSink:
 class DirectPipe:
     """The peer: the capture thread writes each frame into ffmpeg's stdin and waits."""
 
-    def __init__(self, config: StreamConfig, fmt: FrameFormat) -> None:
+    def __init__(self, config: StreamConfig, fmt: FrameFormat, new_session: bool = False) -> None:
+        # new_session: ffmpeg in a session (so a scheduling autogroup) of its own, to show
+        # what that costs (bench/browser_latency.py --session-peer).
         self.proc = subprocess.Popen(encoder_argv(config, fmt), stdin=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, bufsize=0)
+                                     stderr=subprocess.DEVNULL, bufsize=0,
+                                     start_new_session=new_session)
         self.sent = 0
         self.write_ms: list[float] = []
 

@@ -21,7 +21,10 @@ below (an empty argument keeps the value from the files).
 """
 
 from launch import LaunchDescription
-from launch.actions import OpaqueFunction
+from launch.actions import EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.event_handlers import OnProcessExit
+from launch.events import matches_action
+from launch.events.process import ShutdownProcess
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -35,6 +38,7 @@ from picam_ros.launch_support import (
     launch_overrides,
     parameter_files,
 )
+from picam_ros.shutdown import EXIT_CONFIG_ERROR
 
 
 def launch_camera(context):
@@ -45,12 +49,20 @@ def launch_camera(context):
     if overrides:
         parameters.append(overrides)
     namespace = LaunchConfiguration('namespace').perform(context).strip() or None
-    return [Node(
+    camera = Node(
         package='picam_ros', executable='camera_node', name='camera', namespace=namespace,
         parameters=parameters, output='screen',
         respawn=launch_flag(context, 'respawn'), respawn_delay=2.0,
         ros_arguments=['--log-level', LaunchConfiguration('log_level').perform(context)],
-    )]
+    )
+    # Respawn is for a lost camera (status 1). A configuration the node cannot run (status 2)
+    # fails the same way every time: cancel the pending respawn (within respawn_delay).
+    no_respawn = RegisterEventHandler(OnProcessExit(
+        target_action=camera,
+        on_exit=lambda event, _: (
+            [EmitEvent(event=ShutdownProcess(process_matcher=matches_action(camera)))]
+            if event.returncode == EXIT_CONFIG_ERROR else None)))
+    return [camera, no_respawn]
 
 
 def generate_launch_description():

@@ -16,6 +16,6 @@
 
 import sys
 
-from picam_ros.cli import main
+from picam_ros.entry_points import runner
 
-sys.exit(main())
+sys.exit(runner())

@@ -26,6 +26,7 @@ scaled: sensor modes crop and bin, so intrinsics do not simply scale with the im
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import contextlib
 from dataclasses import dataclass, field
 import math
 import os
@@ -286,3 +287,75 @@ def fill_camera_info(msg: Any, calibration: CameraCalibration) -> Any:
     msg.roi.height = roi.height
     msg.roi.do_rectify = roi.do_rectify
     return msg
+
+
+# --- writing (the set_camera_info service) -------------------------------------------------
+
+#: Where camera_info_manager saves a calibration when no URL is set.
+DEFAULT_CALIBRATION_URL = 'file://${ROS_HOME}/camera_info/${NAME}.yaml'
+
+
+def calibration_from_camera_info(msg: Any, camera_name: str = '') -> CameraCalibration:
+    """Read a sensor_msgs/CameraInfo (duck-typed) into a CameraCalibration; checks it."""
+    roi = msg.roi
+    return CameraCalibration(
+        width=int(msg.width), height=int(msg.height), camera_name=camera_name,
+        distortion_model=str(msg.distortion_model or 'plumb_bob'),
+        d=tuple(float(v) for v in msg.d), k=tuple(float(v) for v in msg.k),
+        r=tuple(float(v) for v in msg.r), p=tuple(float(v) for v in msg.p),
+        binning_x=int(msg.binning_x), binning_y=int(msg.binning_y),
+        roi=RegionOfInterest(int(roi.x_offset), int(roi.y_offset), int(roi.width),
+                             int(roi.height), bool(roi.do_rectify)))
+
+
+def calibration_yaml(calibration: CameraCalibration) -> str:
+    """Render a calibration as camera_calibration YAML (what camera_info_manager reads)."""
+    def matrix(rows: int, cols: int, data: Sequence[float]) -> dict[str, Any]:
+        return {'rows': rows, 'cols': cols, 'data': [float(v) for v in data]}
+
+    doc: dict[str, Any] = {
+        'image_width': calibration.width,
+        'image_height': calibration.height,
+        'camera_name': calibration.camera_name,
+        'camera_matrix': matrix(3, 3, calibration.k),
+        'distortion_model': calibration.distortion_model,
+        'distortion_coefficients': matrix(1, len(calibration.d), calibration.d),
+        'rectification_matrix': matrix(3, 3, calibration.r),
+        'projection_matrix': matrix(3, 4, calibration.p),
+    }
+    if calibration.binning_x or calibration.binning_y:
+        doc.update(binning_x=calibration.binning_x, binning_y=calibration.binning_y)
+    roi = calibration.roi
+    if roi != RegionOfInterest():
+        doc['roi'] = {'x_offset': roi.x_offset, 'y_offset': roi.y_offset, 'width': roi.width,
+                      'height': roi.height, 'do_rectify': roi.do_rectify}
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
+
+
+def save_calibration(calibration: CameraCalibration, url: str, camera_name: str = '') -> Path:
+    """Write a calibration to the file a camera_info URL names, all or nothing.
+
+    The YAML goes to a temporary file beside the target, is flushed to disk, then renamed over
+    it, so a reader sees the old file or the new one, never half of one. An empty URL means
+    camera_info_manager's default (``${ROS_HOME}/camera_info/${NAME}.yaml``). Raises
+    CalibrationError with the reason (an unwritable directory, a package:// URL).
+    """
+    if url.strip().lower().startswith('package://'):
+        raise CalibrationError(f'cannot save to {url!r}: package:// files are installed, '
+                               'not written; use a file path or file:// URL')
+    path = resolve_url(url if url.strip() else DEFAULT_CALIBRATION_URL, camera_name)
+    text = calibration_yaml(calibration)
+    temporary = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(temporary, 'w', encoding='utf-8') as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise CalibrationError(f'cannot write calibration {str(path)!r}: '
+                               f'{exc.strerror or exc}') from None
+    return path

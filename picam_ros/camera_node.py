@@ -36,27 +36,36 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.srv import SetCameraInfo
 from std_msgs.msg import Header
 
 from picam_ros.camera_info import (
     calibration_for,
+    calibration_from_camera_info,
     CalibrationError,
     CameraCalibration,
     fill_camera_info,
+    save_calibration,
 )
 from picam_ros.camera_runtime import CameraRuntime, RuntimeStats, StreamState
 from picam_ros.camera_settings import (
+    apply_controls,
     build_runtime,
     camera_parameter_rows,
     CameraSettings,
+    compression_from_parameters,
     LIVE_PARAMETERS,
+    source_diagnostics,
     viewer_urls,
 )
+from picam_ros.compression import CompressionConfig, JpegWorker
 from picam_ros.dds_profile import large_frame_warning
 from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.frames import Frame
 from picam_ros.node_runner import run_node
+from picam_ros.overrides import undeclared_warnings
 from picam_ros.pacing import FrameThrottle
 from picam_ros.ros_conversions import fill_image, image_payload
 from picam_ros.ros_messages import parameter_descriptor
@@ -79,6 +88,8 @@ class _Output:
     calibration: CameraCalibration
     camera_info: CameraInfo
     throttle: FrameThrottle
+    compression: CompressionConfig
+    compressed_throttle: FrameThrottle
 
 
 class _RosLogHandler(logging.Handler):
@@ -107,6 +118,7 @@ class CameraNode(Node):
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._runtime: CameraRuntime | None = None
+        self._jpeg: JpegWorker | None = None
         self._log_handler = _RosLogHandler(self.get_logger())
         core_logger = logging.getLogger('picam_ros')
         core_logger.addHandler(self._log_handler)
@@ -122,26 +134,44 @@ class CameraNode(Node):
         self._rows = {row.name: row for row in camera_parameter_rows()}
         for row in self._rows.values():
             self.declare_parameter(row.name, row.default, parameter_descriptor(row))
+        for warning in undeclared_warnings(getattr(self, '_parameter_overrides', {}),
+                                           self._rows, 'camera'):
+            self.get_logger().warning(warning)
         settings = CameraSettings.from_parameters(
             {name: self.get_parameter(name).value for name in self._rows},
             tuple(self._rows.values()))
 
-        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=settings.qos_depth,
-                         reliability=RELIABILITY[settings.qos_reliability],
-                         durability=DurabilityPolicy.VOLATILE)
-        self._image_pub = self.create_publisher(Image, '~/image_raw', qos)
-        self._throttled_pub = self.create_publisher(Image, '~/image_throttled', qos)
-        self._info_pub = self.create_publisher(CameraInfo, '~/camera_info', qos)
+        def publisher(msg_type: type, topic: str) -> Any:
+            # qos.* are the defaults, qos_overrides.<topic>.publisher.* override them per topic
+            # (rclpy applies an override to the profile it is given: one profile each).
+            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=settings.qos_depth,
+                             reliability=RELIABILITY[settings.qos_reliability],
+                             durability=DurabilityPolicy.VOLATILE)
+            return self.create_publisher(
+                msg_type, topic, qos,
+                qos_overriding_options=QoSOverridingOptions.with_default_policies())
+
+        self._image_pub = publisher(Image, '~/image_raw')
+        self._throttled_pub = publisher(Image, '~/image_throttled')
+        self._compressed_pub = publisher(CompressedImage, '~/image_raw/compressed')
+        self._info_pub = publisher(CameraInfo, '~/camera_info')
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
-        self._runtime = build_runtime(settings.source, stream=settings.stream,
+        self._runtime = build_runtime(settings.source_config(), stream=settings.stream,
                                       server=settings.server, log=self.get_logger())
         fmt = self._runtime.format
         calibration = self._load_calibration(settings.camera_info_url, fmt.width, fmt.height,
                                              at_startup=True)
         self._output = _Output(settings.encoding, settings.frame_id, calibration,
                                self._camera_info(calibration),
-                               FrameThrottle(settings.throttle_rate_hz))
+                               FrameThrottle(settings.throttle_rate_hz), settings.compression,
+                               FrameThrottle(settings.compression.rate_hz))
+        self.compressed_published = 0
+        self._jpeg = JpegWorker(fmt, self._publish_compressed,
+                                full_range=getattr(self._runtime.source, 'full_range', False))
+        self._camera_info_url = settings.camera_info_url
+        self._set_info_srv = self.create_service(SetCameraInfo, '~/set_camera_info',
+                                                 self._on_set_camera_info)
         self._payload_buffer = None
         self.images_published = 0
         self.throttled_published = 0
@@ -204,6 +234,8 @@ class CameraNode(Node):
             check = row.check(parameter.value)
             if not check.ok:
                 return SetParametersResult(successful=False, reason=check.reason)
+            if parameter.name.startswith(('controls.', 'compressed.')):
+                continue   # applied together below (controls: one rpicam-vid restart)
             if parameter.name == 'throttle_rate_hz':
                 changes['throttle'] = FrameThrottle(parameter.value)
             elif parameter.name == 'camera_info_url':
@@ -214,22 +246,79 @@ class CameraNode(Node):
                     return SetParametersResult(successful=False, reason=str(exc))
                 changes['calibration'] = calibration
                 changes['camera_info'] = self._camera_info(calibration)
+                self._camera_info_url = parameter.value
             elif parameter.name == 'frame_id' and not parameter.value.strip():
                 return SetParametersResult(successful=False, reason='frame_id must not be empty')
             else:
                 changes[parameter.name] = parameter.value
+        compressed = {p.name: p.value for p in parameters if p.name.startswith('compressed.')}
+        if compressed:
+            values = {name: self.get_parameter(name).value for name in self._rows
+                      if name.startswith('compressed.')}
+            try:
+                compression = compression_from_parameters({**values, **compressed})
+            except ValueError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+            changes['compression'] = compression
+            changes['compressed_throttle'] = FrameThrottle(compression.rate_hz)
+        controls = {p.name: p.value for p in parameters if p.name.startswith('controls.')}
+        if controls:
+            values = {name: self.get_parameter(name).value for name in self._rows
+                      if name.startswith('controls.')}
+            reason = apply_controls(self._runtime.source, {**values, **controls})
+            if reason is not None:
+                return SetParametersResult(successful=False, reason=reason)
         if changes:
             self._output = dataclasses.replace(self._output, **changes)
         return SetParametersResult(successful=True)
 
+    def _on_set_camera_info(self, request: SetCameraInfo.Request,
+                            response: SetCameraInfo.Response) -> SetCameraInfo.Response:
+        """Save cameracalibrator's commit to camera_info_url and publish it at once."""
+        fmt = self._runtime.format
+        try:
+            calibration = calibration_from_camera_info(request.camera_info, self.get_name())
+            calibration.check_size(fmt.width, fmt.height)
+            path = save_calibration(calibration, self._camera_info_url, self.get_name())
+        except CalibrationError as exc:
+            response.success = False
+            response.status_message = str(exc)
+            self.get_logger().error(f'set_camera_info: {exc}')
+            return response
+        calibration = dataclasses.replace(calibration, source=str(path))
+        self._output = dataclasses.replace(self._output, calibration=calibration,
+                                           camera_info=self._camera_info(calibration))
+        now = self._camera_info(calibration)   # the capture thread owns the other's header
+        now.header = Header(frame_id=self._output.frame_id,
+                            stamp=self.get_clock().now().to_msg())
+        self._info_pub.publish(now)
+        response.success = True
+        response.status_message = f'saved to {path}'
+        self.get_logger().info(f'set_camera_info: calibration saved to {path}')
+        return response
+
     # -- capture thread ----------------------------------------------------------------------
     def _publish_frame(self, frame: Frame) -> None:
+        # rclpy's SIGINT/SIGTERM handler shuts the context down before main() hears of it, and
+        # the runtime (this thread) stops only after that: no publishing on a dead context.
+        if not self.context.ok():
+            return
+        try:
+            self._publish(frame)
+        except Exception:
+            if self.context.ok():
+                raise   # a real failure: counted and logged by the runtime
+
+    def _publish(self, frame: Frame) -> None:
         output = self._output
         raw = self._image_pub.get_subscription_count() > 0
         throttled = (output.throttle.accept(frame.mono_ns)
                      and self._throttled_pub.get_subscription_count() > 0)
         info = self._info_pub.get_subscription_count() > 0
-        if not (raw or throttled or info):
+        # Encoded only while someone subscribes, and at most at its own rate.
+        compressed = (self._compressed_pub.get_subscription_count() > 0
+                      and output.compressed_throttle.accept(frame.mono_ns))
+        if not (raw or throttled or info or compressed):
             return
         header = Header(frame_id=output.frame_id)
         header.stamp.sec, header.stamp.nanosec = divmod(frame.stamp_ns, _NS_PER_S)
@@ -244,10 +333,19 @@ class CameraNode(Node):
             if throttled:
                 self._throttled_pub.publish(msg)
                 self.throttled_published += 1
+        if compressed:   # encoded on the JPEG worker's thread: capture only copies the frame
+            self._jpeg.submit(frame, header, grey=output.compression.grey,
+                              quality=output.compression.jpeg_quality)
         if info:
             camera_info = output.camera_info   # only this thread touches its header
             camera_info.header = header
             self._info_pub.publish(camera_info)
+
+    def _publish_compressed(self, image_format: str, jpeg: bytes, header: Header) -> None:
+        message = CompressedImage(header=header, format=image_format)
+        message.data = jpeg
+        self._compressed_pub.publish(message)
+        self.compressed_published += 1
 
     # -- diagnostics -------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
@@ -290,8 +388,11 @@ class CameraNode(Node):
                                    else f'{stats.last_frame_age:.3f}'),
             'images published': self.images_published,
             'throttled images published': self.throttled_published,
+            'compressed images published': self.compressed_published,
+            'compressed frames skipped (encoder busy)': self._jpeg.replaced,
             'encoding': self._output.encoding,
             'calibrated': self._output.calibration.calibrated,
+            **source_diagnostics(self._runtime.source),
         }
         return self._status(f'{self.get_name()}: camera', level, message, values)
 
@@ -325,6 +426,8 @@ class CameraNode(Node):
         try:
             if self._runtime is not None:
                 self._runtime.stop()
+            if self._jpeg is not None:
+                self._jpeg.stop()   # after capture: nothing submits any more
         finally:
             logging.getLogger('picam_ros').removeHandler(self._log_handler)
             super().destroy_node()

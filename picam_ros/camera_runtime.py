@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.pacing import RateMeter
+from picam_ros.sources.base import SourceError
 
 FrameSink = Callable[[Frame], None]
 
@@ -86,17 +87,20 @@ class RuntimeConfig:
 
     ``read_timeout`` bounds one ``read()`` so a stop request is noticed even if the source
     hangs (the source itself restarts a hung child); ``fps_window`` is the span the frame
-    rate is averaged over.
+    rate is averaged over; ``join_timeout`` bounds the wait for each thread at stop.
     """
 
     read_timeout: float = 1.0
     fps_window: float = 2.0
+    join_timeout: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.read_timeout > 0:
             raise ValueError(f'read_timeout must be > 0 s, got {self.read_timeout}')
         if not self.fps_window > 0:
             raise ValueError(f'fps_window must be > 0 s, got {self.fps_window}')
+        if not self.join_timeout > 0:
+            raise ValueError(f'join_timeout must be > 0 s, got {self.join_timeout}')
 
 
 @dataclass(frozen=True)
@@ -213,7 +217,11 @@ class CameraRuntime:
                 self._stream_thread.start()
 
     def stop(self) -> None:
-        """Stop capture, stream and server; returns when no thread or child is left. Idempotent."""
+        """Stop capture, stream and server; idempotent, and every wait in it is bounded.
+
+        Returns when the children are stopped and the threads ended, or (a sink or start that
+        does not return) after ``join_timeout`` per thread, which is then logged.
+        """
         with self._lifecycle:
             self._stop.set()
             # Stopping the source ends a blocked read, so the capture thread can exit; stopping
@@ -223,7 +231,13 @@ class CameraRuntime:
                 self._server.stop()
             for thread in (self._capture_thread, self._stream_thread):
                 if thread is not None and thread is not threading.current_thread():
-                    thread.join()
+                    thread.join(self._config.join_timeout)
+                    if thread.is_alive():
+                        # A sink or start still busy (it sees the stop flag when it returns):
+                        # the stop goes on, and the thread, a daemon, cannot hold up the exit.
+                        self._log.error(f'{thread.name} thread still busy '
+                                        f'{self._config.join_timeout:g} s after the stop; '
+                                        f'not waiting for it')
             self._capture_thread = self._stream_thread = None
             self._stream_live = None
             try:
@@ -292,6 +306,8 @@ class CameraRuntime:
                 except Exception as exc:  # noqa: BLE001 - the stream must not stop capture
                     self._stream_failed(exc)
             for name, sink in self._sinks:
+                if stop.is_set():
+                    return
                 try:
                     sink(frame)
                 except Exception as exc:  # noqa: BLE001 - one bad sink must not stop capture
@@ -323,7 +339,9 @@ class CameraRuntime:
                         f'{self._stream_error}')
 
     def _capture_failed(self, exc: Exception) -> None:
-        message = f'capture stopped: {type(exc).__name__}: {exc}'
+        # A SourceError's text names its source ('rpicam: ...'); anything else needs its type.
+        cause = str(exc) if isinstance(exc, SourceError) else f'{type(exc).__name__}: {exc}'
+        message = f'capture stopped: {cause}'
         self._capture_error = message
         self._log.error(message)
         if self._on_capture_error is not None:

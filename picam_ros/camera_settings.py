@@ -27,13 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from picam_ros.camera_runtime import CameraRuntime, Log, RuntimeConfig
+from picam_ros.compression import CompressionConfig
 from picam_ros.config import ConfigError
 from picam_ros.encoder import StreamConfig, StreamPublisher
 from picam_ros.mediamtx import MediaServer, MediaServerConfig, MediaServerUnavailable
 from picam_ros.params import config_from_ros, flag_for, ParamRow, rows_from_config
 from picam_ros.ros_conversions import OUTPUT_ENCODINGS
 from picam_ros.rtsp_link import RestartBackoff, RtspEndpoint
-from picam_ros.sources import make_source, SourceConfig
+from picam_ros.sources import make_source, RpicamConfig, SourceConfig
+from picam_ros.sources.rpicam_controls import RpicamControls
 
 
 def build_runtime(source_config: Any, *, stream: Any = None, server: Any = None,
@@ -102,18 +104,30 @@ def camera_parameter_rows() -> tuple[ParamRow, ...]:
                  'rate of ~/image_throttled, frames picked by capture time (0: off)',
                  minimum=0.0, maximum=1000.0, launch='centroid_rate_hz', flag=''),
         ParamRow('qos.depth', 'integer', 5,
-                 'history depth of the image and camera_info publishers',
+                 'history depth of the image, compressed and camera_info publishers (a '
+                 'default: qos_overrides.<topic>.publisher.depth overrides it per topic)',
                  minimum=1, maximum=100, read_only=True, flag=''),
         ParamRow('qos.reliability', 'string', 'best_effort',
-                 'reliability of the image and camera_info publishers (large frames over '
-                 'best_effort need a big socket receive buffer, see README)',
+                 'reliability of the image, compressed and camera_info publishers (a default: '
+                 'qos_overrides.<topic>.publisher.reliability overrides it per topic; large '
+                 'frames over best_effort need a big socket receive buffer, see README)',
                  choices=RELIABILITIES, read_only=True, flag=''),
+        ParamRow('sensor_timestamps', 'bool', True,
+                 'rpicam: stamp images with the sensor capture time (rpicam-vid --save-pts, '
+                 'mapped onto the node clock); other sources use the read time',
+                 read_only=True, flag='--sensor-timestamps'),
         ParamRow('stream.enabled', 'bool', True,
                  'publish a live H.264 stream through MediaMTX for browsers (WebRTC)',
                  read_only=True, launch='stream', flag=''),
     )
-    return (rows_from_config(SourceConfig, read_only=True) + node_rows + stream_rows
-            + server_rows)
+    compressed_rows = rows_from_config(CompressionConfig, prefix='compressed')
+    return (rows_from_config(SourceConfig, read_only=True) + control_rows() + node_rows
+            + compressed_rows + stream_rows + server_rows)
+
+
+def control_rows() -> tuple[ParamRow, ...]:
+    """Return the rpicam-vid controls as live ``controls.<name>`` rows (flags: rpicam's names)."""
+    return rows_from_config(RpicamControls, prefix='controls', flag_prefix='')
 
 
 @dataclass(frozen=True)
@@ -129,6 +143,9 @@ class CameraSettings:
     throttle_rate_hz: float
     qos_depth: int
     qos_reliability: str
+    controls: RpicamControls = dataclasses.field(default_factory=RpicamControls)
+    sensor_timestamps: bool = True
+    compression: CompressionConfig = dataclasses.field(default_factory=CompressionConfig)
 
     @classmethod
     def from_parameters(cls, values: Mapping[str, Any],
@@ -147,6 +164,8 @@ class CameraSettings:
         source_rows = [r for r in rows if '.' not in r.name
                        and r.field in _field_names(SourceConfig)]
         source = _named(config_from_ros, source_rows, SourceConfig, source_rows, values)
+        controls = controls_from_parameters(values, rows)
+        compression = compression_from_parameters(values, rows)
         stream = server = None
         if values['stream.enabled']:
             stream_rows = [r for r in rows if r.name.startswith('stream.')
@@ -162,7 +181,30 @@ class CameraSettings:
                    encoding=values['encoding'], frame_id=values['frame_id'],
                    camera_info_url=values['camera_info_url'],
                    throttle_rate_hz=values['throttle_rate_hz'],
-                   qos_depth=values['qos.depth'], qos_reliability=values['qos.reliability'])
+                   qos_depth=values['qos.depth'], qos_reliability=values['qos.reliability'],
+                   controls=controls, sensor_timestamps=values['sensor_timestamps'],
+                   compression=compression)._checked()
+
+    def source_config(self) -> Any:
+        """Return the chosen source's own config; rpicam's carries the controls."""
+        specific = self.source.specific()
+        if isinstance(specific, RpicamConfig):
+            return dataclasses.replace(specific, controls=self.controls,
+                                       sensor_timestamps=self.sensor_timestamps)
+        return specific
+
+    def _checked(self) -> CameraSettings:
+        """Refuse controls that ``extra_args`` sets too (the error names both)."""
+        _named(self.source_config, list(control_rows()))
+        return self
+
+
+def controls_from_parameters(values: Mapping[str, Any],
+                             rows: tuple[ParamRow, ...] | None = None) -> RpicamControls:
+    """Build the controls from ROS values keyed by parameter name (``controls.<name>``)."""
+    rows = tuple(r for r in (rows if rows is not None else control_rows())
+                 if r.name.startswith('controls.'))
+    return _named(config_from_ros, list(rows), RpicamControls, rows, values)
 
 
 def _named(build: Callable[..., Any], rows: list[ParamRow], *args: Any, **kwargs: Any) -> Any:
@@ -175,6 +217,46 @@ def _named(build: Callable[..., Any], rows: list[ParamRow], *args: Any, **kwargs
 
 def _field_names(config: type) -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(config))
+
+
+def compression_from_parameters(values: Mapping[str, Any],
+                                rows: tuple[ParamRow, ...] | None = None) -> CompressionConfig:
+    """Build the image_raw/compressed settings from ROS values (``compressed.<name>``)."""
+    rows = tuple(r for r in (rows if rows is not None else camera_parameter_rows())
+                 if r.name.startswith('compressed.'))
+    return _named(config_from_ros, list(rows), CompressionConfig, rows, values)
+
+
+def apply_controls(source: Any, values: Mapping[str, Any]) -> str | None:
+    """Apply live ``controls.<name>`` values (all of them, ROS values) to a running source.
+
+    Returns None on success, else the reason (naming the parameter) and nothing changes. Only
+    the rpicam source has controls; it restarts rpicam-vid with them at once.
+    """
+    if not hasattr(source, 'set_controls'):
+        return (f'{", ".join(sorted(values))}: camera controls need the rpicam source '
+                f'(this camera is {getattr(source, "kind", type(source).__name__)})')
+    try:
+        controls = controls_from_parameters(values)
+        _named(source.set_controls, list(control_rows()), controls)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def source_diagnostics(source: Any) -> dict[str, Any]:
+    """Return what /diagnostics says of an rpicam source's controls and stamps ({}: other)."""
+    if not hasattr(source, 'set_controls'):
+        return {}
+    sensor, read = source.sensor_stamps, source.read_stamps
+    gap = source.last_control_gap
+    return {
+        'controls': ' '.join(source.config.controls.argv()) or '(rpicam-vid defaults)',
+        'control changes': source.control_changes,
+        'last control change gap (s)': '' if gap is None else f'{gap:.3f}',
+        'frames with sensor timestamps': sensor,
+        'frames with read-time stamps': read,
+    }
 
 
 #: Parameters the camera node applies while running; every other one needs a restart.

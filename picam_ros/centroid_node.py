@@ -48,6 +48,7 @@ from picam_ros.centroid_pipeline import CentroidPipeline, WindowStats
 from picam_ros.centroid_settings import DIAGNOSTICS_ROW, KeyingProfiles, PROFILES_ROW
 from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.node_runner import run_node
+from picam_ros.overrides import undeclared_warnings
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.params import config_from_ros, ParamRow
 from picam_ros.ros_conversions import fill_image, ImagePayload, new_payload_buffer
@@ -74,10 +75,17 @@ class CentroidNode(Node):
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         names = self._declare(PROFILES_ROW)
+        if not names:   # `profiles: []` in a YAML file arrives as a value of no type
+            raise ValueError(f'{self.get_name()}: profiles must name at least one keying '
+                             f'profile, e.g. [pads]')
         profiles = KeyingProfiles(list(names))
         keying_values = {row.name: self._declare(row) for row in profiles.all_rows()}
         decimation_values = {row.name: self._declare(row) for row in DECIMATION_ROWS}
         period = self._declare(DIAGNOSTICS_ROW)
+        declared = [PROFILES_ROW.name, DIAGNOSTICS_ROW.name, *keying_values, *decimation_values]
+        for warning in undeclared_warnings(getattr(self, '_parameter_overrides', {}), declared,
+                                           'centroid'):
+            self.get_logger().warning(warning)
         try:
             keying = profiles.build(keying_values)
             decimation = config_from_ros(DecimationConfig, DECIMATION_ROWS, decimation_values)
@@ -113,6 +121,9 @@ class CentroidNode(Node):
         proposal = self._profiles.propose(self._pipeline.keying, changes)
         if not proposal.ok:
             return SetParametersResult(successful=False, reason=proposal.reason)
+        misfit = self._pipeline.misfit(proposal.profiles)
+        if misfit:
+            return SetParametersResult(successful=False, reason=misfit)
         decimation = None
         decimation_changes = {name: value for name, value in changes.items()
                               if name in self._decimation_rows}

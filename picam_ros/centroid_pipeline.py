@@ -81,6 +81,16 @@ class WindowStats:
         return self.processing_ns_max / 1e6
 
 
+def _roi_misfit(profile: str, params: KeyingParams, width: int, height: int) -> str | None:
+    if params.roi is None:
+        return None
+    x, y, w, h = params.roi
+    if x + w <= width and y + h <= height:
+        return None
+    return (f'{profile}.roi: [{x}, {y}, {w}, {h}] does not fit the {width}x{height} frames '
+            f'(x + w must be <= {width}, y + h <= {height})')
+
+
 class CentroidPipeline:
     """Decimation + keying profiles + engine calls + statistics for a stream of images."""
 
@@ -98,6 +108,8 @@ class CentroidPipeline:
         self._window_processed0 = 0
         self._last_arrival_ns: int | None = None
         self._debug_buffers: dict[str, np.ndarray] = {}
+        #: (width, height) of the last frame processed; None before the first.
+        self.frame_size: tuple[int, int] | None = None
 
     # -- configuration ---------------------------------------------------------------------
     @property
@@ -113,6 +125,16 @@ class CentroidPipeline:
 
     def set_decimation(self, config: DecimationConfig) -> None:
         self.decimator.configure(config)
+
+    def misfit(self, keying: Mapping[str, KeyingParams]) -> str | None:
+        """Say why ``keying`` cannot run on the frames seen so far (an ROI outside them)."""
+        if self.frame_size is None:
+            return None
+        for profile, params in keying.items():
+            reason = _roi_misfit(profile, params, *self.frame_size)
+            if reason:
+                return reason
+        return None
 
     @property
     def needs_chroma(self) -> bool:
@@ -134,14 +156,26 @@ class CentroidPipeline:
         """Centroids of every profile; a profile that cannot run is skipped and counted."""
         started = time.perf_counter_ns()
         keying = self._keying   # one consistent set for the whole frame
+        height, width = planes.luma.shape
+        self.frame_size = (width, height)
         results = []
         for profile, params in keying.items():
             if params.uses_chroma and planes.u is None and planes.uv is None:
                 self.record_error(f'profile {profile!r} gates on chroma (u/v limits) but the '
                                   f'image has no chroma (mono8)')
                 continue
-            result = find_centroids(planes.luma, params, planes.u, planes.v, planes.uv,
-                                    planes.uv_order or 'vu')
+            # A staged value that these frames cannot take (an ROI set before the frame size
+            # was known, or frames that shrank): this frame is skipped for it and reported.
+            reason = _roi_misfit(profile, params, width, height)
+            if reason:
+                self.record_error(f'{reason}; frame skipped')
+                continue
+            try:
+                result = find_centroids(planes.luma, params, planes.u, planes.v, planes.uv,
+                                        planes.uv_order or 'vu')
+            except ValueError as error:
+                self.record_error(f'profile {profile!r}: {error}; frame skipped')
+                continue
             results.append(ProfileResult(profile, result.blobs, result.dropped))
             self._window.blobs[profile] = int(result.blobs.shape[0])
             self._window.dropped[profile] = self._window.dropped.get(profile, 0) + result.dropped

@@ -282,8 +282,8 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
             frame.copy_into(mailbox.pool[slot])
             mailbox.publish(slot)
 
-    runtime = build_runtime(settings.source, stream=settings.stream, server=settings.server,
-                            log=log, on_capture_error=capture_failed)
+    runtime = build_runtime(settings.source_config(), stream=settings.stream,
+                            server=settings.server, log=log, on_capture_error=capture_failed)
     mailbox = LatestMailbox([Frame(runtime.format) for _ in range(3)])
     runtime.add_sink(on_frame, 'centroids')
     urls = (viewer_urls(_host_name(), settings.stream, settings.server)

@@ -16,9 +16,12 @@
 
 ``StreamPublisher`` takes frames from the capture loop without ever blocking it: ``submit``
 copies the frame into one of a few preallocated buffers and returns; a writer thread feeds
-ffmpeg's stdin. When ffmpeg falls behind, the oldest queued frame is dropped (and counted), so
-the stream shows the newest picture rather than a growing backlog. An encoder that exits or whose
-pipe breaks is restarted with backoff and resumes at the next frame.
+ffmpeg's stdin. Whenever ffmpeg is ready for a frame the writer gives it the newest one and drops
+(and counts) any older ones still waiting: a frame that waited behind another is already late, and
+sending it would keep the stream one frame period behind for as long as ffmpeg stays slow (a
+standing queue). So the stream shows the newest picture, as the original design did by blocking
+the camera, without blocking it. An encoder that exits or whose pipe breaks is restarted with
+backoff and resumes at the next frame.
 
 Why the original system failed "every second start" ("Could not write header") and right after
 a stop: the next start raced the previous one. Its encoder published while the previous
@@ -70,6 +73,7 @@ X264_PRESETS = ('ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'
 _PATH_RE = re.compile(r'^[A-Za-z0-9_.~-]+(/[A-Za-z0-9_.~-]+)*$')
 _SERVER_POLL_S = 0.05
 _LATENCY_RING = 512
+_PIPE_MIN = 4096
 _PIPE_MAX = 1 << 20
 _WRITER_FINISH_S = 1.0
 _STOP_CHECK_S = 0.25
@@ -99,8 +103,9 @@ class StreamConfig(RtspEndpoint, RestartBackoff):
                                      high=51.0, kind=float)
     preset: str = config_field('ultrafast', 'x264 speed preset', choices=X264_PRESETS)
     ffmpeg_path: str = config_field('ffmpeg', 'ffmpeg binary')
-    queue_size: int = config_field(2, 'frames waiting for the encoder before dropping', low=1,
-                                   high=8)
+    queue_size: int = config_field(
+        2, 'frames that may wait for the encoder (it takes the newest, older ones are dropped)',
+        low=1, high=8)
     stall_timeout: float = config_field(
         5.0, 'restart an encoder that accepts no input for this long, seconds', low=0.1,
         high=600.0)
@@ -152,7 +157,7 @@ class StreamStats:
     """A snapshot of the publisher's counters.
 
     ``submitted`` frames were offered; ``sent`` reached ffmpeg's stdin; ``dropped`` were
-    discarded (oldest-first when the queue was full, or lost in a broken pipe); ``connected``:
+    discarded (older ones when a newer frame was waiting, oldest-first when the queue was full, or
     the encoder has opened its RTSP session (ffmpeg reported its output) and is running.
     ``write_latency_ms_p50/max``: capture (``frame.mono_ns``) to the last byte written into the
     encoder's stdin, over the recent frames.
@@ -215,6 +220,20 @@ def _write_all(fd: int, buf: np.ndarray, stall_timeout: float,
             continue
         view = view[written:]
         waited = 0.0
+
+
+def _pipe_size(frame_bytes: int) -> int:
+    """Size of the encoder's stdin pipe: the largest power of two up to half a frame.
+
+    Never a whole frame: a frame that fits into the pipe is committed (written, no longer
+    replaceable by a newer one) while ffmpeg is still encoding the previous one, one frame period
+    of latency whenever ffmpeg is busy. Half a frame or less keeps the writer at most half a frame
+    ahead of ffmpeg's reads, with a few wake-ups per frame (4 KiB: a page, the kernel's minimum).
+    """
+    size = _PIPE_MIN
+    while size * 2 <= min(frame_bytes // 2, _PIPE_MAX):
+        size *= 2
+    return size
 
 
 class StreamPublisher:
@@ -315,6 +334,7 @@ class StreamPublisher:
             self._process = ManagedProcess(ProcessSpec(
                 name='ffmpeg-encoder', argv=self._argv, stdin_pipe=True, stop_timeout=2.0,
                 stdin_eof_grace=1.0,
+                new_session=False,   # our scheduling autogroup: see ProcessSpec.new_session
                 backoff_initial=self.config.backoff_initial,
                 backoff_max=self.config.backoff_max, stable_after=5.0,
                 on_output=self._on_encoder_output),
@@ -420,11 +440,16 @@ class StreamPublisher:
             self._last_error = message
 
     def _next_slot(self) -> _Slot | None:
+        """Wait for a frame; return the newest, dropping the older ones (see module docstring)."""
         with self._cond:
             self._cond.wait_for(lambda: self._queue or not self._running)
             if not self._running:
                 return None
-            return self._queue.popleft()
+            slot = self._queue.pop()
+            self._dropped += len(self._queue)
+            self._free.extend(self._queue)
+            self._queue.clear()
+            return slot
 
     def _release(self, slot: _Slot, sent: bool) -> None:
         done = time.monotonic_ns()
@@ -463,9 +488,8 @@ class StreamPublisher:
                 failure = str(exc)
                 self._note_error(failure)
                 continue
-            with contextlib.suppress(OSError):   # fewer wake-ups per frame (Linux)
-                size = min(max(self.format.packed_bytes, 65536), _PIPE_MAX)
-                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+            with contextlib.suppress(OSError):   # Linux
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _pipe_size(self.format.packed_bytes))
             os.set_blocking(fd, False)   # see _write_all: waits are bounded and interruptible
             return fd
 

@@ -15,9 +15,17 @@
 """MediaMTX, the RTSP -> WebRTC relay: its settings, and a server started and supervised here.
 
 ``MediaServer`` runs MediaMTX (or, in external mode, only watches an already running one) and
-restarts it if it dies. A start checks the ports first and returns only once the server accepts
-connections; a stop returns only once it is gone, so a restart right after a stop works. MediaMTX
-is configured with ``overridePublisher`` so a stale publisher session never blocks a new one.
+restarts it if it dies. A start checks the ports first (a busy one is named with the process
+holding it, when this user can see it) and returns only once the server accepts connections; a
+stop returns only once it is gone, so a restart right after a stop works. MediaMTX is configured
+with ``overridePublisher`` so a stale publisher session never blocks a new one.
+
+The ports and the switches that only some MediaMTX releases know are given through its ``MTX_*``
+environment variables (a release ignores a variable it does not know, but refuses an unknown key
+in its YAML), so ``config/mediamtx.yml`` loads in every release from v1.8 (the original
+system's) to v1.20. MediaMTX runs in a private temporary directory: anything it writes relative
+to its working directory (v1.19+ generates ``auto.key``/``auto.crt`` there for servers left on)
+never lands in the caller's directory.
 """
 
 from __future__ import annotations
@@ -28,8 +36,10 @@ import errno
 import logging
 import os
 from pathlib import Path
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 
 from picam_ros.config import config_field, ConfigError
@@ -49,6 +59,7 @@ __all__ = [
     'MediaServerConfig',
     'MediaServerUnavailable',
     'default_mediamtx_config',
+    'port_holder',
 ]
 
 
@@ -96,6 +107,12 @@ class MediaServerConfig(RtspEndpoint, RestartBackoff):
         8889, 'MediaMTX WebRTC port: the browser viewer is http://<host>:<port>/<path>', low=1,
         high=65535)
     hls_port: int = config_field(8888, 'MediaMTX HLS port', low=1, high=65535)
+    webrtc_udp_port: int = config_field(
+        8189, 'MediaMTX WebRTC media port (UDP): browsers on the LAN must reach it', low=1,
+        high=65535)
+    rtp_port: int = config_field(
+        8000, 'MediaMTX RTP port (UDP, even) for RTSP readers asking for UDP; RTCP is the next '
+        'port', low=2, high=65534)
     external: bool = config_field(False,
                                   'use a MediaMTX started elsewhere instead of starting one')
     ready_timeout: float = config_field(
@@ -109,27 +126,104 @@ class MediaServerConfig(RtspEndpoint, RestartBackoff):
         if len(set(ports.values())) != len(ports):
             raise ConfigError('webrtc_port', f'the rtsp, webrtc and hls ports must differ, '
                                              f'got {ports}')
+        if self.rtp_port % 2:
+            raise ConfigError('rtp_port', f'must be even (RTCP uses the next port), got '
+                                          f'{self.rtp_port}')
+        if self.webrtc_udp_port in (self.rtp_port, self.rtp_port + 1):
+            raise ConfigError('webrtc_udp_port', f'{self.webrtc_udp_port} collides with RTP/RTCP '
+                                                 f'{self.rtp_port}/{self.rtp_port + 1}')
+
+    @property
+    def rtcp_port(self) -> int:
+        """RTCP port (UDP): the one after ``rtp_port``, as MediaMTX requires."""
+        return self.rtp_port + 1
 
     def viewer_url(self, host: str, path: str) -> str:
         """Return the browser (WebRTC) page for ``path``."""
         return f'http://{host}:{self.webrtc_port}/{path}'
 
 
-def _port_in_use(port: int) -> bool:
-    """Tell whether a TCP listener holds ``port`` (SO_REUSEADDR ignores TIME_WAIT)."""
+def _port_in_use(port: int, kind: int = socket.SOCK_STREAM) -> bool:
+    """Tell whether a listener (TCP) or a bound socket (UDP) holds ``port`` on any address.
+
+    For TCP, SO_REUSEADDR makes connections in TIME_WAIT not count.
+    """
     for family, address in ((socket.AF_INET, '0.0.0.0'), (socket.AF_INET6, '::')):
         try:
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock = socket.socket(family, kind)
         except OSError:
             continue   # no IPv6 on this machine
         with sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if kind == socket.SOCK_STREAM:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             try:
                 sock.bind((address, port))
             except OSError as exc:
                 if exc.errno == errno.EADDRINUSE:
                     return True
     return False
+
+
+_TCP_LISTEN = '0A'
+
+
+def _socket_inodes(port: int, protocol: str) -> set[str]:
+    """Inodes of the sockets bound to local ``port``: TCP listeners, or any UDP socket."""
+    inodes = set()
+    for table in (f'/proc/net/{protocol}', f'/proc/net/{protocol}6'):
+        try:
+            with open(table) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 10 or int(fields[1].rsplit(':', 1)[1], 16) != port:
+                continue
+            if protocol == 'tcp' and fields[3] != _TCP_LISTEN:
+                continue
+            if fields[9] != '0':
+                inodes.add(fields[9])
+    return inodes
+
+
+def port_holder(port: int, protocol: str = 'tcp') -> str | None:
+    """Name the process holding ``port`` ('mediamtx (pid 1234)'), or None when it is not visible.
+
+    Linux: the socket's inode from ``/proc/net/{tcp,udp}{,6}``, then the process with a
+    descriptor linked to ``socket:[inode]``. Processes of other users cannot be looked into
+    without privileges; then the answer is None.
+    """
+    inodes = _socket_inodes(port, protocol)
+    if not inodes:
+        return None
+    targets = {f'socket:[{inode}]' for inode in inodes}
+    try:
+        pids = [entry for entry in os.listdir('/proc') if entry.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            descriptors = os.listdir(f'/proc/{pid}/fd')
+        except OSError:   # gone meanwhile, or another user's
+            continue
+        for fd in descriptors:
+            try:
+                if os.readlink(f'/proc/{pid}/fd/{fd}') in targets:
+                    return f'{_process_name(pid)} (pid {pid})'
+            except OSError:
+                continue
+    return None
+
+
+def _process_name(pid: str) -> str:
+    try:
+        with open(f'/proc/{pid}/comm') as f:
+            return f.read().strip() or 'a process'
+    except OSError:
+        return 'a process'
 
 
 class MediaServer:
@@ -154,6 +248,7 @@ class MediaServer:
         self._state = self.STOPPED
         self._last_error: str | None = None
         self._external_probe = server_probe(self.config.host, self.config.rtsp_port)
+        self._workdir_path: str | None = None
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -192,14 +287,14 @@ class MediaServer:
                 raise MediaServerUnavailable(
                     f'MediaMTX not found at {configured!r} (or not executable); fix the path '
                     f'given (stream.mediamtx_path, --stream-mediamtx-path or $MEDIAMTX)')
-            return found
+            return os.path.abspath(found)   # it runs in a directory of its own
         found = find_executable('mediamtx')
         if found is None:
             raise MediaServerUnavailable(
                 'MediaMTX not found on PATH; install it (https://github.com/bluenviron/mediamtx/'
                 'releases) and put it on PATH, give its path (stream.mediamtx_path, '
                 '--stream-mediamtx-path or $MEDIAMTX), or use an external server')
-        return found
+        return os.path.abspath(found)
 
     def start(self) -> None:
         """Start MediaMTX and wait until its RTSP port accepts connections.
@@ -266,6 +361,9 @@ class MediaServer:
         with self._lock:
             self._supervisor = None
             self._state = self.STOPPED
+            workdir, self._workdir_path = self._workdir_path, None
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     def __enter__(self) -> MediaServer:  # noqa: PYI034 - typing.Self needs 3.11
         self.start()
@@ -282,23 +380,47 @@ class MediaServer:
             default_mediamtx_config())
         if not config_file.is_file():
             raise MediaServerUnavailable(f'MediaMTX config file {str(config_file)!r} not found')
-        ports = {'rtsp': self.config.rtsp_port, 'webrtc': self.config.webrtc_port,
-                 'hls': self.config.hls_port}
-        for what, port in ports.items():
-            if _port_in_use(port):
-                raise MediaServerUnavailable(
-                    f'{what} port {port} is already in use (another MediaMTX still running?). '
-                    f'Stop it, choose another port, or set external mode to use that server')
-        host, port = self.config.host, self.config.rtsp_port
+        config = self.config
+        tcp = {'rtsp': config.rtsp_port, 'webrtc': config.webrtc_port, 'hls': config.hls_port}
+        udp = {'webrtc media (UDP)': config.webrtc_udp_port, 'rtp (UDP)': config.rtp_port,
+               'rtcp (UDP)': config.rtcp_port}
+        for ports, kind, protocol in ((tcp, socket.SOCK_STREAM, 'tcp'),
+                                      (udp, socket.SOCK_DGRAM, 'udp')):
+            for what, port in ports.items():
+                if _port_in_use(port, kind):
+                    holder = port_holder(port, protocol)
+                    by = f' by {holder}' if holder else ''
+                    raise MediaServerUnavailable(
+                        f'{what} port {port} is already in use{by}. Stop '
+                        f'it (another MediaMTX?), choose another port, or set external mode '
+                        f'to use that server')
+        host, port = config.host, config.rtsp_port
         return ProcessSpec(
-            name='mediamtx', argv=[binary, str(config_file)],
-            env={'MTX_RTSPADDRESS': f':{ports["rtsp"]}',
-                 'MTX_WEBRTCADDRESS': f':{ports["webrtc"]}',
-                 'MTX_HLSADDRESS': f':{ports["hls"]}'},
+            name='mediamtx', argv=[binary, str(config_file.resolve())],
+            cwd=self._workdir(),
+            env={'MTX_RTSPADDRESS': f':{config.rtsp_port}',
+                 'MTX_WEBRTCADDRESS': f':{config.webrtc_port}',
+                 'MTX_HLSADDRESS': f':{config.hls_port}',
+                 'MTX_WEBRTCLOCALUDPADDRESS': f':{config.webrtc_udp_port}',
+                 'MTX_RTPADDRESS': f':{config.rtp_port}',
+                 'MTX_RTCPADDRESS': f':{config.rtcp_port}',
+                 # Off where the release has them, ignored where it does not:
+                 # v1.19+ MoQ server (fixed ports 8892/8893, certificates written to the cwd);
+                 # v1.11+ RTSP multicast (readers get UDP or TCP; multicast floods a LAN
+                 # without IGMP snooping and needs two more ports).
+                 'MTX_MOQ': 'no',
+                 'MTX_RTSPTRANSPORTS': 'udp,tcp'},
             ready=lambda: tcp_port_accepts(host, port),
-            ready_timeout=self.config.ready_timeout, stop_timeout=3.0,
-            backoff_initial=self.config.backoff_initial, backoff_max=self.config.backoff_max,
+            ready_timeout=config.ready_timeout, stop_timeout=3.0,
+            backoff_initial=config.backoff_initial, backoff_max=config.backoff_max,
             stable_after=10.0, on_output=self._on_output)
+
+    def _workdir(self) -> str:
+        """Return the working directory of MediaMTX: private, temporary, removed by stop()."""
+        with self._lock:
+            if self._workdir_path is None:
+                self._workdir_path = tempfile.mkdtemp(prefix='picam-mediamtx-')
+            return self._workdir_path
 
     def _on_output(self, line: str) -> None:
         # MediaMTX tags its log lines INF/WAR/ERR; surface problems above the debug log.

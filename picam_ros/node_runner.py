@@ -13,9 +13,10 @@
 # limitations under the License.
 """How a picam_ros node process runs: the one ``main()`` both nodes share (ros2/demos style).
 
-``rclpy.init`` runs inside the ``try``, so a bad ``--params-file`` is one fatal line and status 1,
-like a bad parameter value or a camera that cannot start; Ctrl-C and an external shutdown end
-the process cleanly with status 0.
+``rclpy.init`` runs inside the ``try``, so a bad ``--params-file`` is one fatal line and status
+``EXIT_CONFIG_ERROR`` (2), like a bad parameter value or a camera program that is missing; a
+camera lost for good while running ends it with ``EXIT_CAMERA_LOST`` (1), the one status
+launch respawns on; Ctrl-C and an external shutdown end the process cleanly with status 0.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.logging import get_logger
 from rclpy.node import Node
 
+from picam_ros.overrides import rcl_error_text
+from picam_ros.shutdown import EXIT_CAMERA_LOST, EXIT_CONFIG_ERROR, StopGuard
+
 #: Errors that end a node with one line: bad parameters (ours and rclpy's), a params file rcl
 #: cannot parse.
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -39,22 +43,34 @@ def run_node(make_node: Callable[[], Node], name: str, args: Sequence[str] | Non
              errors: tuple[type[BaseException], ...] = ()) -> int:
     """Init rclpy, build the node, spin it until shutdown; the process exit status.
 
-    ``errors`` are further exception types (e.g. a camera that cannot start) that end the node
-    with one fatal line naming the problem, instead of a traceback.
+    ``errors`` are further exception types (e.g. a camera that cannot start, or is lost for
+    good) that end the node with one fatal line naming the problem, instead of a traceback.
+    Raised while the node runs they mean a lost device (``EXIT_CAMERA_LOST``: launch respawns
+    the node); before (and for every ``USER_ERRORS``) a configuration the node cannot run
+    (``EXIT_CONFIG_ERROR``: respawning would fail the same way). From the first stop request
+    on, the teardown is guarded (:class:`picam_ros.shutdown.StopGuard`): launch's second SIGINT
+    is ignored instead of raising inside ``destroy_node()``, and the process ends within
+    ``TEARDOWN_DEADLINE_S`` whatever its threads are doing.
     """
     node = None
+    guard = StopGuard(name)
     try:
         rclpy.init(args=args)
         node = make_node()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        guard.arm()
     except (*USER_ERRORS, *errors) as error:
-        get_logger(name).fatal(str(error).splitlines()[0] if str(error) else
-                               type(error).__name__)
-        return 1
+        lost = node is not None and isinstance(error, errors)
+        status = EXIT_CAMERA_LOST if lost else EXIT_CONFIG_ERROR
+        guard.arm(status)
+        text = rcl_error_text(error) or type(error).__name__
+        get_logger(name).fatal(text.splitlines()[0])
+        return status
     finally:
+        guard.arm()   # no-op when armed above; a later SIGINT/SIGTERM is ignored from here on
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        guard.done()
     return 0

@@ -52,6 +52,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from typing import IO
@@ -70,6 +71,9 @@ __all__ = [
 _PR_SET_PDEATHSIG = 1
 _READY_POLL_S = 0.02
 _MAX_LINE_BYTES = 4096
+#: How long a stop waits for a SIGKILLed child to vanish before giving up on reaping it (a
+#: child in uninterruptible sleep; Popen reaps it later). Bounds every wait on the stop path.
+_KILL_WAIT_S = 1.0
 _LINE_SPLIT = re.compile(rb'[\r\n]')
 
 
@@ -102,6 +106,10 @@ class ProcessSpec:
     ``on_output`` is called from the reader thread with every output line (keep it cheap).
     ``stdin_eof_grace``: on stop, after closing stdin, give the child this long to exit on its
     own before signalling it (an encoder flushes and closes its output cleanly on EOF).
+    ``new_session``: the child leads a session of its own (else only a process group of its own,
+    in our session; Python 3.11+). A session is a scheduling autogroup on Linux
+    (CONFIG_SCHED_AUTOGROUP): on a loaded machine a child alone in one waits longer for a CPU, so
+    a latency-critical child (the stream encoder) stays in ours.
     """
 
     name: str
@@ -120,6 +128,8 @@ class ProcessSpec:
     on_output: Callable[[str], None] | None = None
     death_signal: int = signal.SIGKILL
     stdin_eof_grace: float = 0.0
+    cwd: str | None = None   # working directory of the child (None: ours)
+    new_session: bool = True
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -146,11 +156,14 @@ class ProcessSpec:
 
 @dataclass
 class Backoff:
-    """Capped exponential restart delay that resets after a stable run.
+    """Capped exponential restart delay that resets after a stable or productive run.
 
-    ``next_delay(run_seconds)`` returns the delay to wait before the next start, given how long the
-    previous run lasted: ``initial, 2*initial, 4*initial, ...`` capped at ``maximum`` while runs
-    are short, back to ``initial`` after a run of at least ``stable_after`` seconds.
+    ``next_delay(run_seconds, productive)`` returns the delay to wait before the next start,
+    given how long the previous run lasted and whether it did its job (a source that delivered
+    frames): ``initial, 2*initial, 4*initial, ...`` capped at ``maximum`` while runs fail, back
+    to ``initial`` after a productive run or one of at least ``stable_after`` seconds. So a
+    camera killed now and then is back at once however often it happens, and only a child that
+    never works backs off.
     """
 
     initial: float
@@ -161,8 +174,8 @@ class Backoff:
     def __post_init__(self) -> None:
         self._next = self.initial
 
-    def next_delay(self, run_seconds: float) -> float:
-        if run_seconds >= self.stable_after:
+    def next_delay(self, run_seconds: float, productive: bool = False) -> float:
+        if productive or run_seconds >= self.stable_after:
             self._next = self.initial
         delay = self._next
         self._next = min(self._next * 2.0, self.maximum)
@@ -271,14 +284,19 @@ class _Spawner:
             else:
                 future.set_result(popen)
 
-    def _child_setup(self, death_signal: int) -> Callable[[], None] | None:
+    def _child_setup(self, death_signal: int) -> Callable[[], None]:
         prctl = self._prctl
-        if prctl is None:
-            return None
         parent_pid = os.getpid()
 
         def in_child_before_exec() -> None:
-            # Runs between fork and exec: keep it to two syscalls, no allocation, no locks.
+            # Runs between fork and exec: keep it to a few syscalls, no allocation, no locks.
+            # An ignored signal stays ignored across exec: a parent started as a background job
+            # (or under nohup) ignores SIGINT, and its children would then ignore the SIGINT
+            # that stops them gently, so every stop would escalate.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if prctl is None:
+                return
             prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
             if os.getppid() != parent_pid:  # the parent died before prctl took effect
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -380,10 +398,19 @@ class _Run:
         with self.stop_lock:
             if self.popen.returncode is None:
                 self.signal_group(signal.SIGKILL)
-                self.exited(None)
-                self.signal_group(signal.SIGKILL)
-                self.popen.wait()
+                self._reap_killed()
             self._close(stop_timeout)
+
+    def _reap_killed(self) -> None:
+        """Reap a leader that was sent SIGKILL, clearing the rest of its group; bounded."""
+        if self.exited(_KILL_WAIT_S):
+            # Leader gone (still a zombie when pidfd exists): clear the rest of its group.
+            self.signal_group(signal.SIGKILL)
+            self.popen.wait()
+        else:
+            self._logger.error('%s: pid %d did not end %.1f s after SIGKILL (uninterruptible '
+                               'sleep?); leaving it', self._spec.name, self.popen.pid,
+                               _KILL_WAIT_S)
 
     def _close(self, stop_timeout: float) -> None:
         _close_quietly(self.popen.stdin)
@@ -391,9 +418,15 @@ class _Run:
         self.reader.join(timeout=stop_timeout)
 
     def terminate(self, stop_timeout: float, eof_grace: float = 0.0) -> None:
-        """Close stdin, SIGINT, SIGTERM, SIGKILL the group as needed; reap; close pipes."""
+        """Close our pipe ends, SIGINT, SIGTERM, SIGKILL the group as needed; reap.
+
+        The read end of a stdout pipe is closed first: a child blocked writing a frame into a
+        full pipe (nobody drains it any more) then fails that write with EPIPE and exits on
+        SIGINT at once, instead of sitting in the write until SIGKILL.
+        """
         with self.stop_lock:
             if self.popen.returncode is None:
+                _close_quietly(self.popen.stdout)
                 if self.popen.stdin is not None:
                     _close_quietly(self.popen.stdin)
                     if eof_grace > 0:
@@ -401,16 +434,26 @@ class _Run:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     if self.exited(0):
                         break
+                    if sig == signal.SIGTERM:
+                        self._logger.info('%s: pid %d did not end %.1f s after SIGINT; sending '
+                                          'SIGTERM', self._spec.name, self.popen.pid,
+                                          stop_timeout / 2)
                     self.signal_group(sig)
                     if self.exited(stop_timeout / 2):
                         break
                 else:
+                    self._log_escalation()
                     self.signal_group(signal.SIGKILL)
-                    self.exited(None)
-                # Leader gone (still a zombie when pidfd exists): clear the rest of its group.
-                self.signal_group(signal.SIGKILL)
-                self.popen.wait()
+                if self.exited(0):
+                    self.signal_group(signal.SIGKILL)   # the rest of its group
+                    self.popen.wait()
+                else:
+                    self._reap_killed()
             self._close(stop_timeout)
+
+    def _log_escalation(self) -> None:
+        self._logger.warning('%s: pid %d ignored SIGINT and SIGTERM; sending SIGKILL',
+                             self._spec.name, self.popen.pid)
 
 
 def _close_quietly(stream: IO[bytes] | None) -> None:
@@ -504,22 +547,30 @@ class ManagedProcess:
         if run is not None:
             run.kill(self.spec.stop_timeout)
 
-    def restart(self, reason: str) -> bool:
+    def restart(self, reason: str, *, productive: bool = False, hung: bool = False,
+                waited: float = 0.0) -> bool:
         """Stop, wait the current backoff delay, start again.
 
         Counts the restart, records ``reason`` as ``last_error``. The delay doubles up to
-        ``backoff_max`` while runs are short and resets after a run of ``stable_after`` seconds.
-        Returns ``False`` (without starting) when ``stop()`` interrupts the wait; raises
-        :class:`ProcessError` when the new start fails (call ``restart`` again to retry with a
-        longer delay).
+        ``backoff_max`` while runs fail, and is back to ``backoff_initial`` after a run that was
+        ``productive`` (the owner got what it wanted from it, e.g. frames) or lasted
+        ``stable_after`` seconds. A ``hung`` child is killed at once instead of being asked to
+        stop (it would not answer SIGINT or SIGTERM). ``waited``: how long the owner already
+        waited on the child before deciding to restart it (the silence that showed a hang);
+        it counts towards the delay. Returns ``False`` (without starting) when
+        ``stop()`` interrupts the wait; raises :class:`ProcessError` when the new start fails
+        (call ``restart`` again to retry with a longer delay).
         """
         with self._cond:
             epoch = self._epoch
             run = self._run
         ran = time.monotonic() - run.started if run else 0.0
         if run is not None:
-            run.terminate(self.spec.stop_timeout)
-        delay = self._backoff.next_delay(ran)
+            if hung:
+                run.kill(self.spec.stop_timeout)
+            else:
+                run.terminate(self.spec.stop_timeout)
+        delay = max(0.0, self._backoff.next_delay(ran, productive) - waited)
         self.restarts += 1
         self.last_backoff = delay
         self.last_error = reason
@@ -587,8 +638,11 @@ class ManagedProcess:
                 stdout=subprocess.PIPE if self.spec.stdout_pipe else write_fd,
                 stderr=write_fd,
                 bufsize=0,
-                start_new_session=True,
                 env=env,
+                cwd=self.spec.cwd,
+                # Either way the child leads its own process group (pgid == pid, see _Run).
+                **({'start_new_session': True} if self.spec.new_session
+                   or sys.version_info < (3, 11) else {'process_group': 0}),
             )
         except OSError as exc:
             os.close(read_fd)

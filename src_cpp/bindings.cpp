@@ -237,6 +237,12 @@ picam::CentroidEngine& thread_engine() {
     return engine;
 }
 
+// Its blob list, reused the same way (the engine releases it when far larger than a call needs).
+std::vector<picam::Blob>& thread_blobs() {
+    static thread_local std::vector<picam::Blob> blobs;
+    return blobs;
+}
+
 py::tuple find_centroids(const py::object& luma, const py::object& u, const py::object& v,
                          const py::object& uv, const std::string& uv_order, int luma_min,
                          int luma_max, int u_min, int u_max, int v_min, int v_max, bool invert,
@@ -258,7 +264,7 @@ py::tuple find_centroids(const py::object& luma, const py::object& u, const py::
     filter.max_area = static_cast<std::uint64_t>(max_area);
     filter.max_blobs = static_cast<std::size_t>(max_centroids);
 
-    std::vector<picam::Blob> blobs;
+    std::vector<picam::Blob>& blobs = thread_blobs();
     std::size_t dropped = 0;
     {
         py::gil_scoped_release release;

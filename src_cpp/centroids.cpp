@@ -21,6 +21,10 @@
 #include <limits>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace picam {
 namespace {
 
@@ -55,14 +59,22 @@ void apply_gate(const std::uint8_t* src, int n, ByteRange range, std::uint8_t* g
     }
 }
 
-// Bit i of the result is the top bit of key byte i of the block (key bytes are 0 or 0xFF): the
-// multiply gathers the eight top bits of a word into the high byte of the product.
+// Bit i of the result is the top bit of key byte i of the block (key bytes are 0 or 0xFF). With
+// SSE2 (every x86-64) one movemask per 16 bytes; elsewhere a multiply gathers the eight top bits
+// of a word into the high byte of the product.
 std::uint64_t pack_block(const std::uint8_t* key) {
     std::uint64_t bits = 0;
+#if defined(__SSE2__)
+    for (int j = 0; j < kBlock / 16; ++j) {
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key + 16 * j));
+        bits |= std::uint64_t{static_cast<std::uint16_t>(_mm_movemask_epi8(bytes))} << (16 * j);
+    }
+#else
     for (int j = 0; j < kBlock / 8; ++j) {
         const std::uint64_t tops = load_word(key + 8 * j) & 0x8080808080808080ULL;
         bits |= ((tops * 0x0002040810204081ULL) >> 56) << (8 * j);
     }
+#endif
     return bits;
 }
 
@@ -321,6 +333,9 @@ double exact_mean(std::int64_t sum, std::int64_t count) {
            static_cast<double>(sum % count) / static_cast<double>(count);
 }
 
+// A run's nonnegative int64 term as a WideSum: zero-extended, not sign-extended.
+WideSum widen(std::int64_t term) { return static_cast<WideSum>(static_cast<std::uint64_t>(term)); }
+
 // table[k] = sum of i^2 for i = 0..k-1, k = 0..n, so a run [x0, x1) has sum of x^2 =
 // table[x1] - table[x0] (two loads instead of two cubic polynomials per run). Exact in int64
 // for n <= 2^20: the sum is below n^3 / 3 < 2^59.
@@ -340,30 +355,37 @@ void fill_squares_below(std::vector<std::int64_t>& table, int n) {
 // an exact integer (with 128-bit sums: count < 2^31, sum_ab < 2^71, sum_a, sum_b < 2^51, so
 // every product is below 2^102), so the result is rounded twice (to double, then the
 // division) instead of cancelling two large rounded terms as a double formula would.
-// Fast path: when the products fit in int64 (every blob of a frame up to about 2000x2000, and
-// small blobs of any frame) the numerator is formed in int64, avoiding the slow 128-bit
-// multiply and int128 -> double conversion; the result is the same.
+// `small` (see moments_fit_int64) says every product fits in int64: then the numerator is formed
+// there, avoiding the 128-bit multiplies and the int128 -> double conversion; same result.
 double central_moment(WideSum sum_ab, std::int64_t sum_a, std::int64_t sum_b,
-                      std::int64_t count) {
-    constexpr WideSum kInt64Max = static_cast<WideSum>(std::numeric_limits<std::int64_t>::max());
-    std::int64_t scaled = 0;
-    std::int64_t cross = 0;
-    std::int64_t numerator64 = 0;
-    if (sum_ab <= kInt64Max &&
-        !__builtin_mul_overflow(count, static_cast<std::int64_t>(sum_ab), &scaled) &&
-        !__builtin_mul_overflow(sum_a, sum_b, &cross) &&
-        !__builtin_sub_overflow(scaled, cross, &numerator64)) {
-        return static_cast<double>(numerator64) / static_cast<double>(count);
+                      std::int64_t count, bool small) {
+    if (small) {
+        const std::int64_t numerator = count * static_cast<std::int64_t>(sum_ab) - sum_a * sum_b;
+        return static_cast<double>(numerator) / static_cast<double>(count);
     }
-    const WideSum n = static_cast<WideSum>(count);
-    const WideSum numerator = n * sum_ab - static_cast<WideSum>(sum_a) * sum_b;
+    const WideSigned n = static_cast<WideSigned>(count);
+    const WideSigned numerator =
+        n * static_cast<WideSigned>(sum_ab) - static_cast<WideSigned>(sum_a) * sum_b;
     return static_cast<double>(numerator) / static_cast<double>(count);
 }
 
+// Whether every product central_moment forms for a blob fits in int64: each raw second-order
+// sum is at most area * side^2 and each first-order sum at most area * side, where side bounds
+// every coordinate, so all products are below (area * side)^2 <= 2^62 when area * side <= 2^31.
+// True for every blob of a frame up to 2^31 / area pixels wide and tall: all blobs of a 1920x1920
+// frame but the ones over a million pixels. One multiply instead of overflow-checked products.
+bool moments_fit_int64(std::int64_t area, std::int32_t x_max, std::int32_t y_max) {
+    const auto side = static_cast<std::uint64_t>(std::max(x_max, y_max)) + 1;
+    return static_cast<std::uint64_t>(area) * side <= (std::uint64_t{1} << 31);
+}
+
+// Scratch (and output) vectors keep their storage across calls up to this size, or while at
+// least an eighth of it is in use.
+constexpr std::size_t kKeepScratchBytes = std::size_t{4} << 20;
+
 template <class T>
 void release_if_oversized(std::vector<T>& v) {
-    constexpr std::size_t kKeepBytes = std::size_t{4} << 20;
-    if (v.capacity() * sizeof(T) > kKeepBytes && v.capacity() > 8 * v.size()) {
+    if (v.capacity() * sizeof(T) > kKeepScratchBytes && v.capacity() > 8 * v.size()) {
         std::vector<T>().swap(v);
     }
 }
@@ -374,11 +396,34 @@ void set_ellipse(Blob& blob) {
     const double half_sum = 0.5 * (blob.mu20 + blob.mu02);
     const double radius = std::sqrt(half_diff * half_diff + blob.mu11 * blob.mu11);
     const double area = static_cast<double>(blob.area);
-    blob.orientation = static_cast<float>(0.5 * std::atan2(2.0 * blob.mu11,
-                                                           blob.mu20 - blob.mu02));
+    // Blobs with mu11 == 0 (every single pixel, pair and straight line, hence most blobs of a
+    // noisy frame) are axis-aligned: 0.5 * atan2(+0, d) is 0 for d >= +0 and pi / 2 for d < 0,
+    // exactly what atan2 returns, without its ~75 instructions per blob. mu11 is never -0.0
+    // (an exact zero numerator converts to +0.0).
+    constexpr double kHalfPi = 0.5 * 3.14159265358979323846;
+    blob.orientation = blob.mu11 == 0.0
+        ? (blob.mu20 < blob.mu02 ? static_cast<float>(kHalfPi) : 0.0f)
+        : static_cast<float>(0.5 * std::atan2(2.0 * blob.mu11, blob.mu20 - blob.mu02));
     blob.major_axis = static_cast<float>(4.0 * std::sqrt((half_sum + radius) / area));
     // Rounding can leave the smaller eigenvalue a hair below zero for a line of pixels.
     blob.minor_axis = static_cast<float>(4.0 * std::sqrt(std::max(half_sum - radius, 0.0) / area));
+}
+
+// Second-order central moments and the equivalent ellipse of a blob from its label's sums.
+template <class Stats>
+void set_moments(const Stats& s, Blob& blob) {
+    if (s.area == 1) {
+        // A single pixel (the salt of a noisy frame): no spread, a degenerate ellipse.
+        blob.mu20 = blob.mu11 = blob.mu02 = 0.0;
+        blob.orientation = blob.major_axis = blob.minor_axis = 0.0f;
+        return;
+    }
+    const bool small = moments_fit_int64(s.area, s.x_max, s.y_max);
+    const std::int64_t sum_x = s.twice_sum_x / 2;
+    blob.mu20 = central_moment(s.sum_xx, sum_x, sum_x, s.area, small);
+    blob.mu11 = central_moment(s.twice_sum_xy / 2, sum_x, s.sum_y, s.area, small);
+    blob.mu02 = central_moment(s.sum_yy, s.sum_y, s.sum_y, s.area, small);
+    set_ellipse(blob);
 }
 
 }  // namespace
@@ -413,7 +458,7 @@ std::uint32_t CentroidEngine::unite(std::uint32_t a, std::uint32_t b) {
     into.sum_y += from.sum_y;
     into.sum_luma += from.sum_luma;
     into.sum_xx += from.sum_xx;
-    into.sum_xy += from.sum_xy;
+    into.twice_sum_xy += from.twice_sum_xy;
     into.sum_yy += from.sum_yy;
     into.x_min = std::min(into.x_min, from.x_min);
     into.x_max = std::max(into.x_max, from.x_max);
@@ -456,6 +501,7 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
         // can touch the current run start at `above`, which only moves forward. It stops at
         // the first run that may still touch, because that run can also touch the next one.
         std::size_t above = 0;
+        const std::int64_t y_squared = static_cast<std::int64_t>(y) * y;
         scanner.scan(y, [&](int begin, int end) {
             const std::int32_t x0 = region.x + begin;
             const std::int32_t x1 = region.x + end;
@@ -471,29 +517,35 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
                     label = unite(label, root);
                 }
             }
+            // The run's sums. Integer sums are exact: with at most 2^31 - 1 pixels in the
+            // frame, twice_sum_x <= 2 * area * (width - 1) < 2^63 and sum_luma <= 255 * area.
+            // The run's second-order sums are closed forms below 2^62 (x, y < 2^20, len <=
+            // 2^20), added to the label's WideSum accumulators.
             const std::int64_t len = x1 - x0;
+            const std::int64_t twice_run_x = len * (x0 + x1 - 1);
+            const std::int64_t run_xx = squares_below[x1] - squares_below[x0];
+            const std::int64_t run_luma = sum_bytes(luma + x0, static_cast<int>(len));
             if (label == kNoLabel) {
+                // A new label starts with its first run's sums (no zero-fill, no read back).
                 label = static_cast<std::uint32_t>(parent_.size());
                 parent_.push_back(label);
-                stats_.push_back(LabelStats{0, 0, 0, 0, x0, x1 - 1, y, y, 0, 0, 0});
+                stats_.push_back(LabelStats{len, twice_run_x, len * y, run_luma, x0, x1 - 1, y, y,
+                                            widen(run_xx),
+                                            widen(y * twice_run_x),
+                                            widen(len * y_squared)});
+            } else {
+                LabelStats& s = stats_[label];
+                s.area += len;
+                s.twice_sum_x += twice_run_x;
+                s.sum_y += len * y;
+                s.sum_luma += run_luma;
+                s.sum_xx += widen(run_xx);
+                s.twice_sum_xy += widen(y * twice_run_x);
+                s.sum_yy += widen(len * y_squared);
+                s.x_min = std::min(s.x_min, x0);
+                s.x_max = std::max(s.x_max, x1 - 1);
+                s.y_max = y;
             }
-            // Integer sums are exact: with at most 2^31 - 1 pixels in the frame,
-            // twice_sum_x <= 2 * area * (width - 1) < 2^63 and sum_luma <= 255 * area. The
-            // run's own second-order sums are closed forms below 2^62 (x, y < 2^20, len <=
-            // 2^20), added to the label's WideSum accumulators.
-            LabelStats& s = stats_[label];
-            const std::int64_t twice_run_x = len * (x0 + x1 - 1);
-            const std::int64_t yy = y;
-            s.area += len;
-            s.twice_sum_x += twice_run_x;
-            s.sum_y += len * yy;
-            s.sum_xx += squares_below[x1] - squares_below[x0];
-            s.sum_xy += yy * (twice_run_x / 2);
-            s.sum_yy += len * yy * yy;
-            s.sum_luma += sum_bytes(luma + x0, static_cast<int>(len));
-            s.x_min = std::min(s.x_min, x0);
-            s.x_max = std::max(s.x_max, x1 - 1);
-            s.y_max = y;
             here_runs[n_here++] = Run{x0, x1, label};
         });
         std::swap(above_runs, here_runs);
@@ -521,6 +573,11 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
     }
     std::sort(order_.begin(), kept_end);
 
+    // `out` is reused (no allocation, page faults or zero-fill for a frame like the last one)
+    // unless it holds far more room than this frame needs.
+    if (out.capacity() * sizeof(Blob) > kKeepScratchBytes && out.capacity() > 8 * kept) {
+        std::vector<Blob>().swap(out);
+    }
     out.resize(kept);
     const std::int32_t region_x1 = region.x + region.width - 1;
     const std::int32_t region_y1 = region.y + region.height - 1;
@@ -538,11 +595,7 @@ std::size_t CentroidEngine::find(const ImageView& image, const Keying& keying,
                               s.x_max == region_x1 || s.y_max == region_y1;
         blob.mean_luma = static_cast<float>(static_cast<double>(s.sum_luma) /
                                             static_cast<double>(s.area));
-        const std::int64_t sum_x = s.twice_sum_x / 2;
-        blob.mu20 = central_moment(s.sum_xx, sum_x, sum_x, s.area);
-        blob.mu11 = central_moment(s.sum_xy, sum_x, s.sum_y, s.area);
-        blob.mu02 = central_moment(s.sum_yy, s.sum_y, s.sum_y, s.area);
-        set_ellipse(blob);
+        set_moments(s, blob);
     }
     const std::size_t dropped = order_.size() - kept;
     release_oversized_scratch();

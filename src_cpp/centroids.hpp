@@ -113,15 +113,20 @@ struct Blob {
     float minor_axis = 0.0f;
 };
 
-// Exact accumulator of the per-blob second-order sums (sum x^2, sum x*y, sum y^2). With at most
-// kMaxPixels (< 2^31) pixels per frame and coordinates below kMaxSide (2^20), each sum is below
-// 2^31 * 2^40 = 2^71: too big for int64, so 128-bit integers where the compiler has them (GCC
-// and Clang on every 64-bit target). Elsewhere (32-bit ARM) doubles, exact while each sum stays
-// below 2^53, i.e. for blobs with area * side^2 < 2^53 (any blob of a 4096x4096 frame).
+// Exact accumulator of the per-blob second-order sums (sum x^2, 2 * sum x*y, sum y^2). With at
+// most kMaxPixels (< 2^31) pixels per frame and coordinates below kMaxSide (2^20), each sum is
+// below 2^31 * 2^41 = 2^72: too big for int64, so 128-bit integers where the compiler has them
+// (GCC and Clang on every 64-bit target), unsigned because every term is nonnegative (a run's
+// term is zero-extended and added with one add and one add-with-carry), and WideSigned for the
+// central moments' numerators, which can be negative. Elsewhere (32-bit ARM) doubles, exact
+// while each sum stays below 2^53, i.e. for blobs with area * side^2 < 2^53 (any blob of a
+// 4096x4096 frame).
 #if defined(__SIZEOF_INT128__)
-using WideSum = __int128;
+using WideSum = unsigned __int128;
+using WideSigned = __int128;
 #else
 using WideSum = double;
+using WideSigned = double;
 #endif
 
 // Largest frame the engine accepts: keeps run labels in 32 bits and every per-blob sum exact in
@@ -135,6 +140,8 @@ public:
     // Finds every blob of keyed pixels inside `region`, applies `filter` and writes the kept
     // blobs to `out` (largest area first, ties in raster order of the blob's first pixel).
     // Returns how many blobs passed the area filter but were cut by `filter.max_blobs`.
+    // `out`'s storage is reused: pass the same vector on every call so a frame of many blobs
+    // allocates nothing (it is released when more than 8x and 4 MiB larger than needed).
     // Preconditions: planes consistent with each other, region inside the frame,
     // width, height <= kMaxSide, width * height <= kMaxPixels, connectivity 4 or 8.
     std::size_t find(const ImageView& image, const Keying& keying, const Region& region,
@@ -153,8 +160,8 @@ private:
         std::int64_t sum_y;
         std::int64_t sum_luma;
         std::int32_t x_min, x_max, y_min, y_max;
-        WideSum sum_xx;  // sum of x^2, x*y, y^2 over the label's pixels (see WideSum)
-        WideSum sum_xy;
+        WideSum sum_xx;        // sum of x^2, 2 x*y, y^2 over the label's pixels (see WideSum)
+        WideSum twice_sum_xy;  // (2 x*y so a run adds y * len * (x0 + x1 - 1), no halving)
         WideSum sum_yy;
     };
     struct Run {

@@ -69,8 +69,9 @@ def require_browser() -> str:
 class BrowserViewer:
     """One headless Chromium with a fresh profile showing the stamp viewer page."""
 
-    def __init__(self, chromium: str) -> None:
+    def __init__(self, chromium: str, extra_flags: list[str] | None = None) -> None:
         self.chromium = chromium
+        self.flags = CHROMIUM_FLAGS + list(extra_flags or ())
         self._profile = tempfile.mkdtemp(prefix='picam-chromium-')
         self._playwright = None
         self._context = None
@@ -81,7 +82,7 @@ class BrowserViewer:
         try:
             self._context = self._playwright.chromium.launch_persistent_context(
                 self._profile, executable_path=self.chromium, headless=True,
-                args=CHROMIUM_FLAGS, viewport={'width': 1280, 'height': 1024})
+                args=self.flags, viewport={'width': 1280, 'height': 1024})
             self.page = self._context.new_page()
         except BaseException:
             self.__exit__()
@@ -107,7 +108,15 @@ class BrowserViewer:
 
     def drain(self) -> list[tuple[int, float]]:
         """Return and forget the frames presented since the last call: (sequence, wall ms)."""
-        return [(int(s), float(t)) for s, t in self.page.evaluate('picam.drain()')]
+        return [(sequence, presented) for sequence, presented, _ in self.drain_records()]
+
+    def drain_records(self) -> list[tuple[int, float, float]]:
+        """Like :meth:`drain`, with the frame's receive time: (sequence, presented, received).
+
+        Times are wall-clock ms; ``received`` (the last RTP packet of the frame, from
+        requestVideoFrameCallback's metadata) is -1 when the browser does not give it.
+        """
+        return [(int(s), float(p), float(r)) for s, p, r in self.page.evaluate('picam.drain()')]
 
     def state(self) -> dict:
         return self.page.evaluate('({sessions: picam.sessions, unreadable: picam.unreadable, '

@@ -70,7 +70,10 @@ def parse(argv):
                                                          'width rounded up to 64 as rpicam)')
     p.add_argument('--frames', type=int, default=-1, help='frames before the fault')
     p.add_argument('--fault', default='none',
-                   choices=['none', 'stall', 'truncate', 'die', 'exit', 'eof'])
+                   choices=['none', 'stall', 'truncate', 'die', 'exit', 'eof', 'silent',
+                            'noise'],
+                   help='after --frames frames: stall mid-frame, truncate, die, exit 1, '
+                        'eof; silent: write nothing and hang; noise: random bytes, unpaced')
     p.add_argument('--say', default='', help='a line to print on stderr at start')
     p.add_argument('--unpaced', action='store_true')
     # rpicam-vid options RpicamSource passes
@@ -82,6 +85,7 @@ def parse(argv):
     p.add_argument('--inline', action='store_true')
     p.add_argument('-o', dest='output')
     p.add_argument('--vflip', action='store_true')
+    p.add_argument('--save-pts')   # accepted; no pts are written (read-time fallback)
     return p.parse_args(argv)
 
 
@@ -103,6 +107,12 @@ def main():
         print(args.say, file=sys.stderr, flush=True)
     if args.fault == 'exit' and args.frames <= 0:
         return 1
+    if args.fault == 'silent':
+        while True:
+            time.sleep(3600)
+    if args.fault == 'noise':
+        while True:
+            sys.stdout.buffer.write(os.urandom(65536))
     out = sys.stdout.buffer
     frame0 = base_frame(args.width, args.height, stride)
     luma = stride * args.height

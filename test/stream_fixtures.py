@@ -118,17 +118,11 @@ def require_mediamtx() -> str:
     return binary
 
 
-def mediamtx_side_ports() -> dict[str, str]:
-    """MTX_* variables moving the ports MediaServer does not set to free ones.
-
-    MediaServer sets the RTSP, WebRTC and HLS ports; the config's fixed UDP ports (RTP/RTCP,
-    multicast, WebRTC ICE) would collide between tests running at the same time.
-    """
-    rtp = free_udp_port(pair=True)
-    multicast = free_udp_port(pair=True)
-    return {'MTX_RTPADDRESS': f':{rtp}', 'MTX_RTCPADDRESS': f':{rtp + 1}',
-            'MTX_MULTICASTRTPPORT': str(multicast), 'MTX_MULTICASTRTCPPORT': str(multicast + 1),
-            'MTX_WEBRTCLOCALUDPADDRESS': f':{free_udp_port()}'}
+def free_server_ports() -> dict[str, int]:
+    """Free ports for every MediaServerConfig port field, TCP and UDP."""
+    return {'rtsp_port': free_tcp_port(), 'webrtc_port': free_tcp_port(),
+            'hls_port': free_tcp_port(), 'webrtc_udp_port': free_udp_port(),
+            'rtp_port': free_udp_port(pair=True)}
 
 
 # -- synthetic frames with a stamped counter -----------------------------------------------------

@@ -28,7 +28,7 @@ import time
 from browser_viewer import BrowserViewer, LOOPBACK_ICE_ENV, require_browser
 from proctree import wait_until
 import pytest
-from stream_fixtures import free_tcp_port, mediamtx_side_ports, REPO, require_mediamtx
+from stream_fixtures import free_server_ports, REPO, require_mediamtx
 
 from picam_ros.encoder import StreamConfig, StreamPublisher
 from picam_ros.mediamtx import MediaServer, MediaServerConfig
@@ -78,10 +78,9 @@ class SyntheticCamera:
 @pytest.fixture
 def stack(monkeypatch):
     """Run MediaMTX (own ports, loopback ICE), a publisher + synthetic camera at 640x480@25."""
-    for name, value in {**mediamtx_side_ports(), **LOOPBACK_ICE_ENV}.items():
+    for name, value in LOOPBACK_ICE_ENV.items():
         monkeypatch.setenv(name, value)
-    config = MediaServerConfig(mediamtx_path=require_mediamtx(), rtsp_port=free_tcp_port(),
-                               webrtc_port=free_tcp_port(), hls_port=free_tcp_port())
+    config = MediaServerConfig(mediamtx_path=require_mediamtx(), **free_server_ports())
     source = SyntheticSource(SyntheticConfig(width=640, height=480, fps=25.0))
     stream = StreamConfig(rtsp_port=config.rtsp_port, path='cam', fps=25.0,
                           backoff_initial=0.1, stall_timeout=1.0)

@@ -26,7 +26,7 @@ import time
 
 from browser_viewer import CHROMIUM_FLAGS, LOOPBACK_ICE_ENV, require_browser
 import pytest
-from stream_fixtures import free_tcp_port, mediamtx_side_ports, require_mediamtx
+from stream_fixtures import free_server_ports, require_mediamtx
 
 aiohttp = pytest.importorskip('aiohttp', reason='the operator page needs aiohttp')
 sync_api = pytest.importorskip('playwright.sync_api',
@@ -85,10 +85,9 @@ class Camera:
 
 @pytest.fixture
 def chain(monkeypatch):
-    for name, value in {**mediamtx_side_ports(), **LOOPBACK_ICE_ENV}.items():
+    for name, value in LOOPBACK_ICE_ENV.items():
         monkeypatch.setenv(name, value)
-    media = MediaServerConfig(mediamtx_path=require_mediamtx(), rtsp_port=free_tcp_port(),
-                              webrtc_port=free_tcp_port(), hls_port=free_tcp_port())
+    media = MediaServerConfig(mediamtx_path=require_mediamtx(), **free_server_ports())
     source = SyntheticSource(SyntheticConfig(width=640, height=480, fps=25.0))
     stream = StreamConfig(rtsp_port=media.rtsp_port, path='cam', fps=25.0)
     operator = OperatorServer(

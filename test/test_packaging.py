@@ -47,7 +47,7 @@ ROSDEP_KEYS = {
     'launch_ros': 'launch_ros', 'sensor_msgs': 'sensor_msgs', 'std_msgs': 'std_msgs',
     'diagnostic_msgs': 'diagnostic_msgs', 'rcl_interfaces': 'rcl_interfaces',
     'builtin_interfaces': 'builtin_interfaces', 'sensor_msgs_py': 'sensor_msgs_py',
-    'ament_index_python': 'ament_index_python',
+    'ament_index_python': 'ament_index_python', 'PIL': 'python3-pil',
     'geometry_msgs': 'geometry_msgs', 'std_srvs': 'std_srvs', 'aiohttp': 'python3-aiohttp',
 }
 
@@ -142,9 +142,9 @@ def test_build_installs_launch_files_config_index_marker_and_manifest(install):
 
 
 @pytest.mark.parametrize('executable, target', [
-    ('camera_node', 'picam_ros.camera_node:main'),
-    ('centroid_node', 'picam_ros.centroid_node:main'),
-    ('operator_node', 'picam_ros.operator_page.operator_node:main')])
+    ('camera_node', 'picam_ros.entry_points:camera_node'),
+    ('centroid_node', 'picam_ros.entry_points:centroid_node'),
+    ('operator_node', 'picam_ros.entry_points:operator_node')])
 def test_node_executables_are_installed_where_ros2_run_looks(install, executable, target):
     script = install / 'lib' / 'picam_ros' / executable
     assert script.is_file() and os.access(script, os.X_OK)

@@ -239,6 +239,35 @@ def test_gentle_child_stops_on_sigint_without_escalation():
     assert child.returncode == 7
 
 
+GENTLE_PARENT = textwrap.dedent("""
+    import sys
+    from picam_ros.process import ManagedProcess, ProcessSpec
+    CODE = (
+        'import time\\n'
+        'try:\\n'
+        '    print("handler installed", flush=True)\\n'
+        '    time.sleep(60)\\n'
+        'except KeyboardInterrupt:\\n'
+        '    raise SystemExit(7)\\n')
+    child = ManagedProcess(ProcessSpec(name='gentle', argv=[sys.executable, '-c', CODE],
+                                       stdout_pipe=True, stop_timeout=30))
+    child.start()
+    assert child.stdout.readline() == b'handler installed\\n'
+    child.stop()
+    print(child.returncode)
+    """)
+
+
+def test_child_of_a_parent_that_ignores_sigint_still_stops_on_sigint():
+    # A parent started as a background job or under nohup ignores SIGINT, and an ignored signal
+    # survives fork and exec: the child must get the default disposition back.
+    result = subprocess.run(
+        [PY, '-c', GENTLE_PARENT], capture_output=True, text=True, timeout=60, check=False,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ['7']
+
+
 def test_stop_is_idempotent_and_safe_before_start():
     child = python_child('import time; time.sleep(60)')
     child.stop()

@@ -307,7 +307,8 @@ def test_rpicam_padded_rows_are_parsed_into_exact_frames(fake_rpicam):
 
 
 def test_rpicam_gets_its_command_line_with_extra_arguments(fake_rpicam):
-    cfg = RpicamConfig(width=128, height=64, fps=30.0, camera=1, extra_args='--vflip')
+    cfg = RpicamConfig(width=128, height=64, fps=30.0, camera=1, extra_args='--vflip',
+                       sensor_timestamps=False)
     with RpicamSource(cfg) as source:
         source.read(timeout=10)
     assert fake_rpicam.read_text().split('\n')[1:-1] == [

@@ -18,7 +18,9 @@ An ``ffmpeg -rtsp_flags listen`` receiver stands in for MediaMTX (MediaMTX itsel
 needed by the tests marked ``mediamtx``, see test_streaming_mediamtx.py).
 """
 
+import fcntl
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -161,6 +163,74 @@ def test_stalled_encoder_makes_submit_drop_oldest_without_blocking():
         assert pub.stats.restarts == 0
 
 
+RECORDING_ENCODER = """
+    import sys
+    sys.path.insert(0, {testdir!r})
+    from stream_fixtures import read_counter
+    import numpy as np
+    width, height = map(int, sys.argv[sys.argv.index('-s') + 1].split('x'))
+    size = width * height * 3 // 2
+    with open({log!r}, 'a') as log:
+        while len(frame := sys.stdin.buffer.read(size)) == size:
+            y = np.frombuffer(frame, np.uint8)[:width * height].reshape(height, width)
+            print(read_counter(y), file=log, flush=True)
+    """
+
+
+def test_encoder_that_was_busy_gets_the_newest_frame_and_the_older_waiting_one_is_dropped(
+        tmp_path):
+    log = tmp_path / 'encoded.txt'
+    encoder = tmp_path / 'ffmpeg'
+    encoder.write_text(f'#!{sys.executable}\n' + textwrap.dedent(RECORDING_ENCODER).format(
+        testdir=str(Path(__file__).parent), log=str(log)))
+    encoder.chmod(0o755)
+    make = FrameMaker(FrameFormat(W, H, 'i420'))
+    pub = StreamPublisher(StreamConfig(rtsp_port=free_tcp_port(), ffmpeg_path=str(encoder),
+                                       queue_size=2),
+                          FrameFormat(W, H, 'i420'), server_ready=lambda: True)
+    with pub:
+        send_paced(pub, make, range(3))
+        os.kill(pub.encoder_pid, signal.SIGSTOP)   # busy: takes nothing while frames come
+        try:
+            assert pub.submit(make(3))
+            assert wait_until(lambda: pub.stats.queued == 0, GUARD)   # the writer holds 3
+            for index in range(4, 40):
+                assert pub.submit(make(index))
+            assert pub.stats.queued == 2   # 38 and 39 wait
+        finally:
+            os.kill(pub.encoder_pid, signal.SIGCONT)
+        assert wait_until(lambda: pub.stats.queued == 0, GUARD)   # 3 written, 39 taken
+        send_paced(pub, make, range(40, 43))
+        assert wait_until(lambda: log.read_text().split()[-1:] == ['42'], GUARD)
+    encoded = [int(v) for v in log.read_text().split()]
+    assert encoded == [0, 1, 2, 3, 39, 40, 41, 42]   # 38 was stale when the encoder was ready
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason='Popen(process_group=) is Python 3.11+')
+def test_encoder_stays_in_our_session_and_leads_its_own_process_group():
+    # A session of its own would be a scheduling autogroup of its own (slower on a busy host).
+    port = free_tcp_port()
+    with RtspReceiver(port, 'cam', W, H), publisher(port) as pub:
+        send_paced(pub, FrameMaker(FrameFormat(W, H, 'i420')), range(2))
+        pid = pub.encoder_pid
+        assert os.getsid(pid) == os.getsid(0)
+        assert os.getpgid(pid) == pid   # so a stop still signals its whole group
+    assert process_gone(pid)
+
+
+def test_encoder_pipe_never_holds_a_whole_frame():
+    for width, height in ((320, 240), (640, 480), (1280, 720)):
+        port = free_tcp_port()
+        fmt = FrameFormat(width, height, 'i420')
+        with RtspReceiver(port, 'cam', width, height), publisher(port, fmt) as pub:
+            send_paced(pub, FrameMaker(fmt), range(2))
+            fd = next(f for f in Path(f'/proc/{pub.encoder_pid}/fd').iterdir()
+                      if f.name == '0')
+            with open(fd, 'rb') as stdin:   # the read end, as ffmpeg sees it
+                capacity = fcntl.fcntl(stdin.fileno(), fcntl.F_GETPIPE_SZ)
+        assert capacity < fmt.packed_bytes, (width, capacity)
+
+
 def test_hung_encoder_is_replaced_after_the_stall_timeout_and_frames_flow_again():
     port = free_tcp_port()
     make = FrameMaker(FrameFormat(W, H, 'i420'))
@@ -262,12 +332,12 @@ def test_stop_leaves_no_process_or_thread_and_is_idempotent():
 OWNER = """
     import sys, threading
     sys.path.insert(0, {testdir!r})
-    from stream_fixtures import RtspReceiver, free_tcp_port, frame_from_i420, scene_i420
+    from stream_fixtures import (RtspReceiver, free_server_ports, free_tcp_port,
+                                 frame_from_i420, scene_i420)
     from picam_ros.frames import FrameFormat
     from picam_ros.encoder import StreamConfig, StreamPublisher
     from picam_ros.mediamtx import MediaServer, MediaServerConfig
-    server = MediaServer(MediaServerConfig(mediamtx_path={fake!r}, rtsp_port=free_tcp_port(),
-                                           webrtc_port=free_tcp_port(), hls_port=free_tcp_port()))
+    server = MediaServer(MediaServerConfig(mediamtx_path={fake!r}, **free_server_ports()))
     server.start()
     port = free_tcp_port()
     receiver = RtspReceiver(port, 'cam', 320, 240).start()

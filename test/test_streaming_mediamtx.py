@@ -33,8 +33,7 @@ from proctree import process_gone, wait_until
 import pytest
 from stream_fixtures import (
     frame_from_i420,
-    free_tcp_port,
-    mediamtx_side_ports,
+    free_server_ports,
     read_counter,
     require_mediamtx,
     scene_i420,
@@ -111,6 +110,15 @@ def rtsp_request(port: int, source: str, method: str, path: str = 'cam') -> str:
 
 def listening_tcp_ports(pid: int) -> set[int]:
     """TCP ports on which process ``pid`` holds a listening socket (from /proc)."""
+    return _ports_of(pid, ('/proc/net/tcp', '/proc/net/tcp6'), state='0A')   # 0A: LISTEN
+
+
+def bound_udp_ports(pid: int) -> set[int]:
+    """UDP ports to which process ``pid`` has bound a socket (from /proc)."""
+    return _ports_of(pid, ('/proc/net/udp', '/proc/net/udp6'), state=None)
+
+
+def _ports_of(pid: int, tables: tuple[str, ...], state: str | None) -> set[int]:
     inodes = set()
     for fd in Path(f'/proc/{pid}/fd').iterdir():
         try:
@@ -120,11 +128,11 @@ def listening_tcp_ports(pid: int) -> set[int]:
         if target.startswith('socket:['):
             inodes.add(target[8:-1])
     ports = set()
-    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+    for table in tables:
         with open(table) as f:
             for line in f.readlines()[1:]:
                 fields = line.split()
-                if fields[3] == '0A' and fields[9] in inodes:   # 0A: LISTEN
+                if (state is None or fields[3] == state) and fields[9] in inodes:
                     ports.add(int(fields[1].rsplit(':', 1)[1], 16))
     return ports
 
@@ -188,16 +196,8 @@ def publish_test_pattern(url: str, prefix: list[str] | None = None) -> subproces
 
 
 @pytest.fixture
-def mediamtx(monkeypatch) -> str:
-    for name, value in mediamtx_side_ports().items():
-        monkeypatch.setenv(name, value)
-    return require_mediamtx()
-
-
-@pytest.fixture
-def server_config(mediamtx) -> MediaServerConfig:
-    return MediaServerConfig(mediamtx_path=mediamtx, rtsp_port=free_tcp_port(),
-                             webrtc_port=free_tcp_port(), hls_port=free_tcp_port())
+def server_config() -> MediaServerConfig:
+    return MediaServerConfig(mediamtx_path=require_mediamtx(), **free_server_ports())
 
 
 def test_server_is_ready_when_start_returns(server_config):
@@ -291,24 +291,73 @@ def test_second_server_on_a_busy_port_names_the_port(server_config):
         MediaServer(server_config).start()
 
 
-@pytest.mark.xfail(strict=True, reason='MediaServer names the busy port but not its holder yet '
-                   '(streaming owner: look the listener up in /proc, see the issue-10 report)')
 def test_busy_port_error_names_the_process_holding_it(server_config):
     with MediaServer(server_config) as holder:
+        pid = holder.pid
         with pytest.raises(MediaServerUnavailable) as info:
             MediaServer(server_config).start()
-        assert f'pid {holder.pid}' in str(info.value) or 'mediamtx' in str(info.value).split(
-            'already in use')[1]
+    assert f'by mediamtx (pid {pid})' in str(info.value)
 
 
-def test_busy_webrtc_udp_port_fails_the_start_with_mediamtx_s_reason(server_config,
-                                                                     monkeypatch):
+def test_busy_webrtc_udp_port_is_named_with_its_holder(server_config):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
-        squatter.bind(('', 0))
-        port = squatter.getsockname()[1]
-        monkeypatch.setenv('MTX_WEBRTCLOCALUDPADDRESS', f':{port}')
-        with pytest.raises(MediaServerUnavailable, match=str(port)):
+        squatter.bind(('', server_config.webrtc_udp_port))
+        with pytest.raises(MediaServerUnavailable) as info:
             MediaServer(server_config).start()
+    message = str(info.value)
+    assert f'webrtc media (UDP) port {server_config.webrtc_udp_port} is already in use' in message
+    assert f'(pid {os.getpid()})' in message
+
+
+def test_server_serves_on_the_configured_udp_ports(server_config):
+    with MediaServer(server_config) as server:
+        ports = bound_udp_ports(server.pid)
+    assert {server_config.webrtc_udp_port, server_config.rtp_port,
+            server_config.rtcp_port} <= ports
+
+
+def test_mediamtx_writes_nothing_into_the_callers_directory(server_config, tmp_path,
+                                                            monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with MediaServer(server_config) as server:
+        workdir = Path(os.readlink(f'/proc/{server.pid}/cwd'))
+        assert workdir != tmp_path
+    assert list(tmp_path.iterdir()) == []
+    assert not workdir.exists()
+
+
+def rtsp_setup_status(port: int, transport: str) -> str:
+    """Ask to read track 0 of /cam with ``transport``; return the status line."""
+    url = f'rtsp://127.0.0.1:{port}/cam/trackID=0'
+    with socket.create_connection(('127.0.0.1', port), timeout=GUARD) as sock:
+        sock.sendall(f'SETUP {url} RTSP/1.0\r\nCSeq: 1\r\nTransport: {transport}\r\n\r\n'
+                     .encode())
+        reply = b''
+        while b'\r\n' not in reply and (chunk := sock.recv(4096)):
+            reply += chunk
+    return reply.split(b'\r\n', 1)[0].decode()
+
+
+def test_rtsp_readers_get_udp_or_tcp_but_not_multicast(server_config):
+    port = server_config.rtsp_port
+    with MediaServer(server_config), \
+            StreamPublisher(StreamConfig(rtsp_port=port), FrameFormat(W, H)) as pub, \
+            Camera(pub):
+        assert wait_until(lambda: pub.stats.connected, GUARD), pub.stats
+        multicast = rtsp_setup_status(port, 'RTP/AVP;multicast')
+        udp = rtsp_setup_status(port, 'RTP/AVP;unicast;client_port=40000-40001')
+        tcp = rtsp_setup_status(port, 'RTP/AVP/TCP;unicast;interleaved=0-1')
+    assert multicast.endswith('461 Unsupported Transport'), multicast
+    assert udp.endswith('200 OK') and tcp.endswith('200 OK'), (udp, tcp)
+
+
+def test_no_moq_server_and_udp_only_on_the_configured_ports(server_config):
+    with MediaServer(server_config) as server:
+        udp = bound_udp_ports(server.pid)
+        tcp = listening_tcp_ports(server.pid)
+    assert not {8892, 8893} & (udp | tcp)   # v1.19+'s MoQ (HTTP/3 + QUIC)
+    assert udp == {server_config.webrtc_udp_port, server_config.rtp_port,
+                   server_config.rtcp_port}
 
 
 def test_publishing_is_refused_from_an_address_other_than_127_0_0_1(server_config):

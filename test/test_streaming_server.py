@@ -18,6 +18,7 @@ The fake takes the same command line and MTX_* port variables as MediaMTX, print
 way MediaMTX does, and listens on the RTSP port after a delay.
 """
 
+import dataclasses
 import os
 import signal
 import socket
@@ -25,7 +26,7 @@ import threading
 
 from proctree import process_gone, wait_until
 import pytest
-from stream_fixtures import free_tcp_port, write_fake_mediamtx
+from stream_fixtures import free_server_ports, free_tcp_port, write_fake_mediamtx
 import yaml
 
 from picam_ros.mediamtx import (
@@ -45,9 +46,8 @@ def fake_mediamtx(tmp_path):
 
 
 def server_config(binary: str, **changes) -> MediaServerConfig:
-    ports = {'rtsp_port': free_tcp_port(), 'webrtc_port': free_tcp_port(),
-             'hls_port': free_tcp_port()}
-    return MediaServerConfig(mediamtx_path=binary, backoff_initial=0.05, **{**ports, **changes})
+    return MediaServerConfig(mediamtx_path=binary, backoff_initial=0.05,
+                             **{**free_server_ports(), **changes})
 
 
 def test_start_returns_once_the_rtsp_port_accepts(fake_mediamtx):
@@ -132,9 +132,7 @@ def test_missing_binary_is_unavailable_with_one_clear_message(monkeypatch, tmp_p
 def test_mediamtx_environment_variable_names_the_binary(fake_mediamtx, monkeypatch):
     monkeypatch.setenv('MEDIAMTX', fake_mediamtx)
     config = server_config(fake_mediamtx)
-    with MediaServer(MediaServerConfig(rtsp_port=config.rtsp_port,
-                                       webrtc_port=config.webrtc_port,
-                                       hls_port=config.hls_port)) as server:
+    with MediaServer(dataclasses.replace(config, mediamtx_path=None)) as server:
         assert server.ready
 
 

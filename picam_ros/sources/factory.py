@@ -76,6 +76,12 @@ class SourceConfig(ConfigBase):
                                               'start', low=0.1, high=600.0)
     max_failures: int = config_field(5, 'runs in a row without a frame before giving up',
                                      low=1, high=1000)
+    backoff_initial: float = config_field(
+        0.2, 'restart delay after a camera run that delivered frames, and the first delay '
+             'after one that did not, s', low=0.01, high=60.0)
+    backoff_max: float = config_field(
+        5.0, 'longest restart delay, s: runs without a frame double the delay up to this',
+        low=0.01, high=600.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -91,7 +97,8 @@ class SourceConfig(ConfigBase):
     def _specific(self) -> RpicamConfig | FfmpegConfig | SyntheticConfig:
         common = {'width': self.width, 'height': self.height, 'fps': self.fps}
         supervision = {'frame_timeout': self.frame_timeout, 'start_timeout': self.start_timeout,
-                       'max_failures': self.max_failures}
+                       'max_failures': self.max_failures,
+                       'backoff_initial': self.backoff_initial, 'backoff_max': self.backoff_max}
         if self.source == 'rpicam':
             return RpicamConfig(camera=self.camera, stride=self.stride,
                                 extra_args=self.extra_args, **common, **supervision)

@@ -52,6 +52,9 @@ from picam_ros.sources.base import (
 
 _F_SETPIPE_SZ = 1031  # Linux fcntl: grow a pipe so a whole frame fits (bounded by pipe-max-size)
 PIPE_BYTES = 1 << 20
+#: Bound on waiting for the reader thread at stop: the thread itself only waits on the child
+#: (whose stop is bounded by the process supervisor) and on polls woken by the stop.
+_JOIN_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -190,15 +193,17 @@ class ProcessSource(FrameSource):
         self._exchange.close()
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b'x')
-        stdout = process.stdout   # closed first: a child blocked on a full pipe gets EPIPE now
-        if stdout is not None:
-            with contextlib.suppress(OSError):
-                stdout.close()
-        process.stop()  # interrupts a restart backoff or start; kills the child
-        thread.join()
+        process.stop()  # interrupts a restart backoff or start; stops the child
+        thread.join(_JOIN_TIMEOUT_S)
         process.stop()  # the reader may have started a child after the first stop
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        if thread.is_alive():
+            # Never expected (every wait of the reader is bounded or woken): the stop still
+            # returns, and the wake pipe stays open for the thread that may yet read it.
+            self.logger.error('%s: reader thread did not end within %.1f s of the stop',
+                              self.kind, _JOIN_TIMEOUT_S)
+        else:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
         self._thread = None
 
     @property
@@ -231,17 +236,27 @@ class ProcessSource(FrameSource):
     def _run(self) -> None:
         failures = 0
         reason: str | None = None
+        produced = 0
+        hung = False
         while not self._stopping.is_set():
             try:
                 if reason is None:
                     self._process.start()
                 else:
                     self._restarts += 1
-                    if not self._process.restart(reason):
+                    # A run that delivered frames restarts after the shortest delay however
+                    # often it happens; only runs without a frame back off. A hung child is
+                    # killed at once: it would not answer SIGINT or SIGTERM.
+                    # The silence that showed a hang already kept the child from being
+                    # restarted in a tight loop: it counts towards the delay.
+                    waited = self.config.frame_timeout if hung else 0.0
+                    if not self._process.restart(reason, productive=produced > 0, hung=hung,
+                                                 waited=waited):
                         return  # stopped during the backoff
             except ProcessError as exc:
                 reason = str(exc)
                 produced = 0
+                hung = False
             else:
                 try:
                     produced = self._read_run()
@@ -250,6 +265,7 @@ class ProcessSource(FrameSource):
                     return
                 except RunEnded as exc:
                     produced = exc.produced
+                    hung = not exc.eof
                     reason = self._describe(exc)
             if self._stopping.is_set():
                 return
@@ -295,8 +311,11 @@ class ProcessSource(FrameSource):
             poller.register(fd, select.POLLIN)
             poller.register(self._wake_r, select.POLLIN)
             reader = ExactReader(fd, poller, self._wake_r, self._stopping)
-            if getattr(self.config, 'verify_frame_size', False):
-                self._verify_frame_size(reader)
+            try:
+                if getattr(self.config, 'verify_frame_size', False):
+                    self._verify_frame_size(reader)
+            except RunEnded as exc:
+                raise self._wrote_nothing(exc, reader) from None
             produced = 0
             exchange = self._exchange
             timeout = self.config.start_timeout
@@ -308,9 +327,8 @@ class ProcessSource(FrameSource):
                         return produced
                 except RunEnded as exc:
                     exc.produced = produced
-                    raise
-                frame.stamp_ns = time.time_ns()
-                frame.mono_ns = time.monotonic_ns()
+                    raise self._wrote_nothing(exc, reader) from None
+                self._stamp(frame)
                 exchange.publish(slot)
                 produced += 1
                 timeout = self.config.frame_timeout
@@ -318,8 +336,24 @@ class ProcessSource(FrameSource):
         finally:
             os.close(fd)
 
+    def _wrote_nothing(self, ended: RunEnded, reader: ExactReader) -> RunEnded:
+        """Say so when the child wrote not a single byte (not 'no complete frame')."""
+        if reader.total:
+            return ended
+        if ended.eof:
+            reason = 'wrote nothing at all: its output closed before the first byte'
+        else:
+            reason = (f'wrote nothing at all within {self.config.start_timeout:g} s of its '
+                      f'start')
+        return RunEnded(reason, eof=ended.eof, produced=ended.produced)
+
     def _verify_frame_size(self, reader: ExactReader) -> None:
         """Check the frame size of a fresh child (for sources whose argv cannot guarantee it)."""
+
+    def _stamp(self, frame: Frame) -> None:
+        """Stamp a frame just read: its read time (a source with capture times overrides it)."""
+        frame.stamp_ns = time.time_ns()
+        frame.mono_ns = time.monotonic_ns()
 
 
 class ExactReader:
@@ -331,6 +365,7 @@ class ExactReader:
         self.poller = poller
         self.wake_fd = wake_fd
         self.stopping = stopping
+        self.total = 0   # bytes read so far from this run
 
     def wait_readable(self, timeout: float) -> bool | None:
         """Wait for data: True when readable (or EOF), False on timeout, None when stopping."""
@@ -340,7 +375,9 @@ class ExactReader:
         return any(fd == self.fd for fd, _ in events)
 
     def read_some(self, view: memoryview) -> int:
-        return os.readv(self.fd, [view])
+        n = os.readv(self.fd, [view])
+        self.total += n
+        return n
 
     def read_exact(self, buffer: np.ndarray, timeout: float) -> bool:
         """Fill ``buffer`` completely; False when stopping. Raises RunEnded on EOF/timeout."""

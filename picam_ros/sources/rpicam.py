@@ -16,14 +16,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 import logging
+import threading
 import time
 
 import numpy as np
 
 from picam_ros.config import config_field, ConfigError
-from picam_ros.frames import FrameFormat
+from picam_ros.frames import Frame, FrameFormat
+from picam_ros.process import ProcessError
+from picam_ros.sensor_clock import PtsPipe, SensorClock
 from picam_ros.sources.process_reader import (
     CaptureConfig,
     ExactReader,
@@ -32,6 +36,7 @@ from picam_ros.sources.process_reader import (
     RunEnded,
     SizeMismatch,
 )
+from picam_ros.sources.rpicam_controls import check_extra_args, RpicamControls
 
 
 def align_up(value: int, alignment: int) -> int:
@@ -56,15 +61,21 @@ class RpicamConfig(CaptureConfig):
     binary: str = config_field('rpicam-vid', 'rpicam-vid executable (name on PATH or a path)')
     verify_frame_size: bool = config_field(
         True, 'measure the bytes per frame after each start and refuse a mismatch')
+    controls: RpicamControls = config_field(  # noqa: RUF009 - a frozen, immutable default
+        RpicamControls(), 'image controls', kind=RpicamControls)
+    sensor_timestamps: bool = config_field(
+        True, 'stamp frames with the sensor capture time (rpicam-vid --save-pts)')
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.stride and (self.stride < self.width or self.stride % 2):
             raise ConfigError('stride', f'must be 0 (auto) or an even value >= width '
                                         f'({self.width}), got {self.stride}')
-        for arg in ('-o', '--output', '--codec', '--width', '--height', '--camera'):
+        managed = ('-o', '--output', '--codec', '--width', '--height', '--camera')
+        for arg in managed + (('--save-pts',) if self.sensor_timestamps else ()):
             if arg in self.extra_args:
                 raise ConfigError('extra_args', f'must not set {arg}: the source manages it')
+        check_extra_args(self.controls, self.extra_args)
 
     @property
     def row_stride(self) -> int:
@@ -74,11 +85,14 @@ class RpicamConfig(CaptureConfig):
     def frame_format(self) -> FrameFormat:
         return FrameFormat(self.width, self.height, 'i420', self.row_stride)
 
-    def argv(self) -> list[str]:
+    def argv(self, pts_path: str | None = None) -> list[str]:
+        """Return the command line; ``pts_path``: where rpicam-vid writes frame timestamps."""
         fps = f'{self.fps:g}'
+        pts = ['--save-pts', pts_path] if pts_path else []
         return [self.binary, '--flush', '-t', '0', '--camera', str(self.camera), '--nopreview',
                 '--codec', 'yuv420', '--framerate', fps, '--width', str(self.width),
-                '--height', str(self.height), '--inline', *self.extra_args, '-o', '-']
+                '--height', str(self.height), '--inline', *self.controls.argv(), *pts,
+                *self.extra_args, '-o', '-']
 
 
 def _implied_stride(frame_bytes: int, width: int, height: int) -> int | None:
@@ -92,6 +106,17 @@ def _implied_stride(frame_bytes: int, width: int, height: int) -> int | None:
     return stride if stride >= width and stride % 2 == 0 else None
 
 
+#: Mean |Y[r + 1, c] - Y[r, c]| above which a frame is not taken for an image: neighbouring
+#: rows of a camera image are alike (a sharp, busy scene stays far below), uniform random bytes
+#: differ by 85 on average, and a wrong row stride shears rows apart.
+_MAX_ROW_ROUGHNESS = 48
+
+
+def _row_roughness(data: np.ndarray, fmt: FrameFormat) -> float:
+    luma = data[:fmt.luma_bytes].reshape(fmt.height, fmt.row_stride)[:, :fmt.width]
+    return float(np.abs(np.diff(luma.astype(np.int16), axis=0)).mean())
+
+
 class RpicamSource(ProcessSource):
     """Raspberry Pi camera through ``rpicam-vid --codec yuv420`` (see :class:`RpicamConfig`).
 
@@ -103,6 +128,10 @@ class RpicamSource(ProcessSource):
     """
 
     kind = 'rpicam'
+    #: rpicam-vid writes yuv420 in the JPEG colour space (sYCC: full-range BT.601),
+    #: apps/rpicam_vid.cpp get_colourspace_flags.
+    full_range = True
+    _PTS_MISSES = 3   # frames without a pts before the source stops waiting for them
     _AGREEING_BURSTS = 2
     _MAX_BURSTS = 6
 
@@ -110,6 +139,135 @@ class RpicamSource(ProcessSource):
                  logger: logging.Logger | None = None) -> None:
         config = config or RpicamConfig()
         super().__init__(config, config.frame_format, config.argv(), logger)
+        self._pts: PtsPipe | None = None
+        self._clock = SensorClock()
+        self._pts_misses = 0
+        self._out_of_step_told = False
+        self._controls_pending = threading.Event()
+        self._controls_stopped = threading.Event()
+        self._last_read_ns = 0
+        self._last_stamp_ns = 0
+        self._gap_from_ns: int | None = None
+        #: Live control changes applied (rpicam-vid restarted with new controls).
+        self.control_changes = 0
+        #: Seconds between the last frame before and the first frame after the latest change.
+        self.last_control_gap: float | None = None
+        self.sensor_stamps = 0
+        self.read_stamps = 0
+
+    # -- controls and sensor timestamps ------------------------------------------------------
+    def start(self) -> None:
+        if self.config.sensor_timestamps and self._pts is None:
+            self._pts = PtsPipe()
+        self.argv = self.config.argv(self._pts.path if self._pts else None)
+        super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        if self._pts is not None:
+            self._pts.close()
+            self._pts = None
+
+    def set_controls(self, controls: RpicamControls) -> None:
+        """Apply new controls: rpicam-vid restarts with them at once (no restart backoff).
+
+        Raises :class:`ConfigError` (nothing changes) when they conflict with ``extra_args``.
+        The old child is stopped and the new one started as soon as it is gone; the frames in
+        between are the whole cost (``last_control_gap``).
+        """
+        config = dataclasses.replace(self.config, controls=controls)
+        with self._lock:
+            self.config = config
+            self.argv = config.argv(self._pts.path if self._pts else None)
+            process = self._process
+            if process is None or self._thread is None:
+                return
+            process.spec = dataclasses.replace(process.spec, argv=self.argv)
+            if process.is_alive():   # else a restart is under way and takes the new argv
+                self._controls_stopped.clear()
+                self._controls_pending.set()
+                try:
+                    process.stop()
+                finally:
+                    self._controls_stopped.set()
+
+    def _read_run(self) -> int:
+        produced = 0
+        while True:
+            self._new_run()
+            try:
+                return produced + super()._read_run()
+            except RunEnded as ended:
+                produced += ended.produced
+                if not self._controls_pending.is_set() or self._stopping.is_set():
+                    ended.produced = produced
+                    raise
+            self._controls_pending.clear()
+            self._gap_from_ns = self._last_read_ns
+            # The old child is reaped by set_controls' stop(); start() on a run that is still
+            # exiting would do nothing.
+            self._controls_stopped.wait(2 * self._process.spec.stop_timeout + 1.0)
+            try:
+                self._process.start()
+            except ProcessError as exc:
+                raise RunEnded(f'restart with the new controls failed: {exc}', eof=False,
+                               produced=produced) from None
+            self.control_changes += 1
+            self.logger.info('rpicam: restarted with controls %s',
+                             ' '.join(self.config.controls.argv()) or '(defaults)')
+
+    def _new_run(self) -> None:
+        self._clock.reset()
+        self._pts_misses = 0
+        self._out_of_step_told = False
+        if self._pts is not None:
+            self._pts.new_run()
+
+    def _stamp(self, frame: Frame) -> None:
+        read_ns = time.monotonic_ns()
+        wall_ns = time.time_ns()
+        if self._gap_from_ns is not None:
+            self.last_control_gap = (read_ns - self._gap_from_ns) / 1e9
+            self._gap_from_ns = None
+        self._last_read_ns = read_ns
+        capture = self._sensor_time(read_ns)
+        if capture is None:
+            capture = read_ns
+            self.read_stamps += 1
+        else:
+            self.sensor_stamps += 1
+        # Never backwards, also where read-time and sensor stamps meet.
+        capture = max(capture, self._last_stamp_ns + 1)
+        self._last_stamp_ns = capture
+        frame.mono_ns, frame.stamp_ns = capture, wall_ns - (read_ns - capture)
+
+    def _sensor_time(self, read_ns: int) -> int | None:
+        """Return the frame's capture time from its pts, or None (it keeps its read time)."""
+        pipe = self._pts
+        if pipe is None:
+            return None
+        missing = self._pts_misses >= self._PTS_MISSES
+        pts = pipe.next_pts(0.0 if missing else min(0.1, 2.0 / self.config.fps))
+        if pts is None:
+            self._pts_misses += 1
+            if self._pts_misses == self._PTS_MISSES:
+                self.logger.warning('rpicam: no timestamps from rpicam-vid --save-pts; frames '
+                                    'are stamped with their read time')
+            return None
+        if missing:
+            self.logger.info('rpicam: sensor timestamps are back')
+        self._pts_misses = 0
+        capture = self._clock.stamp(pts, read_ns)
+        if capture is None and not self._out_of_step_told:
+            self._out_of_step_told = True
+            self.logger.warning('rpicam: sensor timestamps out of step with the frames; read '
+                                'time until they agree again')
+        return capture
+
+    def _skip_pts(self, consumed_bytes: int) -> None:
+        """Frames read while measuring the frame size have no Image: drop their pts."""
+        if self._pts is not None:
+            self._pts.skip(round(consumed_bytes / self.format.frame_bytes))
 
     def _verify_frame_size(self, reader: ExactReader) -> None:
         cfg = self.config
@@ -153,14 +311,29 @@ class RpicamSource(ProcessSource):
             # not divide the burst is what gives a wrong stride away.
             if bursts[-1] % expected:
                 raise SizeMismatch(self._mismatch_message(bursts[-1]))
+            self._skip_pts(consumed)
             return
-        # Unmeasurable (no idle time between frames, or bursts that never agree): trust the
-        # configured size and realign to it.
-        self.logger.warning('rpicam: could not measure the frame size (bursts %s); assuming '
-                            '%d bytes per frame', bursts, expected)
+        # Unmeasurable (no idle time between frames, or bursts that never agree): realign to
+        # the configured size, then publish only if what arrives looks like such frames.
         leftover = (expected - consumed % expected) % expected
         if leftover:
             reader.read_exact(np.empty(leftover, np.uint8), cfg.frame_timeout)
+        self._skip_pts(consumed + leftover)
+        probe = np.empty(expected, np.uint8)
+        if not reader.read_exact(probe, cfg.frame_timeout):
+            return
+        self._skip_pts(expected)   # the probe frame is not published
+        roughness = _row_roughness(probe, self.format)
+        if roughness > _MAX_ROW_ROUGHNESS:
+            raise SizeMismatch(
+                f'rpicam: cannot confirm the frame size: the camera writes without pauses '
+                f'between frames (bursts {bursts}), and its data does not look like '
+                f'{self.format} frames (neighbouring luma rows differ by {roughness:.0f} on '
+                f'average; an image stays well under {_MAX_ROW_ROUGHNESS}, random bytes give '
+                f'about 85). Not publishing it.')
+        self.logger.warning('rpicam: could not measure the frame size (bursts %s); its data '
+                            'looks like %d-byte frames (row roughness %.0f), going on',
+                            bursts, expected, roughness)
 
     def _mismatch_message(self, measured: int) -> str:
         cfg = self.config

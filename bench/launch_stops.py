@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Ctrl-C a running launch file many times and count what went wrong.
+
+    python bench/launch_stops.py --runs 50 two_cameras.launch.py source:=synthetic stream:=false
+
+Needs a sourced ROS 2 workspace with picam_ros built (``ros2 launch`` must find it). Each run
+starts ``ros2 launch`` in its own process group (as a terminal does), waits until every node
+logged that it is up and a random extra 0-1.5 s of frames, then sends SIGINT to the whole group,
+as Ctrl-C does (launch then forwards its own SIGINT to each node: the double signal). It counts,
+per run: launch's escalations to SIGTERM/SIGKILL, Python tracebacks, nodes that did not end
+cleanly, publish-after-shutdown errors, and the time from SIGINT to launch's exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+
+PATTERNS = {
+    'escalations': r"failed to terminate .* escalating to 'SIG",
+    'tracebacks': r'Traceback \(most recent call last\)',
+    'keyboard interrupts': r'KeyboardInterrupt',
+    'unclean exits': r'process has died .*exit code (?!0\b)',
+    'dead-context publishes': r'context is invalid',
+    'sink failures': r"frame sink '.*' failed",
+    'watchdog exits': r'teardown still busy',
+}
+
+
+def node_count(launch_output: str) -> int:
+    return len(re.findall(r'process started with pid', launch_output))
+
+
+def one_run(argv: list[str], domain: int, settle: float, guard: float) -> dict:
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
+    # Read while launch writes it, so not a with-block.
+    log = open(f'/tmp/launch_stops_{os.getpid()}.log', 'w+b')  # noqa: SIM115
+    launch = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                              start_new_session=True)
+    started = time.monotonic()
+    up = False
+    while time.monotonic() - started < guard:
+        log.seek(0)
+        text = log.read().decode(errors='replace')
+        nodes = node_count(text)
+        ready = len(re.findall(r'\]: (?:synthetic|rpicam|ffmpeg) camera \d+x\d+|keying profiles',
+                               text))
+        if nodes and ready >= nodes:
+            up = True
+            break
+        if launch.poll() is not None:
+            break
+        time.sleep(0.05)
+    time.sleep(settle)
+    sent = time.monotonic()
+    try:
+        os.killpg(launch.pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass
+    try:
+        launch.wait(guard)
+    except subprocess.TimeoutExpired:
+        os.killpg(launch.pid, signal.SIGKILL)
+        launch.wait()
+    took = time.monotonic() - sent
+    log.seek(0)
+    text = log.read().decode(errors='replace')
+    log.close()
+    result = {name: len(re.findall(pattern, text)) for name, pattern in PATTERNS.items()}
+    result.update(up=up, seconds=took, nodes=node_count(text), text=text)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('launch_file')
+    parser.add_argument('arguments', nargs='*', help='launch arguments name:=value')
+    parser.add_argument('--runs', type=int, default=50)
+    parser.add_argument('--package', default='picam_ros')
+    parser.add_argument('--guard', type=float, default=60.0, help='failure guard per run, s')
+    parser.add_argument('--keep', default='', help='directory for the logs of bad runs')
+    args = parser.parse_args()
+    # A script started in the background inherits SIGINT ignored, and so would launch: then
+    # Ctrl-C reaches the nodes only, launch respawns them and never stops.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    argv = ['ros2', 'launch', args.package, args.launch_file, *args.arguments]
+    totals = dict.fromkeys(PATTERNS, 0)
+    times, bad = [], 0
+    rng = random.Random(1)
+    for run in range(args.runs):
+        result = one_run(argv, 100 + (os.getpid() + run) % 100, rng.uniform(0.0, 1.5),
+                         args.guard)
+        for name in PATTERNS:
+            totals[name] += result[name]
+        times.append(result['seconds'])
+        flawed = (not result['up'] or result['seconds'] >= args.guard
+                  or any(result[name] for name in PATTERNS))
+        bad += flawed
+        flaws = ''.join(f', {name} {result[name]}' for name in PATTERNS if result[name])
+        print(f'run {run + 1:3d}: {result["nodes"]} nodes, up={result["up"]}, stop '
+              f'{result["seconds"]:.2f} s{flaws}', flush=True)
+        if flawed and args.keep:
+            os.makedirs(args.keep, exist_ok=True)
+            with open(os.path.join(args.keep, f'run{run + 1}.log'), 'w') as f:
+                f.write(result['text'])
+    times.sort()
+    print(f'{args.runs} Ctrl-C stops of {args.launch_file}: '
+          + ', '.join(f'{name} {count}' for name, count in totals.items())
+          + f'; runs with any flaw {bad}; SIGINT -> launch exit median '
+            f'{times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s')
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,188 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Stopping the nodes as launch does, under load, many times: clean, quiet, bounded.
+
+Ctrl-C on ``ros2 launch`` signals each node twice (the terminal's SIGINT to the process group,
+then launch's own); SIGTERM follows when a node is slow. Each run here starts a real node
+process that is publishing or processing frames, signals it the same way, and checks that it
+ended by itself with status 0 and said nothing about it: no traceback, no KeyboardInterrupt, no
+publish on a context that is gone. No time is asserted; the failure guard only stops a hung run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+rclpy = pytest.importorskip(
+    'rclpy', reason='rclpy is not installed: the shutdown tests need a sourced ROS 2')
+
+from proctree import descendants, process_gone, wait_until  # noqa: E402, I100
+from rclpy.context import Context  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
+
+from picam_ros.camera_node import CameraNode  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+GUARD_S = 30.0   # failure guard only
+RUNS = 6
+DOMAIN = 40 + os.getpid() % 150
+CAMERA_ARGS = ['-p', 'width:=640', '-p', 'height:=480', '-p', 'fps:=50.0',
+               '-p', 'stream.enabled:=false', '-p', 'throttle_rate_hz:=0.0']
+NOISE = ('Traceback', 'KeyboardInterrupt', 'context is invalid', "frame sink 'ros-publisher'",
+         'teardown still busy')
+
+
+@pytest.fixture
+def graph():
+    """Give a probe node on this test's own domain, and a function that spins it."""
+    context = Context()
+    rclpy.init(context=context, domain_id=DOMAIN)
+    node = rclpy.create_node('shutdown_probe', context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+
+    def spin_until(condition, timeout=GUARD_S):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not condition():
+            executor.spin_once(timeout_sec=0.05)
+        return condition()
+
+    yield node, spin_until
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.try_shutdown(context=context)
+
+
+def start(module: str, *ros_args: str, log) -> subprocess.Popen:
+    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN), PYTHONUNBUFFERED='1')
+    return subprocess.Popen([sys.executable, '-m', f'picam_ros.{module}', '--ros-args',
+                             *ros_args], stdout=log, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
+
+
+def stop_like_launch(process: subprocess.Popen, first: int, second: int) -> int:
+    """Signal the group (the terminal), then the node again while it tears down (launch)."""
+    os.killpg(process.pid, first)
+    # The second signal lands in destroy_node(): wait until the node is in teardown, i.e.
+    # its source children are being stopped or gone, but the process still runs.
+    time.sleep(0.02)
+    if process.poll() is None:
+        os.kill(process.pid, second)
+    try:
+        return process.wait(GUARD_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise AssertionError('the node did not end by itself') from None
+
+
+def assert_quiet(log_path) -> None:
+    text = log_path.read_text(errors='replace')
+    found = [noise for noise in NOISE if noise in text]
+    assert not found, f'{found} in the node output:\n{text[-3000:]}'
+
+
+@pytest.mark.parametrize('first, second', [(signal.SIGINT, signal.SIGINT),
+                                           (signal.SIGINT, signal.SIGTERM),
+                                           (signal.SIGTERM, signal.SIGINT)])
+def test_publishing_camera_node_ends_cleanly_and_quietly_when_signalled_twice(
+        graph, tmp_path, first, second):
+    probe, spin_until = graph
+    for run in range(RUNS):
+        images = []
+        subscription = probe.create_subscription(Image, '/camera/image_raw', images.append,
+                                                 qos_profile_sensor_data)
+        log_path = tmp_path / f'camera{run}.log'
+        with open(log_path, 'wb') as log:
+            camera = start('camera_node', *CAMERA_ARGS, log=log)
+            try:
+                assert spin_until(lambda i=images, c=camera: len(i) >= 5 or c.poll() is not None)
+                assert len(images) >= 5, log_path.read_text()
+                children = descendants(camera.pid)
+                status = stop_like_launch(camera, first, second)
+            finally:
+                if camera.poll() is None:
+                    os.killpg(camera.pid, signal.SIGKILL)
+                    camera.wait()
+        probe.destroy_subscription(subscription)
+        assert status == 0, log_path.read_text()
+        assert_quiet(log_path)
+        assert all(process_gone(pid) for pid in children)
+
+
+def test_processing_centroid_node_ends_cleanly_and_quietly_when_signalled_twice(
+        graph, tmp_path):
+    probe, spin_until = graph
+    with open(tmp_path / 'camera.log', 'wb') as camera_log:
+        camera = start('camera_node', *CAMERA_ARGS, log=camera_log)
+    try:
+        for run in range(RUNS):
+            clouds = []
+            subscription = probe.create_subscription(PointCloud2, '/centroids', clouds.append,
+                                                     10)
+            log_path = tmp_path / f'centroids{run}.log'
+            with open(log_path, 'wb') as log:
+                node = start('centroid_node', '-r', 'image:=/camera/image_raw', log=log)
+                try:
+                    assert spin_until(lambda c=clouds, n=node: len(c) >= 5 or n.poll() is not None)
+                    assert len(clouds) >= 5, log_path.read_text()
+                    status = stop_like_launch(node, signal.SIGINT, signal.SIGINT)
+                finally:
+                    if node.poll() is None:
+                        os.killpg(node.pid, signal.SIGKILL)
+                        node.wait()
+            probe.destroy_subscription(subscription)
+            assert status == 0, log_path.read_text()
+            assert_quiet(log_path)
+    finally:
+        os.killpg(camera.pid, signal.SIGINT)
+        camera.wait(GUARD_S)
+
+
+def test_camera_node_stops_publishing_when_its_context_shuts_down_under_it():
+    """Shut the context down under the capture thread, as rclpy's signal handler does."""
+    context = Context()
+    rclpy.init(context=context, domain_id=DOMAIN)
+    params = [Parameter(name, value=value) for name, value in
+              {'width': 320, 'height': 240, 'fps': 100.0, 'stream.enabled': False}.items()]
+    camera = CameraNode(context=context, parameter_overrides=params)
+    probe = rclpy.create_node('context_probe', context=context)
+    images = []
+    probe.create_subscription(Image, '/camera/image_raw', images.append, qos_profile_sensor_data)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(probe)
+    try:
+        deadline = time.monotonic() + GUARD_S
+        while len(images) < 3 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert len(images) >= 3
+        context.shutdown()   # what SIGINT does, before main() hears of it
+        frames = camera._runtime.stats().frames
+        assert wait_until(lambda: camera._runtime.stats().frames >= frames + 20, GUARD_S)
+        assert camera._runtime.stats().sink_errors == 0
+    finally:
+        executor.shutdown()
+        camera.destroy_node()
+        probe.destroy_node()

@@ -1,0 +1,139 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Bounded stops without ROS: the stop guard, and a runtime whose sink never returns."""
+
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+from proctree import wait_until
+
+from picam_ros.camera_runtime import CameraRuntime, RuntimeConfig
+from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
+
+GUARD_S = 30.0   # failure guard only
+
+
+def guarded_child(body: str) -> subprocess.Popen:
+    """Run a Python child that arms a StopGuard (0.3 s) and then runs ``body``."""
+    code = textwrap.dedent("""
+        import sys, threading, time
+        from picam_ros.shutdown import StopGuard
+        guard = StopGuard('child', deadline=0.3)
+        guard.arm(3)
+        print('armed', flush=True)
+    """) + textwrap.dedent(body)
+    return subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_a_teardown_that_hangs_ends_the_process_with_the_armed_status_and_says_why():
+    child = guarded_child('threading.Event().wait()\n')
+    out, err = child.communicate(timeout=GUARD_S)
+    assert out == 'armed\n'
+    assert child.returncode == 3
+    assert '[child] teardown still busy 0.3 s after the stop request; exiting now' in err
+    assert 'Traceback' not in err
+
+
+def test_stop_signals_are_ignored_once_the_teardown_started():
+    child = guarded_child("""
+        time.sleep(0.1)
+        guard.done()
+        print('done', flush=True)
+        threading.Event().wait(0.5)
+    """)
+    assert child.stdout.readline() == 'armed\n'
+    child.send_signal(signal.SIGINT)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=GUARD_S)
+    assert out == 'done\n' and child.returncode == 0, err
+    assert 'Traceback' not in err and 'KeyboardInterrupt' not in err
+
+
+def test_a_finished_teardown_is_not_cut_short():
+    child = guarded_child("""
+        guard.done()
+        time.sleep(0.6)   # twice the deadline, after the teardown finished
+        print('still here', flush=True)
+    """)
+    out, err = child.communicate(timeout=GUARD_S)
+    assert out == 'armed\nstill here\n' and child.returncode == 0, err
+
+
+class Log:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def info(self, message: str) -> None:
+        pass
+
+    warning = info
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+
+
+def test_runtime_stop_returns_even_when_a_sink_never_returns():
+    source = SyntheticSource(SyntheticConfig(width=256, height=256, fps=100.0))
+    log = Log()
+    runtime = CameraRuntime(source, config=RuntimeConfig(join_timeout=0.2), log=log)
+    entered, release = threading.Event(), threading.Event()
+
+    def stuck_sink(frame):
+        entered.set()
+        release.wait(GUARD_S)
+
+    runtime.add_sink(stuck_sink, 'stuck')
+    runtime.start()
+    try:
+        assert entered.wait(GUARD_S)
+        stopper = threading.Thread(target=runtime.stop)
+        stopper.start()
+        stopper.join(GUARD_S)
+        assert not stopper.is_alive(), 'stop() waited for the stuck sink'
+        assert not runtime.running
+        assert any('picam-capture thread still busy' in e for e in log.errors), log.errors
+    finally:
+        release.set()
+    assert wait_until(lambda: not any(t.name == 'picam-capture' for t in threading.enumerate()))
+
+
+def test_ctrl_c_while_a_program_is_still_loading_exits_quietly_with_status_130(tmp_path):
+    (tmp_path / 'slow_program.py').write_text(
+        'import sys, time\nprint("loading", flush=True)\ntime.sleep(30)\n'
+        'def main():\n    return 0\n')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
+    child = subprocess.Popen(
+        [sys.executable, '-c', ('import sys\nfrom picam_ros import entry_points\n'
+                                'sys.exit(entry_points._run("slow_program"))')],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert child.stdout.readline() == 'loading\n'
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=GUARD_S)
+    assert child.returncode == 130
+    assert 'Traceback' not in err and 'KeyboardInterrupt' not in err
+
+
+def test_the_console_scripts_are_the_quiet_loaders():
+    setup = (Path(__file__).parents[1] / 'setup.py').read_text()
+    for script in ('camera_node = picam_ros.entry_points:camera_node',
+                   'centroid_node = picam_ros.entry_points:centroid_node',
+                   'picam-ros = picam_ros.entry_points:runner'):
+        assert script in setup
