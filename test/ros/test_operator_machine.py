@@ -45,7 +45,7 @@ pytest.importorskip('picam_ros.machine_node', reason='needs the machine node')
 from browser_viewer import CHROMIUM_FLAGS, LOOPBACK_ICE_ENV, require_browser  # noqa: E402, I100
 from geometry_msgs.msg import PointStamped  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from stream_fixtures import free_tcp_port, mediamtx_side_ports, require_mediamtx  # noqa: E402
+from stream_fixtures import free_server_ports, free_tcp_port, require_mediamtx  # noqa: E402
 
 from picam_ros.sources.synthetic import SyntheticConfig  # noqa: E402
 
@@ -101,18 +101,18 @@ def machine_and_operator(tmp_path):
     calibration = tmp_path / 'machine_calibration.yaml'   # written by the first step
     token_file = tmp_path / 'token'
     token_file.write_text(TOKEN + '\n')
-    webrtc, port = free_tcp_port(), free_tcp_port()
+    ports = free_server_ports()
+    port = free_tcp_port()
     processes = Processes()
     processes.start('picam_ros.machine_node', {
         'board.width': WIDTH, 'board.height': HEIGHT, 'component.width': WIDTH,
         'component.height': HEIGHT, 'board.fps': 15.0, 'component.fps': 15.0,
         'centroid_rate_hz': 5.0, 'calibration_file': str(calibration),
-        'stream.enabled': True, 'stream.rtsp_port': free_tcp_port(),
-        'stream.webrtc_port': webrtc, 'stream.hls_port': free_tcp_port()},
-        {'MEDIAMTX': mediamtx, **mediamtx_side_ports(), **LOOPBACK_ICE_ENV})
+        'stream.enabled': True, 'stream.mediamtx_path': mediamtx,
+        **{f'stream.{name}': value for name, value in ports.items()}}, LOOPBACK_ICE_ENV)
     processes.start('picam_ros.operator_page.operator_node', {
         'machine_node': 'machine', 'port': port, 'token_file': str(token_file),
-        'whep_url': f'http://{{host}}:{webrtc}/composite/whep'}, {})
+        'whep_url': f'http://{{host}}:{ports["webrtc_port"]}/composite/whep'}, {})
     rclpy.init()
     probe = rclpy.create_node('operator_machine_probe')
     targets: dict[str, list] = {'target': [], 'target_mm': []}
