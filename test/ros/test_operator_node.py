@@ -358,3 +358,17 @@ def test_a_page_gets_the_centroid_nodes_current_values_for_its_sliders(graph):
 
     values = asyncio.run(page_session(graph, scenario, token=False))
     assert values['pads.luma_min'] == 171 and values['pads.luma_max'] == 255
+
+
+def test_the_default_video_is_the_composite_with_a_machine_node_else_the_camera():
+    for parameters, path, profiles in (({}, 'cam', ('pads',)),
+                                       ({'machine_node': 'machine'}, 'composite',
+                                        ('pads', 'leads'))):
+        graph = Graph(**parameters)
+        try:
+            config = graph.operator.server.page_config()
+            assert config['video']['whep'] == f'http://{{host}}:8889/{path}/whep'
+            assert tuple(config['profiles']) == profiles
+            assert config['features']['calibration'] is bool(parameters)
+        finally:
+            graph.close()
