@@ -156,6 +156,7 @@ def test_the_page_plays_again_after_mediamtx_is_killed_and_restarted(chain):
             page.goto(operator.url())
             page.wait_for_function(f'{shown}.length >= 10', timeout=GUARD_MS)
             assert page.evaluate('window.picamOperator.whepSessions') == 1
+            first_session = page.evaluate('window.picamOperator.whepSession')
             killed_at = camera.sequences[-1]
             killed = time.monotonic()
             killed_ms = page.evaluate('performance.now()')
@@ -178,4 +179,8 @@ def test_the_page_plays_again_after_mediamtx_is_killed_and_restarted(chain):
                       if at >= killed_ms))
     assert server.restarts == 1 and server.ready
     assert sessions >= 2
+    # Each session is named by the server (WHEP Location), so the page can end it.
+    whep = operator.config.whep_url.replace('{host}', '127.0.0.1')
+    assert first_session.startswith(whep + '/') and len(first_session) > len(whep) + 8, \
+        first_session
     assert state == 'connected'

@@ -52,6 +52,7 @@ class OperatorPage {
     this.lastFrameAt = 0;         // performance.now() of the latest presented frame
     this.frameIntervalMs = 40;    // smoothed time between presented frames
     this.whepSessions = 0;        // WHEP sessions opened (re-negotiated after a failure)
+    this.whepSession = null;      // the current session's URL (WHEP Location)
     this.streamLog = [];          // [performance.now(), stream state] of the last changes
     this.fps = 0;
     this.lastDropsFromServer = 0;
@@ -177,6 +178,7 @@ class OperatorPage {
           lastFrameAt: () => this.lastFrameAt,
           frameIntervalMs: () => this.frameIntervalMs,
           onSession: (count) => { this.whepSessions = count; },
+          onSessionUrl: (session) => { this.whepSession = session; },
         });
       } else {
         this.streamState = 'no video configured';

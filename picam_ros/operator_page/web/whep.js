@@ -45,6 +45,8 @@ export async function playWhep(video, url, onState) {
     throw new Error(`WHEP ${url}: HTTP ${response.status}`);
   }
   await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
+  const location = response.headers.get('Location');   // the session, to end it (WHEP)
+  pc.whepSession = location ? new URL(location, url).href : null;
   return pc;
 }
 
@@ -55,7 +57,7 @@ const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 // onState(state) gets 'connecting', the peer connection's states and 'retrying: <why>';
 // onSession(n) the count of sessions opened so far.
 export async function keepWhep(video, url, callbacks) {
-  const { onState, lastFrameAt, frameIntervalMs, onSession } = callbacks;
+  const { onState, lastFrameAt, frameIntervalMs, onSession, onSessionUrl } = callbacks;
   let failures = 0;
   let sessions = 0;
   for (;;) {
@@ -66,6 +68,7 @@ export async function keepWhep(video, url, callbacks) {
       pc = await playWhep(video, url, onState);
       sessions += 1;
       onSession(sessions);
+      onSessionUrl?.(pc.whepSession);
       await video.play().catch(() => {});
       const opened = performance.now();
       for (;;) {
@@ -87,6 +90,8 @@ export async function keepWhep(video, url, callbacks) {
       why = error.message;
     }
     pc?.close();
+    // Tell the server the session is over (it would otherwise wait for its own timeout).
+    if (pc?.whepSession) fetch(pc.whepSession, { method: 'DELETE' }).catch(() => {});
     const delay = RETRY_MS[Math.min(failures, RETRY_MS.length - 1)];
     failures += 1;
     onState(`retrying: ${why}`);
