@@ -97,6 +97,7 @@ setup(
         'console_scripts': [
             'camera_node = picam_ros.entry_points:camera_node',
             'centroid_node = picam_ros.entry_points:centroid_node',
+            'machine_node = picam_ros.entry_points:machine_node',
             'operator_node = picam_ros.entry_points:operator_node',
             'picam-ros = picam_ros.entry_points:runner',
         ],

@@ -31,9 +31,15 @@ Modes:
   launch files' default);
 - ``naive``: the peer: a naive rclpy publisher (``msg.data = frame.data.tobytes()``) sends the
   same synthetic frames, the centroid node takes every frame of it;
-- ``inprocess``: the centroid pipeline inside the camera process (issue 8 item 4), not built
-  yet: the row is printed as not available. The hook is :data:`MODES`: give the mode its camera
-  parameters and ``centroid_topic=None``.
+- ``inprocess``: the centroid pipeline inside the camera process (``centroids.enabled``) at
+  ``--rate``, no centroid node; the plain subscriber still takes ``image_raw``;
+- ``camera``: the camera node alone publishing ``image_raw`` to the plain subscriber;
+- ``inprocess-only``: in-process centroids at every frame (``centroids.rate_hz`` = fps) with
+  ``image_raw`` unsubscribed, so no frame is serialised at all.
+
+The last two are the in-process goal (issue 8): centroids at the camera's rate must cost the
+camera process less CPU than publishing ``image_raw`` to one subscriber; the goal line after
+the table compares them.
 """
 
 import argparse
@@ -97,21 +103,25 @@ class Mode:
     """One graph to measure."""
 
     name: str
-    image_topic: str                   # what the plain subscriber counts
+    image_topic: str | None            # what the plain subscriber counts (None: no images)
     centroid_topic: str | None         # the centroid node's input (None: no centroid node)
     camera: str = 'camera_node'        # 'camera_node' or 'naive'
     camera_args: tuple[str, ...] = ()
     available: str = ''                # non-empty: why the mode cannot run yet
+    inprocess: str = ''                # centroids in the camera process: 'rate' (--rate), 'fps'
+
+    @property
+    def centroids(self) -> bool:
+        return bool(self.centroid_topic or self.inprocess)
 
 
 MODES = {
     'every': Mode('every', '/camera/image_raw', '/camera/image_raw'),
     'throttled': Mode('throttled', '/camera/image_raw', '/camera/image_throttled'),
     'naive': Mode('naive', '/naive/image_raw', '/naive/image_raw', camera='naive'),
-    # Hook for issue 8 item 4: e.g. camera_args=('-p', 'centroids.enabled:=true'),
-    # centroid_topic=None, available=''.
-    'inprocess': Mode('inprocess', '/camera/image_raw', None,
-                      available='in-process centroid pipeline not built yet (issue 8 item 4)'),
+    'inprocess': Mode('inprocess', '/camera/image_raw', None, inprocess='rate'),
+    'camera': Mode('camera', '/camera/image_raw', None),
+    'inprocess-only': Mode('inprocess-only', None, None, inprocess='fps'),
 }
 
 
@@ -146,6 +156,13 @@ class Graph:
                 process.wait(timeout=10)
 
 
+def inprocess_args(mode: Mode, fps: float, rate: float) -> list[str]:
+    if not mode.inprocess:
+        return []
+    rate_hz = fps if mode.inprocess == 'fps' else rate
+    return ['-p', 'centroids.enabled:=true', '-p', f'centroids.rate_hz:={float(rate_hz)}']
+
+
 def measure(mode: Mode, size: int, fps: float, seconds: float, rate: float) -> dict:
     env = dict(os.environ)
     env['ROS_DOMAIN_ID'] = str(1 + os.getpid() % 231)
@@ -165,7 +182,8 @@ def measure(mode: Mode, size: int, fps: float, seconds: float, rate: float) -> d
                 sys.executable, '-c', NODE_MAIN.format(module='camera_node'), '--ros-args',
                 '-p', 'source:=synthetic', '-p', f'width:={size}', '-p', f'height:={size}',
                 '-p', f'fps:={fps}', '-p', 'stream.enabled:=false',
-                '-p', f'throttle_rate_hz:={rate}', *mode.camera_args])
+                '-p', f'throttle_rate_hz:={rate}', *mode.camera_args,
+                *inprocess_args(mode, fps, rate)])
         if mode.centroid_topic:
             graph.start('centroids', [
                 sys.executable, '-c', NODE_MAIN.format(module='centroid_node'), '--ros-args',
@@ -187,12 +205,14 @@ def count(graph: Graph, mode: Mode, seconds: float) -> dict:
     def on_cloud(_msg):
         counts['clouds'] += 1
 
-    node.create_subscription(Image, mode.image_topic, on_image, qos_profile_sensor_data,
-                             raw=True)
+    if mode.image_topic:
+        node.create_subscription(Image, mode.image_topic, on_image, qos_profile_sensor_data,
+                                 raw=True)
     node.create_subscription(PointCloud2, '/centroids', on_cloud, 10, raw=True)
     try:
         deadline = time.monotonic() + 30.0        # start-up guard
-        while counts['images'] == 0 or (mode.centroid_topic and counts['clouds'] == 0):
+        while ((mode.image_topic and counts['images'] == 0)
+               or (mode.centroids and counts['clouds'] == 0)):
             if time.monotonic() > deadline:
                 logs = {name: (graph.log_dir / f'{name}.log').read_text()[-800:]
                         for name in graph.processes}
@@ -232,21 +252,36 @@ def main() -> int:
     print(f'RMW {os.environ.get("RMW_IMPLEMENTATION") or "default (rmw_fastrtps_cpp)"}, '
           f'FastDDS profile {profile}, '
           f'{args.fps:g} fps, {args.seconds:g} s per row, CPU in % of one core')
-    print(f'{"size":>9} {"mode":>10} {"image_raw Hz":>12} {"centroids Hz":>12} '
+    print(f'{"size":>9} {"mode":>14} {"image_raw Hz":>12} {"centroids Hz":>12} '
           f'{"camera CPU":>10} {"centroid CPU":>12} {"subscriber CPU":>14}')
+    rows = {}
     for size in args.sizes:
         for name in args.modes:
             mode = MODES[name]
             if mode.available:
-                print(f'{size}x{size:<4} {name:>10}  not available: {mode.available}')
+                print(f'{size}x{size:<4} {name:>14}  not available: {mode.available}')
                 continue
-            row = measure(mode, size, args.fps, args.seconds, args.rate)
+            rows[size, name] = row = measure(mode, size, args.fps, args.seconds, args.rate)
             cpu = row['cpu']
-            print(f'{size}x{size:<4} {name:>10} {row["image_hz"]:12.1f} '
+            print(f'{size}x{size:<4} {name:>14} {row["image_hz"]:12.1f} '
                   f'{row["centroid_hz"]:12.1f} {cpu["camera"]:9.0f}% '
                   f'{cpu.get("centroids", float("nan")):11.0f}% {cpu["subscriber"]:13.0f}%',
                   flush=True)
+    for size in args.sizes:
+        if (size, 'inprocess-only') in rows and (size, 'camera') in rows:
+            print(goal_line(size, args.fps, rows[size, 'inprocess-only'], rows[size, 'camera']))
     return 0
+
+
+def goal_line(size: int, fps: float, inprocess: dict, camera: dict) -> str:
+    """Issue 8's in-process goal: centroids at the camera's rate vs image_raw to one reader."""
+    ours, peer = inprocess['cpu']['camera'], camera['cpu']['camera']
+    verdict = 'met' if ours < peer else 'NOT met'
+    return (f'goal {size}x{size}@{fps:g}: camera with in-process centroids at '
+            f'{inprocess["centroid_hz"]:.1f} Hz (image_raw unsubscribed) {ours:.1f}% CPU vs '
+            f'camera publishing image_raw to one subscriber ({camera["image_hz"]:.1f} Hz) '
+            f'{peer:.1f}%: ratio {ours / peer if peer else float("nan"):.2f} (goal < 1: '
+            f'{verdict})')
 
 
 if __name__ == '__main__':

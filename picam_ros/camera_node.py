@@ -64,6 +64,7 @@ from picam_ros.compression import CompressionConfig, JpegWorker
 from picam_ros.dds_profile import large_frame_warning
 from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.frames import Frame
+from picam_ros.inprocess_centroids import InprocessCentroids
 from picam_ros.node_runner import run_node
 from picam_ros.overrides import undeclared_warnings
 from picam_ros.pacing import FrameThrottle
@@ -119,6 +120,7 @@ class CameraNode(Node):
         super().__init__(node_name, **kwargs)
         self._runtime: CameraRuntime | None = None
         self._jpeg: JpegWorker | None = None
+        self._centroids: InprocessCentroids | None = None
         self._log_handler = _RosLogHandler(self.get_logger())
         core_logger = logging.getLogger('picam_ros')
         core_logger.addHandler(self._log_handler)
@@ -134,9 +136,6 @@ class CameraNode(Node):
         self._rows = {row.name: row for row in camera_parameter_rows()}
         for row in self._rows.values():
             self.declare_parameter(row.name, row.default, parameter_descriptor(row))
-        for warning in undeclared_warnings(getattr(self, '_parameter_overrides', {}),
-                                           self._rows, 'camera'):
-            self.get_logger().warning(warning)
         settings = CameraSettings.from_parameters(
             {name: self.get_parameter(name).value for name in self._rows},
             tuple(self._rows.values()))
@@ -179,8 +178,19 @@ class CameraNode(Node):
         self._hardware_id = self._describe_source(settings.source)
         # No frame for this long means the camera stalled (a slow camera gets three periods).
         self._stale_after = max(2 * DIAGNOSTICS_PERIOD_S, 3.0 / settings.source.fps)
+        if settings.centroids_enabled:
+            # First sink: its offer is a cheap copy, the image publisher's serialisation is not.
+            self._centroids = InprocessCentroids(
+                self, fmt=fmt, rate_hz=settings.centroids_rate_hz, fps=settings.source.fps,
+                frame_id=lambda: self._output.frame_id, rows=self._rows.values())
+            self._runtime.add_sink(self._centroids.offer, 'centroids')
         self._runtime.add_sink(self._publish_frame, 'ros-publisher')
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        # After every declaration (the in-process centroids add <profile>.* parameters).
+        declared = self.list_parameters([], 0).names
+        for warning in undeclared_warnings(getattr(self, '_parameter_overrides', {}),
+                                           declared, 'camera'):
+            self.get_logger().warning(warning)
 
         self._runtime.start()
         self.get_logger().info(
@@ -227,9 +237,15 @@ class CameraNode(Node):
         """
         changes: dict[str, Any] = {}
         fmt = self._runtime.format
+        centroids = None
+        if self._centroids is not None:
+            centroids = self._centroids.propose({p.name: p.value for p in parameters})
+            if not centroids.ok:
+                return SetParametersResult(successful=False, reason=centroids.reason)
         for parameter in parameters:
             row = self._rows.get(parameter.name)
-            if row is None or parameter.name not in LIVE_PARAMETERS:
+            if (row is None or parameter.name not in LIVE_PARAMETERS
+                    or parameter.name.startswith('centroids.')):
                 continue
             check = row.check(parameter.value)
             if not check.ok:
@@ -270,6 +286,8 @@ class CameraNode(Node):
                 return SetParametersResult(successful=False, reason=reason)
         if changes:
             self._output = dataclasses.replace(self._output, **changes)
+        if centroids is not None:
+            self._centroids.apply(centroids)
         return SetParametersResult(successful=True)
 
     def _on_set_camera_info(self, request: SetCameraInfo.Request,
@@ -360,6 +378,8 @@ class CameraNode(Node):
         statuses = [self._camera_status(stats)]
         if stats.stream_state is not StreamState.DISABLED:
             statuses.append(self._stream_status(stats))
+        if self._centroids is not None:
+            statuses.append(self._centroids.status(DIAGNOSTICS_PERIOD_S))
         self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), statuses))
         if stats.capture_error:
             raise SourceError(stats.capture_error)
@@ -429,6 +449,9 @@ class CameraNode(Node):
             if self._jpeg is not None:
                 self._jpeg.stop()   # after capture: nothing submits any more
         finally:
+            if self._centroids is not None and not self._centroids.stop():
+                self.get_logger().warning('in-process centroid worker still busy after 1 s; '
+                                          'leaving it behind')
             logging.getLogger('picam_ros').removeHandler(self._log_handler)
             super().destroy_node()
 

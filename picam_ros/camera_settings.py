@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from picam_ros.camera_runtime import CameraRuntime, Log, RuntimeConfig
+from picam_ros.centroid_settings import PROFILES_ROW
 from picam_ros.compression import CompressionConfig
 from picam_ros.config import ConfigError
 from picam_ros.encoder import StreamConfig, StreamPublisher
@@ -116,6 +117,18 @@ def camera_parameter_rows() -> tuple[ParamRow, ...]:
                  'rpicam: stamp images with the sensor capture time (rpicam-vid --save-pts, '
                  'mapped onto the node clock); other sources use the read time',
                  read_only=True, flag='--sensor-timestamps'),
+        ParamRow('centroids.enabled', 'bool', False,
+                 'run the centroid pipeline in this process, straight from capture (no frame '
+                 'is serialised for it): centroids, <profile>/centroids and debug_image as the '
+                 'centroid node publishes them, with the same profiles and <profile>.* '
+                 'parameters', read_only=True, launch='inprocess_centroids', flag=''),
+        ParamRow('centroids.rate_hz', 'double', 5.0,
+                 'rate of the in-process centroids, frames picked by capture time (0, or the '
+                 'camera fps or more: every frame)', minimum=0.0, maximum=1000.0,
+                 launch='inprocess_rate_hz', flag=''),
+        dataclasses.replace(PROFILES_ROW, flag='', description=(
+            'keying profiles of the in-process centroids (centroids.enabled); each has '
+            '<profile>.* parameters and its own output topic, as on the centroid node')),
         ParamRow('stream.enabled', 'bool', True,
                  'publish a live H.264 stream through MediaMTX for browsers (WebRTC)',
                  read_only=True, launch='stream', flag=''),
@@ -146,6 +159,9 @@ class CameraSettings:
     controls: RpicamControls = dataclasses.field(default_factory=RpicamControls)
     sensor_timestamps: bool = True
     compression: CompressionConfig = dataclasses.field(default_factory=CompressionConfig)
+    centroids_enabled: bool = False
+    centroids_rate_hz: float = 5.0
+    profiles: tuple[str, ...] = tuple(PROFILES_ROW.default)
 
     @classmethod
     def from_parameters(cls, values: Mapping[str, Any],
@@ -183,7 +199,10 @@ class CameraSettings:
                    throttle_rate_hz=values['throttle_rate_hz'],
                    qos_depth=values['qos.depth'], qos_reliability=values['qos.reliability'],
                    controls=controls, sensor_timestamps=values['sensor_timestamps'],
-                   compression=compression)._checked()
+                   compression=compression,
+                   centroids_enabled=values['centroids.enabled'],
+                   centroids_rate_hz=values['centroids.rate_hz'],
+                   profiles=tuple(values['profiles']))._checked()
 
     def source_config(self) -> Any:
         """Return the chosen source's own config; rpicam's carries the controls."""

@@ -141,9 +141,12 @@ class CentroidPipeline:
         return any(params.uses_chroma for params in self._keying.values())
 
     # -- per frame -------------------------------------------------------------------------
-    def accept(self) -> bool:
-        """Count an arriving frame and decide whether to process it (cheap: no data touched)."""
-        now = self._clock_ns()
+    def accept(self, now_ns: int | None = None) -> bool:
+        """Count an arriving frame and decide whether to process it (cheap: no data touched).
+
+        ``now_ns``: the frame's monotonic time (capture time in process); default: now.
+        """
+        now = self._clock_ns() if now_ns is None else now_ns
         self._last_arrival_ns = now
         return self.decimator.accept(now)
 

@@ -28,7 +28,7 @@ import importlib
 import signal
 from typing import Any, NoReturn
 
-__all__ = ['camera_node', 'centroid_node', 'operator_node', 'runner']
+__all__ = ['camera_node', 'centroid_node', 'machine_node', 'operator_node', 'runner']
 
 _INTERRUPTED = 128 + signal.SIGINT
 
@@ -59,6 +59,11 @@ def camera_node() -> int:
 def centroid_node() -> int:
     """``ros2 run picam_ros centroid_node``."""
     return _run('picam_ros.centroid_node')
+
+
+def machine_node() -> int:
+    """``ros2 run picam_ros machine_node``."""
+    return _run('picam_ros.machine_node')
 
 
 def operator_node() -> int:

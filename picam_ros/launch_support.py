@@ -71,6 +71,9 @@ def launch_overrides(arguments: Mapping[str, str],
 #: An empty default leaves the value of the parameter files in force.
 LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
     **{name: ('', text) for name, text in _CAMERA_ARGUMENT_HELP.items()},
+    'centroids': ('node', ('where centroids are computed: node (the centroid node, on the '
+                           'throttled camera topic), inprocess (inside the camera node, '
+                           'straight from capture: no frame crosses DDS) or off')),
     'image': ('camera/image_throttled',
               'image topic the centroid node processes (relative to the namespace)'),
     'params_file': ('', 'YAML parameter file loaded after config/picam.yaml'),

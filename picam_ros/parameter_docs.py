@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from picam_ros.camera_settings import camera_parameter_rows
 from picam_ros.centroid_settings import centroid_parameter_rows
+from picam_ros.machine_settings import machine_table_rows
 from picam_ros.params import markdown_table
 
 
@@ -31,6 +32,8 @@ def main() -> None:
     print(markdown_table(camera_parameter_rows()))
     print('\n### centroid_node (profile `pads`)\n')
     print(markdown_table(centroid_parameter_rows(['pads'])))
+    print('\n### machine_node (besides `board.*` / `component.*`: the camera_node table)\n')
+    print(markdown_table(machine_table_rows()))
 
 
 if __name__ == '__main__':

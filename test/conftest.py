@@ -99,3 +99,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     spec = importlib.util.find_spec('picam_ros')   # the copy _select_built_package() chose
     where = Path(spec.origin).parent if spec else None
     return [f'picam_ros: {where} (ROS_DOMAIN_ID={os.environ["ROS_DOMAIN_ID"]})']
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector):
+    """Keep a module-level skip a skip of that module where launch_testing is installed.
+
+    launch_testing's own ``pytest_pycollect_makemodule`` imports every test module to look for a
+    launch test; a module that skips at import (``pytest.importorskip`` of an optional
+    dependency) then raises out of collection and ends the whole session as "1 skipped". Here
+    the skip is left to the ordinary Module, which imports the file again and reports the skip
+    for that file alone.
+    """
+    outcome = yield
+    excinfo = outcome.excinfo
+    if excinfo is not None and isinstance(excinfo[1], pytest.skip.Exception):
+        outcome.force_result(pytest.Module.from_parent(parent, path=module_path))

@@ -144,6 +144,7 @@ def test_build_installs_launch_files_config_index_marker_and_manifest(install):
 @pytest.mark.parametrize('executable, target', [
     ('camera_node', 'picam_ros.entry_points:camera_node'),
     ('centroid_node', 'picam_ros.entry_points:centroid_node'),
+    ('machine_node', 'picam_ros.entry_points:machine_node'),
     ('operator_node', 'picam_ros.entry_points:operator_node')])
 def test_node_executables_are_installed_where_ros2_run_looks(install, executable, target):
     script = install / 'lib' / 'picam_ros' / executable

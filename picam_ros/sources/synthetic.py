@@ -29,6 +29,16 @@ shape's rasterised mask is kept, the ground truth of any frame is exact: see
 The top rows of every frame carry the frame's sequence number as 16x16 blocks of two mid-grey
 levels (32 bits plus their complement, big enough to survive H.264), which
 :func:`decode_sequence` reads back, e.g. from a decoded stream to measure latency.
+
+Two more scenes model the pick-and-place machine (``scene``): ``footprint`` is what the
+down-looking board camera sees at a placement, one component's land pattern centred on the frame
+centre (the nozzle datum), and ``part`` what the up-looking component camera sees: the same
+component's leads on a blue backdrop at a known pose relative to the nozzle (``part_dx``,
+``part_dy``, ``part_theta``), with the nozzle tip, a round bright disc at the frame centre plus
+(``nozzle_dx``, ``nozzle_dy``), drawn over the part's body; its chroma fails the leads key, so
+only the nozzle-finding step sees it. Both are static (no drift) and built from the seed's land
+pattern, so the correction that puts the leads on the pads is known exactly:
+:meth:`SyntheticSource.alignment_truth`. Their ground truth works as the board's does.
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ from picam_ros.sources.base import FrameSource, FrameTimeout, SourceStats, Sourc
 __all__ = [
     'GROUND_TRUTH_DTYPE',
     'KEY_THRESHOLD',
+    'SCENES',
     'SyntheticConfig',
     'SyntheticSource',
     'decode_sequence',
@@ -65,6 +76,9 @@ _PAD_MIN, _PAD_MAX = 185, 232   # pad luma range before noise (max + noise stays
 _GAP = 3                        # minimum free pixels between two shapes
 
 KIND_RECT, KIND_ROTATED, KIND_DISC, KIND_LEAD = 0, 1, 2, 3
+KIND_NOZZLE = 4
+#: ``board``: the drifting PCB; ``footprint`` / ``part``: the machine's down / up views.
+SCENES = ('board', 'footprint', 'part')
 
 GROUND_TRUTH_DTYPE = np.dtype([
     ('x', 'f8'), ('y', 'f8'), ('area', 'u4'),
@@ -77,6 +91,9 @@ GROUND_TRUTH_DTYPE = np.dtype([
 _MATERIALS = {
     'board': (112, 104), 'trace': (108, 100), 'pad': (96, 152), 'body': (128, 128),
     'lead': (126, 130), 'silk': (128, 128),
+    # The up camera's view: a blue backdrop and a bluish-dark part body (both fail the leads
+    # key U <= 150, V >= 90), and the nozzle tip (bright, fails it too).
+    'backdrop': (176, 112), 'part_body': (160, 120), 'nozzle': (170, 118),
 }
 _MATERIAL_IDS = {name: i for i, name in enumerate(_MATERIALS)}
 
@@ -105,6 +122,19 @@ class SyntheticConfig(ConfigBase):
                                    low=0, high=10000)
     noise: int = config_field(6, 'peak per-pixel luma noise (kept below the key threshold)',
                               low=0, high=_PAD_MAX - _PAD_MIN)
+    scene: str = config_field('board', 'board (drifting PCB), footprint (down camera: one '
+                              "part's pads) or part (up camera: its leads on the nozzle)",
+                              choices=SCENES)
+    part_dx: float = config_field(0.0, 'part scene: the part centre right of the nozzle, px',
+                                  low=-64.0, high=64.0)
+    part_dy: float = config_field(0.0, 'part scene: the part centre below the nozzle, px',
+                                  low=-64.0, high=64.0)
+    part_theta: float = config_field(0.0, 'part scene: the part turned on the nozzle, degrees '
+                                     '(from +x towards +y)', low=-30.0, high=30.0)
+    nozzle_dx: float = config_field(0.0, 'part scene: nozzle right of the frame centre, px',
+                                    low=-64.0, high=64.0)
+    nozzle_dy: float = config_field(0.0, 'part scene: nozzle below the frame centre, px',
+                                    low=-64.0, high=64.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -117,6 +147,11 @@ class SyntheticConfig(ConfigBase):
     @property
     def frame_format(self) -> FrameFormat:
         return FrameFormat(self.width, self.height, self.layout, self.stride or None)
+
+    @property
+    def nozzle(self) -> tuple[float, float]:
+        """Return the part scene's nozzle position in the frame, pixels."""
+        return ((self.width - 1) / 2 + self.nozzle_dx, (self.height - 1) / 2 + self.nozzle_dy)
 
 
 # -- sequence stamp ---------------------------------------------------------------------
@@ -363,6 +398,112 @@ class _Scene:
             self.first_x[i] = s.x0 + int(xs[0])
 
 
+@dataclass(frozen=True)
+class LandPattern:
+    """One component's lead (= pad) centres and sizes, part coordinates (px, about its centre)."""
+
+    centres: np.ndarray     # (N, 2)
+    lead_size: tuple[float, float]
+    across: np.ndarray      # (N,) True: the lead's length runs along y (top/bottom rows)
+    body: tuple[float, float]   # half width, half height of the body
+
+
+def land_pattern(seed: int) -> LandPattern:
+    """Return the seed's component: a two-sided (SOIC-like) or four-sided (QFP-like) part."""
+    rng = np.random.default_rng(seed + 7919)
+    # A fractional pitch gives every lead its own sub-pixel phase, so the rasterisation errors
+    # of the leads average out instead of adding up (the fit then sees sub-pixel poses).
+    pitch = float(rng.integers(12, 19)) + float(rng.uniform(0.15, 0.85))
+    per_side = int(rng.integers(4, 8))
+    length, width = float(rng.integers(12, 19)), round(pitch * 0.5)
+    four = bool(rng.random() < 0.5)
+    half = per_side * pitch / 2 + 4
+    along = (np.arange(per_side) - (per_side - 1) / 2) * pitch
+    out = half + length / 2 - 3          # leads reach 3 px under the body
+    centres, across = [], []
+    for sign in (-1, 1):
+        centres += [(a, sign * out) for a in along]
+        across += [True] * per_side
+        if four:
+            centres += [(sign * out, a) for a in along]
+            across += [False] * per_side
+    return LandPattern(np.array(centres, np.float64), (float(width), length),
+                       np.array(across), (half, half if four else half * 0.6))
+
+
+def _rect_mask(cx: float, cy: float, width: float, height: float,
+               angle: float) -> tuple[int, int, np.ndarray]:
+    """Pixels (centres at integers) of a ``width`` x ``height`` rectangle turned by ``angle``."""
+    radius = math.hypot(width, height) / 2 + 1
+    x0, y0 = math.floor(cx - radius), math.floor(cy - radius)
+    side = math.ceil(2 * radius) + 2
+    yy, xx = np.mgrid[y0:y0 + side, x0:x0 + side]
+    dx, dy = xx - cx, yy - cy
+    c, s = math.cos(angle), math.sin(angle)
+    mask = (np.abs(dx * c + dy * s) <= width / 2) & (np.abs(-dx * s + dy * c) <= height / 2)
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    return (x0 + int(cols[0]), y0 + int(rows[0]),
+            mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
+
+
+class _MachineScene(_Scene):
+    """The footprint (down camera) or the part on the nozzle (up camera); static, no travel."""
+
+    def __init__(self, cfg: SyntheticConfig) -> None:
+        self.rng = np.random.default_rng(cfg.seed)
+        self.width, self.height = cfg.width, cfg.height
+        self.material = np.zeros((self.height, self.width), np.uint8)
+        self.shapes: list[_Shape] = []
+        pattern = land_pattern(cfg.seed)
+        self._top = sequence_strip_rows(cfg.width)
+        centre = np.array([(cfg.width - 1) / 2, (cfg.height - 1) / 2])
+        lead_w, lead_l = pattern.lead_size
+        if cfg.scene == 'footprint':
+            self.luma = self._board()
+            for (px, py), across in zip(pattern.centres + centre, pattern.across, strict=True):
+                size = (lead_w + 4, lead_l + 6) if across else (lead_l + 6, lead_w + 4)
+                self._draw(KIND_RECT, px, py, *size, 0.0, 'pad', 210)
+        else:
+            self.luma = np.full((self.height, self.width), 40, np.uint8)
+            self.material[:] = _MATERIAL_IDS['backdrop']
+            nozzle = np.array(cfg.nozzle)
+            angle = math.radians(cfg.part_theta)
+            turn = np.array([[math.cos(angle), -math.sin(angle)],
+                             [math.sin(angle), math.cos(angle)]])
+            part = nozzle + np.array([cfg.part_dx, cfg.part_dy])
+            self._draw(-1, *part, 2 * pattern.body[0], 2 * pattern.body[1], angle,
+                       'part_body', 30)
+            self._nozzle(nozzle, min(10.0, 0.5 * min(pattern.body)))
+            for (lx, ly), across in zip(pattern.centres @ turn.T + part, pattern.across,
+                                        strict=True):
+                size = (lead_w, lead_l) if across else (lead_l, lead_w)
+                self._draw(KIND_LEAD, lx, ly, *size, angle, 'lead', 215)
+        self._index_shapes()
+
+    def _nozzle(self, nozzle: np.ndarray, radius: float) -> None:
+        # Drawn over the body and under the leads: a lead is never split by it.
+        side = math.ceil(2 * radius) + 3
+        x0, y0 = math.floor(nozzle[0] - side / 2), math.floor(nozzle[1] - side / 2)
+        yy, xx = np.mgrid[y0:y0 + side, x0:x0 + side]
+        disc = (xx - nozzle[0]) ** 2 + (yy - nozzle[1]) ** 2 <= radius * radius
+        rows, cols = np.nonzero(disc.any(axis=1))[0], np.nonzero(disc.any(axis=0))[0]
+        self._paint_checked(KIND_NOZZLE, x0 + int(cols[0]), y0 + int(rows[0]), _trim(disc),
+                            'nozzle', 205)
+
+    def _draw(self, kind: int, cx: float, cy: float, width: float, height: float,
+              angle: float, material: str, luma: int) -> None:
+        x0, y0, mask = _rect_mask(cx, cy, width, height, angle)
+        self._paint_checked(kind, x0, y0, mask, material, luma)
+
+    def _paint_checked(self, kind: int, x0: int, y0: int, mask: np.ndarray, material: str,
+                       luma: int) -> None:
+        h, w = mask.shape
+        if x0 < 1 or y0 < self._top + 1 or x0 + w > self.width - 1 or y0 + h > self.height - 1:
+            raise ConfigError('scene', f'the part does not fit a {self.width}x{self.height} '
+                              'frame below the sequence strip: use a larger frame')
+        self._paint(kind, x0, y0, mask, material, luma)
+
+
 def _trim(mask: np.ndarray) -> np.ndarray:
     rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
     return mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
@@ -382,7 +523,7 @@ class SyntheticSource(FrameSource):
     def __init__(self, config: SyntheticConfig | None = None) -> None:
         self.config = config = config or SyntheticConfig()
         self.format = config.frame_format
-        self._scene = _Scene(config)
+        self._scene = _Scene(config) if config.scene == 'board' else _MachineScene(config)
         self._noise_margin = 64
         rng = np.random.default_rng(config.seed + 1)
         self._noise = (rng.integers(0, config.noise + 1,
@@ -412,13 +553,22 @@ class SyntheticSource(FrameSource):
             for px in (0, 1):
                 sub = material[py::2, px::2]
                 phases[py, px] = (table_u[sub], table_v[sub])
+        if self.config.scene != 'board':
+            # Static scenes: a chroma sample that covers any lead or pad pixel has its colour,
+            # so a chroma-gated key selects exactly the luma-keyed pixels (no 4:2:0 bias).
+            h, w = material.shape
+            blocks = material.reshape(h // 2, 2, w // 2, 2)
+            sub = material[::2, ::2].copy()
+            for name in ('pad', 'lead'):
+                sub[(blocks == _MATERIAL_IDS[name]).any(axis=(1, 3))] = _MATERIAL_IDS[name]
+            phases[0, 0] = (table_u[sub], table_v[sub])
         return phases
 
     # geometry ---------------------------------------------------------------------------
     def offset(self, sequence: int) -> tuple[int, int]:
         """Top-left corner of frame ``sequence`` in scene coordinates."""
         travel = self.config.travel
-        if travel == 0:
+        if travel == 0 or self.config.scene != 'board':
             return 0, 0
         period = 2 * travel
 
@@ -432,6 +582,21 @@ class SyntheticSource(FrameSource):
     def strip_rows(self) -> int:
         """Rows at the top of each frame reserved for the sequence stamp (never keyed)."""
         return self._strip_rows
+
+    def alignment_truth(self) -> tuple[float, float, float]:
+        """Return the part scene's correction (dx, dy px; theta degrees) onto the footprint.
+
+        ``pads ~= R(theta) @ leads + (dx, dy)`` with leads relative to the nozzle and pads
+        relative to the footprint's centre (the datum), as ``picam_ros.alignment`` defines it;
+        in mm when multiplied by a scale both cameras share.
+        """
+        cfg = self.config
+        if cfg.scene != 'part':
+            raise ValueError(f'alignment_truth: the {cfg.scene} scene has no part on a nozzle')
+        angle = -math.radians(cfg.part_theta)
+        c, s = math.cos(angle), math.sin(angle)
+        dx, dy = cfg.part_dx, cfg.part_dy
+        return (-(c * dx - s * dy), -(s * dx + c * dy), -cfg.part_theta)
 
     # rendering --------------------------------------------------------------------------
     def render(self, sequence: int, frame: Frame | None = None) -> Frame:

@@ -183,7 +183,7 @@ def test_debug_image_is_built_only_for_subscribers(graph_of):
     graph = graph_of()
     clouds = graph.listen(sensor_msgs.PointCloud2, 'centroids')
     assert graph.feed_until(lambda: len(clouds) >= 3)
-    assert graph.node._outputs[0].debug_buffer is None
+    assert graph.node._publisher._outputs[0].debug_buffer is None
     images = graph.listen(sensor_msgs.Image, 'debug_image')
     assert graph.feed_until(lambda: images)
     image = images[-1]

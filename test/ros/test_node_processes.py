@@ -42,6 +42,8 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 
+from picam_ros.shutdown import EXIT_CONFIG_ERROR  # noqa: E402
+
 pytestmark = pytest.mark.ros
 
 GUARD_S = 30.0   # failure guard only, never a measurement
@@ -262,11 +264,11 @@ def descendants_alive(pids: set[int]) -> set[int]:
     return alive
 
 
-def test_bad_parameters_end_the_process_with_one_line_and_status_1(start):
+def test_bad_parameters_end_the_process_with_one_line_and_the_config_error_status(start):
     camera = start('camera_node', *camera_args('-p', 'encoding:=yuyv_of_dreams'))
     status = camera.process.wait(timeout=GUARD_S)
     lines = [line for line in camera.output().splitlines() if line.strip()]
-    assert status == 1, camera.output()
+    assert status == EXIT_CONFIG_ERROR, camera.output()   # not a camera loss: no respawn
     assert 'Traceback' not in camera.output() and any('encoding' in line for line in lines)
 
 
@@ -275,13 +277,18 @@ STOCK_FASTDDS = {name: value for name, value in os.environ.items()
                                  'FASTDDS_DEFAULT_PROFILES_FILE')}
 
 
+def camera_reported(probe):
+    """Return a condition: the camera node has published a /diagnostics report."""
+    arrays = probe.listen(DiagnosticArray, '/diagnostics', 10)
+    return lambda: any(status.name.endswith(': camera') for array in arrays
+                       for status in array.status)
+
+
 def test_camera_on_stock_fastdds_says_once_how_to_keep_large_frames(probe, start):
-    # Just over the 512 KiB segment (640x640 nv21 = 614 KB): big enough for the advice, small
-    # enough that stock FastDDS still delivers some frames on a loaded machine.
-    big = ['-p', 'width:=640', '-p', 'height:=640', '-p', 'stream.enabled:=false']
+    big = ['-p', 'width:=1024', '-p', 'height:=1024', '-p', 'stream.enabled:=false']
     camera = start('camera_node', *big, env=STOCK_FASTDDS)
-    images = probe.listen(Image, '/camera/image_raw')
-    assert probe.spin_until(lambda: images), camera.output()
+    # Up and past its start-up log once it reports (stock FastDDS may deliver no large image).
+    assert probe.spin_until(camera_reported(probe)), camera.output()
     assert camera.interrupt() == 0
     advice = [line for line in camera.output().splitlines()
               if 'FASTRTPS_DEFAULT_PROFILES_FILE=' in line]
@@ -294,7 +301,6 @@ def test_camera_with_a_profile_set_or_small_frames_gives_no_dds_advice(probe, st
     for env, size in ((profile, 1024), (STOCK_FASTDDS, 256)):
         camera = start('camera_node', '-p', f'width:={size}', '-p', f'height:={size}',
                        '-p', 'stream.enabled:=false', env=env)
-        images = probe.listen(Image, '/camera/image_raw')
-        assert probe.spin_until(lambda: images), camera.output()   # noqa: B023 (awaited here)
+        assert probe.spin_until(camera_reported(probe)), camera.output()
         assert camera.interrupt() == 0
         assert 'DEFAULT_PROFILES_FILE' not in camera.output()
