@@ -50,6 +50,7 @@ setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*', 'bench']),
+    package_data={f'{PACKAGE}.operator_page': ['web/*.html', 'web/*.js', 'web/*.css']},
     ext_modules=[extension],
     cmdclass=cmdclass,
     data_files=[
@@ -60,13 +61,15 @@ setup(
          sorted(glob('config/*.yaml') + glob('config/*.yml') + glob('config/*.xml'))),
     ],
     python_requires='>=3.10',
-    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML', 'Pillow'],
+    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML', 'Pillow', 'aiohttp>=3.8'],
     extras_require={
         'test': [
             # Jazzy's platform (Ubuntu 24.04) ships pytest 7.4, and launch_testing's pytest
             # plugin (loaded wherever launch_testing is installed) does not load in pytest >= 9.
             'pytest>=7.4,<8',
             'hypothesis',
+            'aiohttp>=3.8',
+            'playwright',
             'opencv-python-headless>=4.6',  # 4.5.5's default labeller can crash (opencv#21366)
             'ruff>=0.17.6,<0.18',  # lint rules change between minor versions
             'colcon-core',
@@ -95,6 +98,7 @@ setup(
             'camera_node = picam_ros.entry_points:camera_node',
             'centroid_node = picam_ros.entry_points:centroid_node',
             'machine_node = picam_ros.entry_points:machine_node',
+            'operator_node = picam_ros.entry_points:operator_node',
             'picam-ros = picam_ros.entry_points:runner',
         ],
     },

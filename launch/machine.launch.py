@@ -23,12 +23,19 @@ One machine node hosts the board camera (down-looking) and the component camera 
 ``params_file``, then the non-empty arguments below (an empty argument keeps the files' value).
 Topics: board/image_raw, component/image_raw, composite, board/centroids (pads),
 component/centroids (leads), alignment; services ~/align, ~/capture_fresh, ~/calibration/*.
+The operator page comes too (operator.launch.py with machine_node:=machine; operator:=false: not).
 """
 
 import os
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import (
+    DeclareLaunchArgument,
+    GroupAction,
+    IncludeLaunchDescription,
+    OpaqueFunction,
+)
+from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -46,6 +53,7 @@ ARGUMENTS = (
     ('namespace', '', 'namespace of the node and its topics'),
     ('log_level', 'info', 'log level: debug, info, warn, error or fatal'),
     ('respawn', 'false', 'true: restart the node when it exits (e.g. a camera gave up)'),
+    ('operator', 'true', 'true/false: serve the operator page for this machine node'),
 )
 
 
@@ -85,4 +93,12 @@ def generate_launch_description():
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=default, description=text)
          for name, default, text in ARGUMENTS]
-        + [OpaqueFunction(function=launch_machine)])
+        + [OpaqueFunction(function=launch_machine), include_operator()])
+
+
+def include_operator():
+    """operator.launch.py driving this machine node (its own parameter files, not ours)."""
+    passed = [(name, LaunchConfiguration(name)) for name in ('operator', 'namespace', 'log_level')]
+    return GroupAction(scoped=True, actions=[IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(os.path.join(HERE, 'operator.launch.py')),
+        launch_arguments=[*passed, ('machine_node', 'machine'), ('params_file', '')])])

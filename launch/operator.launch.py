@@ -15,11 +15,13 @@
 """Launch the operator page: a web server for the live stream with centroids, targets, tuning.
 
     ros2 launch picam_ros operator.launch.py                       # http://127.0.0.1:8080/
-    ros2 launch picam_ros operator.launch.py host:=0.0.0.0 token_file:=/etc/picam/token
+    ros2 launch picam_ros operator.launch.py operator_host:=0.0.0.0 token_file:=/etc/picam/token
+    ros2 launch picam_ros operator.launch.py machine_node:=machine   # the machine node's page
 
 The token for state changes is logged at start (or read from ``token_file``); without it the
 page is view-only. ``operator:=false`` launches nothing, so stream.launch.py can include this
-file with the argument passed through.
+file with the argument passed through (so do machine.launch.py, with ``machine_node:=machine``:
+composite video, modes, calibration and the pads/leads sliders of the machine node).
 """
 
 from launch import LaunchDescription
@@ -30,17 +32,21 @@ from launch_ros.actions import Node
 from picam_ros.launch_support import (
     COMMON_ARGUMENTS,
     declare_arguments,
+    LAUNCH_ARGUMENTS,
     launch_flag,
     parameter_files,
 )
 
 #: name -> (default, description); an empty default keeps the node's own default.
 OPERATOR_ARGUMENTS = {
-    'operator': ('true', 'true/false: serve the operator page'),
+    'operator': LAUNCH_ARGUMENTS['operator'],
     'operator_host': ('127.0.0.1', 'address of the operator page (0.0.0.0: every interface)'),
     'operator_port': ('8080', 'TCP port of the operator page'),
     'token_file': ('', 'file holding the operator token (empty: generated and logged)'),
-    'whep_url': ('', 'WHEP URL of the stream ({host}: the page host; empty: the camera path)'),
+    'whep_url': ('', ('WHEP URL of the stream ({host}: the page host; empty: the composite '
+                      'path with a machine node, else the camera path)')),
+    'machine_node': ('', ('the machine node the page drives (modes, calibration, composite '
+                          'video, pads/leads); empty: a camera and centroid node')),
 }
 
 
@@ -56,8 +62,9 @@ def launch_operator(context):
     overrides = {'host': value['operator_host'], 'port': port}
     if value['token_file']:
         overrides['token_file'] = value['token_file']
-    if value['whep_url']:
-        overrides['whep_url'] = value['whep_url']
+    for name in ('whep_url', 'machine_node'):
+        if value[name]:
+            overrides[name] = value[name]
     namespace = LaunchConfiguration('namespace').perform(context).strip() or None
     return [Node(
         package='picam_ros', executable='operator_node', name='operator', namespace=namespace,

@@ -27,6 +27,8 @@ centroids, debug_image (see README). ``centroids`` picks who computes the centro
   ``centroid_rate_hz`` (``centroids.rate_hz``); no frame crosses DDS for them. The keying
   parameters are then the camera node's (``ros2 param set /camera pads.luma_min 180``).
 - ``off``: no centroids.
+
+The operator page comes too, on http://127.0.0.1:8080/ (``operator:=false``: none).
 """
 
 import os
@@ -74,5 +76,6 @@ def launch_graph(context):
 def generate_launch_description():
     return LaunchDescription(
         declare_arguments(('centroids',) + CAMERA_ARGUMENTS + CENTROID_ARGUMENTS
-                          + COMMON_ARGUMENTS)
-        + [OpaqueFunction(function=launch_graph)])
+                          + COMMON_ARGUMENTS + ('operator',))
+        + [OpaqueFunction(function=launch_graph),
+           include('operator.launch.py', ('operator',) + COMMON_ARGUMENTS)])

@@ -28,7 +28,7 @@ import importlib
 import signal
 from typing import Any, NoReturn
 
-__all__ = ['camera_node', 'centroid_node', 'machine_node', 'runner']
+__all__ = ['camera_node', 'centroid_node', 'machine_node', 'operator_node', 'runner']
 
 _INTERRUPTED = 128 + signal.SIGINT
 
@@ -64,3 +64,8 @@ def centroid_node() -> int:
 def machine_node() -> int:
     """``ros2 run picam_ros machine_node``."""
     return _run('picam_ros.machine_node')
+
+
+def operator_node() -> int:
+    """``ros2 run picam_ros operator_node``: the operator page."""
+    return _run('picam_ros.operator_page.operator_node')

@@ -80,6 +80,7 @@ LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
     'namespace': ('', 'namespace of the nodes, one per camera (e.g. board)'),
     'log_level': ('info', 'log level: debug, info, warn, error or fatal'),
     'respawn': ('true', 'restart the camera node 2 s after it exits (status 1: camera lost)'),
+    'operator': ('true', 'true/false: serve the operator page (operator.launch.py)'),
 }
 #: The arguments each launch file takes.
 CAMERA_ARGUMENTS = (*CAMERA_LAUNCH_ARGUMENTS, 'respawn')

@@ -18,10 +18,12 @@ import numpy as np
 import pytest
 
 from picam_ros.centroids import find_centroids_in_frame, KeyingParams
-from picam_ros.operator.bridge import (
+from picam_ros.operator_page.bridge import (
     cloud_blobs,
+    composite_shift,
     Field,
     keying_parameter_specs,
+    MACHINE_VIEWS,
     status_from_diagnostics,
 )
 from picam_ros.ros_conversions import cloud_payload
@@ -93,3 +95,22 @@ def test_sliders_get_the_ranges_the_centroid_node_declares():
     assert specs['pads.u_min'].check(-1) == ''            # -1: no bound, as the node takes it
     assert 'below the minimum -1' in specs['pads.u_min'].check(-2)
     assert 'above the maximum 255' in specs['leads.luma_max'].check(256)
+
+
+def test_the_machine_nodes_statuses_give_fps_blobs_mode_and_stream_state():
+    status = status_from_diagnostics([
+        ('machine: board', '15.0 fps', {'fps': '15.00', 'drops': '0', 'blobs': '42'}),
+        ('machine: component', '15.0 fps', {'fps': '14.00', 'drops': '2', 'blobs': '8'}),
+        ('machine: composite', 'onlyup', {'mode': 'onlyup', 'stream': 'running'}),
+    ])
+    assert status == {'fps': 15.0, 'drops': 0.0, 'blobs': 42.0, 'mode': 'ONLYUP',
+                      'stream_state': 'running'}
+
+
+def test_leads_are_drawn_where_the_composite_shows_the_up_image():
+    offset = (80, -60)
+    assert composite_shift('leads', 'NORMAL', offset) == (80.0, -60.0)
+    assert composite_shift('leads', 'FROZEN', offset) == (80.0, -60.0)
+    assert composite_shift('leads', 'ONLYUP', offset) == (0.0, 0.0)
+    assert composite_shift('pads', 'NORMAL', offset) == (0.0, 0.0)
+    assert MACHINE_VIEWS['ONLYUP'] == ('leads',) and MACHINE_VIEWS['ONLYDOWN'] == ('pads',)

@@ -34,7 +34,7 @@ sync_api = pytest.importorskip('playwright.sync_api',
 cv2 = pytest.importorskip('cv2', reason='the screenshot is read with OpenCV')
 
 from picam_ros.centroids import find_centroids_in_frame, KeyingParams  # noqa: E402, I100
-from picam_ros.operator.protocol import (  # noqa: E402
+from picam_ros.operator_page.protocol import (  # noqa: E402
     CalibrationClick,
     ParameterSpec,
     Rotate,
@@ -42,7 +42,7 @@ from picam_ros.operator.protocol import (  # noqa: E402
     SetMode,
     SetParameter,
 )
-from picam_ros.operator.server import (  # noqa: E402
+from picam_ros.operator_page.server import (  # noqa: E402
     CentroidSet,
     OperatorConfig,
     OperatorServer,

@@ -19,7 +19,10 @@ is pushed to the page with the frame's sequence number and capture stamp. The pa
 for every frame it presents, the set of that frame (read from the frame's stamped sequence).
 """
 
+import os
+import signal
 import threading
+import time
 
 from browser_viewer import CHROMIUM_FLAGS, LOOPBACK_ICE_ENV, require_browser
 import pytest
@@ -32,12 +35,18 @@ sync_api = pytest.importorskip('playwright.sync_api',
 from picam_ros.centroids import find_centroids_in_frame, KeyingParams  # noqa: E402, I100
 from picam_ros.encoder import StreamConfig, StreamPublisher  # noqa: E402
 from picam_ros.mediamtx import MediaServer, MediaServerConfig  # noqa: E402
-from picam_ros.operator.server import CentroidSet, OperatorConfig, OperatorServer  # noqa: E402
+from picam_ros.operator_page.server import (  # noqa: E402
+    CentroidSet,
+    OperatorConfig,
+    OperatorServer,
+)
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 
 pytestmark = [pytest.mark.mediamtx, pytest.mark.browser]
 
 GUARD_MS = 30000   # failure guard only
+ARTIFACTS = os.environ.get('PICAM_TEST_ARTIFACTS', os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'build', 'test-artifacts'))
 
 
 class Camera:
@@ -86,9 +95,9 @@ def chain(monkeypatch):
                        whep_url=f'http://{{host}}:{media.webrtc_port}/cam/whep'), _NoBackend())
     operator.start()
     try:
-        with MediaServer(media), StreamPublisher(stream, source.format) as publisher, \
+        with MediaServer(media) as server, StreamPublisher(stream, source.format) as publisher, \
                 Camera(source, publisher, operator) as camera:
-            yield operator, camera
+            yield operator, camera, server
     finally:
         operator.stop()
 
@@ -99,7 +108,7 @@ class _NoBackend:
 
 
 def test_over_webrtc_the_page_draws_the_set_of_each_frame_it_shows(chain):
-    operator, camera = chain
+    operator, camera, _ = chain
     chromium = require_browser()
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -132,3 +141,46 @@ def test_over_webrtc_the_page_draws_the_set_of_each_frame_it_shows(chain):
           f'{latency[-1]:.1f} ms; first frame drawn {ready_ms:.0f} ms after navigation')
     assert wrong == []
     assert all(seq in late for seq in waiting), (waiting, late)
+
+
+def test_the_page_plays_again_after_mediamtx_is_killed_and_restarted(chain):
+    operator, camera, server = chain
+    chromium = require_browser()
+    shown = 'window.picamOperator.syncLog.filter(e => e.frame !== null && !e.late)'
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 720})
+            page.goto(operator.url())
+            page.wait_for_function(f'{shown}.length >= 10', timeout=GUARD_MS)
+            assert page.evaluate('window.picamOperator.whepSessions') == 1
+            first_session = page.evaluate('window.picamOperator.whepSession')
+            killed_at = camera.sequences[-1]
+            killed = time.monotonic()
+            killed_ms = page.evaluate('performance.now()')
+            os.kill(server.pid, signal.SIGKILL)
+            # Frames made after the kill, on the page: only a new WHEP session can bring them.
+            after = f'{shown}.filter(e => e.frame > {killed_at + 2})'
+            page.wait_for_function(f'{after}.length >= 1', timeout=2 * GUARD_MS)
+            seconds = time.monotonic() - killed
+            page.wait_for_function(f'{after}.length >= 25', timeout=GUARD_MS)
+            sessions = page.evaluate('window.picamOperator.whepSessions')
+            changes = page.evaluate('window.picamOperator.streamLog')
+            state = page.evaluate('window.picamOperator.streamState')
+            os.makedirs(ARTIFACTS, exist_ok=True)
+            page.screenshot(path=os.path.join(ARTIFACTS, 'operator_page_after_restart.png'))
+        finally:
+            browser.close()
+    print(f'MediaMTX killed at frame {killed_at}: first frame made after it on the page '
+          f'{seconds:.2f} s later, in WHEP session {sessions}; stream states since: '
+          + ', '.join(f'{(at - killed_ms) / 1000:+.2f} s {what}' for at, what in changes
+                      if at >= killed_ms))
+    assert server.restarts == 1 and server.ready
+    assert sessions >= 2
+    # Each session is named by the server (WHEP Location), so the page can end it.
+    whep = operator.config.whep_url.replace('{host}', '127.0.0.1')
+    assert first_session.startswith(whep + '/') and len(first_session) > len(whep) + 8, \
+        first_session
+    assert state == 'connected'

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The operator page's standalone runner (``python -m picam_ros.operator``) as a process."""
+"""The operator page's standalone runner (``python -m picam_ros.operator_page``) as a process."""
 
 import asyncio
 import json
@@ -31,7 +31,7 @@ GUARD_S = 20.0   # failure guard only
 @pytest.fixture
 def runner():
     process = subprocess.Popen(
-        [sys.executable, '-m', 'picam_ros.operator', '--port', '0', '--width', '320',
+        [sys.executable, '-m', 'picam_ros.operator_page', '--port', '0', '--width', '320',
          '--height', '240'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = process.stderr.readline()
     match = re.search(r'(http://[^ ]+/)#token=(\S+)', line)
@@ -81,8 +81,8 @@ def test_the_runner_serves_sequence_tagged_sets_and_prints_targets(runner):
 
 
 def test_a_bad_port_is_one_line_and_status_2():
-    result = subprocess.run([sys.executable, '-m', 'picam_ros.operator', '--port', '70000'],
+    result = subprocess.run([sys.executable, '-m', 'picam_ros.operator_page', '--port', '70000'],
                             check=False, capture_output=True, text=True, timeout=GUARD_S)
     assert result.returncode == 2
-    assert result.stderr.strip() == ('picam_ros.operator: port: 70000 is not a TCP port '
+    assert result.stderr.strip() == ('picam_ros.operator_page: port: 70000 is not a TCP port '
                                      '(0-65535)')

@@ -22,14 +22,14 @@ import pytest
 
 aiohttp = pytest.importorskip('aiohttp', reason='the operator page needs aiohttp')
 
-from picam_ros.operator.protocol import (  # noqa: E402, I100
+from picam_ros.operator_page.protocol import (  # noqa: E402, I100
     MAX_MESSAGE_BYTES,
     ParameterSpec,
     SelectTarget,
     SetMode,
     SetParameter,
 )
-from picam_ros.operator.server import (  # noqa: E402
+from picam_ros.operator_page.server import (  # noqa: E402
     CentroidSet,
     HARD_MESSAGE_LIMIT,
     OperatorConfig,
@@ -114,6 +114,7 @@ STATE_CHANGES = [
     {'action': 'set_parameter', 'name': 'pads.luma_min', 'value': 160},
     {'action': 'set_mode', 'mode': 'ONLYUP'},
     {'action': 'calibration_click', 'step': 'nozzle', 'x': 1.0, 'y': 2.0},
+    {'action': 'find_nozzle'},
     {'action': 'rotate', 'degrees': 1.0},
 ]
 
@@ -185,6 +186,9 @@ def test_with_the_token_actions_reach_the_backend_validated(served):
     ('{"action": "set_parameter", "name": "camera.source", "value": 1}',
      'not a parameter the page may set'),
     ('{"action": "rotate", "degrees": 720}', 'degrees: 720 is outside'),
+    ('{"action": "find_nozzle", "x": 1}', 'find_nozzle: unexpected fields x'),
+    ('{"action": "calibration_click", "step": "scale", "x": 1, "y": 2}',
+     'step: expected one of nozzle, reference'),
 ])
 def test_bad_messages_get_a_clear_refusal_and_never_reach_the_backend(served, text, reason):
     server, backend = served

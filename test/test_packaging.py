@@ -48,7 +48,7 @@ ROSDEP_KEYS = {
     'diagnostic_msgs': 'diagnostic_msgs', 'rcl_interfaces': 'rcl_interfaces',
     'builtin_interfaces': 'builtin_interfaces', 'sensor_msgs_py': 'sensor_msgs_py',
     'ament_index_python': 'ament_index_python', 'PIL': 'python3-pil',
-    'geometry_msgs': 'geometry_msgs', 'std_srvs': 'std_srvs',
+    'geometry_msgs': 'geometry_msgs', 'std_srvs': 'std_srvs', 'aiohttp': 'python3-aiohttp',
 }
 
 
@@ -133,16 +133,19 @@ def test_build_installs_launch_files_config_index_marker_and_manifest(install):
     share = install / 'share'
     assert (share / 'ament_index' / 'resource_index' / 'packages' / 'picam_ros').is_file()
     assert (share / 'picam_ros' / 'package.xml').is_file()
-    for launch_file in ('stream', 'camera', 'centroids', 'two_cameras'):
+    for launch_file in ('stream', 'camera', 'centroids', 'two_cameras', 'operator'):
         assert (share / 'picam_ros' / 'launch' / f'{launch_file}.launch.py').is_file()
     for config in ('picam.yaml', 'two_cameras.yaml'):
         assert (share / 'picam_ros' / 'config' / config).is_file()
+    web = next(install.glob('lib/python*/site-packages')) / 'picam_ros' / 'operator_page' / 'web'
+    assert {'index.html', 'main.js', 'whep.js', 'style.css'} <= {p.name for p in web.iterdir()}
 
 
 @pytest.mark.parametrize('executable, target', [
     ('camera_node', 'picam_ros.entry_points:camera_node'),
     ('centroid_node', 'picam_ros.entry_points:centroid_node'),
-    ('machine_node', 'picam_ros.entry_points:machine_node')])
+    ('machine_node', 'picam_ros.entry_points:machine_node'),
+    ('operator_node', 'picam_ros.entry_points:operator_node')])
 def test_node_executables_are_installed_where_ros2_run_looks(install, executable, target):
     script = install / 'lib' / 'picam_ros' / executable
     assert script.is_file() and os.access(script, os.X_OK)
@@ -169,7 +172,7 @@ def test_every_imported_ros_or_system_package_is_a_declared_dependency():
     declared = {element.text.strip() for element in manifest
                 if element.tag in ('depend', 'exec_depend')}
     imported = set()
-    for path in [*(ROOT / 'picam_ros').glob('*.py'), *(ROOT / 'launch').glob('*.py')]:
+    for path in [*(ROOT / 'picam_ros').glob('**/*.py'), *(ROOT / 'launch').glob('*.py')]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 imported.update(alias.name.split('.')[0] for alias in node.names)

@@ -73,6 +73,7 @@ def test_machine_launch_brings_up_centroids_and_alignment_and_stops_cleanly(tmp_
            'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
     launch = subprocess.Popen(
         [ros2, 'launch', str(ROOT / 'launch' / 'machine.launch.py'), 'source:=synthetic',
+         'operator:=false',
          'stream:=false', f'params_file:={small}', f'calibration_file:={tmp_path / "c.yaml"}'],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True)

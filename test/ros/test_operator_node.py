@@ -40,7 +40,7 @@ geometry_msgs = pytest.importorskip('geometry_msgs.msg', reason=REASON)
 std_msgs = pytest.importorskip('std_msgs.msg', reason=REASON)
 aiohttp = pytest.importorskip('aiohttp', reason='the operator node needs aiohttp')
 centroid_node = pytest.importorskip('picam_ros.centroid_node', reason=REASON)
-operator_node = pytest.importorskip('picam_ros.operator.operator_node', reason=REASON)
+operator_node = pytest.importorskip('picam_ros.operator_page.operator_node', reason=REASON)
 
 from picam_ros.ros_conversions import fill_image, image_payload  # noqa: E402, I100
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
@@ -306,3 +306,66 @@ def test_a_mode_button_sets_the_mode_node_parameter_in_its_spelling():
         machine.destroy_node()
     finally:
         graph.close()
+
+
+def load_launch_file(name):
+    path = os.path.join(os.path.dirname(__file__), '..', '..', 'launch', name)
+    spec = importlib.util.spec_from_file_location(name.replace('.', '_'), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stream_launch_includes_the_operator_page_with_its_switch():
+    launch = pytest.importorskip('launch', reason='needs the ROS 2 launch package')
+    description = load_launch_file('stream.launch.py').generate_launch_description()
+    context = launch.LaunchContext()
+    included = {}
+    for entity in description.entities:
+        if isinstance(entity, launch.actions.IncludeLaunchDescription):
+            source = entity.launch_description_source
+            source.get_launch_description(context)   # loads the file and expands its location
+            included[os.path.basename(source.location)] = [
+                name if isinstance(name, str) else
+                launch.utilities.perform_substitutions(context, name)
+                for name, _ in entity.launch_arguments]
+    declared = {entity.name for entity in description.entities
+                if isinstance(entity, launch.actions.DeclareLaunchArgument)}
+    assert 'operator' in declared
+    assert 'operator' in included['operator.launch.py']
+
+
+def test_operator_launch_passes_the_machine_node_to_the_operator_node():
+    module = load_operator_launch()
+    module.parameter_files = lambda context: []   # config/picam.yaml of an installed package
+    context = launch_context(module, machine_node='machine')
+    context.launch_configurations.update(namespace='', log_level='info', params_file='')
+    launch_ros_utilities = pytest.importorskip('launch_ros.utilities', reason='needs launch_ros')
+    (node,) = module.launch_operator(context)
+    parameters = launch_ros_utilities.evaluate_parameters(context, node._Node__parameters)
+    assert parameters == ({'host': '127.0.0.1', 'port': 8080, 'machine_node': 'machine'},)
+
+
+def test_a_page_gets_the_centroid_nodes_current_values_for_its_sliders(graph):
+    graph.centroids.set_parameters([rclpy_parameter.Parameter('pads.luma_min', value=171)])
+    assert graph.wait(lambda: graph.operator.server.parameters['pads.luma_min'].value == 171)
+
+    async def scenario(hello, receive, reply):
+        return {spec['name']: spec['value'] for spec in hello['parameters']}
+
+    values = asyncio.run(page_session(graph, scenario, token=False))
+    assert values['pads.luma_min'] == 171 and values['pads.luma_max'] == 255
+
+
+def test_the_default_video_is_the_composite_with_a_machine_node_else_the_camera():
+    for parameters, path, profiles in (({}, 'cam', ('pads',)),
+                                       ({'machine_node': 'machine'}, 'composite',
+                                        ('pads', 'leads'))):
+        graph = Graph(**parameters)
+        try:
+            config = graph.operator.server.page_config()
+            assert config['video']['whep'] == f'http://{{host}}:8889/{path}/whep'
+            assert tuple(config['profiles']) == profiles
+            assert config['features']['calibration'] is bool(parameters)
+        finally:
+            graph.close()

@@ -86,7 +86,7 @@ def generate_test_description():
         launch_sources.PythonLaunchDescriptionSource(
             os.path.join(share, 'launch', 'stream.launch.py')),
         launch_arguments=[('source', 'synthetic'), ('stream', 'false'), ('width', str(WIDTH)),
-                          ('height', str(HEIGHT)), ('fps', str(FPS)),
+                          ('operator', 'false'), ('height', str(HEIGHT)), ('fps', str(FPS)),
                           ('centroid_rate_hz', str(RATE))])
     return launch.LaunchDescription([stream, launch_testing_actions.ReadyToTest()])
 

@@ -12,7 +12,7 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 // The operator page: video, centroid overlay in step with the frame shown, targets, modes,
-// keying sliders and calibration, over one WebSocket to picam_ros.operator.server.
+// keying sliders and calibration, over one WebSocket to picam_ros.operator_page.server.
 //
 // Overlay sync: the server pushes each centroid set with the sequence number and capture stamp
 // of its frame and keeps a short history. For every frame the video presents
@@ -26,7 +26,7 @@
 import { directionOf, nearestInArc, DIRECTIONS } from './navigation.js';
 import { Overlay } from './overlay.js';
 import { SequenceReader } from './sequence.js';
-import { playWhep } from './whep.js';
+import { keepWhep } from './whep.js';
 
 const HISTORY = 128;        // sets kept per profile (covers > 4 s of video at 30 fps)
 const SHIFT_STEP_PX = 10;   // Shift+direction moves the target this many frame pixels
@@ -49,6 +49,11 @@ class OperatorPage {
     this.nextId = 1;
     this.pending = new Map();     // id -> {onDone, onRefused}
     this.presentedAt = [];        // performance.now() of frames presented in the last second
+    this.lastFrameAt = 0;         // performance.now() of the latest presented frame
+    this.frameIntervalMs = 40;    // smoothed time between presented frames
+    this.whepSessions = 0;        // WHEP sessions opened (re-negotiated after a failure)
+    this.whepSession = null;      // the current session's URL (WHEP Location)
+    this.streamLog = [];          // [performance.now(), stream state] of the last changes
     this.fps = 0;
     this.lastDropsFromServer = 0;
     this.status = {};
@@ -164,8 +169,17 @@ class OperatorPage {
         await element.play();
       } else if (video.whep) {
         const url = video.whep.replace('{host}', location.hostname);
-        this.pc = await playWhep(element, url, (state) => { this.streamState = state; });
-        await element.play().catch(() => {});
+        keepWhep(element, url, {
+          onState: (state) => {
+            this.streamState = state;
+            this.streamLog.push([Math.round(performance.now()), state]);
+            if (this.streamLog.length > 50) this.streamLog.shift();
+          },
+          lastFrameAt: () => this.lastFrameAt,
+          frameIntervalMs: () => this.frameIntervalMs,
+          onSession: (count) => { this.whepSessions = count; },
+          onSessionUrl: (session) => { this.whepSession = session; },
+        });
       } else {
         this.streamState = 'no video configured';
       }
@@ -178,6 +192,12 @@ class OperatorPage {
   onFrame(now, meta) {
     this.video.requestVideoFrameCallback((t, m) => this.onFrame(t, m));
     this.presentedAt.push(now);
+    const at = performance.now();
+    // Gaps longer than a second (a stall, a new session) do not count as the camera's pace.
+    if (this.lastFrameAt && at - this.lastFrameAt < 1000) {
+      this.frameIntervalMs += 0.1 * (at - this.lastFrameAt - this.frameIntervalMs);
+    }
+    this.lastFrameAt = at;
     while (this.presentedAt.length && this.presentedAt[0] < now - 1000) this.presentedAt.shift();
     this.frameSize = [meta.width, meta.height];
     try {
@@ -239,6 +259,13 @@ class OperatorPage {
 
   redraw() {
     this.shown = this.setsForFrame();
+    // The machine's ONLYUP shows only the up camera (leads), ONLYDOWN only the board (pads).
+    const visible = this.hello?.views?.[this.mode];
+    if (visible) {
+      for (const profile of [...this.shown.keys()]) {
+        if (!visible.includes(profile)) this.shown.delete(profile);
+      }
+    }
     const [width, height] = this.frameSize[0] ? this.frameSize : this.firstSetSize();
     const profiles = this.hello?.profiles ?? [...this.history.keys()];
     this.overlay.draw(this.shown, width, height, this.frameSeq, this.target, profiles);
@@ -263,6 +290,11 @@ class OperatorPage {
     if (profile) message.profile = profile;
     if (this.frameSeq !== null) message.seq = this.frameSeq;
     this.send(message, {
+      onDone: (answer) => {
+        if (answer.mm) {
+          $('target').textContent += ` = ${answer.mm[0].toFixed(3)}, ${answer.mm[1].toFixed(3)} mm`;
+        }
+      },
       onRefused: () => { this.target = previous; this.redraw(); },
     });
   }
@@ -346,7 +378,9 @@ class OperatorPage {
   }
 
   showMode(mode) {
+    const changed = this.mode !== mode;
     this.mode = mode;
+    if (changed) this.redraw();
     for (const button of $('modes').children) {
       button.setAttribute('aria-pressed', String(button.dataset.mode === mode));
     }
@@ -413,14 +447,46 @@ class OperatorPage {
       });
       row.append(button, reason);
       box.append(row);
+      if (step === 'nozzle') box.append(this.findNozzleRow(hello, mode));
     }
+  }
+
+  // The machine finds the nozzle itself (the round blob nearest the up image's centre).
+  findNozzleRow(hello, mode) {
+    const row = document.createElement('div');
+    row.className = 'calib';
+    const button = document.createElement('button');
+    button.textContent = `or find the nozzle automatically (${mode})`;
+    button.disabled = !hello.features.calibration;
+    button.dataset.step = 'find_nozzle';
+    const reason = document.createElement('div');
+    reason.className = 'reason';
+    button.addEventListener('click', () => {
+      this.calibrationStep = null;
+      reason.textContent = 'finding the nozzle';
+      const find = () => this.send({ action: 'find_nozzle' }, {
+        onDone: (answer) => { reason.textContent = `done: ${describeAnswer(answer.answer)}`; },
+        onRefused: (why) => { reason.textContent = why; },
+      });
+      if (hello.features.modes) {
+        this.send({ action: 'set_mode', mode }, {
+          onDone: () => { this.showMode(mode); find(); },
+          onRefused: (why) => { reason.textContent = why; },
+        });
+      } else find();
+    });
+    row.append(button, reason);
+    return row;
   }
 
   calibrationClick(step, x, y) {
     this.calibrationStep = null;
     const reason = document.querySelector(`#calibration button[data-step="${step}"] + .reason`);
+    if (reason) reason.textContent = `sent ${x.toFixed(1)}, ${y.toFixed(1)}`;
     this.send({ action: 'calibration_click', step, x, y }, {
-      onDone: () => { if (reason) reason.textContent = `done at ${x.toFixed(1)}, ${y.toFixed(1)}`; },
+      onDone: (answer) => {
+        if (reason) reason.textContent = `done: ${describeAnswer(answer.answer)}`;
+      },
       onRefused: (why) => { if (reason) reason.textContent = why; },
     });
   }
@@ -456,6 +522,16 @@ class OperatorPage {
     $('st-stream').textContent = this.status.stream_state ? `${this.streamState}, ${this.status.stream_state}` : this.streamState;
     $('st-seq').textContent = this.frameSeq === null ? '-' : String(this.frameSeq);
   }
+}
+
+// A calibration service's answer (the machine node's JSON summary) as one line of text.
+function describeAnswer(answer) {
+  if (answer === undefined || answer === null) return 'ok';
+  if (typeof answer !== 'object') return String(answer);
+  return Object.entries(answer).map(([key, value]) => {
+    const text = typeof value === 'number' ? String(Math.round(value * 1000) / 1000) : String(value);
+    return `${key} ${text}`;
+  }).join(', ');
 }
 
 const page = new OperatorPage();

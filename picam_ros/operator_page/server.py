@@ -16,7 +16,7 @@
 
 :class:`OperatorServer` serves ``web/`` (plain ES modules, no build step) and ``/ws``. It
 pushes centroid sets, each tagged with the sequence number and capture stamp of the frame it
-came from, plus status; it takes actions from the page (:mod:`picam_ros.operator.protocol`),
+came from, plus status; it takes actions from the page (:mod:`picam_ros.operator_page.protocol`),
 refuses anything malformed, and hands valid state changes to a :class:`Backend` only on a
 connection that presented the token. A page without the token is view-only.
 
@@ -44,7 +44,7 @@ from typing import Any, Protocol
 from aiohttp import web, WSMsgType
 import numpy as np
 
-from picam_ros.operator.protocol import (
+from picam_ros.operator_page.protocol import (
     Action,
     Auth,
     CALIBRATION_MODES,
@@ -67,7 +67,7 @@ BACKEND_TIMEOUT_S = 5.0
 MAX_MESSAGES_PER_S = 50.0
 STOP_TIMEOUT_S = 5.0
 
-_log = logging.getLogger('picam_ros.operator')
+_log = logging.getLogger('picam_ros.operator_page')
 
 
 @dataclass(frozen=True)
@@ -187,13 +187,16 @@ class OperatorServer:
 
     def __init__(self, config: OperatorConfig, backend: Backend,
                  parameters: list[ParameterSpec] | tuple[ParameterSpec, ...] = (),
-                 features: dict[str, bool] | None = None) -> None:
+                 features: dict[str, bool] | None = None,
+                 views: dict[str, tuple[str, ...]] | None = None) -> None:
         self.config = config
         self.backend = backend
         self.parameters = {spec.name: spec for spec in parameters}
         #: What the backend can do today; the page disables what is False.
         self.features = {'modes': False, 'calibration': False, 'targets': True,
                          'parameters': bool(self.parameters), **(features or {})}
+        #: mode -> the profiles whose centroids that mode's video shows (None: all, always).
+        self.views = views
         self.token, self.token_source = load_token(config)
         self.refused = 0             # every refusal, for tests and status
         self.accepted = 0
@@ -238,6 +241,7 @@ class OperatorServer:
             'calibration_steps': [{'step': step, 'mode': CALIBRATION_MODES[step]}
                                   for step in CALIBRATION_STEPS],
             'features': self.features,
+            'views': self.views,
             'video': {'whep': self.config.whep_url, 'url': self.config.video_url},
             'limits': {'message_bytes': MAX_MESSAGE_BYTES},
         }
@@ -260,6 +264,16 @@ class OperatorServer:
         """Push status (fps, drops, blobs, processing_ms, stream_state, mode, ...)."""
         text = json.dumps({'type': 'status', **status}, separators=(',', ':'), default=str)
         self._call(self._push_status, text)
+
+    def update_parameter_values(self, values: dict[str, Any]) -> None:
+        """Record the node's current values (sent to pages that connect from now on)."""
+        self._call(self._update_values, values)
+
+    def _update_values(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            spec = self.parameters.get(name)
+            if spec is not None and not spec.check(value):
+                self.parameters[name] = replace(spec, value=value)
 
     def _call(self, function: Any, *args: Any) -> None:
         loop = self._loop
@@ -441,5 +455,6 @@ def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
 def _describe(action: Action) -> str:
     names = {'SelectTarget': 'selecting a target', 'SetParameter': 'setting a parameter',
              'SetMode': 'changing the mode', 'CalibrationClick': 'a calibration click',
+             'FindNozzle': 'finding the nozzle',
              'Rotate': 'rotating'}
     return names.get(type(action).__name__, type(action).__name__)

@@ -1,4 +1,4 @@
-# Copyright 2026 picam_ros maintainers  # noqa: A005, RUF100 (never the stdlib module)
+# Copyright 2026 picam_ros maintainers
 #
 # Licensed under the Apache License, Version 2.0 (the "License");
 # you may not use this file except in compliance with the License.

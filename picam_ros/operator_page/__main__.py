@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The operator page without ROS: ``python -m picam_ros.operator``.
+"""The operator page without ROS: ``python -m picam_ros.operator_page``.
 
 One process: the synthetic board (or nothing else yet), the centroid engine on every frame,
 optionally the live stream (StreamPublisher -> MediaMTX, played by the page over WHEP), and the
@@ -20,7 +20,7 @@ operator page. Sets carry each frame's sequence number, so the overlay is in ste
 video. Keying sliders change the engine's settings live (same validation as the ROS node);
 targets and rotations are printed as JSON lines on stdout, for a controller to read.
 
-    python -m picam_ros.operator --port 8080 --stream      # needs mediamtx ($MEDIAMTX or PATH)
+    python -m picam_ros.operator_page --port 8080 --stream  # needs mediamtx ($MEDIAMTX or PATH)
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from picam_ros.centroid_settings import KeyingProfiles
 from picam_ros.centroids import find_centroids_in_frame
 from picam_ros.encoder import StreamConfig, StreamPublisher
 from picam_ros.mediamtx import MediaServer, MediaServerConfig
-from picam_ros.operator.bridge import keying_parameter_specs
-from picam_ros.operator.protocol import Rotate, SelectTarget, SetParameter
-from picam_ros.operator.server import CentroidSet, OperatorConfig, OperatorServer, Outcome
+from picam_ros.operator_page.bridge import keying_parameter_specs
+from picam_ros.operator_page.protocol import Rotate, SelectTarget, SetParameter
+from picam_ros.operator_page.server import CentroidSet, OperatorConfig, OperatorServer, Outcome
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 
@@ -79,7 +79,7 @@ def _emit(record: dict[str, Any]) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog='python -m picam_ros.operator', description=__doc__,
+    parser = argparse.ArgumentParser(prog='python -m picam_ros.operator_page', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--host', default='127.0.0.1', help='address of the page')
     parser.add_argument('--port', type=int, default=8080, help='port of the page (0: any)')
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                            whep_url=whep, profiles=profiles.names),
             backend, keying_parameter_specs(profiles.names))
     except ValueError as error:
-        print(f'picam_ros.operator: {error}', file=sys.stderr)
+        print(f'picam_ros.operator_page: {error}', file=sys.stderr)
         return 2
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             publisher.start()
         run(source, backend, server, publisher, stop)
     except (OSError, RuntimeError) as error:
-        print(f'picam_ros.operator: {error}', file=sys.stderr)
+        print(f'picam_ros.operator_page: {error}', file=sys.stderr)
         return 1
     finally:
         for part in (publisher, media):

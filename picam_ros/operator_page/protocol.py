@@ -25,6 +25,7 @@ Messages from the page are JSON objects ``{"action": <name>, "id": <int>, ...}``
 - ``set_parameter``: ``name`` (one of the advertised parameters), ``value``;
 - ``set_mode``: ``mode`` (one of :data:`MODES`);
 - ``calibration_click``: ``step`` (one of :data:`CALIBRATION_STEPS`), ``x``, ``y``;
+- ``find_nozzle``: no fields - the machine finds the nozzle centre in the up camera itself;
 - ``rotate``: ``degrees`` (relative, at most :data:`MAX_ROTATE_DEG` either way).
 """
 
@@ -47,7 +48,8 @@ MAX_ROTATE_DEG = 45.0
 #: Frame coordinates are accepted within this many pixels (a frame is at most 8192 wide).
 MAX_COORDINATE = 8192.0
 STATE_CHANGING: frozenset[str] = frozenset(
-    {'select_target', 'set_parameter', 'set_mode', 'calibration_click', 'rotate'})
+    {'select_target', 'set_parameter', 'set_mode', 'calibration_click', 'find_nozzle',
+     'rotate'})
 ACTIONS: frozenset[str] = STATE_CHANGING | {'auth'}
 
 
@@ -137,12 +139,18 @@ class CalibrationClick:
 
 
 @dataclass(frozen=True)
+class FindNozzle:
+    id: int | None = None
+
+
+@dataclass(frozen=True)
 class Rotate:
     degrees: float
     id: int | None = None
 
 
-Action = Auth | SelectTarget | SetParameter | SetMode | CalibrationClick | Rotate
+Action = (Auth | SelectTarget | SetParameter | SetMode | CalibrationClick | FindNozzle
+          | Rotate)
 
 _FIELDS: dict[str, frozenset[str]] = {
     'auth': frozenset({'token'}),
@@ -150,6 +158,7 @@ _FIELDS: dict[str, frozenset[str]] = {
     'set_parameter': frozenset({'name', 'value'}),
     'set_mode': frozenset({'mode'}),
     'calibration_click': frozenset({'step', 'x', 'y'}),
+    'find_nozzle': frozenset(),
     'rotate': frozenset({'degrees'}),
 }
 
@@ -237,4 +246,6 @@ def _build(action: str, message: dict[str, Any], ident: int | None,
         return CalibrationClick(_choice(message, 'step', CALIBRATION_STEPS),
                                 _number(message, 'x', -0.5, MAX_COORDINATE),
                                 _number(message, 'y', -0.5, MAX_COORDINATE), ident)
+    if action == 'find_nozzle':
+        return FindNozzle(ident)
     return Rotate(_number(message, 'degrees', -MAX_ROTATE_DEG, MAX_ROTATE_DEG), ident)

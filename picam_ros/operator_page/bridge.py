@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from picam_ros.centroid_settings import KeyingProfiles
-from picam_ros.operator.protocol import ParameterSpec
+from picam_ros.operator_page.protocol import ParameterSpec
 
 #: sensor_msgs/PointField datatype constants the operator reads (FLOAT32 = 7, FLOAT64 = 8).
 _DATATYPES = {7: '<f4', 8: '<f8'}
@@ -91,7 +91,8 @@ def status_from_diagnostics(statuses: Sequence[tuple[str, str, Mapping[str, str]
     """Condense ``(name, message, values)`` of DiagnosticStatus entries for the status bar.
 
     Reads the picam_ros nodes' statuses (names ending ``: camera``, ``: stream``,
-    ``: centroids``); keeps what ``previous`` had for nodes not in this array.
+    ``: centroids``; the machine node's ``: board`` and ``: composite``); keeps what
+    ``previous`` had for nodes not in this array.
     """
     status = dict(previous or {})
     for name, message, values in statuses:
@@ -101,6 +102,13 @@ def status_from_diagnostics(statuses: Sequence[tuple[str, str, Mapping[str, str]
         elif name.endswith(': stream'):
             status['stream_state'] = values.get('state', message)
             status['stream_dropped'] = _number(values.get('frames dropped'))
+        elif name.endswith(': board'):         # the machine node's down camera
+            status['fps'] = _number(values.get('fps'))
+            status['drops'] = _number(values.get('drops'))
+            status['blobs'] = _number(values.get('blobs'))
+        elif name.endswith(': composite'):     # the machine node's composite and its stream
+            status['mode'] = str(values.get('mode', message)).upper()
+            status['stream_state'] = values.get('stream', '')
         elif name.endswith(': centroids'):
             status['processing_ms'] = _number(values.get('processing time mean (ms)'))
             status['centroid_rate_hz'] = _number(values.get('processed rate (Hz)'))
@@ -133,3 +141,22 @@ def keying_parameter_specs(profiles: Sequence[str]) -> list[ParameterSpec]:
             specs.append(ParameterSpec(row.name, row.kind, low, row.maximum,
                                        row.description, row.default))
     return specs
+
+
+#: The machine's views: which profiles' centroids each mode's video shows.
+MACHINE_VIEWS: dict[str, tuple[str, ...]] = {
+    'NORMAL': ('pads', 'leads'), 'FROZEN': ('pads', 'leads'), 'ONLYUP': ('leads',),
+    'ONLYDOWN': ('pads',)}
+
+
+def composite_shift(profile: str, mode: str | None,
+                    offset: tuple[float, float]) -> tuple[float, float]:
+    """Where the machine's composite draws a point of ``profile``'s camera, as a shift.
+
+    In NORMAL (and FROZEN) the composite shows up-camera pixel p at p + offset
+    (``composite.offset_x/y``); ONLYUP shows the up image unshifted, and the board's pads are
+    always in board pixels.
+    """
+    if profile == 'leads' and (mode or 'NORMAL').upper() in ('NORMAL', 'FROZEN'):
+        return (float(offset[0]), float(offset[1]))
+    return (0.0, 0.0)
