@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import importlib
 import signal
+import sys
 from typing import Any, NoReturn
+
+from picam_ros.shutdown import EXIT_CONFIG_ERROR
 
 __all__ = ['camera_node', 'centroid_node', 'machine_node', 'operator_node', 'runner']
 
@@ -37,10 +40,28 @@ def _quiet_exit(signum: int, _frame: Any) -> NoReturn:
     raise SystemExit(_INTERRUPTED)
 
 
+#: How to get a third-party package a program imports, by its import name.
+_INSTALL_HINTS = {
+    'aiohttp': 'rosdep key python3-aiohttp, or pip install aiohttp',
+    'PIL': 'rosdep key python3-pil, or pip install Pillow',
+    'numpy': 'rosdep key python3-numpy, or pip install numpy',
+    'yaml': 'rosdep key python3-yaml, or pip install PyYAML',
+    'rclpy': 'source a ROS 2 setup.bash',
+}
+
+
 def _run(module: str) -> int:
     previous = signal.signal(signal.SIGINT, _quiet_exit)
     try:
         main = importlib.import_module(module).main
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or '').split('.')[0]
+        if not missing or missing == 'picam_ros':
+            raise
+        hint = _INSTALL_HINTS.get(missing, f'pip install {missing}')
+        print(f'{module.rsplit(".", 1)[-1]}: needs the Python package {missing!r} ({hint})',
+              file=sys.stderr)
+        return EXIT_CONFIG_ERROR   # a missing package is no camera loss: launch does not respawn
     finally:
         signal.signal(signal.SIGINT, previous)
     return main()

@@ -1,0 +1,45 @@
+# Copyright 2026 picam_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Console entry points: a missing third-party package is one line, not a traceback."""
+
+import subprocess
+import sys
+import textwrap
+
+from picam_ros.shutdown import EXIT_CONFIG_ERROR
+
+BLOCK_AIOHTTP = textwrap.dedent("""
+    import importlib.abc, sys
+
+    class Blocker(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == 'aiohttp' or name.startswith('aiohttp.'):
+                raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+            return None
+
+    sys.meta_path.insert(0, Blocker())
+    from picam_ros.entry_points import operator_node
+    sys.exit(operator_node())
+    """)
+
+
+def test_a_node_whose_package_is_missing_says_which_in_one_line_and_exits_2():
+    result = subprocess.run([sys.executable, '-c', BLOCK_AIOHTTP], capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == EXIT_CONFIG_ERROR, result.stderr
+    lines = result.stderr.strip().splitlines()
+    expected = ("operator_node: needs the Python package 'aiohttp' "
+                '(rosdep key python3-aiohttp, or pip install aiohttp)')
+    assert lines == [expected], result.stderr
