@@ -133,17 +133,17 @@ class JpegEncoder:
         """Return (format string, JPEG bytes) for ``frame``."""
         self.encodes += 1
         out = io.BytesIO()
-        luma = _plane(frame.y)
-        if not self.full_range:
-            luma = luma.point(_LUMA_TABLE)
         u, v = frame.chroma()
-        if grey or u is None:
-            luma.save(out, 'JPEG', quality=self.quality)
-            return FORMATS['mono8'], out.getvalue()
-        if _native_yuv420_to_rgbx is not None:
+        if not grey and u is not None and _native_yuv420_to_rgbx is not None:
             image = self._rgbx_of(frame, u, v)
             image.save(out, 'JPEG', quality=self.quality, subsampling=2)
             return FORMATS['bgr8'], out.getvalue()
+        luma = _plane(frame.y)
+        if not self.full_range:
+            luma = luma.point(_LUMA_TABLE)
+        if grey or u is None:
+            luma.save(out, 'JPEG', quality=self.quality)
+            return FORMATS['mono8'], out.getvalue()
         size = (frame.width, frame.height)
         planes = [_plane(c) for c in (u, v)]
         if not self.full_range:
