@@ -44,6 +44,24 @@ inline std::uint32_t saturate(int value) {
     return static_cast<std::uint32_t>(std::min(255, std::max(0, value >> kShift)));
 }
 
+// Per-pixel chroma terms of one chroma row, each sample's terms written for both its pixels.
+inline void chroma_terms(const Coefficients& c, const std::uint8_t* u, const std::uint8_t* v,
+                         std::size_t step, std::size_t n, int* red, int* green, int* blue) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const int cu = static_cast<int>(u[i * step]) - 128;
+        const int cv = static_cast<int>(v[i * step]) - 128;
+        const int r = kHalf + c.red_v * cv;
+        const int g = kHalf + c.green_v * cv + c.green_u * cu;
+        const int b = kHalf + c.blue_u * cu;
+        red[2 * i] = r;
+        red[2 * i + 1] = r;
+        green[2 * i] = g;
+        green[2 * i + 1] = g;
+        blue[2 * i] = b;
+        blue[2 * i + 1] = b;
+    }
+}
+
 }  // namespace
 
 // x86-64's baseline (SSE2) has no 32-bit multiply or min/max in vectors: also build an AVX2
@@ -68,15 +86,10 @@ void yuv420_to_rgbx(const Yuv420View& src, YuvRange range, std::uint8_t* rgbx,
         const std::ptrdiff_t chroma_row = (row / 2) * src.chroma_stride;
         const std::uint8_t* u = src.u + chroma_row;
         const std::uint8_t* v = src.v + chroma_row;
-        for (std::size_t i = 0; i < width / 2; ++i) {
-            const int cu = static_cast<int>(u[i * step]) - 128;
-            const int cv = static_cast<int>(v[i * step]) - 128;
-            const int r = kHalf + c.red_v * cv;
-            const int g = kHalf + c.green_v * cv + c.green_u * cu;
-            const int b = kHalf + c.blue_u * cu;
-            red[2 * i] = red[2 * i + 1] = r;
-            green[2 * i] = green[2 * i + 1] = g;
-            blue[2 * i] = blue[2 * i + 1] = b;
+        if (step == 1) {   // planar (i420): a constant step lets this loop vectorise too
+            chroma_terms(c, u, v, 1, width / 2, red, green, blue);
+        } else {
+            chroma_terms(c, u, v, step, width / 2, red, green, blue);
         }
         for (int half = 0; half < 2; ++half) {
             const std::uint8_t* y = src.y + (row + half) * src.y_stride;
