@@ -20,9 +20,10 @@ with its libjpeg(-turbo). The frame goes in as RGBX: a C++ kernel
 this encoder keeps, which Pillow wraps as an ``RGBX`` image without a copy, and libjpeg-turbo
 reads it as ``JCS_EXT_RGBX`` and converts it to YCbCr with its SIMD code. Measured
 (``bench/compression.py``), that beats handing Pillow a ``YCbCr`` image, the colour
-conversion-free route: Pillow stores YCbCr as 4 bytes a pixel, packs it back to 3 in C, and
-libjpeg then runs its plain-C ``null_convert``; the chroma upsampling and merge for that
-image cost more again. Pillow exposes no raw (downsampled) data input (libjpeg's
+conversion-free route: Pillow stores YCbCr as 4 bytes a pixel and packs it back to 3 in
+scalar C (``ImagingPackRGB``, a fifth of that encode's CPU under perf), and libjpeg-turbo has
+SIMD colour conversion only for RGB-family input (YCbCr goes through its plain-C
+``null_convert``); the chroma upsampling and merge for that image cost more again. Pillow exposes no raw (downsampled) data input (libjpeg's
 ``raw_data_in``), so the encoder always gets full-resolution chroma and subsamples it back to
 4:2:0 (``subsampling=2``). Colours: the kernel decodes BT.601 limited range (ffmpeg's yuv420p,
 what ``Frame.to_bgr`` and OpenCV assume; bit-identical to ``cv2.COLOR_YUV2BGR_I420``) or full
