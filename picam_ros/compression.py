@@ -16,21 +16,22 @@
 
 Pillow (PyPI ``Pillow``, Debian/Ubuntu ``python3-pil``, rosdep key ``python3-pil``) encodes
 with its libjpeg(-turbo). The frame goes in as RGBX: a C++ kernel
-(``picam_ros._centroids.yuv420_to_rgbx``, GIL released) converts the planes into a buffer
-this encoder keeps, which Pillow wraps as an ``RGBX`` image without a copy, and libjpeg-turbo
-reads it as ``JCS_EXT_RGBX`` and converts it to YCbCr with its SIMD code. Measured
+(``picam_ros._centroids.yuv420_to_rgbx``, GIL released) converts the planes into a buffer this
+encoder keeps, which Pillow wraps as an ``RGBX`` image without a copy, and libjpeg-turbo reads
+it as ``JCS_EXT_RGBX`` and converts it to YCbCr with its SIMD code. Measured
 (``bench/compression.py``), that beats handing Pillow a ``YCbCr`` image, the colour
-conversion-free route: Pillow stores YCbCr as 4 bytes a pixel and packs it back to 3 in
-scalar C (``ImagingPackRGB``, a fifth of that encode's CPU under perf), and libjpeg-turbo has
-SIMD colour conversion only for RGB-family input (YCbCr goes through its plain-C
-``null_convert``); the chroma upsampling and merge for that image cost more again. Pillow exposes no raw (downsampled) data input (libjpeg's
-``raw_data_in``), so the encoder always gets full-resolution chroma and subsamples it back to
-4:2:0 (``subsampling=2``). Colours: the kernel decodes BT.601 limited range (ffmpeg's yuv420p,
-what ``Frame.to_bgr`` and OpenCV assume; bit-identical to ``cv2.COLOR_YUV2BGR_I420``) or full
-range (JFIF, what rpicam-vid writes for ``--codec yuv420``: ``apps/rpicam_vid.cpp`` configures
-sYCC for yuv420 and mjpeg). Without the extension, the planes go in as a ``YCbCr`` image
-(limited range through a 256-entry table per plane, Pillow ``point``; chroma upsampled,
-nearest). Grey frames (``mono8``) are encoded from the luma plane alone.
+conversion-free route: Pillow stores YCbCr as 4 bytes a pixel and packs it back to 3 in scalar
+C (``ImagingPackRGB``, a fifth of that encode's CPU under perf), and libjpeg-turbo has SIMD
+colour conversion only for RGB-family input (YCbCr goes through its plain-C ``null_convert``);
+the chroma upsampling and merge for that image cost more again. Pillow exposes no raw
+(downsampled) data input (libjpeg's ``raw_data_in``), so the encoder always gets
+full-resolution chroma and subsamples it back to 4:2:0 (``subsampling=2``). Colours: the kernel
+decodes BT.601 limited range (ffmpeg's yuv420p, what ``Frame.to_bgr`` and OpenCV assume;
+bit-identical to ``cv2.COLOR_YUV2BGR_I420``) or full range (JFIF, what rpicam-vid writes for
+``--codec yuv420``: ``apps/rpicam_vid.cpp`` configures sYCC for yuv420 and mjpeg). Without the
+extension, the planes go in as a ``YCbCr`` image (limited range through a 256-entry table per
+plane, Pillow ``point``; chroma upsampled, nearest). Grey frames (``mono8``) are encoded from
+the luma plane alone.
 
 The ``format`` string is the one image_transport's compressed plugin writes
 (compressed_image_transport ``compressed_publisher.cpp``: ``<encoding>; jpeg compressed
