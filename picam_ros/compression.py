@@ -12,16 +12,26 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""JPEG for ``image_raw/compressed``, straight from the frame's YUV 4:2:0 planes (Pillow).
+"""JPEG for ``image_raw/compressed`` from the frame's YUV 4:2:0 planes (Pillow).
 
-Pillow (PyPI ``Pillow``, Debian/Ubuntu ``python3-pil``, rosdep key ``python3-pil``) encodes a
-``YCbCr`` image without any colour conversion: JPEG's YCbCr is full-range BT.601, which is
-what rpicam-vid writes for ``--codec yuv420`` (``apps/rpicam_vid.cpp`` configures the JPEG
-colour space, sYCC, for yuv420 and mjpeg), so its planes go in as they are. Limited-range
-frames (ffmpeg's yuv420p, what ``Frame.to_bgr`` and OpenCV assume) first go through a
-256-entry table per plane (Pillow ``point``). The chroma planes are upsampled (nearest) for the
-encoder, which subsamples them back to 4:2:0. No BGR image is made. Grey frames (``mono8``)
-are encoded from the luma plane alone.
+Pillow (PyPI ``Pillow``, Debian/Ubuntu ``python3-pil``, rosdep key ``python3-pil``) encodes
+with its libjpeg(-turbo). The frame goes in as RGBX: a C++ kernel
+(``picam_ros._centroids.yuv420_to_rgbx``, GIL released) converts the planes into a buffer this
+encoder keeps, which Pillow wraps as an ``RGBX`` image without a copy, and libjpeg-turbo reads
+it as ``JCS_EXT_RGBX`` and converts it to YCbCr with its SIMD code. Measured
+(``bench/compression.py``), that beats handing Pillow a ``YCbCr`` image, the colour
+conversion-free route: Pillow stores YCbCr as 4 bytes a pixel and packs it back to 3 in scalar
+C (``ImagingPackRGB``, a fifth of that encode's CPU under perf), and libjpeg-turbo has SIMD
+colour conversion only for RGB-family input (YCbCr goes through its plain-C ``null_convert``);
+the chroma upsampling and merge for that image cost more again. Pillow exposes no raw
+(downsampled) data input (libjpeg's ``raw_data_in``), so the encoder always gets
+full-resolution chroma and subsamples it back to 4:2:0 (``subsampling=2``). Colours: the kernel
+decodes BT.601 limited range (ffmpeg's yuv420p, what ``Frame.to_bgr`` and OpenCV assume;
+bit-identical to ``cv2.COLOR_YUV2BGR_I420``) or full range (JFIF, what rpicam-vid writes for
+``--codec yuv420``: ``apps/rpicam_vid.cpp`` configures sYCC for yuv420 and mjpeg). Without the
+extension, the planes go in as a ``YCbCr`` image (limited range through a 256-entry table per
+plane, Pillow ``point``; chroma upsampled, nearest). Grey frames (``mono8``) are encoded from
+the luma plane alone.
 
 The ``format`` string is the one image_transport's compressed plugin writes
 (compressed_image_transport ``compressed_publisher.cpp``: ``<encoding>; jpeg compressed
@@ -51,6 +61,11 @@ except ImportError:   # numpy < 2
 from picam_ros.config import config_field, ConfigBase
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.latest_mailbox import LatestMailbox
+
+try:
+    from picam_ros._centroids import yuv420_to_rgbx as _native_yuv420_to_rgbx
+except ImportError:
+    _native_yuv420_to_rgbx = None
 
 #: CompressedImage.format for colour and grey JPEG, as image_transport's compressed plugin.
 FORMATS = {'bgr8': 'bgr8; jpeg compressed bgr8', 'mono8': 'mono8; jpeg compressed mono8'}
@@ -113,15 +128,21 @@ class JpegEncoder:
         self.quality = quality
         self.full_range = full_range
         self.encodes = 0
+        self._rgbx: np.ndarray | None = None   # reused RGBX buffer, wrapped by _rgbx_image
+        self._rgbx_image: Image.Image | None = None
 
     def encode(self, frame: Frame, grey: bool = False) -> tuple[str, bytes]:
         """Return (format string, JPEG bytes) for ``frame``."""
         self.encodes += 1
         out = io.BytesIO()
+        u, v = frame.chroma()
+        if not grey and u is not None and _native_yuv420_to_rgbx is not None:
+            image = self._rgbx_of(frame, u, v)
+            image.save(out, 'JPEG', quality=self.quality, subsampling=2)
+            return FORMATS['bgr8'], out.getvalue()
         luma = _plane(frame.y)
         if not self.full_range:
             luma = luma.point(_LUMA_TABLE)
-        u, v = frame.chroma()
         if grey or u is None:
             luma.save(out, 'JPEG', quality=self.quality)
             return FORMATS['mono8'], out.getvalue()
@@ -133,6 +154,16 @@ class JpegEncoder:
         image = Image.merge('YCbCr', (luma, *chroma))
         image.save(out, 'JPEG', quality=self.quality, subsampling=2)
         return FORMATS['bgr8'], out.getvalue()
+
+    def _rgbx_of(self, frame: Frame, u: np.ndarray, v: np.ndarray) -> Image.Image:
+        """Convert the frame into the reused RGBX buffer; return the Pillow image over it."""
+        shape = (frame.height, frame.width, 4)
+        if self._rgbx is None or self._rgbx.shape != shape:
+            self._rgbx = np.empty(shape, np.uint8)
+            self._rgbx_image = Image.frombuffer('RGBX', (frame.width, frame.height),
+                                                self._rgbx, 'raw', 'RGBX', 0, 1)
+        _native_yuv420_to_rgbx(frame.y, u, v, self._rgbx, self.full_range)
+        return self._rgbx_image
 
 
 @dataclass

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "convert.hpp"
+#include "rgbx.hpp"
 
 namespace py = pybind11;
 
@@ -136,6 +137,42 @@ void interleave_planes(const py::object& first_obj, const py::object& second_obj
                              dst);
 }
 
+void yuv420_to_rgbx(const py::object& y_obj, const py::object& u_obj, const py::object& v_obj,
+                    const py::object& out_obj, bool full_range) {
+    const py::buffer_info y = request(y_obj, "y", false);
+    if (y.ndim != 2 || y.strides[1] != 1 || y.strides[0] < y.shape[1]) {
+        fail("y: expected a 2-D plane with contiguous rows, got shape " + shape_of(y));
+    }
+    const py::ssize_t height = y.shape[0], width = y.shape[1];
+    if (height % 2 || width % 2 || height < 2 || width < 2 || height > INT32_MAX ||
+        width > INT32_MAX / 4) {
+        fail("y: width and height must be even and positive for 4:2:0, got " + shape_of(y));
+    }
+    const py::buffer_info u = request(u_obj, "u", false);
+    const py::buffer_info v = request(v_obj, "v", false);
+    require_plane(u, "u", height / 2, width / 2);
+    require_plane(v, "v", height / 2, width / 2);
+    if (u.strides[0] != v.strides[0] || u.strides[1] != v.strides[1]) {
+        fail("u and v must have the same strides");
+    }
+    const py::buffer_info out = request(out_obj, "out", true);
+    if (out.ndim != 3 || out.shape[0] != height || out.shape[1] != width || out.shape[2] != 4 ||
+        out.strides[2] != 1 || out.strides[1] != 4 || out.strides[0] < 4 * width) {
+        fail("out: expected a (" + std::to_string(height) + ", " + std::to_string(width) +
+             ", 4) array of packed pixels, got " + shape_of(out));
+    }
+    const picam::Yuv420View src{static_cast<const std::uint8_t*>(y.ptr), y.strides[0],
+                                static_cast<const std::uint8_t*>(u.ptr),
+                                static_cast<const std::uint8_t*>(v.ptr), u.strides[0],
+                                static_cast<int>(u.strides[1]), static_cast<int>(width),
+                                static_cast<int>(height)};
+    auto* dst = static_cast<std::uint8_t*>(out.ptr);
+    const std::ptrdiff_t dst_stride = out.strides[0];
+    const picam::YuvRange range = full_range ? picam::YuvRange::kFull : picam::YuvRange::kLimited;
+    py::gil_scoped_release release;
+    picam::yuv420_to_rgbx(src, range, dst, dst_stride);
+}
+
 }  // namespace
 
 void register_convert(py::module_& m) {
@@ -147,4 +184,9 @@ void register_convert(py::module_& m) {
           py::arg("out"),
           "Write first/second (h, w) sample planes as interleaved pairs into out (2*h*w "
           "bytes): V, U gives NV21 chroma. Releases the GIL.");
+    m.def("yuv420_to_rgbx", &yuv420_to_rgbx, py::arg("y"), py::arg("u"), py::arg("v"),
+          py::arg("out"), py::arg("full_range") = false,
+          "4:2:0 planes (u, v planar or interleaved views) -> RGBX in out (H, W, 4), BT.601 "
+          "limited range (bit-identical to cv2.COLOR_YUV2BGR_I420, channels reversed) or full "
+          "range (JFIF). Releases the GIL.");
 }

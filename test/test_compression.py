@@ -20,6 +20,7 @@ import numpy as np
 from proctree import wait_until
 import pytest
 
+from picam_ros import compression
 from picam_ros.compression import FORMATS, JpegEncoder, JpegWorker
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
@@ -126,3 +127,89 @@ def test_full_range_frames_go_into_the_jpeg_as_they_are():
     _, data = JpegEncoder(quality=95, full_range=True).encode(frame, grey=True)
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     assert psnr(decoded, frame.y) > 35.0
+
+
+def full_range_bgr(frame):
+    """JFIF (full-range BT.601) YCbCr -> BGR in floating point, chroma per 2x2 block."""
+    u, v = (np.repeat(np.repeat(c.astype(np.float64) - 128, 2, 0), 2, 1) for c in frame.chroma())
+    y = frame.y.astype(np.float64)
+    rgb = [y + 1.402 * v, y - 0.344136 * u - 0.714136 * v, y + 1.772 * u]
+    return np.clip(np.rint(np.stack(rgb[::-1], axis=-1)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize('native', [True, False], ids=['rgbx-kernel', 'pillow-ycbcr'])
+@pytest.mark.parametrize('full_range', [False, True], ids=['limited', 'full'])
+def test_both_routes_and_ranges_decode_to_the_right_colours(monkeypatch, native, full_range):
+    if not native:
+        monkeypatch.setattr(compression, '_native_yuv420_to_rgbx', None)
+    elif compression._native_yuv420_to_rgbx is None:
+        pytest.skip('C++ extension not built')
+    frame = repack(scene(), 'nv21')
+    _, data = JpegEncoder(quality=95, full_range=full_range).encode(frame)
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if full_range:
+        reference = full_range_bgr(frame)
+    else:
+        reference = cv2.cvtColor(frame.to_i420().reshape(-1, frame.width),
+                                 cv2.COLOR_YUV2BGR_I420)
+    assert psnr(decoded, reference) > 33.0
+
+
+def test_the_reused_buffer_follows_each_new_frame_and_size():
+    encoder = JpegEncoder(quality=90)
+    first, second = scene(), scene(320, 256)
+    second.y[:] = 255 - first.y   # a different picture of the same size
+    for frame in (first, second, scene(384, 288), first):
+        _, data = encoder.encode(frame)
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        reference = cv2.cvtColor(frame.to_i420().reshape(-1, frame.width),
+                                 cv2.COLOR_YUV2BGR_I420)
+        assert decoded.shape == reference.shape and psnr(decoded, reference) > 30.0
+
+
+def kernel():
+    centroids = pytest.importorskip('picam_ros._centroids')
+    return centroids.yuv420_to_rgbx
+
+
+@pytest.mark.parametrize('layout, stride', [('i420', 0), ('i420', 352), ('nv12', 0),
+                                            ('nv21', 0)])
+def test_rgbx_kernel_limited_range_is_opencvs_conversion(layout, stride):
+    frame = repack(scene(), layout, stride)
+    u, v = frame.chroma()
+    out = np.zeros((frame.height, frame.width, 4), np.uint8)
+    kernel()(frame.y, u, v, out)
+    reference = cv2.cvtColor(frame.to_i420().reshape(-1, frame.width), cv2.COLOR_YUV2BGR_I420)
+    np.testing.assert_array_equal(out[..., 2::-1], reference)
+    assert (out[..., 3] == 255).all()
+
+
+def test_rgbx_kernel_full_range_is_jfif_and_writes_into_a_strided_buffer():
+    frame = scene()
+    u, v = frame.chroma()
+    wide = np.zeros((frame.height, frame.width + 8, 4), np.uint8)
+    kernel()(frame.y, u, v, wide[:, 2:-6], full_range=True)
+    np.testing.assert_array_equal(wide[:, 2:-6, 2::-1], full_range_bgr(frame))
+    assert not wide[:, :2].any() and not wide[:, -6:].any()
+
+
+@pytest.mark.parametrize('bad', ['shape', 'channels', 'dtype', 'readonly', 'odd', 'chroma'])
+def test_rgbx_kernel_rejects_bad_buffers(bad):
+    frame = scene()
+    y = frame.y
+    u, v = frame.chroma()
+    out = np.zeros((frame.height, frame.width, 4), np.uint8)
+    if bad == 'shape':
+        out = out[:-2]
+    elif bad == 'channels':
+        out = np.zeros((frame.height, frame.width, 3), np.uint8)
+    elif bad == 'dtype':
+        out = out.astype(np.uint16)
+    elif bad == 'readonly':
+        out.flags.writeable = False
+    elif bad == 'odd':
+        y = y[:-1]
+    else:
+        u = u[:, :-1]
+    with pytest.raises((ValueError, BufferError, TypeError)):
+        kernel()(y, u, v, out)
