@@ -61,6 +61,7 @@ from picam_ros.camera_settings import (
     viewer_urls,
 )
 from picam_ros.compression import CompressionConfig, JpegWorker
+from picam_ros.compression import UNAVAILABLE as JPEG_UNAVAILABLE
 from picam_ros.dds_profile import large_frame_warning
 from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.frames import Frame
@@ -166,8 +167,11 @@ class CameraNode(Node):
                                FrameThrottle(settings.throttle_rate_hz), settings.compression,
                                FrameThrottle(settings.compression.rate_hz))
         self.compressed_published = 0
-        self._jpeg = JpegWorker(fmt, self._publish_compressed,
-                                full_range=getattr(self._runtime.source, 'full_range', False))
+        if JPEG_UNAVAILABLE is None:
+            self._jpeg = JpegWorker(fmt, self._publish_compressed,
+                                    full_range=getattr(self._runtime.source, 'full_range', False))
+        else:
+            self.get_logger().warning(JPEG_UNAVAILABLE)
         self._camera_info_url = settings.camera_info_url
         self._set_info_srv = self.create_service(SetCameraInfo, '~/set_camera_info',
                                                  self._on_set_camera_info)
@@ -334,7 +338,8 @@ class CameraNode(Node):
                      and self._throttled_pub.get_subscription_count() > 0)
         info = self._info_pub.get_subscription_count() > 0
         # Encoded only while someone subscribes, and at most at its own rate.
-        compressed = (self._compressed_pub.get_subscription_count() > 0
+        compressed = (self._jpeg is not None
+                      and self._compressed_pub.get_subscription_count() > 0
                       and output.compressed_throttle.accept(frame.mono_ns))
         if not (raw or throttled or info or compressed):
             return
@@ -409,7 +414,8 @@ class CameraNode(Node):
             'images published': self.images_published,
             'throttled images published': self.throttled_published,
             'compressed images published': self.compressed_published,
-            'compressed frames skipped (encoder busy)': self._jpeg.replaced,
+            'compressed frames skipped (encoder busy)': (
+                self._jpeg.replaced if self._jpeg is not None else JPEG_UNAVAILABLE),
             'encoding': self._output.encoding,
             'calibrated': self._output.calibration.calibrated,
             **source_diagnostics(self._runtime.source),

@@ -51,7 +51,11 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
-from PIL import Image
+
+try:
+    from PIL import Image
+except ImportError:   # Pillow is optional: without it there is no image_raw/compressed
+    Image = None
 
 try:
     from numpy.lib.array_utils import byte_bounds
@@ -66,6 +70,11 @@ try:
     from picam_ros._centroids import yuv420_to_rgbx as _native_yuv420_to_rgbx
 except ImportError:
     _native_yuv420_to_rgbx = None
+
+#: Why image_raw/compressed cannot be encoded here, or None when it can.
+UNAVAILABLE = None if Image is not None else (
+    'image_raw/compressed is off: JPEG needs Pillow (rosdep key python3-pil, or pip install '
+    'Pillow)')
 
 #: CompressedImage.format for colour and grey JPEG, as image_transport's compressed plugin.
 FORMATS = {'bgr8': 'bgr8; jpeg compressed bgr8', 'mono8': 'mono8; jpeg compressed mono8'}

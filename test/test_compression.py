@@ -26,6 +26,7 @@ from picam_ros.frames import Frame, FrameFormat
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 cv2 = pytest.importorskip('cv2')
+pytest.importorskip('PIL', reason='JPEG encoding needs Pillow (rosdep key python3-pil)')
 
 
 def psnr(a, b):
