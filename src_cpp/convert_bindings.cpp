@@ -66,39 +66,59 @@ void require_plane(const py::buffer_info& info, const char* name, py::ssize_t ro
     }
 }
 
-void yuv420_to_bgr(const py::object& y_obj, const py::object& u_obj, const py::object& v_obj,
-                   const py::object& out_obj) {
-    const py::buffer_info y = request(y_obj, "y", false);
+// Packed pixels of `channels` bytes from 4:2:0 planes: the checked source view, the output and
+// its row stride. The buffers stay requested (and so alive) for the caller's scope.
+struct PackedCall {
+    py::buffer_info y, u, v, out;
+    picam::Yuv420View src;
+    std::uint8_t* dst;
+    std::ptrdiff_t dst_stride;
+};
+
+PackedCall packed_from_yuv420(const py::object& y_obj, const py::object& u_obj,
+                              const py::object& v_obj, const py::object& out_obj, int channels) {
+    PackedCall call;
+    call.y = request(y_obj, "y", false);
+    const py::buffer_info& y = call.y;
     if (y.ndim != 2 || y.strides[1] != 1 || y.strides[0] < y.shape[1]) {
         fail("y: expected a 2-D plane with contiguous rows, got shape " + shape_of(y));
     }
     const py::ssize_t height = y.shape[0], width = y.shape[1];
     if (height % 2 || width % 2 || height < 2 || width < 2 || height > INT32_MAX ||
-        width > INT32_MAX) {
+        width > INT32_MAX / channels) {
         fail("y: width and height must be even and positive for 4:2:0, got " + shape_of(y));
     }
-    const py::buffer_info u = request(u_obj, "u", false);
-    const py::buffer_info v = request(v_obj, "v", false);
-    require_plane(u, "u", height / 2, width / 2);
-    require_plane(v, "v", height / 2, width / 2);
-    if (u.strides[0] != v.strides[0] || u.strides[1] != v.strides[1]) {
+    call.u = request(u_obj, "u", false);
+    call.v = request(v_obj, "v", false);
+    require_plane(call.u, "u", height / 2, width / 2);
+    require_plane(call.v, "v", height / 2, width / 2);
+    if (call.u.strides[0] != call.v.strides[0] || call.u.strides[1] != call.v.strides[1]) {
         fail("u and v must have the same strides");
     }
-    const py::buffer_info out = request(out_obj, "out", true);
-    if (out.ndim != 3 || out.shape[0] != height || out.shape[1] != width || out.shape[2] != 3 ||
-        out.strides[2] != 1 || out.strides[1] != 3 || out.strides[0] < 3 * width) {
+    call.out = request(out_obj, "out", true);
+    const py::buffer_info& out = call.out;
+    if (out.ndim != 3 || out.shape[0] != height || out.shape[1] != width ||
+        out.shape[2] != channels || out.strides[2] != 1 || out.strides[1] != channels ||
+        out.strides[0] < channels * width) {
         fail("out: expected a (" + std::to_string(height) + ", " + std::to_string(width) +
-             ", 3) array of packed pixels, got " + shape_of(out));
+             ", " + std::to_string(channels) + ") array of packed pixels, got " +
+             shape_of(out));
     }
-    const picam::Yuv420View src{static_cast<const std::uint8_t*>(y.ptr), y.strides[0],
-                                static_cast<const std::uint8_t*>(u.ptr),
-                                static_cast<const std::uint8_t*>(v.ptr), u.strides[0],
-                                static_cast<int>(u.strides[1]), static_cast<int>(width),
-                                static_cast<int>(height)};
-    auto* dst = static_cast<std::uint8_t*>(out.ptr);
-    const std::ptrdiff_t dst_stride = out.strides[0];
+    call.src = picam::Yuv420View{static_cast<const std::uint8_t*>(y.ptr), y.strides[0],
+                                 static_cast<const std::uint8_t*>(call.u.ptr),
+                                 static_cast<const std::uint8_t*>(call.v.ptr),
+                                 call.u.strides[0], static_cast<int>(call.u.strides[1]),
+                                 static_cast<int>(width), static_cast<int>(height)};
+    call.dst = static_cast<std::uint8_t*>(out.ptr);
+    call.dst_stride = out.strides[0];
+    return call;
+}
+
+void yuv420_to_bgr(const py::object& y_obj, const py::object& u_obj, const py::object& v_obj,
+                   const py::object& out_obj) {
+    const PackedCall call = packed_from_yuv420(y_obj, u_obj, v_obj, out_obj, 3);
     py::gil_scoped_release release;
-    picam::yuv420_to_bgr(src, dst, dst_stride);
+    picam::yuv420_to_bgr(call.src, call.dst, call.dst_stride);
 }
 
 void interleave_planes(const py::object& first_obj, const py::object& second_obj,
@@ -139,38 +159,10 @@ void interleave_planes(const py::object& first_obj, const py::object& second_obj
 
 void yuv420_to_rgbx(const py::object& y_obj, const py::object& u_obj, const py::object& v_obj,
                     const py::object& out_obj, bool full_range) {
-    const py::buffer_info y = request(y_obj, "y", false);
-    if (y.ndim != 2 || y.strides[1] != 1 || y.strides[0] < y.shape[1]) {
-        fail("y: expected a 2-D plane with contiguous rows, got shape " + shape_of(y));
-    }
-    const py::ssize_t height = y.shape[0], width = y.shape[1];
-    if (height % 2 || width % 2 || height < 2 || width < 2 || height > INT32_MAX ||
-        width > INT32_MAX / 4) {
-        fail("y: width and height must be even and positive for 4:2:0, got " + shape_of(y));
-    }
-    const py::buffer_info u = request(u_obj, "u", false);
-    const py::buffer_info v = request(v_obj, "v", false);
-    require_plane(u, "u", height / 2, width / 2);
-    require_plane(v, "v", height / 2, width / 2);
-    if (u.strides[0] != v.strides[0] || u.strides[1] != v.strides[1]) {
-        fail("u and v must have the same strides");
-    }
-    const py::buffer_info out = request(out_obj, "out", true);
-    if (out.ndim != 3 || out.shape[0] != height || out.shape[1] != width || out.shape[2] != 4 ||
-        out.strides[2] != 1 || out.strides[1] != 4 || out.strides[0] < 4 * width) {
-        fail("out: expected a (" + std::to_string(height) + ", " + std::to_string(width) +
-             ", 4) array of packed pixels, got " + shape_of(out));
-    }
-    const picam::Yuv420View src{static_cast<const std::uint8_t*>(y.ptr), y.strides[0],
-                                static_cast<const std::uint8_t*>(u.ptr),
-                                static_cast<const std::uint8_t*>(v.ptr), u.strides[0],
-                                static_cast<int>(u.strides[1]), static_cast<int>(width),
-                                static_cast<int>(height)};
-    auto* dst = static_cast<std::uint8_t*>(out.ptr);
-    const std::ptrdiff_t dst_stride = out.strides[0];
+    const PackedCall call = packed_from_yuv420(y_obj, u_obj, v_obj, out_obj, 4);
     const picam::YuvRange range = full_range ? picam::YuvRange::kFull : picam::YuvRange::kLimited;
     py::gil_scoped_release release;
-    picam::yuv420_to_rgbx(src, range, dst, dst_stride);
+    picam::yuv420_to_rgbx(call.src, range, call.dst, call.dst_stride);
 }
 
 }  // namespace
