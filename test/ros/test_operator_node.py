@@ -260,8 +260,17 @@ def test_a_click_in_the_browser_publishes_the_clicked_centroid(tmp_path):
         graph.close()
 
 
+def require_launch():
+    """Skip unless the ROS 2 launch package is there (not the repository's launch/ folder)."""
+    try:
+        from launch import LaunchDescription  # noqa: F401
+    except ImportError:
+        pytest.skip('needs the ROS 2 launch package (not on PyPI, so not in CI)')
+
+
 def load_operator_launch():
     """Load launch/operator.launch.py by path, as ros2 launch does."""
+    require_launch()
     path = os.path.join(os.path.dirname(__file__), '..', '..', 'launch', 'operator.launch.py')
     spec = importlib.util.spec_from_file_location('operator_launch', path)
     module = importlib.util.module_from_spec(spec)
@@ -309,6 +318,7 @@ def test_a_mode_button_sets_the_mode_node_parameter_in_its_spelling():
 
 
 def load_launch_file(name):
+    require_launch()
     path = os.path.join(os.path.dirname(__file__), '..', '..', 'launch', name)
     spec = importlib.util.spec_from_file_location(name.replace('.', '_'), path)
     module = importlib.util.module_from_spec(spec)
