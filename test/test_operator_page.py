@@ -139,18 +139,19 @@ def open_page(browser, server, token=True):
     return page
 
 
-def pause_on_a_frame(page, seq=10):
+def pause_on_a_frame(page, seq=10, with_centroids=True):
     """Pause the video and seek to frame ``seq``; wait until the overlay shows that frame.
 
     A seek makes the frame on screen definite (a plain pause can still present one more).
+    ``with_centroids`` also waits for that frame's circles (off when none were published).
     """
+    circles = '&& p.overlay.drawn.circles.length > 0' if with_centroids else ''
     page.evaluate(f"""() => {{ const video = window.picamOperator.video;
                                video.pause(); video.currentTime = ({seq} + 0.5) / {FPS}; }}""")
     page.wait_for_function(
         f"""() => {{ const p = window.picamOperator;
                     return p.video.paused && !p.video.seeking && p.frameSeq === {seq}
-                           && p.overlay.drawn.seq === {seq}
-                           && p.overlay.drawn.circles.length > 0; }}""", timeout=GUARD_MS)
+                           && p.overlay.drawn.seq === {seq} {circles}; }}""", timeout=GUARD_MS)
     return seq
 
 
@@ -383,11 +384,7 @@ def test_centroids_pushed_late_are_drawn_when_their_frame_is_on_screen(browser, 
         page.goto(server.url())
         page.wait_for_function('window.picamOperator && window.picamOperator.frameSeq !== null',
                                timeout=GUARD_MS)
-        page.evaluate('window.picamOperator.video.pause()')
-        page.wait_for_function('window.picamOperator.video.paused && '
-                               'window.picamOperator.overlay.drawn.seq === '
-                               'window.picamOperator.frameSeq', timeout=GUARD_MS)
-        seq = page.evaluate('window.picamOperator.frameSeq')
+        seq = pause_on_a_frame(page, with_centroids=False)
         assert page.evaluate('window.picamOperator.overlay.drawn.circles.length') == 0
         server.publish_centroids(sets[(seq + 1) % FRAMES])   # another frame's set: not drawn
         server.publish_centroids(sets[seq])
