@@ -69,7 +69,12 @@ class FrameThrottle:
 
     Slots are laid on a fixed schedule (next = previous slot + period), so capture jitter
     does not lower the output rate; after a gap longer than one period the schedule restarts
-    at the next frame. ``rate_hz == 0`` passes nothing.
+    at the next frame. A frame less than half a frame interval before its slot is the frame
+    nearest to it and takes it: with the rate equal to the camera's, a frame a millisecond
+    early would otherwise miss its slot and halve the rate. The frame interval is a running
+    mean of the gaps up to one period (longer ones are pauses, or a camera slower than the
+    rate, where every frame passes anyway). The schedule advances one period per frame taken,
+    so the long-run rate never exceeds ``rate_hz``. ``rate_hz == 0`` passes nothing.
     """
 
     def __init__(self, rate_hz: float) -> None:
@@ -77,6 +82,16 @@ class FrameThrottle:
             raise ValueError(f'throttle rate must be >= 0 Hz, got {rate_hz}')
         self._period_ns = round(1e9 / rate_hz) if rate_hz > 0 else 0
         self._next_ns: int | None = None
+        self._last_ns: int | None = None
+        self._interval_ns = 0   # running mean of the frame gaps within one period; 0: unknown
+
+    def _slack_ns(self, mono_ns: int) -> int:
+        last, self._last_ns = self._last_ns, mono_ns
+        gap = mono_ns - last if last is not None else 0
+        if 0 < gap <= self._period_ns:
+            self._interval_ns = gap if not self._interval_ns else (
+                self._interval_ns + (gap - self._interval_ns) // 8)
+        return min(self._interval_ns, self._period_ns) // 2
 
     @property
     def enabled(self) -> bool:
@@ -85,7 +100,8 @@ class FrameThrottle:
     def accept(self, mono_ns: int) -> bool:
         if not self._period_ns:
             return False
-        if self._next_ns is not None and mono_ns < self._next_ns:
+        slack = self._slack_ns(mono_ns)
+        if self._next_ns is not None and mono_ns < self._next_ns - slack:
             return False
         if self._next_ns is None or mono_ns - self._next_ns >= self._period_ns:
             self._next_ns = mono_ns + self._period_ns

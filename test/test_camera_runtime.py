@@ -288,6 +288,20 @@ def test_throttle_keeps_the_requested_rate_despite_capture_jitter():
     assert min(gaps) >= 160_000_000 and max(gaps) <= 240_000_000
 
 
+def test_throttle_at_the_camera_rate_passes_every_jittered_frame():
+    # 25 fps with +-3 ms jitter, throttled to 25 Hz: an early frame still takes its slot.
+    jitter = [(-3, 2, 0, 3, -1)[i % 5] * 1_000_000 for i in range(250)]
+    stamps = [i * 40_000_000 + jitter[i] + 1_000_000_000 for i in range(250)]
+    assert _accepted(FrameThrottle(25.0), stamps) == stamps
+
+
+def test_throttle_below_the_camera_rate_never_exceeds_its_rate():
+    # 30 fps for 10 s throttled to 25 Hz: 250 frames, not the 300 an early slack could let by.
+    stamps = [round(i * 1e9 / 30) for i in range(300)]
+    accepted = _accepted(FrameThrottle(25.0), stamps)
+    assert 249 <= len(accepted) <= 250
+
+
 def test_throttle_faster_than_the_camera_passes_every_frame():
     stamps = [i * 40_000_000 for i in range(100)]
     assert _accepted(FrameThrottle(100.0), stamps) == stamps
