@@ -28,6 +28,9 @@ camera). "net" ends at the frame's receive time in Chromium (metadata.receiveTim
 is the rest. Lost = frames the camera made in the measured window that the page never
 presented, split into frames the capture loop never read, frames the publisher dropped, frames
 Chromium decoded but did not composite, and frames composited but not seen by the page.
+Beside that, the page reads every decoded frame off its track (MediaStreamTrackProcessor,
+``--no-decoded`` turns it off): a frame sent to the encoder that never arrives there is lost
+between encoder and page (server, network, decoder), which the compositor's choices are not.
 
 Paths, interleaved in the same run at each size: ``StreamPublisher`` (writer thread, bounded
 queue) and the original system's design, the capture loop writing each frame straight into
@@ -118,12 +121,13 @@ def drain(viewer: BrowserViewer) -> dict[int, tuple[float, float]]:
 
 
 def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: float,
-            producer: str, seconds: float) -> dict[str, object]:
+            producer: str, seconds: float, read_decoded: bool = True) -> dict[str, object]:
     os.environ.update(LOOPBACK_ICE_ENV)
     server_config = MediaServerConfig(mediamtx_path=mediamtx, **free_server_ports())
     source = SyntheticSource(SyntheticConfig(width=width, height=height, fps=fps, noise=0))
     stream = StreamConfig(rtsp_port=server_config.rtsp_port, path='cam', fps=fps)
     presented: dict[int, tuple[float, float]] = {}
+    decoded: set[int] = set()
     with MediaServer(server_config):
         sink = (StreamPublisher(stream, source.format) if producer == 'publisher' else
                 DirectPipe(stream, source.format, new_session=producer == 'direct_session'))
@@ -133,12 +137,13 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
         capture = Capture(source, sink)
         capture.start()
         try:
-            viewer.open(server_config.webrtc_port, 'cam')
+            viewer.open(server_config.webrtc_port, 'cam', decoded=read_decoded)
             deadline = time.monotonic() + 30
             while not viewer.drain() and time.monotonic() < deadline:
                 time.sleep(0.1)
             time.sleep(1.5)   # warm-up: the page settles after its first keyframe
             viewer.drain()
+            viewer.drain_decoded()
             offset_before = viewer.clock_offset_ms()
             stats_before = viewer.receiver_stats()
             dropped0 = sink.stats.dropped if isinstance(sink, StreamPublisher) else 0
@@ -147,9 +152,11 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
             while time.monotonic() < end:
                 time.sleep(0.25)
                 presented.update(drain(viewer))
+                decoded.update(s for s, _ in viewer.drain_decoded())
             capture.measuring = False
             time.sleep(1.0)   # frames of the window still in flight
             presented.update(drain(viewer))
+            decoded.update(s for s, _ in viewer.drain_decoded())
             offset_after = viewer.clock_offset_ms()
             stats_after = viewer.receiver_stats()
             dropped = sink.stats.dropped - dropped0 if isinstance(sink, StreamPublisher) else 0
@@ -179,6 +186,10 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
             # Every frame the camera made in the window counts: one the capture loop never
             # read (it was blocked in a write: the direct pipe) is lost as much as one dropped.
             'frames': len(window), 'lost': sum(1 for s in window if s not in presented),
+            # Frames the page never received decoded (None: not read); those the camera loop
+            # never read or the publisher dropped never reached the encoder.
+            'not_decoded': (sum(1 for s in window if s not in decoded) if read_decoded
+                            else None),
             'camera_skips': sum(1 for s in window if s not in captured),
             'read_late_ms': capture.late_ms(),
             'publisher_drops': dropped, 'stdin_ms': stdin_ms,
@@ -215,6 +226,13 @@ def report(size: str, runs: dict[str, list[dict[str, object]]], paths=PATHS) -> 
               f'{"/".join(f"{v:.0f}" for v in p50)}')
         print(f'   {"":<13} {"":<24} WebRTC in the window: packetsLost {rec["packetsLost"]}, '
               f'framesDropped (before decoding) {rec["framesDropped"]}')
+        if all(r['not_decoded'] is not None for r in rs):
+            missing = sum(r['not_decoded'] for r in rs)
+            sent = frames - total['camera_skips'] - total['publisher_drops']
+            at_page = missing - total['camera_skips'] - total['publisher_drops']
+            print(f'   {"":<13} {"":<24} decoded in the page (every frame read off the track): '
+                  f'{frames - missing} of {frames} made, {sent} sent to the encoder; lost '
+                  f'between encoder and page: {at_page}')
     pairs = [pct(a['latency_ms'], 50) / pct(b['latency_ms'], 50)
              for a, b in zip(runs['publisher'], runs['direct'])]
     ratio = med([pct(r['latency_ms'], 50) for r in runs['publisher']]) / med(
@@ -233,6 +251,9 @@ def main() -> None:
                         help='WxH@FPS')
     parser.add_argument('--session-peer', action='store_true',
                         help='also run the direct pipe with ffmpeg in a session of its own')
+    parser.add_argument('--no-decoded', action='store_true',
+                        help="do not also read every decoded frame off the page's track "
+                             '(MediaStreamTrackProcessor; costs the page a canvas read each)')
     parser.add_argument('--chromium-flag', action='append', default=[],
                         help='extra Chromium flag (repeatable), e.g. --disable-frame-rate-limit')
     args = parser.parse_args()
@@ -273,7 +294,8 @@ def main() -> None:
                 order = paths if repeat % 2 == 0 else paths[::-1]
                 for producer, _ in order:
                     runs[producer].append(one_run(viewer, mediamtx, width, height, fps,
-                                                  producer, args.seconds))
+                                                  producer, args.seconds,
+                                                  read_decoded=not args.no_decoded))
             size = f'{width}x{height}@{fps:g}'
             ratios.append((size, report(size, runs, paths)))
             if (width, height) == (1280, 720):

@@ -98,13 +98,16 @@ class BrowserViewer:
                 self._playwright.stop()
             shutil.rmtree(self._profile, ignore_errors=True)
 
-    def open(self, webrtc_port: int, path: str) -> None:
-        """Load the viewer for ``path`` on MediaMTX's WebRTC origin; it starts playing."""
+    def open(self, webrtc_port: int, path: str, decoded: bool = False) -> None:
+        """Load the viewer for ``path`` on MediaMTX's WebRTC origin; it starts playing.
+
+        ``decoded`` also reads the stamp of every decoded frame (:meth:`drain_decoded`).
+        """
         origin = f'http://127.0.0.1:{webrtc_port}'
         html = PAGE.read_text()
         self.page.route(f'{origin}/picam-viewer.html*',
                         lambda route: route.fulfill(body=html, content_type='text/html'))
-        self.page.goto(f'{origin}/picam-viewer.html?path={path}')
+        self.page.goto(f'{origin}/picam-viewer.html?path={path}' + ('&decoded=1' if decoded else ''))
 
     def drain(self) -> list[tuple[int, float]]:
         """Return and forget the frames presented since the last call: (sequence, wall ms)."""
@@ -117,6 +120,13 @@ class BrowserViewer:
         requestVideoFrameCallback's metadata) is -1 when the browser does not give it.
         """
         return [(int(s), float(p), float(r)) for s, p, r in self.page.evaluate('picam.drain()')]
+
+    def drain_decoded(self) -> list[tuple[int, float]]:
+        """Return and forget the frames decoded since the last call: (sequence, wall ms).
+
+        Only with ``open(..., decoded=True)``; a frame is here whether or not it was presented.
+        """
+        return [(int(s), float(t)) for s, t in self.page.evaluate('picam.drainDecoded()')]
 
     def state(self) -> dict:
         return self.page.evaluate('({sessions: picam.sessions, unreadable: picam.unreadable, '

@@ -122,6 +122,29 @@ def test_browser_shows_our_frames_in_order(stack, viewer):
     assert presented == sorted(presented)
 
 
+def test_every_frame_the_publisher_sends_is_decoded_in_the_page(stack, viewer):
+    # "Lost at the page" means sent and never decoded there; whether headless Chromium's
+    # compositor then shows every decoded frame is its own business (no display here).
+    config, camera, pub = stack.config, stack.camera, stack.pub
+    viewer.open(config.webrtc_port, 'cam', decoded=True)
+    assert wait_until(lambda: len(viewer.drain_decoded()) > 0, GUARD), viewer.state()
+    decoded: set[int] = set()
+    first, dropped = len(camera.sequences), pub.stats.dropped
+    assert wait_until(lambda: len(camera.sequences) - first >= 100, GUARD)
+    window = camera.sequences[first:first + 100]
+    dropped = pub.stats.dropped - dropped
+
+    def all_arrived() -> bool:
+        decoded.update(s for s, _ in viewer.drain_decoded())
+        return sum(1 for s in window if s not in decoded) <= dropped
+
+    assert wait_until(all_arrived, GUARD), (
+        f'{sum(1 for s in window if s not in decoded)} of {len(window)} frames never decoded '
+        f'(publisher dropped {dropped}); first missing '
+        f'{[s for s in window if s not in decoded][:5]}', viewer.receiver_stats())
+    assert window == sorted(window)
+
+
 def first_frame_after(viewer: BrowserViewer, camera: SyntheticCamera, fault_ns: int) -> float:
     """Wait until the page presents a frame captured after ``fault_ns``; return the delay, s."""
     offset_ms = viewer.clock_offset_ms()
