@@ -107,7 +107,8 @@ class BrowserViewer:
         html = PAGE.read_text()
         self.page.route(f'{origin}/picam-viewer.html*',
                         lambda route: route.fulfill(body=html, content_type='text/html'))
-        self.page.goto(f'{origin}/picam-viewer.html?path={path}' + ('&decoded=1' if decoded else ''))
+        query = f'path={path}' + ('&decoded=1' if decoded else '')
+        self.page.goto(f'{origin}/picam-viewer.html?{query}')
 
     def drain(self) -> list[tuple[int, float]]:
         """Return and forget the frames presented since the last call: (sequence, wall ms)."""

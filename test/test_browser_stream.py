@@ -134,14 +134,16 @@ def test_every_frame_the_publisher_sends_is_decoded_in_the_page(stack, viewer):
     window = camera.sequences[first:first + 100]
     dropped = pub.stats.dropped - dropped
 
+    def missing() -> list[int]:
+        return [s for s in window if s not in decoded]
+
     def all_arrived() -> bool:
         decoded.update(s for s, _ in viewer.drain_decoded())
-        return sum(1 for s in window if s not in decoded) <= dropped
+        return len(missing()) <= dropped
 
     assert wait_until(all_arrived, GUARD), (
-        f'{sum(1 for s in window if s not in decoded)} of {len(window)} frames never decoded '
-        f'(publisher dropped {dropped}); first missing '
-        f'{[s for s in window if s not in decoded][:5]}', viewer.receiver_stats())
+        f'{len(missing())} of {len(window)} frames never decoded (publisher dropped '
+        f'{dropped}); first missing {missing()[:5]}; {viewer.receiver_stats()}')
     assert window == sorted(window)
 
 
