@@ -31,27 +31,18 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from sensor_msgs.srv import SetCameraInfo  # noqa: E402
-from test_camera_node import Graph, HEIGHT, WIDTH  # noqa: E402
+from test_camera_node import camera_graphs, HEIGHT, WIDTH  # noqa: E402
 
 from picam_ros.camera_info import load_calibration  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
+SET_CAMERA_INFO = '/camera/set_camera_info'
+
 
 @pytest.fixture
 def ros():
-    rclpy.init()
-    graphs: list[Graph] = []
-
-    def make(**overrides: object) -> Graph:
-        graph = Graph(**overrides)
-        graphs.append(graph)
-        return graph
-
-    yield make
-    for graph in graphs:
-        graph.close()
-    rclpy.try_shutdown()
+    yield from camera_graphs()
 
 
 def diagnostic_values(messages: list) -> dict[str, str]:
@@ -127,19 +118,11 @@ def calibration_request(width: int, height: int) -> SetCameraInfo.Request:
     return SetCameraInfo.Request(camera_info=info)
 
 
-def call(graph: Graph, request: SetCameraInfo.Request) -> SetCameraInfo.Response:
-    client = graph.probe.create_client(SetCameraInfo, '/camera/set_camera_info')
-    assert graph.spin_until(client.service_is_ready)
-    future = client.call_async(request)
-    assert graph.spin_until(future.done)
-    return future.result()
-
-
 def test_set_camera_info_saves_the_calibration_and_publishes_it_at_once(ros, tmp_path):
     target = tmp_path / 'camera.yaml'
     graph = ros(camera_info_url=f'file://{target}')
     infos = graph.listen(CameraInfo, '/camera/camera_info')
-    response = call(graph, calibration_request(WIDTH, HEIGHT))
+    response = graph.call(SetCameraInfo, SET_CAMERA_INFO, calibration_request(WIDTH, HEIGHT))
     assert response.success, response.status_message
     assert load_calibration(str(target)).k[0] == 300.0
     assert graph.spin_until(lambda: infos and infos[-1].k[0] == 300.0)
@@ -150,7 +133,7 @@ def test_set_camera_info_saves_the_calibration_and_publishes_it_at_once(ros, tmp
 def test_set_camera_info_that_cannot_be_saved_fails_with_the_reason(ros, tmp_path, url, words):
     graph = ros(camera_info_url=url or str(tmp_path / 'camera.yaml'))
     request = calibration_request(WIDTH, HEIGHT) if url else calibration_request(640, 480)
-    response = call(graph, request)
+    response = graph.call(SetCameraInfo, SET_CAMERA_INFO, request)
     assert not response.success and words in response.status_message
 
 

@@ -26,10 +26,9 @@ rclpy = pytest.importorskip(
     'rclpy', reason='rclpy is not installed: the camera node tests need a sourced ROS 2')
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402, I100
+from graph_probe import GraphProbe  # noqa: E402
 from proctree import descendants  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from picam_ros.camera_node import CameraNode  # noqa: E402
@@ -38,48 +37,29 @@ from picam_ros.sources import SourceError  # noqa: E402
 pytestmark = pytest.mark.ros
 
 BOARD_YAML = Path(__file__).parents[1] / 'data' / 'board_camera_1024.yaml'
-GUARD_S = 20.0   # failure guard only
 WIDTH, HEIGHT = 256, 128
 SMALL = {'width': WIDTH, 'height': HEIGHT, 'fps': 50.0, 'stream.enabled': False}
 
 
-class Graph:
-    """A camera node plus a probe node spun by one executor."""
+class Graph(GraphProbe):
+    """A camera node plus the probe node, spun by one executor."""
 
     def __init__(self, **overrides: object) -> None:
         params = [Parameter(name, value=value) for name, value in {**SMALL, **overrides}.items()]
         self.camera = CameraNode(parameter_overrides=params)
-        self.probe = rclpy.create_node('camera_node_probe')
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.camera)
-        self.executor.add_node(self.probe)
-        self.received: dict[str, list] = {}
+        super().__init__('camera_node_probe', nodes=(self.camera,))
         self.closed = False
-
-    def listen(self, msg_type: type, topic: str, qos=qos_profile_sensor_data) -> list:
-        messages = self.received.setdefault(topic, [])
-        self.probe.create_subscription(msg_type, topic, messages.append, qos)
-        return messages
-
-    def spin_until(self, condition, timeout: float = GUARD_S) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            self.executor.spin_once(timeout_sec=0.05)
-        return condition()
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
-        self.executor.shutdown()
+        super().close()
         self.camera.destroy_node()
-        self.probe.destroy_node()
 
 
-@pytest.fixture
-def ros():
+def camera_graphs():
+    """Yield a factory of camera graphs; close them all and shut rclpy down afterwards."""
     rclpy.init()
     graphs: list[Graph] = []
 
@@ -92,6 +72,11 @@ def ros():
     for graph in graphs:
         graph.close()
     rclpy.try_shutdown()
+
+
+@pytest.fixture
+def ros():
+    yield from camera_graphs()
 
 
 @pytest.mark.parametrize('encoding, step, size', [

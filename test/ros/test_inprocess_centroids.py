@@ -36,7 +36,9 @@ rclpy_qos = pytest.importorskip('rclpy.qos', reason=REASON)
 sensor_msgs = pytest.importorskip('sensor_msgs.msg', reason=REASON)
 diagnostic_msgs = pytest.importorskip('diagnostic_msgs.msg', reason=REASON)
 
-from picam_ros.ros_conversions import CLOUD_DTYPE  # noqa: E402, I100
+from graph_probe import GraphProbe  # noqa: E402, I100
+
+from picam_ros.ros_conversions import CLOUD_DTYPE  # noqa: E402
 from picam_ros.shutdown import EXIT_CONFIG_ERROR  # noqa: E402
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 
@@ -81,37 +83,21 @@ class CameraProcess:
         return output
 
 
-class Probe:
+class Probe(GraphProbe):
     """A subscriber / parameter client node in this process, on the camera's domain."""
 
     def __init__(self) -> None:
-        self.node = rclpy.create_node('inprocess_probe')
-        self.received: dict[str, list] = {}
+        super().__init__('inprocess_probe')
 
     def listen(self, msg_type: type, topic: str, qos: object = 10) -> list:
-        messages = self.received.setdefault(topic, [])
-        self.node.create_subscription(msg_type, topic, messages.append, qos)
-        return messages
-
-    def spin_until(self, condition, timeout: float = GUARD_S) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            rclpy.spin_once(self.node, timeout_sec=0.05)
-        return condition()
-
-    def spin_for(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            rclpy.spin_once(self.node, timeout_sec=0.05)
+        return super().listen(msg_type, topic, qos)
 
     def set_parameters(self, **values: object) -> list:
         client = rclpy_parameter_client.AsyncParameterClient(self.node, '/camera')
         assert client.wait_for_services(timeout_sec=GUARD_S)
         future = client.set_parameters(
             [rclpy_parameter.Parameter(name, value=value) for name, value in values.items()])
-        rclpy.spin_until_future_complete(self.node, future, timeout_sec=GUARD_S)
+        assert self.spin_until(future.done, GUARD_S)
         return future.result().results
 
 
@@ -132,7 +118,7 @@ def ros():
 def probe(ros):
     probe = Probe()
     yield probe
-    probe.node.destroy_node()
+    probe.close()
 
 
 @pytest.fixture

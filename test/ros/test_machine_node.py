@@ -40,10 +40,9 @@ rclpy = pytest.importorskip(
 import cloud_reader  # noqa: E402, I100   (sensor_msgs_py is not on PyPI)
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
+from graph_probe import GraphProbe  # noqa: E402
 from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from stream_fixtures import free_server_ports, require_mediamtx  # noqa: E402
@@ -91,7 +90,7 @@ def write_calibration(path: Path) -> None:
                'nozzle_x': nozzle[0], 'nozzle_y': nozzle[1]}}))
 
 
-class Machine:
+class Machine(GraphProbe):
     """The node process plus a probe node in this process."""
 
     def __init__(self, calibration: Path, env: dict | None = None,
@@ -102,29 +101,14 @@ class Machine:
             [sys.executable, '-m', 'picam_ros.machine_node',
              *ros_args(calibration, **overrides)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.probe = rclpy.create_node('machine_probe')
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.probe)
-
-    def listen(self, msg_type: type, topic: str, qos=qos_profile_sensor_data) -> list:
-        messages: list = []
-        self.probe.create_subscription(msg_type, topic, messages.append, qos)
-        return messages
+        super().__init__('machine_probe')
 
     def spin_until(self, condition, timeout: float = GUARD_S) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
-            if condition():
-                return True
-            self.executor.spin_once(timeout_sec=0.05)
-        return condition()
+        return super().spin_until(condition, timeout, alive=lambda: self.process.poll() is None)
 
     def call(self, srv_type: type, name: str, request=None):
-        client = self.probe.create_client(srv_type, name)
-        assert self.spin_until(client.service_is_ready), f'{name} never appeared'
-        future = client.call_async(request if request is not None else srv_type.Request())
-        assert self.spin_until(future.done), f'{name} did not answer'
-        return future.result()
+        return super().call(srv_type, name,
+                            request if request is not None else srv_type.Request())
 
     def set(self, **values: object):
         request = SetParameters.Request(parameters=[
@@ -133,8 +117,7 @@ class Machine:
         return self.call(SetParameters, '/machine/set_parameters', request).results
 
     def close(self) -> int:
-        self.executor.shutdown()
-        self.probe.destroy_node()
+        super().close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
         try:

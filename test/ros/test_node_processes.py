@@ -33,13 +33,12 @@ REASON = 'rclpy is not installed: the node process tests need rclpy and the mess
 rclpy = pytest.importorskip('rclpy', reason=REASON)
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
+from graph_probe import GraphProbe  # noqa: E402
 from proctree import descendants  # noqa: E402
 from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
 from rcl_interfaces.msg import ParameterType, ParameterValue  # noqa: E402
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters  # noqa: E402
 from rclpy.context import Context  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 
 from picam_ros.shutdown import EXIT_CONFIG_ERROR  # noqa: E402
@@ -81,38 +80,13 @@ class NodeProcess:
             self.process.wait(timeout=STOP_S)
 
 
-class Probe:
+class Probe(GraphProbe):
     """A node of the test's own, in its own context, that subscribes and calls services."""
 
     def __init__(self) -> None:
         self.context = Context()
         rclpy.init(context=self.context)
-        self.node = rclpy.create_node('node_process_probe', context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-
-    def listen(self, msg_type, topic: str, qos=qos_profile_sensor_data) -> list:
-        messages: list = []
-        self.node.create_subscription(msg_type, topic, messages.append, qos)
-        return messages
-
-    def spin_until(self, condition, timeout: float = GUARD_S) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return True
-            self.executor.spin_once(timeout_sec=0.05)
-        return bool(condition())
-
-    def call(self, service_type, name: str, request):
-        client = self.node.create_client(service_type, name)
-        try:
-            assert self.spin_until(client.service_is_ready), f'service {name} never appeared'
-            future = client.call_async(request)
-            assert self.spin_until(future.done), f'service {name} did not answer'
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
+        super().__init__('node_process_probe', context=self.context)
 
     def set_parameter(self, node: str, name: str, value: ParameterValue):
         request = SetParameters.Request(parameters=[ParameterMsg(name=name, value=value)])
@@ -125,8 +99,7 @@ class Probe:
         return response.values[0]
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
+        super().close()
         rclpy.shutdown(context=self.context)
 
 
