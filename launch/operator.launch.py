@@ -47,6 +47,9 @@ OPERATOR_ARGUMENTS = {
                       'path with a machine node, else the camera path)')),
     'machine_node': ('', ('the machine node the page drives (modes, calibration, composite '
                           'video, pads/leads); empty: a camera and centroid node')),
+    'centroid_node': ('', ('the node whose keying parameters the sliders set (empty: '
+                           'centroids; stream.launch.py passes camera with '
+                           'centroids:=inprocess)')),
 }
 
 
@@ -62,7 +65,7 @@ def launch_operator(context):
     overrides = {'host': value['operator_host'], 'port': port}
     if value['token_file']:
         overrides['token_file'] = value['token_file']
-    for name in ('whep_url', 'machine_node'):
+    for name in ('whep_url', 'machine_node', 'centroid_node'):
         if value[name]:
             overrides[name] = value[name]
     namespace = LaunchConfiguration('namespace').perform(context).strip() or None

@@ -70,6 +70,9 @@ def launch_graph(context):
     actions = [include('camera.launch.py', CAMERA_ARGUMENTS + COMMON_ARGUMENTS, overrides)]
     if mode == 'node':
         actions.append(include('centroids.launch.py', CENTROID_ARGUMENTS + COMMON_ARGUMENTS))
+    # The page's keying sliders set the parameters of whichever node computes the centroids.
+    actions.append(include('operator.launch.py', ('operator', 'centroid_node') + COMMON_ARGUMENTS,
+                           {'centroid_node': 'camera' if mode == 'inprocess' else ''}))
     return actions
 
 
@@ -77,5 +80,4 @@ def generate_launch_description():
     return LaunchDescription(
         declare_arguments(('centroids',) + CAMERA_ARGUMENTS + CENTROID_ARGUMENTS
                           + COMMON_ARGUMENTS + ('operator',))
-        + [OpaqueFunction(function=launch_graph),
-           include('operator.launch.py', ('operator',) + COMMON_ARGUMENTS)])
+        + [OpaqueFunction(function=launch_graph)])

@@ -326,23 +326,39 @@ def load_launch_file(name):
     return module
 
 
-def test_stream_launch_includes_the_operator_page_with_its_switch():
+def stream_launch_includes(**arguments):
+    """Return the files stream.launch.py includes with these arguments and their arguments."""
     launch = pytest.importorskip('launch', reason='needs the ROS 2 launch package')
-    description = load_launch_file('stream.launch.py').generate_launch_description()
+    module = load_launch_file('stream.launch.py')
+    description = module.generate_launch_description()
     context = launch.LaunchContext()
-    included = {}
-    for entity in description.entities:
-        if isinstance(entity, launch.actions.IncludeLaunchDescription):
-            source = entity.launch_description_source
-            source.get_launch_description(context)   # loads the file and expands its location
-            included[os.path.basename(source.location)] = [
-                name if isinstance(name, str) else
-                launch.utilities.perform_substitutions(context, name)
-                for name, _ in entity.launch_arguments]
-    declared = {entity.name for entity in description.entities
+    declared = {entity.name: entity.default_value for entity in description.entities
                 if isinstance(entity, launch.actions.DeclareLaunchArgument)}
+    for name, default in declared.items():
+        context.launch_configurations[name] = arguments.get(
+            name, launch.utilities.perform_substitutions(context, default or []))
+    included = {}
+    for entity in module.launch_graph(context):
+        source = entity.launch_description_source
+        source.get_launch_description(context)   # loads the file and expands its location
+        included[os.path.basename(source.location)] = {
+            name: launch.utilities.perform_substitutions(
+                context, launch.utilities.normalize_to_list_of_substitutions(value))
+            for name, value in entity.launch_arguments}
+    return declared, included
+
+
+def test_stream_launch_includes_the_operator_page_with_its_switch():
+    declared, included = stream_launch_includes(operator='false')
     assert 'operator' in declared
-    assert 'operator' in included['operator.launch.py']
+    assert included['operator.launch.py']['operator'] == 'false'
+
+
+@pytest.mark.parametrize('centroids, node', [('node', ''), ('inprocess', 'camera')])
+def test_stream_launch_points_the_sliders_at_the_node_that_computes_centroids(centroids, node):
+    # '' leaves the operator node's default, the centroid node (`centroids`).
+    _, included = stream_launch_includes(centroids=centroids)
+    assert included['operator.launch.py']['centroid_node'] == node
 
 
 def test_operator_launch_passes_the_machine_node_to_the_operator_node():
