@@ -182,17 +182,18 @@ class CameraSettings:
         source = _named(config_from_ros, source_rows, SourceConfig, source_rows, values)
         controls = controls_from_parameters(values, rows)
         compression = compression_from_parameters(values, rows)
-        stream = server = None
-        if values['stream.enabled']:
-            stream_rows = [r for r in rows if r.name.startswith('stream.')
-                           and r.field in _field_names(StreamConfig)]
-            server_rows = [r for r in rows if r.name.startswith('stream.')
-                           and r.field in _field_names(MediaServerConfig)]
-            stream = _named(StreamConfig, stream_rows + [by_name['fps']],
-                            **{r.field: r.from_ros(values[r.name]) for r in stream_rows},
-                            fps=source.fps)
-            server = _named(config_from_ros, server_rows, MediaServerConfig, server_rows,
-                            values)
+        # Checked with the stream off too: a bad stream setting is refused when it is typed,
+        # not when the stream is switched on one day.
+        stream_rows = [r for r in rows if r.name.startswith('stream.')
+                       and r.field in _field_names(StreamConfig)]
+        server_rows = [r for r in rows if r.name.startswith('stream.')
+                       and r.field in _field_names(MediaServerConfig)]
+        stream = _named(StreamConfig, stream_rows + [by_name['fps']],
+                        **{r.field: r.from_ros(values[r.name]) for r in stream_rows},
+                        fps=source.fps)
+        server = _named(config_from_ros, server_rows, MediaServerConfig, server_rows, values)
+        if not values['stream.enabled']:
+            stream = server = None
         return cls(source=source, stream=stream, server=server,
                    encoding=values['encoding'], frame_id=values['frame_id'],
                    camera_info_url=values['camera_info_url'],

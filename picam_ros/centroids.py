@@ -120,14 +120,16 @@ class KeyingParams(ConfigBase):
         super().__post_init__()
         if self.luma_min > self.luma_max:
             raise ConfigError('luma_min', f'{self.luma_min} is greater than luma_max '
-                                          f'{self.luma_max}')
+                                          f'{self.luma_max}', mentions=('luma_max',))
         for plane in ('u', 'v'):
             low, high = getattr(self, f'{plane}_min'), getattr(self, f'{plane}_max')
             if low is not None and high is not None and low > high:
-                raise ConfigError(f'{plane}_min', f'{low} is greater than {plane}_max {high}')
+                raise ConfigError(f'{plane}_min', f'{low} is greater than {plane}_max {high}',
+                                  mentions=(f'{plane}_max',))
         if self.max_area and self.max_area < self.min_area:
             raise ConfigError('max_area', f'{self.max_area} is smaller than min_area '
-                                          f'{self.min_area} (use 0 for no upper limit)')
+                                          f'{self.min_area} (use 0 for no upper limit)',
+                              mentions=('min_area',))
         # Arguments for the native call, computed once per (immutable) instance.
         object.__setattr__(self, '_native_keying', (
             self.luma_min, self.luma_max, *_gate(self.u_min, self.u_max),

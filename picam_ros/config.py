@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 import dataclasses
 from dataclasses import dataclass, field
 import math
+import re
 import shlex
 from typing import Any, TypeVar
 
@@ -37,17 +38,27 @@ _C = TypeVar('_C', bound='ConfigBase')
 
 
 class ConfigError(ValueError):
-    """A setting with a bad value: ``name`` (as the raiser knows it) and the ``problem``."""
+    """A setting with a bad value: ``name`` (as the raiser knows it) and the ``problem``.
 
-    def __init__(self, name: str, problem: str) -> None:
+    ``mentions``: other settings the problem names (a rule between two fields); they are
+    renamed with ``name``, so that the user reads every setting as they typed it.
+    """
+
+    def __init__(self, name: str, problem: str, mentions: tuple[str, ...] = ()) -> None:
         super().__init__(f'{name}: {problem}')
         self.name = name
         self.problem = problem
+        self.mentions = mentions
 
     def renamed(self, names: Mapping[str, str] | Callable[[str], str]) -> ConfigError:
-        """Return the same problem under the user's name for the setting (unknown: unchanged)."""
-        new = names(self.name) if callable(names) else names.get(self.name, self.name)
-        return ConfigError(new, self.problem)
+        """Return the same problem under the user's names for the settings (unknown: unchanged)."""
+        def rename(name: str) -> str:
+            return names(name) if callable(names) else names.get(name, name)
+
+        problem = self.problem
+        for other in self.mentions:
+            problem = re.sub(rf'(?<![\w.-]){re.escape(other)}(?![\w-])', rename(other), problem)
+        return ConfigError(rename(self.name), problem, tuple(map(rename, self.mentions)))
 
 
 def config_field(default: Any, description: str, *, low: float | None = None,

@@ -116,7 +116,8 @@ class StreamConfig(RtspEndpoint, RestartBackoff):
             raise ConfigError('path', f'must be letters, digits, "_.~-" and "/" separators, '
                                       f'got {self.path!r}')
         if self.bitrate_kbps is not None and self.crf is not None:
-            raise ConfigError('crf', 'set either bitrate_kbps or crf, not both')
+            raise ConfigError('crf', 'set either bitrate_kbps or crf, not both',
+                              mentions=('bitrate_kbps', 'crf'))
 
     @property
     def url(self) -> str:

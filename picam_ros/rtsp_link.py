@@ -53,4 +53,5 @@ class RestartBackoff(ConfigBase):
         super().__post_init__()
         if self.backoff_max < self.backoff_initial:
             raise ConfigError('backoff_max', f'{self.backoff_max:g} must be >= backoff_initial '
-                                             f'({self.backoff_initial:g})')
+                                             f'({self.backoff_initial:g})',
+                              mentions=('backoff_initial',))

@@ -105,9 +105,12 @@ def test_ffmpeg_input_runs_through_the_same_pipeline():
     (['--source', 'ffmpeg'], ('--input: must name the ffmpeg input: a file, /dev/videoN, an '
                               'rtsp:// URL or lavfi:<graph> (the ffmpeg source)')),
     (['--process-every-n', '0'], '--process-every-n: 0 is below the minimum 1'),
-    (['--stream-backoff-max', '0.1'], ('--stream-backoff-max: 0.1 must be >= backoff_initial '
-                                       '(0.2)')),
-    (['--luma-min', '200', '--luma-max', '100'], '--luma-min: 200 is greater than luma_max 100'),
+    (['--stream-backoff-max', '0.1'], ('--stream-backoff-max: 0.1 must be >= '
+                                       '--stream-backoff-initial (0.2)')),
+    (['--luma-min', '200', '--luma-max', '100'], ('--luma-min: 200 is greater than --luma-max '
+                                                  '100')),
+    (['--stream', 'off', '--stream-crf', '20', '--stream-bitrate-kbps', '900'],
+     '--stream-crf: set either --stream-bitrate-kbps or --stream-crf, not both'),
 ])
 def test_a_bad_value_is_one_line_naming_the_flag(args, message):
     result = run_cli(*SMALL, '--frames', '1', '--stream', 'on', *args)

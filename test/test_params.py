@@ -126,7 +126,7 @@ def test_inverted_range_is_rejected_naming_profile_and_field():
     profiles = KeyingProfiles(['pads'])
     proposal = profiles.propose(profiles.build({}), {'pads.luma_max': 100})
     assert not proposal.ok
-    assert proposal.reason == 'pads.luma_min: 150 is greater than luma_max 100'
+    assert proposal.reason == 'pads.luma_min: 150 is greater than pads.luma_max 100'
 
 
 def test_both_range_ends_can_move_past_each_other_in_one_request():

@@ -181,7 +181,7 @@ def test_the_centroid_nodes_refusal_reaches_the_page_with_its_reason(graph):
 
     refusal = asyncio.run(page_session(graph, scenario))
     assert refusal['type'] == 'refused'
-    assert 'luma_min: 150 is greater than luma_max 100' in refusal['reason']
+    assert 'pads.luma_min: 150 is greater than pads.luma_max 100' in refusal['reason']
     assert graph.centroids.get_parameter('pads.luma_max').value == 255
 
 
