@@ -36,6 +36,7 @@ cv2 = pytest.importorskip('cv2', reason='the screenshot is read with OpenCV')
 from picam_ros.centroids import find_centroids_in_frame, KeyingParams  # noqa: E402, I100
 from picam_ros.operator_page.protocol import (  # noqa: E402
     CalibrationClick,
+    CalibrationScale,
     ParameterSpec,
     Rotate,
     SelectTarget,
@@ -331,6 +332,27 @@ def test_modes_and_calibration_clicks_reach_the_backend(browser, operator):
     assert modes == ['ONLYDOWN', 'ONLYUP']
     assert len(clicks) == 1 and clicks[0].step == 'nozzle'
     assert (clicks[0].x, clicks[0].y) == pytest.approx((320.0, 240.0), abs=0.6)
+    page.close()
+
+
+def test_the_scale_step_sends_two_clicked_points_and_the_distance(browser, operator):
+    server, backend = operator
+    page = open_page(browser, server)
+    pause_on_a_frame(page)
+    page.select_option('#scale-camera', 'up')
+    page.fill('#scale-distance', '2.54')
+    page.click('#calibration button[data-step="scale"]')
+    for fx, fy in ((100.0, 120.0), (500.0, 360.0)):
+        x, y = displayed(page, [fx], [fy])
+        page.mouse.click(float(x[0]), float(y[0]))
+    page.wait_for_function('window.picamOperator.pending.size === 0', timeout=GUARD_MS)
+    modes = [a.mode for a in backend.actions if isinstance(a, SetMode)]
+    scales = [a for a in backend.actions if isinstance(a, CalibrationScale)]
+    assert modes == ['ONLYUP']   # the up camera's view alone
+    assert len(scales) == 1 and (scales[0].camera, scales[0].distance_mm) == ('up', 2.54)
+    # Within a frame pixel: the browser rounds the mouse to whole CSS pixels of a scaled video.
+    assert scales[0].points == pytest.approx((100.0, 120.0, 500.0, 360.0), abs=1.0)
+    assert not [a for a in backend.actions if isinstance(a, SelectTarget)]   # clicks were taken
     page.close()
 
 

@@ -115,6 +115,8 @@ STATE_CHANGES = [
     {'action': 'set_mode', 'mode': 'ONLYUP'},
     {'action': 'calibration_click', 'step': 'nozzle', 'x': 1.0, 'y': 2.0},
     {'action': 'find_nozzle'},
+    {'action': 'calibration_scale', 'camera': 'down', 'x1': 1, 'y1': 2, 'x2': 50, 'y2': 2,
+     'distance_mm': 2.54},
     {'action': 'rotate', 'degrees': 1.0},
 ]
 
@@ -189,6 +191,12 @@ def test_with_the_token_actions_reach_the_backend_validated(served):
     ('{"action": "find_nozzle", "x": 1}', 'find_nozzle: unexpected fields x'),
     ('{"action": "calibration_click", "step": "scale", "x": 1, "y": 2}',
      'step: expected one of nozzle, reference'),
+    (('{"action": "calibration_scale", "camera": "left", "x1": 1, "y1": 2, "x2": 50, "y2": 2, '
+     '"distance_mm": 1}'), 'camera: expected one of down, up'),
+    (('{"action": "calibration_scale", "camera": "down", "x1": 1, "y1": 2, "x2": 1.5, "y2": 2, '
+     '"distance_mm": 1}'), 'less than a pixel apart'),
+    (('{"action": "calibration_scale", "camera": "down", "x1": 1, "y1": 2, "x2": 50, "y2": 2, '
+     '"distance_mm": 0}'), 'distance_mm: must be above 0'),
 ])
 def test_bad_messages_get_a_clear_refusal_and_never_reach_the_backend(served, text, reason):
     server, backend = served

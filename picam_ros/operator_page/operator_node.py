@@ -75,6 +75,7 @@ from picam_ros.operator_page.bridge import (
 )
 from picam_ros.operator_page.protocol import (
     CalibrationClick,
+    CalibrationScale,
     FindNozzle,
     Rotate,
     SelectTarget,
@@ -90,6 +91,7 @@ MACHINE_PROFILES = {'pads': 'board/centroids', 'leads': 'component/centroids'}
 #: Calibration step -> the machine node's service (after calibration.click_x/y are set).
 MACHINE_STEP_SERVICES = {'nozzle': 'calibration/set_nozzle', 'reference': 'calibration/set_datum'}
 MACHINE_FIND_NOZZLE = 'calibration/find_nozzle'
+MACHINE_SET_SCALE = 'calibration/set_scale'
 #: The machine node's shift of the up image in the composite (see bridge.composite_shift).
 MACHINE_OFFSETS = ('composite.offset_x', 'composite.offset_y')
 #: The default WHEP URL: the machine's composite path, or a camera node's path.
@@ -149,7 +151,8 @@ class OperatorNode(Node):
         self._machine = AsyncParameterClient(self, machine) if machine else None
         self._offset = (0.0, 0.0)
         self._triggers = {name: self.create_client(Trigger, f'{machine}/{name}')
-                          for name in (*MACHINE_STEP_SERVICES.values(), MACHINE_FIND_NOZZLE)
+                          for name in (*MACHINE_STEP_SERVICES.values(), MACHINE_FIND_NOZZLE,
+                                       MACHINE_SET_SCALE)
                           } if machine else {}
         self._targets = CalibratedTargets(values['calibration_file'])
         self._calibration_asked = bool(values['calibration_file']) or not machine
@@ -240,7 +243,7 @@ class OperatorNode(Node):
                 return Outcome(False, 'modes need a machine node (parameter machine_node) or '
                                       'a mode node (parameter mode_node); none is configured')
             return self._set_mode(action.mode)
-        if isinstance(action, (CalibrationClick, FindNozzle)):
+        if isinstance(action, (CalibrationClick, FindNozzle, CalibrationScale)):
             if self._machine is None:
                 return Outcome(False, 'calibration needs the machine node; none is configured '
                                       '(parameter machine_node)')
@@ -254,16 +257,24 @@ class OperatorNode(Node):
             self._mode_shown = mode
         return outcome
 
-    async def _calibrate(self, action: CalibrationClick | FindNozzle) -> Outcome:
+    async def _calibrate(self, action: CalibrationClick | FindNozzle | CalibrationScale,
+                         ) -> Outcome:
         if isinstance(action, FindNozzle):
-            service = MACHINE_FIND_NOZZLE
+            service, values = MACHINE_FIND_NOZZLE, ()
+        elif isinstance(action, CalibrationScale):
+            # The machine node takes whole pixels; a click is within a pixel anyway.
+            service, values = MACHINE_SET_SCALE, (
+                ('calibration.scale_camera', action.camera),
+                ('calibration.scale_points', [round(v) for v in action.points]),
+                ('calibration.scale_distance_mm', float(action.distance_mm)))
         else:
-            service = MACHINE_STEP_SERVICES[action.step]
-            for name, value in (('calibration.click_x', action.x),
-                                ('calibration.click_y', action.y)):
-                outcome = await self._set_parameter(self._machine, name, float(value))
-                if not outcome.ok:
-                    return outcome
+            service, values = MACHINE_STEP_SERVICES[action.step], (
+                ('calibration.click_x', float(action.x)),
+                ('calibration.click_y', float(action.y)))
+        for name, value in values:
+            outcome = await self._set_parameter(self._machine, name, value)
+            if not outcome.ok:
+                return outcome
         client = self._triggers[service]
         if not client.service_is_ready():
             return Outcome(False, f'{client.srv_name}: the machine node does not answer '

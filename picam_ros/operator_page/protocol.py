@@ -26,6 +26,9 @@ Messages from the page are JSON objects ``{"action": <name>, "id": <int>, ...}``
 - ``set_mode``: ``mode`` (one of :data:`MODES`);
 - ``calibration_click``: ``step`` (one of :data:`CALIBRATION_STEPS`), ``x``, ``y``;
 - ``find_nozzle``: no fields - the machine finds the nozzle centre in the up camera itself;
+- ``calibration_scale``: ``camera`` (one of :data:`SCALE_MODES`), ``x1``, ``y1``, ``x2``, ``y2``
+  (two points of that camera's view, frame pixels) and ``distance_mm`` (their distance on the
+  object) - the camera's mm per pixel;
 - ``rotate``: ``degrees`` (relative, at most :data:`MAX_ROTATE_DEG` either way).
 """
 
@@ -44,12 +47,16 @@ MODES: tuple[str, ...] = ('NORMAL', 'ONLYUP', 'ONLYDOWN', 'FROZEN')
 CALIBRATION_STEPS: tuple[str, ...] = ('nozzle', 'reference')
 #: The mode each calibration step is clicked in.
 CALIBRATION_MODES: dict[str, str] = {'nozzle': 'ONLYUP', 'reference': 'ONLYDOWN'}
+#: Scale calibration: camera -> the mode its two points are clicked in (that camera alone).
+SCALE_MODES: dict[str, str] = {'down': 'ONLYDOWN', 'up': 'ONLYUP'}
+#: Longest distance between two scale points, mm (the machine node's own limit).
+MAX_SCALE_MM = 1e4
 MAX_ROTATE_DEG = 45.0
 #: Frame coordinates are accepted within this many pixels (a frame is at most 8192 wide).
 MAX_COORDINATE = 8192.0
 STATE_CHANGING: frozenset[str] = frozenset(
     {'select_target', 'set_parameter', 'set_mode', 'calibration_click', 'find_nozzle',
-     'rotate'})
+     'calibration_scale', 'rotate'})
 ACTIONS: frozenset[str] = STATE_CHANGING | {'auth'}
 
 
@@ -144,13 +151,21 @@ class FindNozzle:
 
 
 @dataclass(frozen=True)
+class CalibrationScale:
+    camera: str
+    points: tuple[float, float, float, float]   # x1, y1, x2, y2
+    distance_mm: float
+    id: int | None = None
+
+
+@dataclass(frozen=True)
 class Rotate:
     degrees: float
     id: int | None = None
 
 
 Action = (Auth | SelectTarget | SetParameter | SetMode | CalibrationClick | FindNozzle
-          | Rotate)
+          | CalibrationScale | Rotate)
 
 _FIELDS: dict[str, frozenset[str]] = {
     'auth': frozenset({'token'}),
@@ -159,6 +174,7 @@ _FIELDS: dict[str, frozenset[str]] = {
     'set_mode': frozenset({'mode'}),
     'calibration_click': frozenset({'step', 'x', 'y'}),
     'find_nozzle': frozenset(),
+    'calibration_scale': frozenset({'camera', 'x1', 'y1', 'x2', 'y2', 'distance_mm'}),
     'rotate': frozenset({'degrees'}),
 }
 
@@ -248,4 +264,15 @@ def _build(action: str, message: dict[str, Any], ident: int | None,
                                 _number(message, 'y', -0.5, MAX_COORDINATE), ident)
     if action == 'find_nozzle':
         return FindNozzle(ident)
+    if action == 'calibration_scale':
+        camera = _choice(message, 'camera', tuple(SCALE_MODES))
+        x1, y1, x2, y2 = (_number(message, key, -0.5, MAX_COORDINATE)
+                          for key in ('x1', 'y1', 'x2', 'y2'))
+        if math.hypot(x2 - x1, y2 - y1) < 1.0:
+            raise _Bad('the two points are less than a pixel apart: click two points a known '
+                       'distance apart')
+        distance = _number(message, 'distance_mm', 0.0, MAX_SCALE_MM)
+        if distance <= 0:
+            raise _Bad('distance_mm: must be above 0')
+        return CalibrationScale(camera, (x1, y1, x2, y2), distance, ident)
     return Rotate(_number(message, 'degrees', -MAX_ROTATE_DEG, MAX_ROTATE_DEG), ident)

@@ -54,6 +54,7 @@ from picam_ros.operator_page.protocol import (
     ParameterSpec,
     parse_action,
     Refusal,
+    SCALE_MODES,
     SetParameter,
 )
 
@@ -240,6 +241,7 @@ class OperatorServer:
             'modes': list(MODES),
             'calibration_steps': [{'step': step, 'mode': CALIBRATION_MODES[step]}
                                   for step in CALIBRATION_STEPS],
+            'scale_modes': dict(SCALE_MODES),
             'features': self.features,
             'views': self.views,
             'video': {'whep': self.config.whep_url, 'url': self.config.video_url},
@@ -455,6 +457,6 @@ def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
 def _describe(action: Action) -> str:
     names = {'SelectTarget': 'selecting a target', 'SetParameter': 'setting a parameter',
              'SetMode': 'changing the mode', 'CalibrationClick': 'a calibration click',
-             'FindNozzle': 'finding the nozzle',
+             'FindNozzle': 'finding the nozzle', 'CalibrationScale': 'a scale calibration',
              'Rotate': 'rotating'}
     return names.get(type(action).__name__, type(action).__name__)

@@ -151,6 +151,7 @@ def step_answer(page, step: str) -> str:
         f"""() => {{ const t = document.querySelector('{selector}').textContent;
             return t.startsWith('done') || (t && !t.startsWith('sent') &&
                                              !t.startsWith('click') &&
+                                             !t.startsWith('first point') &&
                                              !t.startsWith('finding')); }}""",
         timeout=GUARD_S * 1000)
     return page.inner_text(selector)
@@ -185,6 +186,7 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
     url, calibration, targets, _ = machine_and_operator
     chromium = require_browser()
     nozzle, datum, target = (200.0, 150.0), (400.0, 300.0), (300.0, 100.0)
+    scale_points = ((100.0, 100.0), (500.0, 100.0))   # 400 px apart
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium, headless=True,
@@ -220,6 +222,14 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
             only_profile(page, 'pads')
             click_frame_pixel(page, *datum)
             datum_answer = step_answer(page, 'reference')
+
+            # Step 3: the down camera's scale, two points 10 mm apart.
+            page.fill('#scale-distance', '10')
+            page.select_option('#scale-camera', 'down')
+            page.click('#calibration button[data-step="scale"]')
+            click_frame_pixel(page, *scale_points[0])
+            click_frame_pixel(page, *scale_points[1])
+            scale_answer = step_answer(page, 'scale')
             down = yaml.safe_load(calibration.read_text())['down']
 
             # A target clicked now is also published in mm relative to the nozzle.
@@ -230,7 +240,8 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
             page.screenshot(path=os.path.join(ARTIFACTS, 'operator_page_machine.png'))
         finally:
             browser.close()
-    print(f'page answers: {nozzle_answer!r}; {found_answer!r}; {datum_answer!r}')
+    print(f'page answers: {nozzle_answer!r}; {found_answer!r}; {datum_answer!r}; '
+          f'{scale_answer!r}')
     # A click lands within a pixel of the frame pixel aimed at (the page maps it through the
     # letterboxed video; the browser rounds the mouse position to whole CSS pixels).
     assert nozzle_answer.startswith('done: nozzle_x 19'), nozzle_answer
@@ -240,6 +251,8 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
     assert (found['nozzle_x'], found['nozzle_y']) == pytest.approx(truth, abs=1.0)
     assert datum_answer.startswith('done: datum_x '), datum_answer
     assert (down['nozzle_x'], down['nozzle_y']) == pytest.approx(datum, abs=1.0)
+    assert scale_answer.startswith('done: camera down, mm_per_pixel '), scale_answer
+    assert down['mm_per_pixel'] == pytest.approx(10.0 / 400.0, rel=2 / 400)   # +-1 px a click
     assert wait_for(lambda: targets['target'] and targets['target_mm'])
     pixel, mm = targets['target'][-1], targets['target_mm'][-1]
     assert mm.header.frame_id == 'nozzle' and mm.header.stamp == pixel.header.stamp

@@ -62,6 +62,7 @@ class OperatorPage {
     this.readyAt = null;
     this.mode = null;
     this.calibrationStep = null;
+    this.scale = null;   // the scale step: camera, distance_mm, the points clicked so far
     this.refusals = [];
     this.syncLog = [];            // per presented frame: its sequence and the drawn sets' (tests)
   }
@@ -309,6 +310,10 @@ class OperatorPage {
       const cy = event.clientY - rect.top;
       const geometry = this.overlay.drawn.geometry;
       if (!geometry) return;
+      if (this.calibrationStep === 'scale') {
+        this.scaleClick(...geometry.toFrame(cx, cy));
+        return;
+      }
       if (this.calibrationStep) {
         const [x, y] = geometry.toFrame(cx, cy);
         this.calibrationClick(this.calibrationStep, x, y);
@@ -449,6 +454,58 @@ class OperatorPage {
       box.append(row);
       if (step === 'nozzle') box.append(this.findNozzleRow(hello, mode));
     }
+    if (hello.scale_modes) box.append(this.scaleRow(hello));
+  }
+
+  // Scale: two points of one camera's view a known distance apart (pad pitch, a ruler).
+  scaleRow(hello) {
+    const row = document.createElement('div');
+    row.className = 'calib';
+    const camera = document.createElement('select');
+    camera.id = 'scale-camera';
+    for (const name of Object.keys(hello.scale_modes)) camera.append(new Option(name, name));
+    const distance = document.createElement('input');
+    distance.id = 'scale-distance';
+    distance.type = 'number';
+    distance.min = '0';
+    distance.step = 'any';
+    distance.value = '1';
+    distance.title = 'distance between the two points on the object, mm';
+    const button = document.createElement('button');
+    button.textContent = '3. scale: click two points this many mm apart';
+    button.disabled = !hello.features.calibration;
+    button.dataset.step = 'scale';
+    const reason = document.createElement('div');
+    reason.className = 'reason';
+    button.addEventListener('click', () => {
+      const mode = hello.scale_modes[camera.value];
+      this.calibrationStep = 'scale';
+      this.scale = { camera: camera.value, distance_mm: Number(distance.value), points: [] };
+      reason.textContent = `click the first point (${mode})`;
+      if (hello.features.modes) this.send({ action: 'set_mode', mode }, { onDone: () => this.showMode(mode) });
+    });
+    const mm = document.createElement('label');
+    mm.append(distance, ' mm, ', camera, ' camera');
+    row.append(mm, button, reason);
+    return row;
+  }
+
+  scaleClick(x, y) {
+    const reason = document.querySelector('#calibration button[data-step="scale"] + .reason');
+    const scale = this.scale;
+    scale.points.push(x, y);
+    if (scale.points.length < 4) {
+      if (reason) reason.textContent = `first point ${x.toFixed(1)}, ${y.toFixed(1)}: click the second`;
+      return;
+    }
+    this.calibrationStep = null;
+    const [x1, y1, x2, y2] = scale.points;
+    if (reason) reason.textContent = 'sent';
+    this.send({ action: 'calibration_scale', camera: scale.camera, x1, y1, x2, y2,
+                distance_mm: scale.distance_mm }, {
+      onDone: (answer) => { if (reason) reason.textContent = `done: ${describeAnswer(answer.answer)}`; },
+      onRefused: (why) => { if (reason) reason.textContent = why; },
+    });
   }
 
   // The machine finds the nozzle itself (the round blob nearest the up image's centre).
