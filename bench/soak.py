@@ -176,6 +176,27 @@ def fit_report(rows: list[dict[str, float]], since: float, label: str) -> str:
     return f'    {label} (t >= {since / 60:.1f} min, {len(fitted)} samples): ' + ', '.join(parts)
 
 
+def floor_report(rows: list[dict[str, float]], since: float, window_s: float = 300.0) -> str:
+    """Slope of the lowest RSS in each ``window_s``: what a leak raises and a moment does not.
+
+    One sample can catch a few extra frames alive (a frame is 1.5 MB at 1024x1024); a leak
+    lifts every sample, so it lifts the floor of every window too.
+    """
+    fitted = [row for row in rows if row['t_s'] >= since]
+    if not fitted:
+        return '    floor: no samples after the warm-up'
+    windows: dict[int, list[dict[str, float]]] = {}
+    for row in fitted:
+        windows.setdefault(int((row['t_s'] - since) // window_s), []).append(row)
+    floors = [min(w, key=lambda row: row['rss_kB']) for w in windows.values() if len(w) > 1]
+    if len(floors) < 2:
+        return '    floor: fewer than two windows after the warm-up'
+    slope = slope_per_minute([row['t_s'] for row in floors], [row['rss_kB'] for row in floors])
+    return (f'    floor (lowest RSS of each {window_s / 60:g} min, {len(floors)} windows): '
+            f'{floors[0]["rss_kB"]} -> {floors[-1]["rss_kB"]} kB, rss {slope:+7.2f} kB/min '
+            f'({slope * 60 / 1024:+.2f} MB/h)')
+
+
 def main() -> int:
     if len(sys.argv) > 2 and sys.argv[1] == '--probe':
         return probe(sys.argv[2:])
@@ -202,6 +223,10 @@ def main() -> int:
     parser.add_argument('--tracemalloc', action='store_true',
                         help='with --malloc-stats: trace the Python heap, diff warm-up -> end')
     args = parser.parse_args()
+    # Stop the same way on Ctrl-C and on SIGTERM, also when started in the background (where
+    # a shell leaves SIGINT ignored): the nodes are stopped with SIGINT, none outlives us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     log = Path(args.log or f'/tmp/soak-{os.getpid()}.csv')
     env = dict(os.environ, ROS_DOMAIN_ID=str(160 + os.getpid() % 60), PYTHONUNBUFFERED='1')
@@ -283,6 +308,7 @@ def main() -> int:
               f'{rows[-1]["threads"]}, fds {rows[0]["fds"]} -> {rows[-1]["fds"]}')
         print(fit_report(rows, args.warmup, 'after warm-up'))
         print(fit_report(rows, max(args.warmup, elapsed / 2), 'second half '))
+        print(floor_report(rows, args.warmup))
     return status
 
 
