@@ -226,6 +226,10 @@ def report(size: str, runs: dict[str, list[dict[str, object]]], paths=PATHS) -> 
               f'{"/".join(f"{v:.0f}" for v in p50)}')
         print(f'   {"":<13} {"":<24} WebRTC in the window: packetsLost {rec["packetsLost"]}, '
               f'framesDropped (before decoding) {rec["framesDropped"]}')
+        print(f'   {"":<13} {"":<24} capture -> last byte in ffmpeg stdin p50/p90 '
+              f'{med([pct(r["stdin_ms"], 50) for r in rs]):.1f}/'
+              f'{med([pct(r["stdin_ms"], 90) for r in rs]):.1f} ms; Chromium jitter buffer '
+              f'{med([r["jitter_buffer_ms"] for r in rs]):.1f} ms (mean per frame)')
         if all(r['not_decoded'] is not None for r in rs):
             missing = sum(r['not_decoded'] for r in rs)
             sent = frames - total['camera_skips'] - total['publisher_drops']
