@@ -66,9 +66,11 @@ def _select_built_package() -> None:
     sys.path[:] = [entry for entry in sys.path
                    if Path(entry or os.getcwd()).resolve() != ROOT]
     sys.path.insert(0, str(installed[0]))
-    # Python processes the tests start find the same copy (before a cwd of the source tree).
+    # Python processes the tests start find the same copy. `python -m` puts its cwd (the source
+    # tree, under colcon test) before PYTHONPATH; PYTHONSAFEPATH (Python 3.11+) leaves it out.
     os.environ['PYTHONPATH'] = os.pathsep.join(
         [str(installed[0]), *filter(None, os.environ.get('PYTHONPATH', '').split(os.pathsep))])
+    os.environ['PYTHONSAFEPATH'] = '1'
     for name in [name for name in sys.modules if name.split('.')[0] == 'picam_ros']:
         del sys.modules[name]
 
