@@ -172,7 +172,7 @@ def test_stream_branch_encodes_captured_frames_and_stops_cleanly(runtimes):
 
 _ORPHAN_SCRIPT = textwrap.dedent("""
     import os, sys, threading
-    sys.path.insert(0, sys.argv[1])
+    sys.path.append(sys.argv[1])   # after PYTHONPATH: the built copy wins
     from picam_ros.camera_settings import build_runtime
     from picam_ros.sources import SourceConfig
     from picam_ros.encoder import StreamConfig

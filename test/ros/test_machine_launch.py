@@ -70,7 +70,7 @@ def test_machine_launch_brings_up_centroids_and_alignment_and_stops_cleanly(tmp_
     env = {**os.environ,
            'AMENT_PREFIX_PATH': os.pathsep.join([str(fake_prefix(tmp_path)),
                                                  os.environ.get('AMENT_PREFIX_PATH', '')]),
-           'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
+           'PYTHONPATH': os.pathsep.join([os.environ.get('PYTHONPATH', ''), str(ROOT)])}
     launch = subprocess.Popen(
         [ros2, 'launch', str(ROOT / 'launch' / 'machine.launch.py'), 'source:=synthetic',
          'operator:=false',

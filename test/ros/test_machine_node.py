@@ -96,7 +96,7 @@ class Machine(GraphProbe):
     def __init__(self, calibration: Path, env: dict | None = None,
                  **overrides: object) -> None:
         env = {**os.environ, **(env or {}), 'PYTHONPATH': os.pathsep.join(
-            [str(ROOT), os.environ.get('PYTHONPATH', '')])}
+            [os.environ.get('PYTHONPATH', ''), str(ROOT)])}
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'picam_ros.machine_node',
              *ros_args(calibration, **overrides)],
@@ -283,7 +283,7 @@ def test_datum_and_scale_steps_use_the_clicked_points(machine):
 def test_a_bad_parameter_ends_the_process_with_one_line_and_the_config_status(tmp_path):
     calibration = tmp_path / 'c.yaml'
     env = {**os.environ,
-           'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
+           'PYTHONPATH': os.pathsep.join([os.environ.get('PYTHONPATH', ''), str(ROOT)])}
     result = subprocess.run(
         [sys.executable, '-m', 'picam_ros.machine_node',
          *ros_args(calibration, **{'composite.offset_x': 3})],
@@ -322,7 +322,7 @@ def test_a_malformed_calibration_file_ends_the_process_naming_the_file(tmp_path)
     calibration = tmp_path / 'broken.yaml'
     calibration.write_text('version: 1\ndown: [1, 2]\n')
     env = {**os.environ,
-           'PYTHONPATH': os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])}
+           'PYTHONPATH': os.pathsep.join([os.environ.get('PYTHONPATH', ''), str(ROOT)])}
     result = subprocess.run(
         [sys.executable, '-m', 'picam_ros.machine_node', *ros_args(calibration)],
         env=env, capture_output=True, text=True, timeout=GUARD_S, check=False)

@@ -75,7 +75,7 @@ class Processes:
 
     def start(self, module: str, params: dict, env: dict) -> subprocess.Popen:
         env = {**os.environ, **env, 'PYTHONPATH': os.pathsep.join(
-            [str(ROOT), os.environ.get('PYTHONPATH', '')])}
+            [os.environ.get('PYTHONPATH', ''), str(ROOT)])}
         process = subprocess.Popen([sys.executable, '-m', module, *ros_args(params)], env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.started.append(process)
