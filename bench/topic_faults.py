@@ -117,9 +117,23 @@ def summary(records: list[tuple[int, int]], period_ns: float) -> dict[str, float
             'stamp_max': float(stamp_gaps.max())}
 
 
+def camera_size(text: str) -> tuple[int, int, float]:
+    """Parse ``WxH@FPS`` (``@FPS`` optional: 30); a bad value is one line naming --size."""
+    dims, _, fps = text.partition('@')
+    width, _, height = dims.partition('x')
+    try:
+        size = int(width), int(height), float(fps or 30)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not WxH@FPS, e.g. 1280x720@30') from None
+    if min(size) <= 0:
+        raise argparse.ArgumentTypeError(f'{text!r}: width, height and fps must be above 0')
+    return size
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--size', default='1280x720@30', help='WxH@FPS of the synthetic camera')
+    parser.add_argument('--size', type=camera_size, default='1280x720@30',
+                        help='WxH@FPS of the synthetic camera')
     parser.add_argument('--kills', type=int, default=5, help='rounds of each fault')
     parser.add_argument('--baseline', type=float, default=10.0, help='seconds without faults')
     parser.add_argument('--after', type=float, default=3.0, help='seconds watched after a kill')
@@ -132,9 +146,7 @@ def main() -> int:
         print('topic_faults: needs MediaMTX (scripts/get-mediamtx.sh or $MEDIAMTX)',
               file=sys.stderr)
         return 2
-    dims, _, fps_text = args.size.partition('@')
-    width, _, height = dims.partition('x')
-    fps = float(fps_text or 30)
+    width, height, fps = args.size
     period_ns = 1e9 / fps
     env = dict(os.environ, ROS_DOMAIN_ID=str(1 + os.getpid() % 231))
     env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
@@ -144,7 +156,7 @@ def main() -> int:
     ports = [arg for name, port in free_server_ports().items()
              for arg in ('-p', f'stream.{name}:={port}')]
     argv = [sys.executable, '-c', NODE_MAIN, '--ros-args', '-p', 'source:=synthetic',
-            '-p', f'width:={int(width)}', '-p', f'height:={int(height)}', '-p', f'fps:={fps}',
+            '-p', f'width:={width}', '-p', f'height:={height}', '-p', f'fps:={fps}',
             '-p', 'stream.enabled:=true', '-p', f'stream.mediamtx_path:={mediamtx}', *ports]
     rclpy.init()
     with tempfile.TemporaryDirectory(prefix='topic_faults_') as tmp:
