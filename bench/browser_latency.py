@@ -40,6 +40,7 @@ ffmpeg's stdin (the peer, ``DirectPipe`` of bench/stream.py).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 import sys
@@ -121,16 +122,18 @@ def drain(viewer: BrowserViewer) -> dict[int, tuple[float, float]]:
 
 
 def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: float,
-            producer: str, seconds: float, read_decoded: bool = True) -> dict[str, object]:
+            producer: str, seconds: float, read_decoded: bool = True,
+            peer_nodelay: bool = False) -> dict[str, object]:
     os.environ.update(LOOPBACK_ICE_ENV)
     server_config = MediaServerConfig(mediamtx_path=mediamtx, **free_server_ports())
     source = SyntheticSource(SyntheticConfig(width=width, height=height, fps=fps, noise=0))
     stream = StreamConfig(rtsp_port=server_config.rtsp_port, path='cam', fps=fps)
     presented: dict[int, tuple[float, float]] = {}
-    decoded: set[int] = set()
+    decoded: dict[int, float] = {}
     with MediaServer(server_config):
         sink = (StreamPublisher(stream, source.format) if producer == 'publisher' else
-                DirectPipe(stream, source.format, new_session=producer == 'direct_session'))
+                DirectPipe(stream, source.format, new_session=producer == 'direct_session',
+                           nodelay=peer_nodelay))
         if isinstance(sink, StreamPublisher):
             sink.start()
         source.start()
@@ -152,11 +155,11 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
             while time.monotonic() < end:
                 time.sleep(0.25)
                 presented.update(drain(viewer))
-                decoded.update(s for s, _ in viewer.drain_decoded())
+                decoded.update(viewer.drain_decoded())
             capture.measuring = False
             time.sleep(1.0)   # frames of the window still in flight
             presented.update(drain(viewer))
-            decoded.update(s for s, _ in viewer.drain_decoded())
+            decoded.update(viewer.drain_decoded())
             offset_after = viewer.clock_offset_ms()
             stats_after = viewer.receiver_stats()
             dropped = sink.stats.dropped - dropped0 if isinstance(sink, StreamPublisher) else 0
@@ -195,7 +198,13 @@ def one_run(viewer: BrowserViewer, mediamtx: str, width: int, height: int, fps: 
             'publisher_drops': dropped, 'stdin_ms': stdin_ms,
             'clock_drift_ms': offset_after - offset_before,
             'unreadable': state['unreadable'], 'sessions': state['sessions'],
-            'receiver': receiver, 'jitter_buffer_ms': stats_after['jitterBufferDelayMs']}
+            'receiver': receiver, 'jitter_buffer_ms': stats_after['jitterBufferDelayMs'],
+            # Per frame, for --dump: sequence, capture, received, presented and decoded times
+            # (ms on Python's wall clock; NaN where the page has none).
+            'per_frame': [(s, captured[s] / 1e6, presented[s][1] - offset if presented[s][1] > 0
+                           else float('nan'), presented[s][0] - offset,
+                           decoded[s] - offset if s in decoded else float('nan'))
+                          for s in shown]}
 
 
 def med(values) -> float:
@@ -255,11 +264,16 @@ def main() -> None:
                         help='WxH@FPS')
     parser.add_argument('--session-peer', action='store_true',
                         help='also run the direct pipe with ffmpeg in a session of its own')
+    parser.add_argument('--peer-nodelay', action='store_true',
+                        help="run the direct pipe's ffmpeg with Nagle off too, as "
+                             'StreamPublisher runs it (picam_ros.tcp_nodelay): like for like')
     parser.add_argument('--no-decoded', action='store_true',
                         help="do not also read every decoded frame off the page's track "
                              '(MediaStreamTrackProcessor; costs the page a canvas read each)')
     parser.add_argument('--chromium-flag', action='append', default=[],
                         help='extra Chromium flag (repeatable), e.g. --disable-frame-rate-limit')
+    parser.add_argument('--dump', type=Path, metavar='FILE',
+                        help="also write every run's per-frame times (JSON) to FILE")
     args = parser.parse_args()
     sizes = []
     for text in args.sizes:
@@ -274,7 +288,9 @@ def main() -> None:
     print(f'MediaMTX: {mediamtx}\nbrowser: {chromium} (headless, Playwright) '
           f'{" ".join(args.chromium_flag)}')
     print('both paths: the same encoder command (picam_ros.encoder.encoder_argv), the same '
-          'frames, sizes and server config\n')
+          'frames, sizes and server config; StreamPublisher runs ffmpeg with Nagle off '
+          f'(picam_ros.tcp_nodelay), the direct pipe '
+          f'{"too (--peer-nodelay)" if args.peer_nodelay else "as the original did (on)"}\n')
     print(f'capture -> presented in Chromium (ms): medians over {args.repeats} interleaved runs '
           f"of {args.seconds:g} s per path of each run's p50/p90; net = capture -> last packet "
           f'received by Chromium, browser = received -> presented')
@@ -289,7 +305,7 @@ def main() -> None:
           f'{"not seen":>11} {"cam":>6} {"pub":>6} {"comp":>7} {"unseen":>6} '
           f'{"late":>5}  '
           f'p50 per run')
-    ratios = []
+    ratios, dump = [], {}
     with BrowserViewer(chromium, extra_flags=args.chromium_flag) as viewer:
         for width, height, fps in sizes:
             paths = PATHS + (SESSION_PEER,) if args.session_peer else PATHS
@@ -299,8 +315,13 @@ def main() -> None:
                 for producer, _ in order:
                     runs[producer].append(one_run(viewer, mediamtx, width, height, fps,
                                                   producer, args.seconds,
-                                                  read_decoded=not args.no_decoded))
+                                                  read_decoded=not args.no_decoded,
+                                                  peer_nodelay=args.peer_nodelay))
             size = f'{width}x{height}@{fps:g}'
+            dump[size] = {p: [{'order': i, 'per_frame': r['per_frame'],
+                               'stdin_ms': [float(v) for v in r['stdin_ms']],
+                               'jitter_buffer_ms': r['jitter_buffer_ms']}
+                              for i, r in enumerate(rs)] for p, rs in runs.items()}
             ratios.append((size, report(size, runs, paths)))
             if (width, height) == (1280, 720):
                 ours = med([pct(r['latency_ms'], 50) for r in runs['publisher']])
@@ -310,6 +331,9 @@ def main() -> None:
         print(f'p50 ratio StreamPublisher / direct pipe at {size}: {ratio:.2f} '
               f'({"never worse: met" if ratio <= 1.0 else "worse"})')
     print(f'load average at end: {os.getloadavg()[0]:.2f}')
+    if args.dump:
+        args.dump.write_text(json.dumps(dump))
+        print(f'per-frame times: {args.dump}')
 
 
 if __name__ == '__main__':
