@@ -7,6 +7,10 @@ module the extension is declared as a plain setuptools ``Extension`` with the fl
 ``Pybind11Extension`` would add. Every ``src_cpp/*.cpp`` is compiled into
 ``picam_ros._centroids``.
 
+On Linux a second library, ``picam_ros._tcp_nodelay`` (``src_cpp/preload/``), is built the same
+way but never imported: the stream encoder runs with it preloaded so that its RTSP connection
+sends without Nagle's delay (see :mod:`picam_ros.tcp_nodelay`).
+
 ``pip install .`` gets its build tools from ``pyproject.toml``; colcon and ``scripts/setup.sh``
 run this file with the environment's own. Paths are taken relative to this file, not the
 working directory: ``colcon build --symlink-install`` runs it from the build directory, where
@@ -16,6 +20,7 @@ only a link to this file and the package are.
 from glob import glob
 import os
 from pathlib import Path
+import sys
 
 from setuptools import Extension, find_packages, setup
 
@@ -45,13 +50,20 @@ else:
         f'{PACKAGE}._centroids', SOURCES, include_dirs=INCLUDE_DIRS, cxx_std=17,
         extra_compile_args=extra_compile_args)
     cmdclass = {'build_ext': build_ext}
+extensions = [extension]
+if sys.platform.startswith('linux'):
+    # A plain shared library (no Python module in it) for LD_PRELOAD; see its source.
+    extensions.append(Extension(
+        f'{PACKAGE}._tcp_nodelay', [str(HERE / 'src_cpp' / 'preload' / 'tcp_nodelay.cpp')],
+        language='c++', libraries=['dl'],
+        extra_compile_args=['-std=c++17', '-O2', '-fvisibility=hidden']))
 
 setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*', 'bench']),
     package_data={f'{PACKAGE}.operator_page': ['web/*.html', 'web/*.js', 'web/*.css']},
-    ext_modules=[extension],
+    ext_modules=extensions,
     cmdclass=cmdclass,
     data_files=[
         ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE}']),

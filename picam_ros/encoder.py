@@ -21,7 +21,8 @@ ffmpeg's stdin. Whenever ffmpeg is ready for a frame the writer gives it the new
 sending it would keep the stream one frame period behind for as long as ffmpeg stays slow (a
 standing queue). So the stream shows the newest picture, as the original design did by blocking
 the camera, without blocking it. An encoder that exits or whose pipe breaks is restarted with
-backoff and resumes at the next frame.
+backoff and resumes at the next frame. The encoder runs with Nagle's algorithm off for its RTSP
+connection (:mod:`picam_ros.tcp_nodelay`): with it on, a frame's last packet could wait 40 ms.
 
 Why the original system failed "every second start" ("Could not write header") and right after
 a stop: the next start raced the previous one. Its encoder published while the previous
@@ -58,6 +59,7 @@ from picam_ros.process import (
     server_probe,
 )
 from picam_ros.rtsp_link import RestartBackoff, RtspEndpoint
+from picam_ros.tcp_nodelay import find_library, preload_env
 
 __all__ = [
     'X264_PRESETS',
@@ -332,9 +334,15 @@ class StreamPublisher:
             if find_executable(exe) is None:
                 raise StreamError(f'ffmpeg not found ({exe!r}): install ffmpeg or set '
                                   f'ffmpeg_path')
+            nodelay = find_library()
+            if nodelay is None:
+                self.logger.warning('TCP_NODELAY library (picam_ros._tcp_nodelay) not built: '
+                                    'the stream may show frames up to 40 ms late '
+                                    '(see picam_ros.tcp_nodelay)')
             self._process = ManagedProcess(ProcessSpec(
                 name='ffmpeg-encoder', argv=self._argv, stdin_pipe=True, stop_timeout=2.0,
                 stdin_eof_grace=1.0,
+                env=preload_env(nodelay) or None,  # Nagle off: see picam_ros.tcp_nodelay
                 new_session=False,   # our scheduling autogroup: see ProcessSpec.new_session
                 backoff_initial=self.config.backoff_initial,
                 backoff_max=self.config.backoff_max, stable_after=5.0,

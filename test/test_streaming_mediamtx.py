@@ -19,6 +19,9 @@ tests skip, except in CI (``CI=true``) where they fail. Every test gives MediaMT
 ports, so parallel runs do not meet.
 """
 
+import contextlib
+import ctypes
+import errno
 import os
 from pathlib import Path
 import shutil
@@ -221,6 +224,54 @@ def test_frames_published_through_mediamtx_reach_a_viewer_in_order(server_config
     assert -1 not in counters
     assert counters == sorted(counters)
     assert counters[-1] > counters[0]
+
+
+def connections_to(pid: int, port: int) -> list[socket.socket]:
+    """Duplicate process ``pid``'s TCP sockets connected to local ``port`` (pidfd_getfd)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd_getfd = 438   # the same number on every Linux architecture (new syscall table)
+    found = []
+    pidfd = os.pidfd_open(pid)
+    try:
+        for name in os.listdir(f'/proc/{pid}/fd'):
+            with contextlib.suppress(OSError):
+                if not os.readlink(f'/proc/{pid}/fd/{name}').startswith('socket:'):
+                    continue
+            copy = libc.syscall(pidfd_getfd, pidfd, int(name), 0)
+            if copy < 0:
+                error = ctypes.get_errno()
+                if error in (errno.EPERM, errno.ENOSYS):
+                    pytest.skip(f"reading another process's socket options needs pidfd_getfd "
+                                f'(Linux >= 5.6, ptrace rights): {os.strerror(error)}')
+                continue
+            sock = socket.socket(fileno=copy)
+            tcp = sock.family in (socket.AF_INET, socket.AF_INET6)
+            if tcp and sock.type == socket.SOCK_STREAM:
+                with contextlib.suppress(OSError):
+                    if sock.getpeername()[1] == port:
+                        found.append(sock)
+                        continue
+            sock.close()
+    finally:
+        os.close(pidfd)
+    return found
+
+
+def test_the_encoder_publishes_with_nagle_off(server_config):
+    # With Nagle on, a frame's last packet can wait for the server's delayed ACK (40 ms):
+    # see picam_ros.tcp_nodelay.
+    port = server_config.rtsp_port
+    with MediaServer(server_config), \
+            StreamPublisher(StreamConfig(rtsp_port=port), FrameFormat(W, H)) as pub, \
+            Camera(pub):
+        assert wait_until(lambda: pub.stats.connected and pub.stats.sent > 0, GUARD), pub.stats
+        connections = connections_to(pub.encoder_pid, port)
+        try:
+            assert connections, 'the encoder has no TCP connection to the server'
+            assert all(c.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for c in connections)
+        finally:
+            for c in connections:
+                c.close()
 
 
 def test_publisher_restarted_right_after_stop_is_accepted_every_time(server_config):
