@@ -56,6 +56,7 @@ from picam_ros.sources.synthetic import (
     SyntheticConfig,
     SyntheticSource,
 )
+from picam_ros.tcp_nodelay import find_library, preload_env
 
 GOAL_P50_MS = 100.0
 
@@ -200,12 +201,21 @@ class RtpSink:
 class DirectPipe:
     """The peer: the capture thread writes each frame into ffmpeg's stdin and waits."""
 
-    def __init__(self, config: StreamConfig, fmt: FrameFormat, new_session: bool = False) -> None:
+    def __init__(self, config: StreamConfig, fmt: FrameFormat, new_session: bool = False,
+                 nodelay: bool = False) -> None:
         # new_session: ffmpeg in a session (so a scheduling autogroup) of its own, to show
-        # what that costs (bench/browser_latency.py --session-peer).
+        # what that costs (bench/browser_latency.py --session-peer). nodelay: ffmpeg with
+        # Nagle off as StreamPublisher runs it (picam_ros.tcp_nodelay), for a like-for-like
+        # peer; the original design had it on.
+        env = None
+        if nodelay:
+            extra = preload_env(find_library())
+            if not extra:
+                raise SystemExit('--peer-nodelay: picam_ros._tcp_nodelay is not built')
+            env = {**os.environ, **extra}
         self.proc = subprocess.Popen(encoder_argv(config, fmt), stdin=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, bufsize=0,
-                                     start_new_session=new_session)
+                                     start_new_session=new_session, env=env)
         self.sent = 0
         self.write_ms: list[float] = []
 
