@@ -211,6 +211,8 @@ def med(values) -> float:
     return float(np.median(values)) if len(values) else float('nan')
 
 
+# A frame this late in transit on loopback waited for something (e.g. Nagle + delayed ACK, 40 ms).
+LATE_IN_TRANSIT_MS = 30.0
 PATHS = (('publisher', 'StreamPublisher'), ('direct', 'direct pipe (original)'))
 SESSION_PEER = ('direct_session', 'direct pipe, own session')
 
@@ -237,8 +239,13 @@ def report(size: str, runs: dict[str, list[dict[str, object]]], paths=PATHS) -> 
               f'framesDropped (before decoding) {rec["framesDropped"]}')
         print(f'   {"":<13} {"":<24} capture -> last byte in ffmpeg stdin p50/p90 '
               f'{med([pct(r["stdin_ms"], 50) for r in rs]):.1f}/'
-              f'{med([pct(r["stdin_ms"], 90) for r in rs]):.1f} ms; Chromium jitter buffer '
+              f'{med([pct(r["stdin_ms"], 90) for r in rs]):.1f} ms; capture -> received p90 '
+              f'{med([pct(r["network_ms"], 90) for r in rs]):.1f} ms; Chromium jitter buffer '
               f'{med([r["jitter_buffer_ms"] for r in rs]):.1f} ms (mean per frame)')
+        late = [100.0 * float(np.mean(np.asarray(r['network_ms']) > LATE_IN_TRANSIT_MS))
+                for r in rs]
+        print(f'   {"":<13} {"":<24} frames received more than {LATE_IN_TRANSIT_MS:g} ms after '
+              f'capture: {med(late):.1f}% median, {min(late):.1f}-{max(late):.1f}% per run')
         if all(r['not_decoded'] is not None for r in rs):
             missing = sum(r['not_decoded'] for r in rs)
             sent = frames - total['camera_skips'] - total['publisher_drops']
