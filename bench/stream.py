@@ -111,7 +111,10 @@ class FfmpegReceiver:
         while True:
             got = 0
             while got < len(view):
-                n = stdout.readinto(view[got:])
+                try:
+                    n = stdout.readinto(view[got:])
+                except (ValueError, OSError):   # stop() closed the pipe under us: the end
+                    return
                 if not n:
                     return
                 got += n
