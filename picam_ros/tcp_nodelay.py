@@ -25,7 +25,8 @@ stayed near 9 ms.
 ``src_cpp/preload/tcp_nodelay.cpp`` (built next to this module as ``_tcp_nodelay`` with an
 extension suffix) wraps ``socket()`` and sets ``TCP_NODELAY`` on each TCP socket. It is loaded
 with ``LD_PRELOAD`` into the encoder only, never imported. Where it is missing (not Linux, or a
-build without it) the encoder runs as before and the stream is only slower.
+build without it) the encoder runs as before and the stream is only slower; so does a statically
+linked ffmpeg (such builds ignore ``LD_PRELOAD``), which is why distro ffmpeg is the one to use.
 """
 
 from __future__ import annotations
