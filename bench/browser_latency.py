@@ -51,6 +51,7 @@ import time
 # already accepts imports after a sys.path change (hence RUF100 too).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
 from browser_viewer import BrowserViewer, find_chromium, LOOPBACK_ICE_ENV  # noqa: E402, RUF100
+from camera_size import camera_size  # noqa: E402, RUF100 - bench/camera_size.py
 import numpy as np  # noqa: E402, RUF100
 from stream import DirectPipe  # noqa: E402, RUF100 - bench/stream.py, the same peer
 from stream_fixtures import find_mediamtx, free_server_ports  # noqa: E402, RUF100
@@ -267,8 +268,8 @@ def main() -> None:
     parser.add_argument('--seconds', type=float, default=6.0, help='measured time per run')
     parser.add_argument('--repeats', type=int, default=5,
                         help='runs per path and size, the paths interleaved (ABBA order)')
-    parser.add_argument('--sizes', nargs='+', default=[f'{w}x{h}@{f:g}' for w, h, f in SIZES],
-                        help='WxH@FPS')
+    parser.add_argument('--sizes', nargs='+', type=camera_size, default=list(SIZES),
+                        help='WxH@FPS (@FPS optional: 30)')
     parser.add_argument('--session-peer', action='store_true',
                         help='also run the direct pipe with ffmpeg in a session of its own')
     parser.add_argument('--peer-nodelay', action='store_true',
@@ -282,11 +283,7 @@ def main() -> None:
     parser.add_argument('--dump', type=Path, metavar='FILE',
                         help="also write every run's per-frame times (JSON) to FILE")
     args = parser.parse_args()
-    sizes = []
-    for text in args.sizes:
-        dims, _, fps = text.partition('@')
-        width, _, height = dims.partition('x')
-        sizes.append((int(width), int(height), float(fps or 30)))
+    sizes = args.sizes
     mediamtx, chromium = find_mediamtx(), find_chromium()
     if mediamtx is None or chromium is None:
         sys.exit('browser_latency: needs MediaMTX (scripts/get-mediamtx.sh or $MEDIAMTX) and '

@@ -46,6 +46,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
+from camera_size import camera_size  # noqa: E402, I100, RUF100 - bench/camera_size.py
 from proctree import descendants, wait_until  # noqa: E402, RUF100
 from stream_fixtures import find_mediamtx, free_server_ports  # noqa: E402, RUF100
 
@@ -115,19 +116,6 @@ def summary(records: list[tuple[int, int]], period_ns: float) -> dict[str, float
             'arrival_max': float(arrivals.max()),
             'arrival_p99': float(np.percentile(arrivals, 99)),
             'stamp_max': float(stamp_gaps.max())}
-
-
-def camera_size(text: str) -> tuple[int, int, float]:
-    """Parse ``WxH@FPS`` (``@FPS`` optional: 30); a bad value is one line naming --size."""
-    dims, _, fps = text.partition('@')
-    width, _, height = dims.partition('x')
-    try:
-        size = int(width), int(height), float(fps or 30)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not WxH@FPS, e.g. 1280x720@30') from None
-    if min(size) <= 0:
-        raise argparse.ArgumentTypeError(f'{text!r}: width, height and fps must be above 0')
-    return size
 
 
 def main() -> int:
