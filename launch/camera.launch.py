@@ -36,6 +36,7 @@ from picam_ros.launch_support import (
     declare_arguments,
     launch_flag,
     launch_overrides,
+    node_environment,
     parameter_files,
 )
 from picam_ros.shutdown import EXIT_CONFIG_ERROR
@@ -54,6 +55,7 @@ def launch_camera(context):
         parameters=parameters, output='screen',
         respawn=launch_flag(context, 'respawn'), respawn_delay=2.0,
         ros_arguments=['--log-level', LaunchConfiguration('log_level').perform(context)],
+        additional_env=node_environment(),   # stops when launch dies
     )
     # Respawn is for a lost camera (status 1). A configuration the node cannot run (status 2)
     # fails the same way every time: cancel the pending respawn (within respawn_delay).

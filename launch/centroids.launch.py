@@ -32,6 +32,7 @@ from picam_ros.launch_support import (
     CENTROID_ARGUMENTS,
     COMMON_ARGUMENTS,
     declare_arguments,
+    node_environment,
     parameter_files,
 )
 
@@ -43,6 +44,7 @@ def launch_centroids(context):
         parameters=parameter_files(context), output='screen',
         remappings=[('image', LaunchConfiguration('image').perform(context))],
         ros_arguments=['--log-level', LaunchConfiguration('log_level').perform(context)],
+        additional_env=node_environment(),   # stops when launch dies
     )]
 
 

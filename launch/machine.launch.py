@@ -40,6 +40,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from picam_ros.dds_profile import apply_default_profile
+from picam_ros.launch_support import node_environment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MACHINE_YAML = os.path.join(os.path.dirname(HERE), 'config', 'machine.yaml')
@@ -85,6 +86,7 @@ def launch_machine(context):
         namespace=values['namespace'] or None, parameters=parameters, output='screen',
         respawn=values['respawn'].lower() == 'true', respawn_delay=2.0,
         ros_arguments=['--log-level', values['log_level'] or 'info'],
+        additional_env=node_environment(),   # stops when launch dies
     )]
 
 

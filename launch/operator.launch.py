@@ -34,6 +34,7 @@ from picam_ros.launch_support import (
     declare_arguments,
     LAUNCH_ARGUMENTS,
     launch_flag,
+    node_environment,
     parameter_files,
 )
 
@@ -73,6 +74,7 @@ def launch_operator(context):
         package='picam_ros', executable='operator_node', name='operator', namespace=namespace,
         parameters=[*parameter_files(context), overrides], output='screen',
         ros_arguments=['--log-level', LaunchConfiguration('log_level').perform(context)],
+        additional_env=node_environment(),   # stops when launch dies
     )]
 
 

@@ -23,6 +23,7 @@ import os
 from typing import Any
 
 from picam_ros.camera_settings import camera_parameter_rows
+from picam_ros.shutdown import LAUNCHER_PID_ENV
 
 #: Launch arguments that override camera parameters: argument -> (parameter, kind), from the
 #: rows that name a ``launch`` argument. An empty argument leaves the parameter to the parameter
@@ -109,6 +110,16 @@ def parameter_files(context: Any) -> list[str]:
             raise RuntimeError(f'params_file {extra!r} is not a file')
         files.append(extra)
     return files
+
+
+def node_environment() -> dict[str, str]:
+    """Environment for each node this package launches: the launcher's pid.
+
+    With it the node stops when launch dies without stopping it (SIGTERM, SIGKILL): see
+    :func:`picam_ros.shutdown.stop_with_launcher`. Launch files run in the launch process, so
+    this is that process's pid.
+    """
+    return {LAUNCHER_PID_ENV: str(os.getpid())}
 
 
 def launch_flag(context: Any, name: str) -> bool:

@@ -16,7 +16,9 @@
 ``rclpy.init`` runs inside the ``try``, so a bad ``--params-file`` is one fatal line and status
 ``EXIT_CONFIG_ERROR`` (2), like a bad parameter value or a camera program that is missing; a
 camera lost for good while running ends it with ``EXIT_CAMERA_LOST`` (1), the one status
-launch respawns on; Ctrl-C and an external shutdown end the process cleanly with status 0.
+launch respawns on; Ctrl-C and an external shutdown end the process cleanly with status 0, and
+so does the death of the launch process that started it (see
+:func:`picam_ros.shutdown.stop_with_launcher`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ from rclpy.logging import get_logger
 from rclpy.node import Node
 
 from picam_ros.overrides import rcl_error_text
-from picam_ros.shutdown import EXIT_CAMERA_LOST, EXIT_CONFIG_ERROR, StopGuard
+from picam_ros.shutdown import (
+    EXIT_CAMERA_LOST,
+    EXIT_CONFIG_ERROR,
+    stop_with_launcher,
+    StopGuard,
+)
 
 #: Errors that end a node with one line: bad parameters (ours and rclpy's), a params file rcl
 #: cannot parse.
@@ -55,6 +62,7 @@ def run_node(make_node: Callable[[], Node], name: str, args: Sequence[str] | Non
     node = None
     guard = StopGuard(name)
     try:
+        stop_with_launcher()   # started by our launch files: stop when launch dies, too
         rclpy.init(args=args)
         node = make_node()
         rclpy.spin(node)

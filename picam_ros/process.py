@@ -64,6 +64,7 @@ __all__ = [
     'ProcessError',
     'ProcessSpec',
     'ProcessStopped',
+    'die_with_parent',
     'tcp_port_accepts',
     'tcp_port_listening',
 ]
@@ -230,6 +231,37 @@ def _describe_status(returncode: int | None) -> str:
     return f'exit status {returncode}'
 
 
+def _find_prctl() -> Callable[..., int] | None:
+    """Return libc's ``prctl`` (Linux), or None where there is none."""
+    if os.uname().sysname != 'Linux':
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                      ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+def die_with_parent(death_signal: int = signal.SIGINT) -> bool:
+    """Ask the kernel to send this process ``death_signal`` when its parent dies (Linux).
+
+    For a process whose starter cannot be trusted to stop it: ``ros2 launch`` ended by SIGTERM
+    or SIGKILL leaves the processes it started running (launch's own warning: "using SIGTERM
+    can result in orphaned processes"). With SIGINT the process then stops as on Ctrl-C, and its
+    own children go with it. The signal fires when the parent's *thread* that started this
+    process exits, so use it only under a starter that forks from a thread living as long as
+    itself (launch's event loop does). Returns False where it is not available.
+    """
+    prctl = _find_prctl()
+    if prctl is None:
+        return False
+    return prctl(_PR_SET_PDEATHSIG, int(death_signal), 0, 0, 0) == 0
+
+
 class _Spawner:
     """The one long-lived thread that forks every child (see the module docstring)."""
 
@@ -245,23 +277,9 @@ class _Spawner:
 
     def __init__(self) -> None:
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        self._prctl = self._find_prctl()
+        self._prctl = _find_prctl()
         self._thread = threading.Thread(target=self._run, name='picam-spawner', daemon=True)
         self._thread.start()
-
-    @staticmethod
-    def _find_prctl() -> Callable[..., int] | None:
-        if os.uname().sysname != 'Linux':
-            return None
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True)
-            prctl = libc.prctl
-        except (OSError, AttributeError):
-            return None
-        prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                          ctypes.c_ulong]
-        prctl.restype = ctypes.c_int
-        return prctl
 
     def spawn(self, death_signal: int, **popen_kwargs) -> subprocess.Popen:
         future: concurrent.futures.Future = concurrent.futures.Future()

@@ -22,6 +22,12 @@ soon as the stop is known, ignores further SIGINT/SIGTERM and starts a watchdog 
 process after ``deadline`` seconds, whatever its threads are doing; children go with it (they
 are started with ``PR_SET_PDEATHSIG``, see :mod:`picam_ros.process`). :meth:`StopGuard.done`
 ends the watch once the teardown returned.
+
+A node started by the package's launch files also stops when launch itself dies:
+``ros2 launch`` ended by SIGTERM (``timeout``, a supervisor) or SIGKILL leaves the processes it
+started running. Its launch files hand each node the launcher's pid (``LAUNCHER_PID_ENV``), and
+:func:`stop_with_launcher` has the kernel send the node SIGINT when that parent dies, so it
+stops as on Ctrl-C and its children go with it.
 """
 
 from __future__ import annotations
@@ -31,7 +37,10 @@ import signal
 import sys
 import threading
 
-__all__ = ['EXIT_CAMERA_LOST', 'EXIT_CONFIG_ERROR', 'TEARDOWN_DEADLINE_S', 'StopGuard']
+from picam_ros.process import die_with_parent
+
+__all__ = ['EXIT_CAMERA_LOST', 'EXIT_CONFIG_ERROR', 'LAUNCHER_PID_ENV', 'TEARDOWN_DEADLINE_S',
+           'StopGuard', 'stop_with_launcher']
 
 #: A node's exit status when its camera is lost for good: launch respawns it.
 EXIT_CAMERA_LOST = 1
@@ -43,6 +52,26 @@ EXIT_CONFIG_ERROR = 2
 #: the 2 s a node may take to end after SIGINT or SIGTERM.
 TEARDOWN_DEADLINE_S = 1.5
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Environment entry the launch files set for each node: the pid of the launch process.
+LAUNCHER_PID_ENV = 'PICAM_ROS_LAUNCHER_PID'
+
+
+def stop_with_launcher(environ: dict[str, str] | None = None) -> bool:
+    """Stop this process (SIGINT) when the launch process that started it dies.
+
+    Only when ``LAUNCHER_PID_ENV`` names this process's parent: under a launch prefix (gdb,
+    valgrind) the parent is the prefix program, and a node started by hand has no launcher, so
+    neither is watched. Returns whether the watch is set. Were the launcher gone already
+    between the check and the watch, the node is signalled at once.
+    """
+    text = (os.environ if environ is None else environ).get(LAUNCHER_PID_ENV, '')
+    if not text.isdigit() or os.getppid() != int(text):
+        return False
+    if not die_with_parent(signal.SIGINT):
+        return False
+    if os.getppid() != int(text):   # the launcher died before the watch was set
+        os.kill(os.getpid(), signal.SIGINT)
+    return True
 
 
 class StopGuard:

@@ -14,6 +14,7 @@
 
 """Bounded stops without ROS: the stop guard, and a runtime whose sink never returns."""
 
+import json
 import os
 from pathlib import Path
 import signal
@@ -137,3 +138,47 @@ def test_the_console_scripts_are_the_quiet_loaders():
                    'centroid_node = picam_ros.entry_points:centroid_node',
                    'picam-ros = picam_ros.entry_points:runner'):
         assert script in setup
+
+
+HARNESS = Path(__file__).resolve().parent / 'launcher_harness.py'
+WATCHER = textwrap.dedent("""
+    import signal, sys, threading
+    from picam_ros.shutdown import stop_with_launcher
+    stopped = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    print('watching' if stop_with_launcher() else 'not watching', flush=True)
+    sys.exit(7 if stopped.wait(60) else 1)
+""")
+
+
+def watch_status(env_pid: str | None) -> str:
+    """Return what ``stop_with_launcher`` answers in a child of ours, given LAUNCHER_PID_ENV."""
+    env = {k: v for k, v in os.environ.items() if k != 'PICAM_ROS_LAUNCHER_PID'}
+    if env_pid is not None:
+        env['PICAM_ROS_LAUNCHER_PID'] = env_pid
+    code = 'from picam_ros.shutdown import stop_with_launcher; print(stop_with_launcher())'
+    done = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                          text=True, timeout=GUARD_S, check=True)
+    return done.stdout.strip()
+
+
+def test_the_launcher_watch_is_set_only_when_the_launcher_is_the_parent():
+    assert watch_status(str(os.getpid())) == 'True'
+    assert watch_status('1') == 'False'            # a launch prefix (gdb) between them
+    assert watch_status(None) == 'False'           # started by hand
+    assert watch_status('not-a-pid') == 'False'
+
+
+def test_a_process_watching_its_launcher_is_sent_sigint_when_the_launcher_is_killed():
+    harness = subprocess.Popen([sys.executable, str(HARNESS), '--', sys.executable, '-c',
+                                WATCHER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        first_lines = {harness.stdout.readline().strip() for _ in range(2)}
+        assert 'watching' in first_lines, first_lines   # and the harness's {"pid": N}
+        harness.stdin.write('kill\n')
+        harness.stdin.flush()
+        assert json.loads(harness.stdout.readline()) == {'status': 7}
+    finally:
+        harness.kill()
+        harness.wait()

@@ -23,7 +23,9 @@ publish on a context that is gone. No time is asserted; the failure guard only s
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -40,12 +42,14 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
+from stream_fixtures import free_server_ports, require_mediamtx  # noqa: E402
 
 from picam_ros.camera_node import CameraNode  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
 GUARD_S = 30.0   # failure guard only
+HARNESS = Path(__file__).resolve().parent.parent / 'launcher_harness.py'
 RUNS = 6
 DOMAIN = 40 + os.getpid() % 150
 CAMERA_ARGS = ['-p', 'width:=640', '-p', 'height:=480', '-p', 'fps:=50.0',
@@ -186,3 +190,36 @@ def test_camera_node_stops_publishing_when_its_context_shuts_down_under_it():
         executor.shutdown()
         camera.destroy_node()
         probe.destroy_node()
+
+
+def test_streaming_camera_node_stops_cleanly_with_its_children_when_its_launcher_is_killed(
+        graph, tmp_path):
+    # ros2 launch ended by SIGTERM or SIGKILL leaves the nodes it started running; ours stop
+    # as on Ctrl-C (picam_ros.shutdown.stop_with_launcher). The harness stands in for launch.
+    probe, spin_until = graph
+    ports = free_server_ports()
+    stream = ['-p', 'stream.enabled:=true', '-p', f'stream.mediamtx_path:={require_mediamtx()}',
+              *(arg for name, value in ports.items() for arg in ('-p', f'stream.{name}:={value}'))]
+    images = []
+    probe.create_subscription(Image, '/camera/image_raw', images.append, qos_profile_sensor_data)
+    log_path = tmp_path / 'camera.log'
+    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN), PYTHONUNBUFFERED='1')
+    with open(log_path, 'wb') as log:
+        harness = subprocess.Popen(
+            [sys.executable, str(HARNESS), '--', sys.executable, '-m', 'picam_ros.camera_node',
+             '--ros-args', '-p', 'width:=640', '-p', 'height:=480', *stream],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
+    try:
+        camera_pid = json.loads(harness.stdout.readline())['pid']
+        assert spin_until(lambda: len(images) >= 5 and len(descendants(camera_pid)) >= 2), (
+            log_path.read_text())
+        children = descendants(camera_pid)   # MediaMTX and the encoder
+        harness.stdin.write('kill the launcher\n')
+        harness.stdin.flush()
+        report = json.loads(harness.stdout.readline())
+    finally:
+        harness.kill()
+        harness.wait()
+    assert report == {'status': 0}, log_path.read_text()
+    assert_quiet(log_path)
+    assert all(process_gone(pid) for pid in children)
