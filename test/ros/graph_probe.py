@@ -27,6 +27,7 @@ from rclpy.qos import qos_profile_sensor_data
 
 GUARD_S = 30.0
 STEP_S = 0.05
+RESEND_S = 5.0
 
 
 class GraphProbe:
@@ -59,14 +60,27 @@ class GraphProbe:
         return bool(condition())
 
     def call(self, service_type: type, name: str, request, timeout: float = GUARD_S):
-        """Call service ``name`` once it is there; return its response."""
+        """Call service ``name`` once it is there; return its response.
+
+        A request unanswered for ``RESEND_S`` is sent again (the services the tests call are
+        idempotent): ``service_is_ready()`` can be true before the server has discovered this
+        client's response reader, and DDS then drops the response (on a loaded host discovery
+        can take longer than the server waits for it).
+        """
         client = self.node.create_client(service_type, name)
         try:
             assert self.spin_until(client.service_is_ready, timeout), (
                 f'service {name} never appeared')
-            future = client.call_async(request)
-            assert self.spin_until(future.done, timeout), f'service {name} did not answer'
-            return future.result()
+            deadline = time.monotonic() + timeout
+            while True:
+                future = client.call_async(request)
+                resend_at = min(time.monotonic() + RESEND_S, deadline)
+                if self.spin_until(future.done, resend_at - time.monotonic()):
+                    return future.result()
+                client.remove_pending_request(future)
+                # Back before resend_at: spin_until's alive() said the server's process ended.
+                assert time.monotonic() >= resend_at, f'service {name}: its process ended'
+                assert time.monotonic() < deadline, f'service {name} did not answer'
         finally:
             self.node.destroy_client(client)
 
