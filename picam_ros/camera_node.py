@@ -29,6 +29,7 @@ import dataclasses
 from dataclasses import dataclass
 import logging
 import socket
+import sys
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -95,16 +96,24 @@ class _Output:
 
 
 class _RosLogHandler(logging.Handler):
-    """Forward the core modules' ``logging`` records (process, streaming) to the node's logger."""
+    """Forward the core modules' ``logging`` records (process, streaming) to the node's logger.
 
-    def __init__(self, logger: Any) -> None:
+    Records come from the core's threads (encoder, MediaMTX supervisor), which may log while the
+    context is shutting down (Ctrl-C as the encoder connects). The node's logger would then fail
+    to publish to /rosout ("publisher's context is invalid"); such a record goes to stderr only.
+    """
+
+    def __init__(self, logger: Any, context: Any) -> None:
         super().__init__(logging.INFO)
         self._logger = logger
+        self._context = context
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             message = f'[{record.name}] {record.getMessage()}'
-            if record.levelno >= logging.ERROR:
+            if not self._context.ok():
+                sys.stderr.write(f'[{record.levelname}] [{self._logger.name}]: {message}\n')
+            elif record.levelno >= logging.ERROR:
                 self._logger.error(message)
             elif record.levelno >= logging.WARNING:
                 self._logger.warning(message)
@@ -122,7 +131,7 @@ class CameraNode(Node):
         self._runtime: CameraRuntime | None = None
         self._jpeg: JpegWorker | None = None
         self._centroids: InprocessCentroids | None = None
-        self._log_handler = _RosLogHandler(self.get_logger())
+        self._log_handler = _RosLogHandler(self.get_logger(), self.context)
         core_logger = logging.getLogger('picam_ros')
         core_logger.addHandler(self._log_handler)
         if core_logger.level == logging.NOTSET:

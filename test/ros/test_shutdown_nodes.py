@@ -24,6 +24,7 @@ publish on a context that is gone. No time is asserted; the failure guard only s
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 import signal
@@ -223,3 +224,20 @@ def test_streaming_camera_node_stops_cleanly_with_its_children_when_its_launcher
     assert report == {'status': 0}, log_path.read_text()
     assert_quiet(log_path)
     assert all(process_gone(pid) for pid in children)
+
+
+def test_core_log_records_after_the_context_shut_down_still_reach_stderr(capfd):
+    # The encoder's and MediaMTX's threads log as they like; Ctrl-C can land just before.
+    context = Context()
+    rclpy.init(context=context, domain_id=DOMAIN)
+    params = [Parameter(name, value=value) for name, value in
+              {'width': 320, 'height': 240, 'stream.enabled': False}.items()]
+    camera = CameraNode(context=context, parameter_overrides=params)
+    try:
+        context.shutdown()
+        logging.getLogger('picam_ros.encoder').info('encoder connected to rtsp://127.0.0.1/cam')
+        err = capfd.readouterr().err
+    finally:
+        camera.destroy_node()
+    assert '[picam_ros.encoder] encoder connected to rtsp://127.0.0.1/cam' in err
+    assert 'context is invalid' not in err
