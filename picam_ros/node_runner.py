@@ -68,7 +68,15 @@ def run_node(make_node: Callable[[], Node], name: str, args: Sequence[str] | Non
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         guard.arm()
-    except (*USER_ERRORS, *errors) as error:
+    except Exception as error:
+        if node is not None and not rclpy.ok() and not isinstance(error, errors):
+            # A stop was under way (SIGINT had shut the context down) and it broke a callback:
+            # e.g. the KeyboardInterrupt landed inside rclpy's C deserializer, which reports it
+            # as a TypeError. The process was asked to stop and stops: status 0, no traceback.
+            guard.arm()
+            return 0
+        if not isinstance(error, (*USER_ERRORS, *errors)):
+            raise
         lost = node is not None and isinstance(error, errors)
         status = EXIT_CAMERA_LOST if lost else EXIT_CONFIG_ERROR
         guard.arm(status)

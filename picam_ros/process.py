@@ -70,6 +70,7 @@ __all__ = [
 ]
 
 _PR_SET_PDEATHSIG = 1
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _READY_POLL_S = 0.02
 _MAX_LINE_BYTES = 4096
 #: How long a stop waits for a SIGKILLed child to vanish before giving up on reaping it (a
@@ -287,6 +288,14 @@ class _Spawner:
         return future.result()
 
     def _run(self) -> None:
+        # Stop signals are blocked in this thread, so in a child it forks until its hook
+        # unblocks them. Between fork and exec the child runs Python (the interpreter's after-
+        # fork hooks, then ours) with the parent's handlers: a Ctrl-C to the process group
+        # landing there was a KeyboardInterrupt traceback from the half-made child. Blocked,
+        # it waits until the hook has restored the default action, and then ends the child as
+        # it would after exec. The kernel gives these signals to a thread that does not block
+        # them (Python runs handlers in the main thread anyway).
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         while True:
             death_signal, popen_kwargs, future = self._requests.get()
             if not future.set_running_or_notify_cancel():
@@ -313,6 +322,7 @@ class _Spawner:
             # that stops them gently, so every stop would escalate.
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)   # see _run
             if prctl is None:
                 return
             prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
