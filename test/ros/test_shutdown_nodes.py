@@ -233,11 +233,16 @@ def test_core_log_records_after_the_context_shut_down_still_reach_stderr(capfd):
     params = [Parameter(name, value=value) for name, value in
               {'width': 320, 'height': 240, 'stream.enabled': False}.items()]
     camera = CameraNode(context=context, parameter_overrides=params)
+    # A logger of its own, at INFO and propagating to the node's handler on 'picam_ros' whatever
+    # this process imported before (launch's logger class does not propagate).
+    core = logging.getLogger('picam_ros.after_shutdown_test')
+    core.setLevel(logging.INFO)
+    core.propagate = True
     try:
         context.shutdown()
-        logging.getLogger('picam_ros.encoder').info('encoder connected to rtsp://127.0.0.1/cam')
+        core.info('encoder connected to rtsp://127.0.0.1/cam')
         err = capfd.readouterr().err
     finally:
         camera.destroy_node()
-    assert '[picam_ros.encoder] encoder connected to rtsp://127.0.0.1/cam' in err
+    assert '[picam_ros.after_shutdown_test] encoder connected to rtsp://127.0.0.1/cam' in err
     assert 'context is invalid' not in err
