@@ -283,7 +283,6 @@ def main() -> None:
     parser.add_argument('--dump', type=Path, metavar='FILE',
                         help="also write every run's per-frame times (JSON) to FILE")
     args = parser.parse_args()
-    sizes = args.sizes
     mediamtx, chromium = find_mediamtx(), find_chromium()
     if mediamtx is None or chromium is None:
         sys.exit('browser_latency: needs MediaMTX (scripts/get-mediamtx.sh or $MEDIAMTX) and '
@@ -311,7 +310,7 @@ def main() -> None:
           f'p50 per run')
     ratios, dump = [], {}
     with BrowserViewer(chromium, extra_flags=args.chromium_flag) as viewer:
-        for width, height, fps in sizes:
+        for width, height, fps in args.sizes:
             paths = PATHS + (SESSION_PEER,) if args.session_peer else PATHS
             runs: dict[str, list[dict[str, object]]] = {p: [] for p, _ in paths}
             for repeat in range(args.repeats):

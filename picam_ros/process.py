@@ -59,6 +59,7 @@ from typing import IO
 import weakref
 
 __all__ = [
+    'STOP_SIGNALS',
     'Backoff',
     'ManagedProcess',
     'ProcessError',
@@ -70,7 +71,8 @@ __all__ = [
 ]
 
 _PR_SET_PDEATHSIG = 1
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: The signals that ask a process to stop gently (as Ctrl-C and a supervisor do).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _READY_POLL_S = 0.02
 _MAX_LINE_BYTES = 4096
 #: How long a stop waits for a SIGKILLed child to vanish before giving up on reaping it (a
@@ -295,7 +297,7 @@ class _Spawner:
         # it waits until the hook has restored the default action, and then ends the child as
         # it would after exec. The kernel gives these signals to a thread that does not block
         # them (Python runs handlers in the main thread anyway).
-        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         while True:
             death_signal, popen_kwargs, future = self._requests.get()
             if not future.set_running_or_notify_cancel():
@@ -322,7 +324,7 @@ class _Spawner:
             # that stops them gently, so every stop would escalate.
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)   # see _run
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)   # see _run
             if prctl is None:
                 return
             prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)

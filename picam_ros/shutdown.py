@@ -37,7 +37,7 @@ import signal
 import sys
 import threading
 
-from picam_ros.process import die_with_parent
+from picam_ros.process import die_with_parent, STOP_SIGNALS
 
 __all__ = ['EXIT_CAMERA_LOST', 'EXIT_CONFIG_ERROR', 'LAUNCHER_PID_ENV', 'TEARDOWN_DEADLINE_S',
            'StopGuard', 'stop_with_launcher']
@@ -51,7 +51,6 @@ EXIT_CONFIG_ERROR = 2
 #: Longest teardown after a stop request. Below launch's 5 s SIGINT -> SIGTERM escalation and
 #: the 2 s a node may take to end after SIGINT or SIGTERM.
 TEARDOWN_DEADLINE_S = 1.5
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: Environment entry the launch files set for each node: the pid of the launch process.
 LAUNCHER_PID_ENV = 'PICAM_ROS_LAUNCHER_PID'
 
@@ -113,7 +112,7 @@ class StopGuard:
     @staticmethod
     def ignore_stop_signals() -> None:
         if threading.current_thread() is threading.main_thread():
-            for sig in _STOP_SIGNALS:
+            for sig in STOP_SIGNALS:
                 signal.signal(sig, signal.SIG_IGN)
 
     def _watch(self) -> None:

@@ -20,7 +20,7 @@ status otherwise goes to init). Protocol on stdout (shared with the command's ow
 JSON object per line: ``{"pid": N}`` once the command runs; after a line on stdin the launcher
 is SIGKILLed, then ``{"status": S}`` (exit code, or -signal) or ``{"alive": true}`` when the
 command still runs ``GUARD_S`` later (then it is killed). Run as
-``python launcher_harness.py [--no-launcher-pid] -- COMMAND...``.
+``python launcher_harness.py -- COMMAND...``.
 """
 
 from __future__ import annotations
@@ -37,10 +37,8 @@ PR_SET_CHILD_SUBREAPER = 36
 GUARD_S = 30.0   # failure guard only
 LAUNCHER = """
 import os, subprocess, sys
-env = dict(os.environ)
-if sys.argv[2] == 'pid':
-    env['PICAM_ROS_LAUNCHER_PID'] = str(os.getpid())
-child = subprocess.Popen(sys.argv[3:], env=env)
+env = dict(os.environ, PICAM_ROS_LAUNCHER_PID=str(os.getpid()))
+child = subprocess.Popen(sys.argv[2:], env=env)
 os.write(int(sys.argv[1]), b'%d\\n' % child.pid)
 child.wait()
 """
@@ -52,7 +50,6 @@ def say(**fields: object) -> None:
 
 def main() -> int:
     args = sys.argv[1:]
-    give_pid = '--no-launcher-pid' not in args
     command = args[args.index('--') + 1:]
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
@@ -60,8 +57,8 @@ def main() -> int:
         return 1
     # The command writes to our stdout; the launcher tells its pid through a pipe of its own.
     read_end, write_end = os.pipe()
-    launcher = subprocess.Popen([sys.executable, '-c', LAUNCHER, str(write_end),
-                                 'pid' if give_pid else 'none', *command], pass_fds=(write_end,))
+    launcher = subprocess.Popen([sys.executable, '-c', LAUNCHER, str(write_end), *command],
+                                pass_fds=(write_end,))
     os.close(write_end)
     with os.fdopen(read_end) as pid_pipe:
         pid = int(pid_pipe.readline())
