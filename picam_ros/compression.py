@@ -137,8 +137,7 @@ class JpegEncoder:
         self.quality = quality
         self.full_range = full_range
         self.encodes = 0
-        self._rgbx: np.ndarray | None = None   # reused RGBX buffer, wrapped by _rgbx_image
-        self._rgbx_image: Image.Image | None = None
+        self._rgbx: np.ndarray | None = None   # reused RGBX buffer, wrapped at each encode
 
     def encode(self, frame: Frame, grey: bool = False) -> tuple[str, bytes]:
         """Return (format string, JPEG bytes) for ``frame``."""
@@ -165,14 +164,18 @@ class JpegEncoder:
         return FORMATS['bgr8'], out.getvalue()
 
     def _rgbx_of(self, frame: Frame, u: np.ndarray, v: np.ndarray) -> Image.Image:
-        """Convert the frame into the reused RGBX buffer; return the Pillow image over it."""
+        """Convert the frame into the reused RGBX buffer; return a Pillow image over it.
+
+        The image is wrapped anew on every call: Pillow before 11.2.1 copies a ``frombuffer``
+        image on its first ``save()`` and keeps the copy (Pillow #8828), so an image wrapped once
+        would encode the first frame forever. Wrapping is O(1); the buffer itself is reused.
+        """
         shape = (frame.height, frame.width, 4)
         if self._rgbx is None or self._rgbx.shape != shape:
             self._rgbx = np.empty(shape, np.uint8)
-            self._rgbx_image = Image.frombuffer('RGBX', (frame.width, frame.height),
-                                                self._rgbx, 'raw', 'RGBX', 0, 1)
         _native_yuv420_to_rgbx(frame.y, u, v, self._rgbx, self.full_range)
-        return self._rgbx_image
+        return Image.frombuffer('RGBX', (frame.width, frame.height), self._rgbx, 'raw', 'RGBX',
+                                0, 1)
 
 
 @dataclass
