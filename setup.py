@@ -73,7 +73,10 @@ setup(
          sorted(glob('config/*.yaml') + glob('config/*.yml') + glob('config/*.xml'))),
     ],
     python_requires='>=3.10',
-    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML', 'Pillow', 'aiohttp>=3.8'],
+    # Lower bounds: the oldest versions a supported distro ships (Ubuntu 22.04 for Humble), each
+    # tested in CI (test/distro/*.txt). Higher ones would make old setuptools' console-script
+    # wrappers refuse to start on a distro whose package is older.
+    install_requires=['setuptools', 'numpy>=1.21', 'PyYAML>=5.4', 'Pillow>=9.0', 'aiohttp>=3.8'],
     extras_require={
         'test': [
             # Jazzy's platform (Ubuntu 24.04) ships pytest 7.4, and launch_testing's pytest
