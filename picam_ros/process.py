@@ -708,6 +708,10 @@ class ManagedProcess:
         deadline = time.monotonic() + self.spec.ready_timeout
         while True:
             if run.popen.poll() is not None:
+                if ready is None and run.popen.returncode == 0:
+                    # Nothing to wait for, and it ran to a clean end before we looked: as if
+                    # it had exited just after start() returned (the supervisor sees it).
+                    return
                 run.reader.join(timeout=self.spec.stop_timeout)  # complete the output tail
                 status = _describe_status(run.popen.returncode)
                 run.terminate(self.spec.stop_timeout)
