@@ -41,6 +41,8 @@ import time
 ROOT = Path(__file__).resolve().parent.parent
 HOG = 'while True:\n    pass\n'
 FAILED_LINE = re.compile(r'^(FAILED|ERROR) (\S+)')
+#: Where the whole output of a failing run is kept (the others are thrown away).
+KEPT_LOGS = Path(tempfile.gettempdir()) / f'suite-under-load-{os.getpid()}'
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -127,6 +129,11 @@ def main(argv: list[str]) -> int:
                           flush=True)
                     for name in failed:
                         print(f'    {name}', flush=True)
+                    if code != 0:
+                        kept = KEPT_LOGS / log.name
+                        KEPT_LOGS.mkdir(parents=True, exist_ok=True)
+                        kept.write_text(text)
+                        print(f'    whole output: {kept}', flush=True)
                     round_failed |= code != 0
                 bad_rounds += round_failed
                 if round_failed and not args.keep_going:
