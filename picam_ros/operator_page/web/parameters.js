@@ -1,0 +1,145 @@
+// Copyright 2026 picam_ros maintainers
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+// The keying panel: one row per node parameter, changed by dragging its handle or by typing a
+// value and pressing Enter; nothing else changes a value. Each accepted change can be undone
+// (the Undo button or Ctrl-Z), which sets the previous value through the same parameter
+// service, so the node's validation applies to an undo as to any change.
+
+import { DragSlider } from './slider.js';
+
+const UNDO_DEPTH = 50;
+
+export class ParameterPanel {
+  // send(message, {onDone, onRefused}) is the page's request to the server.
+  constructor(box, undoButton, send) {
+    this.box = box;
+    this.undoButton = undoButton;
+    this.send = send;
+    this.rows = new Map();       // name -> row state
+    this.done = [];              // accepted changes, oldest first: {name, before, after}
+    this.enabled = false;
+    this.undoButton.addEventListener('click', () => this.undo());
+    this.showUndo();
+  }
+
+  build(specs) {
+    this.box.replaceChildren();
+    this.rows.clear();
+    for (const spec of specs) this.rows.set(spec.name, this.row(spec));
+    this.setEnabled(this.enabled);
+  }
+
+  row(spec) {
+    const element = document.createElement('div');
+    element.className = 'param';
+    element.dataset.name = spec.name;
+    const label = document.createElement('label');
+    label.textContent = spec.name;
+    label.title = spec.description;
+    const number = document.createElement('input');
+    number.type = 'text';            // no spinner, no wheel or arrow stepping: typed and Enter
+    number.inputMode = 'decimal';
+    number.className = 'value';
+    number.setAttribute('aria-label', spec.name);
+    const reason = document.createElement('div');
+    reason.className = 'reason';
+    const current = spec.value ?? spec.min ?? 0;
+    const state = { spec, element, number, reason, acknowledged: current, slider: null };
+    state.slider = new DragSlider({
+      min: spec.min ?? 0, max: spec.max ?? 255, step: spec.kind === 'integer' ? 1 : 'any',
+      value: current,
+      onInput: (value) => { number.value = format(value); },
+      onCommit: (value) => this.commit(state, value),
+    });
+    number.value = format(current);
+    number.addEventListener('change', () => {
+      const text = number.value.trim();
+      const value = Number(text);
+      if (text === '' || !Number.isFinite(value)) {
+        reason.textContent = `${spec.name}: "${text.slice(0, 20)}" is not a number`;
+        this.show(state, state.acknowledged);
+        return;
+      }
+      if (value !== state.acknowledged) this.commit(state, value);
+    });
+    number.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape') { this.show(state, state.acknowledged); number.blur(); }
+    });
+    const line = document.createElement('div');
+    line.className = 'param-line';
+    line.append(state.slider.element, number);
+    element.append(label, line, reason);
+    this.box.append(element);
+    return state;
+  }
+
+  show(state, value) {
+    state.slider.value = value;
+    state.number.value = format(value);
+  }
+
+  commit(state, value, undoing = null) {
+    const before = state.acknowledged;
+    state.reason.textContent = '';
+    this.send({ action: 'set_parameter', name: state.spec.name, value }, {
+      onDone: () => {
+        state.acknowledged = value;
+        this.show(state, value);
+        if (!undoing) {
+          this.done.push({ name: state.spec.name, before, after: value });
+          if (this.done.length > UNDO_DEPTH) this.done.shift();
+        }
+        state.reason.textContent = undoing ? `undone: back to ${format(value)}` : '';
+        this.showUndo();
+      },
+      onRefused: (why) => {
+        state.reason.textContent = why;
+        this.show(state, state.acknowledged);
+        if (undoing) this.done.push(undoing);   // still there to undo
+        this.showUndo();
+      },
+    });
+  }
+
+  // Set the newest accepted change's parameter back to its value before that change.
+  undo() {
+    if (!this.enabled) return false;
+    const change = this.done.pop();
+    if (!change) return false;
+    const state = this.rows.get(change.name);
+    this.showUndo();
+    if (state) this.commit(state, change.before, change);
+    return true;
+  }
+
+  showUndo() {
+    const last = this.done[this.done.length - 1];
+    this.undoButton.disabled = !this.enabled || !last;
+    this.undoButton.textContent = last ? `undo ${last.name} \u2192 ${format(last.before)}` : 'undo';
+  }
+
+  setEnabled(enabled, reason = '') {
+    this.enabled = enabled;
+    for (const state of this.rows.values()) {
+      state.slider.setDisabled(!enabled);
+      state.number.disabled = !enabled;
+      state.element.title = enabled ? '' : reason;
+    }
+    this.showUndo();
+  }
+}
+
+function format(value) {
+  return Number.isInteger(value) ? String(value) : String(Math.round(value * 1000) / 1000);
+}
