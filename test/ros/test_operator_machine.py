@@ -260,3 +260,62 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
                                        * down['mm_per_pixel'], abs=1e-6)
     assert mm.point.y == pytest.approx((pixel.point.y - down['nozzle_y'])
                                        * down['mm_per_pixel'], abs=1e-6)
+
+
+def test_on_the_machine_the_overlay_is_locked_to_the_frame_frozen_holds_it_and_align_reports(
+        machine_and_operator):
+    url, _, _, _ = machine_and_operator
+    chromium = require_browser()
+    log = 'window.picamOperator.syncLog.filter(e => e.frame !== null && !e.late)'
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 900})
+            page.goto(url)
+            # Frames whose own pads set is drawn (the machine measures 5 of its 15 fps).
+            page.wait_for_function(
+                f'window.picamOperator.authorised && '
+                f'{log}.filter(e => e.byProfile.pads === e.frame).length >= 5',
+                timeout=GUARD_S * 1000)
+            page.wait_for_function("document.getElementById('st-latency').textContent !== '-'",
+                                   timeout=GUARD_S * 1000)
+            live = page.evaluate(log)
+            latency = page.text_content('#st-latency')
+            os.makedirs(ARTIFACTS, exist_ok=True)
+
+            page.click('#align')
+            panel = page.locator('#alignment')
+            page.wait_for_function("document.getElementById('align').textContent === 'Align'"
+                                   " && document.querySelector('#alignment .verdict')"
+                                   ".textContent !== '\u2014'", timeout=GUARD_S * 1000)
+            verdict = panel.locator('.verdict').text_content()
+            rows = panel.locator('tr').all_text_contents()
+            page.screenshot(path=os.path.join(ARTIFACTS, 'operator', 'machine_align.png'))
+
+            page.click('#modes button[data-mode="FROZEN"]')
+            page.wait_for_function("document.getElementById('state').textContent"
+                                   ".startsWith('FROZEN')", timeout=GUARD_S * 1000)
+            # Frames encoded before the switch may still arrive: the last 20 of 25 count.
+            frozen_at = page.evaluate(f'{log}.length')
+            page.wait_for_function(f'{log}.length >= {frozen_at} + 25', timeout=GUARD_S * 1000)
+            frozen = page.evaluate(f'{log}.slice(-20)')
+            page.screenshot(path=os.path.join(ARTIFACTS, 'operator', 'machine_frozen.png'))
+            page.click('#modes button[data-mode="NORMAL"]')
+            page.wait_for_function("window.picamOperator.mode === 'NORMAL'",
+                                   timeout=GUARD_S * 1000)
+        finally:
+            browser.close()
+    exact = [e for e in live if e['byProfile'].get('pads') == e['frame']]
+    ages = sorted(e['frame'] - e['byProfile']['pads'] for e in live if 'pads' in e['byProfile'])
+    print(f'{len(live)} frames: {len(exact)} drawn with their own pads set, the rest with the '
+          f'set of an earlier frame ({ages[len(ages) // 2]} frames earlier at the median, '
+          f'{ages[-1]} at most); status bar capture->display {latency} ms; align: {verdict} '
+          f'{rows}; FROZEN: {len(frozen)} frames, numbers {sorted({e["frame"] for e in frozen})}')
+    assert ages[0] >= 0, 'a set from a later frame was drawn'
+    assert 0 <= float(latency) < 1000
+    assert rows and (verdict in ('PASS', 'FAIL', 'AMBIGUOUS', 'no verdict')), (verdict, rows)
+    # FROZEN: the composite holds one frame, and the overlay holds that frame's markers.
+    assert len({e['frame'] for e in frozen}) == 1
+    assert len({e['byProfile'].get('pads') for e in frozen}) == 1

@@ -264,7 +264,9 @@ class OperatorPage {
     const shown = [...this.shown.values()];
     this.syncLog.push({
       frame: this.frameSeq,
+      presentedMs: this.framePresentedAt,
       sets: shown.map((s) => s.seq),
+      byProfile: Object.fromEntries([...this.shown].map(([profile, s]) => [profile, s.seq])),
       // capture (stamp of the frame's own set) to presentation, same host clock
       latencyMs: this.latency?.frame === this.frameSeq && this.frameSeq !== null
         ? this.latency.ms : null,
