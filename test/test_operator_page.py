@@ -21,6 +21,7 @@ A screenshot of the page is written to build/test-artifacts/operator_page.png (g
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -87,9 +88,19 @@ class RecordingBackend:
         if isinstance(action, SetParameter) and action.name == 'pads.luma_min' \
                 and action.value > 255 - 55:
             return Outcome(False, f'luma_min: {action.value} is greater than luma_max 200')
+        if isinstance(action, CalibrationClick) and action.step == 'reference':
+            return Outcome(False, 'calibration/set_datum: no board frame yet')
         self.actions.append(action)
         if isinstance(action, Align):
             return Outcome(True, detail={'alignment': ALIGNMENT})
+        if isinstance(action, CalibrationClick):     # as the machine node answers
+            return Outcome(True, detail={'answer': {'nozzle_x': action.x, 'nozzle_y': action.y,
+                                                    'saved': True}})
+        if isinstance(action, CalibrationScale):
+            x1, y1, x2, y2 = action.points
+            return Outcome(True, detail={'answer': {
+                'camera': action.camera, 'saved': True,
+                'mm_per_pixel': action.distance_mm / float(np.hypot(x2 - x1, y2 - y1))}})
         return Outcome(True)
 
     def of(self, kind):
@@ -384,7 +395,7 @@ def test_without_the_token_every_control_is_disabled_and_says_why(browser, opera
     reason = page.locator('#view-only')
     sync_api.expect(reason).to_be_visible()
     assert 'operator token' in reason.text_content()
-    controls = page.locator('#modes button, #calibration button, #calibration input, '
+    controls = page.locator('#modes button, #calibration button:not(.cancel), #calibration input, '
                             '#calibration select, .param input.value, #undo')
     assert controls.count() >= 10
     for index in range(controls.count()):
@@ -693,4 +704,59 @@ def test_align_shows_the_verdict_and_the_fit(browser, operator):
     assert panel.locator('tr[data-key="matched"]').text_content() == 'leads matched8 of 8'
     assert len(backend.of(Align)) == 1
     save_screenshot(page, 'align_pass')
+    page.close()
+
+
+def test_calibration_steps_show_their_state_can_be_cancelled_and_draw_their_checks(
+        browser, operator):
+    server, backend = operator
+    page = open_page(browser, server)
+    pause_on_a_frame(page)
+    nozzle = page.locator('.calib[data-step="nozzle"]')
+    nozzle.locator('button[data-step="nozzle"]').click()
+    sync_api.expect(nozzle).to_have_attribute('data-state', 'armed')
+    nozzle.locator('button.cancel').click()
+    sync_api.expect(nozzle.locator('.reason')).to_have_text('cancelled: nothing was sent')
+    reference = page.locator('.calib[data-step="reference"]')
+    reference.locator('button[data-step="reference"]').click()
+    sync_api.expect(reference).to_have_attribute('data-state', 'armed')
+    page.keyboard.press('Escape')
+    sync_api.expect(reference).to_have_attribute('data-state', 'todo')
+    page.wait_for_function(PENDING_NONE, timeout=GUARD_MS)
+    assert backend.of(CalibrationClick) == []
+
+    nozzle.locator('button[data-step="nozzle"]').click()
+    x, y = displayed(page, [200.0], [150.0])
+    page.mouse.click(float(x[0]), float(y[0]))
+    sync_api.expect(nozzle).to_have_attribute('data-state', 'done', timeout=GUARD_MS)
+    done = re.fullmatch(r'done: nozzle centre at \(([\d.]+), ([\d.]+)\) px; saved',
+                        nozzle.locator('.reason').text_content())
+    assert done and (float(done[1]), float(done[2])) == pytest.approx((200, 150), abs=1.0)
+    page.select_option('#scale-camera', 'up')
+    page.fill('#scale-distance', '10')
+    scale = page.locator('.calib[data-step="scale"]')
+    scale.locator('button[data-step="scale"]').click()
+    for fx, fy in ((100.0, 400.0), (500.0, 400.0)):
+        x, y = displayed(page, [fx], [fy])
+        page.mouse.click(float(x[0]), float(y[0]))
+    sync_api.expect(scale).to_have_attribute('data-state', 'done', timeout=GUARD_MS)
+    done = re.fullmatch(r'done: up camera: ([\d.]+) mm per pixel \([\d.]+ px per mm\); saved',
+                        scale.locator('.reason').text_content())
+    assert done and float(done[1]) == pytest.approx(10 / 400, rel=2 / 400)   # +-1 px a click
+    marks = page.evaluate('window.picamOperator.overlay.drawn.marks')
+    assert sorted(mark['kind'] for mark in marks) == ['circle', 'ruler']   # both in ONLYUP
+    nozzle_mark = next(mark for mark in marks if mark['kind'] == 'circle')
+    assert (nozzle_mark['x'], nozzle_mark['y']) == pytest.approx((200.0, 150.0), abs=1.0)
+    save_screenshot(page, 'calibration_checks')
+
+    reference.locator('button[data-step="reference"]').click()
+    x, y = displayed(page, [320.0], [240.0])
+    page.mouse.click(float(x[0]), float(y[0]))
+    sync_api.expect(reference).to_have_attribute('data-state', 'failed', timeout=GUARD_MS)
+    assert reference.locator('.reason').text_content() == (
+        'failed: calibration/set_datum: no board frame yet')
+    colours = page.evaluate("""() => ['nozzle', 'reference'].map((step) => getComputedStyle(
+        document.querySelector(`.calib[data-step="${step}"] .reason`)).color)""")
+    assert colours[0] != colours[1]       # success and failure look different
+    save_screenshot(page, 'calibration_failed')
     page.close()

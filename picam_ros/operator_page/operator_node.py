@@ -208,12 +208,18 @@ class OperatorNode(Node):
                  for side in ('width', 'height')] if self._machine else []
         names = list(self._server.parameters) + (list(MACHINE_OFFSETS) if self._machine
                                                  else []) + sizes
+        if not self._calibration_asked:
+            names.append('calibration_file')
 
         def fetched(future: Any) -> None:
             if future.exception() is None:
                 values = dict(zip(names, (parameter_value_to_python(v)
                                           for v in future.result().values)))
                 self._note_offset(values)
+                if not self._calibration_asked and isinstance(values.get('calibration_file'),
+                                                              str):
+                    self._calibration_asked = True
+                    self._targets.path = values['calibration_file']
                 for profile, camera in MACHINE_CAMERAS.items():
                     size = (values.get(f'{camera}.width'), values.get(f'{camera}.height'))
                     if all(isinstance(side, int) for side in size):
@@ -249,6 +255,8 @@ class OperatorNode(Node):
                    for s in msg.status]
         before = self._status.get('mode')
         self._status = status_from_diagnostics(entries, self._status)
+        if self._machine is not None and self._targets.path:
+            self._status['calibration'] = self._targets.summary()
         if self._status.get('mode') != before:   # the machine reports a change: it rules now
             self._mode_shown = None
         self._server.publish_status(self._status)

@@ -146,7 +146,7 @@ def click_frame_pixel(page, x: float, y: float) -> None:
 
 def step_answer(page, step: str) -> str:
     """Wait for the answer of a calibration step on the page, and return it."""
-    selector = f'#calibration button[data-step="{step}"] + .reason'
+    selector = f'.calib[data-step="{step}"] .reason'
     page.wait_for_function(
         f"""() => {{ const t = document.querySelector('{selector}').textContent;
             return t.startsWith('done') || (t && !t.startsWith('sent') &&
@@ -244,14 +244,14 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
           f'{scale_answer!r}')
     # A click lands within a pixel of the frame pixel aimed at (the page maps it through the
     # letterboxed video; the browser rounds the mouse position to whole CSS pixels).
-    assert nozzle_answer.startswith('done: nozzle_x 19'), nozzle_answer
+    assert nozzle_answer.startswith('done: nozzle centre at (19'), nozzle_answer
     assert (up['nozzle_x'], up['nozzle_y']) == pytest.approx(nozzle, abs=1.0)
-    assert found_answer.startswith('done: nozzle_x ') and 'roundness' in found_answer
+    assert found_answer.startswith('done: nozzle found at (') and 'roundness' in found_answer
     truth = SyntheticConfig(width=WIDTH, height=HEIGHT, scene='part').nozzle
     assert (found['nozzle_x'], found['nozzle_y']) == pytest.approx(truth, abs=1.0)
-    assert datum_answer.startswith('done: datum_x '), datum_answer
+    assert datum_answer.startswith('done: reference mark at ('), datum_answer
     assert (down['nozzle_x'], down['nozzle_y']) == pytest.approx(datum, abs=1.0)
-    assert scale_answer.startswith('done: camera down, mm_per_pixel '), scale_answer
+    assert scale_answer.startswith('done: down camera: '), scale_answer
     assert down['mm_per_pixel'] == pytest.approx(10.0 / 400.0, rel=2 / 400)   # +-1 px a click
     assert wait_for(lambda: targets['target'] and targets['target_mm'])
     pixel, mm = targets['target'][-1], targets['target_mm'][-1]

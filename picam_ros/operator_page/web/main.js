@@ -31,6 +31,7 @@
 // disabled, with the reason shown, until the page holds it.
 
 import { AlignmentPanel } from './alignment.js';
+import { CalibrationPanel } from './calibration.js';
 import { directionOf, nearestInArc, DIRECTIONS } from './navigation.js';
 import { displayGeometry, Overlay } from './overlay.js';
 import { ParameterPanel } from './parameters.js';
@@ -86,8 +87,6 @@ class OperatorPage {
     this.ready = false;
     this.readyAt = null;
     this.mode = null;
-    this.calibrationStep = null;
-    this.scale = null;   // the scale step: camera, distance_mm, the points clicked so far
     this.refusals = [];
     this.latency = null;          // {frame, ms}: capture -> display of the newest stamped frame
     this.syncLog = [];            // per presented frame: its sequence and the drawn sets' (tests)
@@ -95,6 +94,12 @@ class OperatorPage {
                                          (message, handlers) => this.send(message, handlers));
     this.alignment = new AlignmentPanel($('alignment'), $('align'),
                                         (message, handlers) => this.send(message, handlers));
+    this.calibration = new CalibrationPanel($('calibration'), $('calibration-summary'), {
+      send: (message, handlers) => this.send(message, handlers),
+      setMode: (mode, then) => this.setModeThen(mode, then),
+      say: (text, kind) => this.say(text, kind),
+      redraw: () => this.redraw(),
+    });
   }
 
   start() {
@@ -159,6 +164,7 @@ class OperatorPage {
         this.status = message;
         if (message.mode) this.showMode(message.mode);
         this.alignment.fromStatus(message.alignment);
+        this.calibration.showSummary(message.calibration);
         break;
       case 'done': this.settle(message); break;
       case 'refused': this.refused(message); break;
@@ -197,7 +203,7 @@ class OperatorPage {
     this.setState('connecting', '');
     this.buildModes(hello);
     this.parameters.build(hello.parameters);
-    this.buildCalibration(hello);
+    this.calibration.build(hello);
     this.showAccess();
     this.authenticate();
     if (!this.videoStarted) {
@@ -375,7 +381,8 @@ class OperatorPage {
     }
     const [width, height] = this.frameSize[0] ? this.frameSize : this.firstSetSize();
     const profiles = this.hello?.profiles ?? [...this.history.keys()];
-    this.overlay.draw(this.shown, width, height, this.frameSeq, this.target, profiles);
+    this.overlay.draw(this.shown, width, height, this.frameSeq, this.target, profiles,
+                      this.calibration.marks(this.mode));
     this.showPlaceholderSize(width, height);
   }
 
@@ -420,15 +427,7 @@ class OperatorPage {
       const cy = event.clientY - rect.top;
       const geometry = this.overlay.drawn.geometry;
       if (!geometry) return;
-      if (this.calibrationStep === 'scale') {
-        this.scaleClick(...geometry.toFrame(cx, cy));
-        return;
-      }
-      if (this.calibrationStep) {
-        const [x, y] = geometry.toFrame(cx, cy);
-        this.calibrationClick(this.calibrationStep, x, y);
-        return;
-      }
+      if (this.calibration.click(...geometry.toFrame(cx, cy))) return;
       const hit = this.overlay.hit(cx, cy);
       if (hit) this.selectTarget(hit.x, hit.y, hit.profile);
       else this.selectTarget(...geometry.toFrame(cx, cy));
@@ -460,9 +459,8 @@ class OperatorPage {
   }
 
   onKey(event) {
-    if (event.key === 'Escape' && this.calibrationStep) {
+    if (event.key === 'Escape' && this.calibration.cancel()) {
       event.preventDefault();
-      this.cancelCalibration();
       return;
     }
     if (event.code === 'BracketLeft' || event.code === 'BracketRight') {
@@ -516,129 +514,11 @@ class OperatorPage {
     }
   }
 
-  buildCalibration(hello) {
-    const box = $('calibration');
-    box.replaceChildren();
-    const needs = hello.features.calibration ? 'token' : 'calibration needs the machine node';
-    for (const { step, mode } of hello.calibration_steps) {
-      const row = document.createElement('div');
-      row.className = 'calib';
-      const button = document.createElement('button');
-      button.textContent = step === 'nozzle' ? `1. click the nozzle centre (${mode})`
-        : `2. click the reference mark (${mode})`;
-      button.dataset.needs = needs;
-      button.dataset.step = step;
-      const reason = document.createElement('div');
-      reason.className = 'reason';
-      button.addEventListener('click', () => {
-        this.calibrationStep = step;
-        reason.textContent = 'click on the video (Esc: cancel)';
-        if (hello.features.modes) this.send({ action: 'set_mode', mode }, { onDone: () => this.showMode(mode) });
-      });
-      row.append(button, reason);
-      box.append(row);
-      if (step === 'nozzle') box.append(this.findNozzleRow(hello, mode, needs));
-    }
-    if (hello.scale_modes) box.append(this.scaleRow(hello, needs));
-  }
-
-  cancelCalibration() {
-    const step = this.calibrationStep;
-    this.calibrationStep = null;
-    this.scale = null;
-    const reason = document.querySelector(`#calibration button[data-step="${step}"] + .reason`);
-    if (reason) reason.textContent = 'cancelled';
-    this.say(`calibration step "${step}" cancelled`, 'info');
-  }
-
-  // Scale: two points of one camera's view a known distance apart (pad pitch, a ruler).
-  scaleRow(hello, needs) {
-    const row = document.createElement('div');
-    row.className = 'calib';
-    const camera = document.createElement('select');
-    camera.id = 'scale-camera';
-    for (const name of Object.keys(hello.scale_modes)) camera.append(new Option(name, name));
-    const distance = document.createElement('input');
-    distance.id = 'scale-distance';
-    distance.type = 'number';
-    distance.min = '0';
-    distance.step = 'any';
-    distance.value = '1';
-    distance.title = 'distance between the two points on the object, mm';
-    const button = document.createElement('button');
-    button.textContent = '3. scale: click two points this many mm apart';
-    button.dataset.needs = needs;
-    button.dataset.step = 'scale';
-    const reason = document.createElement('div');
-    reason.className = 'reason';
-    button.addEventListener('click', () => {
-      const mode = hello.scale_modes[camera.value];
-      this.calibrationStep = 'scale';
-      this.scale = { camera: camera.value, distance_mm: Number(distance.value), points: [] };
-      reason.textContent = `click the first point (${mode}; Esc: cancel)`;
-      if (hello.features.modes) this.send({ action: 'set_mode', mode }, { onDone: () => this.showMode(mode) });
-    });
-    const mm = document.createElement('label');
-    mm.append(distance, ' mm, ', camera, ' camera');
-    row.append(mm, button, reason);
-    return row;
-  }
-
-  scaleClick(x, y) {
-    const reason = document.querySelector('#calibration button[data-step="scale"] + .reason');
-    const scale = this.scale;
-    scale.points.push(x, y);
-    if (scale.points.length < 4) {
-      if (reason) reason.textContent = `first point ${x.toFixed(1)}, ${y.toFixed(1)}: click the second`;
-      return;
-    }
-    this.calibrationStep = null;
-    const [x1, y1, x2, y2] = scale.points;
-    if (reason) reason.textContent = 'sent';
-    this.send({ action: 'calibration_scale', camera: scale.camera, x1, y1, x2, y2,
-                distance_mm: scale.distance_mm }, {
-      onDone: (answer) => { if (reason) reason.textContent = `done: ${describeAnswer(answer.answer)}`; },
-      onRefused: (why) => { if (reason) reason.textContent = why; },
-    });
-  }
-
-  // The machine finds the nozzle itself (the round blob nearest the up image's centre).
-  findNozzleRow(hello, mode, needs) {
-    const row = document.createElement('div');
-    row.className = 'calib';
-    const button = document.createElement('button');
-    button.textContent = `or find the nozzle automatically (${mode})`;
-    button.dataset.needs = needs;
-    button.dataset.step = 'find_nozzle';
-    const reason = document.createElement('div');
-    reason.className = 'reason';
-    button.addEventListener('click', () => {
-      this.calibrationStep = null;
-      reason.textContent = 'finding the nozzle';
-      const find = () => this.send({ action: 'find_nozzle' }, {
-        onDone: (answer) => { reason.textContent = `done: ${describeAnswer(answer.answer)}`; },
-        onRefused: (why) => { reason.textContent = why; },
-      });
-      if (hello.features.modes) {
-        this.send({ action: 'set_mode', mode }, {
-          onDone: () => { this.showMode(mode); find(); },
-          onRefused: (why) => { reason.textContent = why; },
-        });
-      } else find();
-    });
-    row.append(button, reason);
-    return row;
-  }
-
-  calibrationClick(step, x, y) {
-    this.calibrationStep = null;
-    const reason = document.querySelector(`#calibration button[data-step="${step}"] + .reason`);
-    if (reason) reason.textContent = `sent ${x.toFixed(1)}, ${y.toFixed(1)}`;
-    this.send({ action: 'calibration_click', step, x, y }, {
-      onDone: (answer) => {
-        if (reason) reason.textContent = `done: ${describeAnswer(answer.answer)}`;
-      },
-      onRefused: (why) => { if (reason) reason.textContent = why; },
+  // The calibration panel's way to switch the view a step is clicked in, then go on.
+  setModeThen(mode, then = null) {
+    if (!this.hello?.features.modes) { then?.(); return; }
+    this.send({ action: 'set_mode', mode }, {
+      onDone: () => { this.showMode(mode); then?.(); },
     });
   }
 
@@ -736,16 +616,6 @@ class OperatorPage {
     $('st-stream').textContent = this.status.stream_state ? `${this.streamState}, ${this.status.stream_state}` : this.streamState;
     $('st-seq').textContent = this.frameSeq === null ? '-' : String(this.frameSeq);
   }
-}
-
-// A calibration service's answer (the machine node's JSON summary) as one line of text.
-function describeAnswer(answer) {
-  if (answer === undefined || answer === null) return 'ok';
-  if (typeof answer !== 'object') return String(answer);
-  return Object.entries(answer).map(([key, value]) => {
-    const text = typeof value === 'number' ? String(Math.round(value * 1000) / 1000) : String(value);
-    return `${key} ${text}`;
-  }).join(', ');
 }
 
 const page = new OperatorPage();
