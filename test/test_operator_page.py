@@ -20,6 +20,7 @@ the same frames, pushed with their sequence numbers. Ground truth is the synthet
 A screenshot of the page is written to build/test-artifacts/operator_page.png (gitignored).
 """
 
+import itertools
 import os
 import re
 import shutil
@@ -181,8 +182,10 @@ def pause_on_a_frame(page, seq=10, with_centroids=True):
 
 def displayed(page, xs, ys):
     """Page coordinates of frame pixels, from the video element's box (object-fit: contain)."""
+    # The stage's box: the video's own is transformed when zoomed (view.js).
     box = page.evaluate("""() => { const v = document.getElementById('video');
-                                   const r = v.getBoundingClientRect();
+                                   const r = document.getElementById('stage')
+                                       .getBoundingClientRect();
                                    return [r.left, r.top, v.clientWidth, v.clientHeight]; }""")
     left, top, width, height = box
     scale = min(width / WIDTH, height / HEIGHT)
@@ -760,3 +763,114 @@ def test_calibration_steps_show_their_state_can_be_cancelled_and_draw_their_chec
     assert colours[0] != colours[1]       # success and failure look different
     save_screenshot(page, 'calibration_failed')
     page.close()
+
+
+def zoomed_displayed(page, xs, ys):
+    """Page coordinates of frame pixels under the page's zoom and pan (view.js)."""
+    zoom, vx, vy = page.evaluate('(() => { const v = window.picamOperator.view; '
+                                 'return [v.zoom, v.x, v.y]; })()')
+    box = page.evaluate("""() => { const r = document.getElementById('stage')
+                                       .getBoundingClientRect(); return [r.left, r.top]; }""")
+    px, py = displayed(page, xs, ys)          # unzoomed, page coordinates
+    return ((px - box[0]) * zoom + vx + box[0], (py - box[1]) * zoom + vy + box[1])
+
+
+def test_wheel_zoom_keeps_markers_and_video_together_and_clicks_still_target(
+        browser, operator, scene):
+    server, backend = operator
+    _, sets, truth = scene
+    page = open_page(browser, server)
+    seq = pause_on_a_frame(page)
+    blobs = sets[seq].blobs
+    large = blobs[blobs['area'] >= 40]        # bright at its centre in the screenshot
+    anchor = large[np.argmin(np.hypot(large['x'] - WIDTH / 2, large['y'] - HEIGHT / 2))]
+    ax, ay = displayed(page, [anchor['x']], [anchor['y']])
+    page.mouse.move(float(ax[0]), float(ay[0]))
+    page.mouse.wheel(0, -700)                 # exp(1.4): about 4x, about the cursor
+    page.wait_for_function(f"""() => {{ const p = window.picamOperator;
+        const c = p.overlay.drawn.circles.find((c) => Math.abs(c.x - {anchor['x']}) < 1e-3);
+        return c && p.view.zoom > 3.5; }}""", timeout=GUARD_MS)
+    circles, (ox, oy) = drawn_circles(page)
+    drawn = next(c for c in circles if abs(c['x'] - anchor['x']) < 1e-3)
+    zoom = page.evaluate('window.picamOperator.view.zoom')
+    expected = zoomed_displayed(page, [anchor['x']], [anchor['y']])
+    assert (drawn['cx'] + ox, drawn['cy'] + oy) == pytest.approx(
+        (expected[0][0], expected[1][0]), abs=0.01)
+    # Zoomed about the cursor: the anchor stays under it (the browser rounds the cursor to a
+    # whole CSS pixel, which the zoom magnifies).
+    assert (drawn['cx'] + ox, drawn['cy'] + oy) == pytest.approx((ax[0], ay[0]),
+                                                                 abs=zoom)
+    save_screenshot(page, 'zoomed')
+    shot = cv2.imread(os.path.join(ARTIFACTS, 'operator', 'zoomed.png'), cv2.IMREAD_GRAYSCALE)
+    pads = truth[seq][~truth[seq]['clipped'] & (truth[seq]['area'] >= 40)]
+    zx, zy = zoomed_displayed(page, pads['x'], pads['y'])
+    stage = page.locator('#stage').bounding_box()
+    inside = ((zx > stage['x'] + 2) & (zx < stage['x'] + stage['width'] - 2)
+              & (zy > stage['y'] + 2) & (zy < stage['y'] + stage['height'] - 2))
+    assert inside.sum() >= 1
+    bright = shot[np.rint(zy[inside]).astype(int), np.rint(zx[inside]).astype(int)] > 150
+    assert bright.all(), bright                # the video is zoomed where the markers are
+    # A click on another pad, zoomed, targets exactly that pad.
+    visible = [b for b in blobs if (b['x'], b['y']) != (anchor['x'], anchor['y'])]
+    vx, vy = zoomed_displayed(page, [b['x'] for b in visible], [b['y'] for b in visible])
+    pick = next(i for i in range(len(visible))
+                if stage['x'] + 20 < vx[i] < stage['x'] + stage['width'] - 200
+                and stage['y'] + 20 < vy[i] < stage['y'] + stage['height'] - 20)
+    page.mouse.click(float(vx[pick]), float(vy[pick]))
+    page.wait_for_function(PENDING_NONE, timeout=GUARD_MS)
+    target = backend.of(SelectTarget)[-1]
+    assert (target.x, target.y) == pytest.approx((visible[pick]['x'], visible[pick]['y']),
+                                                 abs=1e-3)
+    # A drag pans (and is not a click); 0 fits the frame again.
+    before = page.evaluate('window.picamOperator.view.x')
+    page.mouse.move(float(vx[pick]), float(vy[pick]))
+    page.mouse.down()
+    page.mouse.move(float(vx[pick]) + 60, float(vy[pick]), steps=6)
+    page.mouse.up()
+    assert page.evaluate('window.picamOperator.view.x') != before
+    page.keyboard.press('0')
+    page.wait_for_function('window.picamOperator.view.zoom === 1', timeout=GUARD_MS)
+    page.wait_for_function(PENDING_NONE, timeout=GUARD_MS)
+    assert len(backend.of(SelectTarget)) == 1
+    page.close()
+
+
+def test_navigation_can_be_limited_to_leads_so_a_pad_beside_a_lead_is_skipped(browser, scene):
+    media, sets, _ = scene
+    backend = RecordingBackend()
+    server = OperatorServer(
+        OperatorConfig(port=0, token=TOKEN, video_url='/media/board.webm',
+                       media_dir=str(media), history=FRAMES, profiles=('pads', 'leads')),
+        backend)
+    server.start()
+    try:
+        for seq in range(FRAMES):   # each lead 2.4 px above its pad, as on a placed part
+            pads = sets[seq]
+            leads = pads.blobs.copy()
+            leads['y'] -= 2.4
+            server.publish_centroids(pads)
+            server.publish_centroids(CentroidSet('leads', seq, pads.stamp_ns, WIDTH, HEIGHT,
+                                                 leads))
+        page = open_page(browser, server)
+        pause_on_a_frame(page)
+        page.click('#navigate button[data-profile="leads"]')
+        page.keyboard.press('ArrowDown')
+        page.wait_for_function(PENDING_NONE, timeout=GUARD_MS)
+        page.click('#navigate button[data-profile=""]')     # all: the lead's own pad is next
+        page.keyboard.press('ArrowDown')
+        page.wait_for_function(PENDING_NONE, timeout=GUARD_MS)
+        page.click('#navigate button[data-profile="leads"]')
+        for _ in range(2):
+            page.keyboard.press('ArrowDown')
+        page.wait_for_function(PENDING_NONE, timeout=GUARD_MS)
+        targets = backend.of(SelectTarget)
+        assert [t.profile for t in targets] == ['leads', 'pads', 'leads', 'leads']
+        assert np.hypot(targets[1].x - targets[0].x, targets[1].y - targets[0].y) == \
+            pytest.approx(2.4, abs=1e-3)
+        # From the pad, leads only: the lead 2.4 px above it is behind, the next is far.
+        steps = [np.hypot(b.x - a.x, b.y - a.y) for a, b in itertools.pairwise(targets[1:])]
+        assert min(steps) > 5.0, steps
+        save_screenshot(page, 'navigate_leads')
+        page.close()
+    finally:
+        server.stop()

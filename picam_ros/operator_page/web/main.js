@@ -36,6 +36,7 @@ import { directionOf, nearestInArc, DIRECTIONS } from './navigation.js';
 import { displayGeometry, Overlay } from './overlay.js';
 import { ParameterPanel } from './parameters.js';
 import { SequenceReader } from './sequence.js';
+import { Magnifier, View } from './view.js';
 import { describeStream, keepWhep } from './whep.js';
 
 const HISTORY = 128;        // sets kept per profile (covers > 4 s of video at 30 fps)
@@ -94,6 +95,10 @@ class OperatorPage {
                                          (message, handlers) => this.send(message, handlers));
     this.alignment = new AlignmentPanel($('alignment'), $('align'),
                                         (message, handlers) => this.send(message, handlers));
+    this.view = new View($('stage'), [this.video, $('placeholder')], () => this.redraw());
+    this.overlay.view = this.view;
+    this.magnifier = new Magnifier($('magnifier'), this.video);
+    this.navigateProfile = '';    // '' : every profile's centroids; else only that profile's
     this.calibration = new CalibrationPanel($('calibration'), $('calibration-summary'), {
       send: (message, handlers) => this.send(message, handlers),
       setMode: (mode, then) => this.setModeThen(mode, then),
@@ -204,6 +209,7 @@ class OperatorPage {
     this.buildModes(hello);
     this.parameters.build(hello.parameters);
     this.calibration.build(hello);
+    this.buildViewControls(hello);
     this.showAccess();
     this.authenticate();
     if (!this.videoStarted) {
@@ -420,8 +426,13 @@ class OperatorPage {
   bindInput() {
     const canvas = $('overlay');
     const stage = $('stage');
+    canvas.addEventListener('pointerdown', (event) => this.view.pointerDown(event));
+    canvas.addEventListener('pointermove', (event) => this.view.pointerMove(event));
+    canvas.addEventListener('pointerup', (event) => this.view.pointerUp(event));
+    canvas.addEventListener('mouseleave', () => { this.magnifier.hide(); $('tooltip').hidden = true; });
     canvas.addEventListener('click', (event) => {
       stage.focus();
+      if (this.view.dragged) { this.view.dragged = false; return; }   // a pan, not a click
       const rect = canvas.getBoundingClientRect();
       const cx = event.clientX - rect.left;
       const cy = event.clientY - rect.top;
@@ -435,6 +446,9 @@ class OperatorPage {
     canvas.addEventListener('mousemove', (event) => {
       const rect = canvas.getBoundingClientRect();
       const hit = this.overlay.hit(event.clientX - rect.left, event.clientY - rect.top);
+      const [width, height] = this.frameSize[0] ? this.frameSize : this.firstSetSize();
+      this.magnifier.show(event.clientX - rect.left, event.clientY - rect.top,
+                          this.overlay.drawn.geometry, this.overlay.drawn.circles, width, height);
       const tip = $('tooltip');
       if (!hit) { tip.hidden = true; return; }
       const angle = hit.orientation === null ? 'n/a' : `${hit.orientation.toFixed(1)}\u00b0`;
@@ -463,6 +477,12 @@ class OperatorPage {
       event.preventDefault();
       return;
     }
+    const zoom = { '+': 1.5, '=': 1.5, '-': 1 / 1.5 }[event.key];
+    if (zoom || event.key === '0') {
+      event.preventDefault();
+      if (zoom) this.view.zoomAtCentre(zoom); else this.view.reset();
+      return;
+    }
     if (event.code === 'BracketLeft' || event.code === 'BracketRight') {
       event.preventDefault();
       const degrees = (event.code === 'BracketLeft' ? -1 : 1) * (event.shiftKey ? 10 : 1);
@@ -484,7 +504,9 @@ class OperatorPage {
       this.selectTarget(x, y);
       return;
     }
-    const next = nearestInArc(this.points(), from, direction);
+    const points = this.points().filter((p) => !this.navigateProfile
+                                                 || p.profile === this.navigateProfile);
+    const next = nearestInArc(points, from, direction);
     if (next) this.selectTarget(next.x, next.y, next.profile);
   }
 
@@ -512,6 +534,32 @@ class OperatorPage {
     for (const button of $('modes').children) {
       button.setAttribute('aria-pressed', String(button.dataset.mode === mode));
     }
+  }
+
+  // View: zoom readout and reset, the magnifier, and which profile the keys navigate.
+  buildViewControls(hello) {
+    const box = $('navigate');
+    box.replaceChildren();
+    for (const profile of ['', ...hello.profiles]) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = profile || 'all';
+      button.dataset.profile = profile;
+      button.setAttribute('aria-pressed', String(profile === this.navigateProfile));
+      button.addEventListener('click', () => {
+        this.navigateProfile = profile;
+        for (const other of box.children) {
+          other.setAttribute('aria-pressed', String(other.dataset.profile === profile));
+        }
+      });
+      box.append(button);
+    }
+    $('zoom-reset').onclick = () => this.view.reset();
+    $('magnifier-toggle').onclick = () => {
+      this.magnifier.enabled = !this.magnifier.enabled;
+      $('magnifier-toggle').setAttribute('aria-pressed', String(this.magnifier.enabled));
+      if (!this.magnifier.enabled) this.magnifier.hide();
+    };
   }
 
   // The calibration panel's way to switch the view a step is clicked in, then go on.
@@ -615,6 +663,7 @@ class OperatorPage {
       : oldest === null ? 'this frame' : `frame ${oldest} (${this.frameSeq - oldest} earlier)`;
     $('st-stream').textContent = this.status.stream_state ? `${this.streamState}, ${this.status.stream_state}` : this.streamState;
     $('st-seq').textContent = this.frameSeq === null ? '-' : String(this.frameSeq);
+    $('zoom-level').textContent = `${this.view.zoom.toFixed(1)}x`;
   }
 }
 

@@ -15,14 +15,16 @@
 
 // Where the frame's pixels land in the element: frame pixel (x, y), with pixel centres at
 // integers (as the centroid engine reports), maps to CSS (left + (x + 0.5) * scale, ...).
-export function displayGeometry(element, frameWidth, frameHeight) {
+// `view` (view.js) zooms and pans: element point p shows at p * zoom + (x, y).
+export function displayGeometry(element, frameWidth, frameHeight, view = null) {
   const width = element.clientWidth;
   const height = element.clientHeight;
-  const scale = Math.min(width / frameWidth, height / frameHeight);
+  const fit = Math.min(width / frameWidth, height / frameHeight);
+  const { zoom, x, y } = view ?? { zoom: 1, x: 0, y: 0 };
   return {
-    scale,
-    left: (width - frameWidth * scale) / 2,
-    top: (height - frameHeight * scale) / 2,
+    scale: fit * zoom,
+    left: ((width - frameWidth * fit) / 2) * zoom + x,
+    top: ((height - frameHeight * fit) / 2) * zoom + y,
     toCss(x, y) { return [this.left + (x + 0.5) * this.scale, this.top + (y + 0.5) * this.scale]; },
     toFrame(cx, cy) { return [(cx - this.left) / this.scale - 0.5, (cy - this.top) / this.scale - 0.5]; },
   };
@@ -35,6 +37,7 @@ export class Overlay {
     this.canvas = canvas;
     this.context = canvas.getContext('2d');
     this.drawn = { seq: null, circles: [] };   // what is on screen now (tests read this)
+    this.view = null;                          // the zoom and pan (view.js), if any
   }
 
   // Draw `sets` (profile -> centroid message) for the frame `seq`; `target` and `marks`
@@ -53,7 +56,7 @@ export class Overlay {
     g.clearRect(0, 0, cssWidth, cssHeight);
     const circles = [];
     if (!frameWidth) { this.drawn = { seq, circles }; return; }
-    const geometry = displayGeometry(canvas, frameWidth, frameHeight);
+    const geometry = displayGeometry(canvas, frameWidth, frameHeight, this.view?.transform);
     profiles.forEach((profile, index) => {
       const set = sets.get(profile);
       if (!set) return;
@@ -65,7 +68,7 @@ export class Overlay {
         g.beginPath();
         g.arc(cx, cy, radius, 0, 2 * Math.PI);
         g.stroke();
-        circles.push({ profile, x: p[0], y: p[1], area: p[2],
+        circles.push({ profile, colour: g.strokeStyle, x: p[0], y: p[1], area: p[2],
                        orientation: p.length > 3 ? p[3] : null, cx, cy, radius });
       }
     });
