@@ -509,7 +509,9 @@ def test_navigation_keys_act_whatever_has_focus_except_text_fields(browser, oper
         page.wait_for_function(PENDING_NONE, timeout=GUARD_MS)
         assert page.evaluate(f"document.activeElement === document.querySelector('{selector}')")
     # A pointer drag on a slider handle does not take the keys either.
-    thumb = page.locator('.param[data-name="pads.luma_max"] .slider-thumb').bounding_box()
+    handle = page.locator('.param[data-name="pads.luma_max"] .slider-thumb')
+    handle.scroll_into_view_if_needed()
+    thumb = handle.bounding_box()
     page.mouse.move(thumb['x'] + 7, thumb['y'] + 7)
     page.mouse.down()
     page.mouse.up()
@@ -540,6 +542,7 @@ def test_a_track_click_changes_nothing_and_a_drag_sets_the_value_once(browser, o
     page = open_page(browser, server)
     pause_on_a_frame(page)
     row = page.locator('.param[data-name="pads.luma_min"]')
+    row.scroll_into_view_if_needed()
     box = row.locator('.slider').bounding_box()
     middle = box['y'] + box['height'] / 2
     for fraction in (0.05, 0.3, 0.5, 0.8, 0.97):   # the handle sits at 150/255 = 0.59
