@@ -403,7 +403,7 @@ def test_without_the_token_every_control_is_disabled_and_says_why(browser, opera
     assert controls.count() >= 10
     for index in range(controls.count()):
         sync_api.expect(controls.nth(index)).to_be_disabled()
-    assert page.locator('.slider.disabled').count() == len(PARAMETERS)
+    assert page.locator('.slider.disabled').count() == len(PARAMETERS)   # both 0..255
     save_screenshot(page, 'view_only')
     blob = sets[seq].blobs[0]
     x, y = displayed(page, [blob['x']], [blob['y']])
@@ -874,6 +874,48 @@ def test_navigation_can_be_limited_to_leads_so_a_pad_beside_a_lead_is_skipped(br
         steps = [np.hypot(b.x - a.x, b.y - a.y) for a, b in itertools.pairwise(targets[1:])]
         assert min(steps) > 5.0, steps
         save_screenshot(page, 'navigate_leads')
+        page.close()
+    finally:
+        server.stop()
+
+
+def test_unset_gates_are_checkboxes_and_wide_ranges_are_typed(browser, scene):
+    media, _, _ = scene
+    backend = RecordingBackend()
+    parameters = [ParameterSpec('pads.u_max', 'integer', -1, 255, value=-1, unset=-1),
+                  ParameterSpec('pads.max_area', 'integer', 0, 2**31 - 1, value=0, unset=0),
+                  ParameterSpec('pads.min_area', 'integer', 1, 2**31 - 1, value=1)]
+    server = OperatorServer(
+        OperatorConfig(port=0, token=TOKEN, video_url='/media/board.webm',
+                       media_dir=str(media), history=FRAMES), backend, parameters)
+    server.start()
+    try:
+        page = open_page(browser, server)
+        gate = page.locator('.param[data-name="pads.u_max"]')
+        gate.scroll_into_view_if_needed()
+        sync_api.expect(gate.locator('input.gate')).not_to_be_checked()
+        assert gate.locator('input.value').input_value() == ''      # "off", not -1
+        assert gate.locator('input.value').get_attribute('placeholder') == 'off'
+        # The slider spans the values that set the gate: its handle is not at a -1.
+        assert gate.locator('.slider').get_attribute('aria-valuemin') == '0'
+        # The area limits span 1 .. 2^31: typed, no slider to drag thousands per pixel.
+        assert page.locator('.param[data-name="pads.min_area"] .slider').count() == 0
+        assert page.locator('.param[data-name="pads.max_area"] .slider').count() == 0
+        gate.locator('input.gate').check()
+        sync_api.expect(gate.locator('input.value')).to_have_value('255', timeout=GUARD_MS)
+        gate.locator('input.value').fill('150')
+        gate.locator('input.value').press('Enter')
+        sync_api.expect(gate.locator('input.value')).to_have_value('150', timeout=GUARD_MS)
+        gate.locator('input.gate').uncheck()
+        sync_api.expect(gate.locator('input.value')).to_have_value('', timeout=GUARD_MS)
+        area = page.locator('.param[data-name="pads.max_area"]')
+        area.locator('input.value').fill('5000')
+        area.locator('input.value').press('Enter')
+        sync_api.expect(area.locator('input.gate')).to_be_checked(timeout=GUARD_MS)
+        save_screenshot(page, 'keying_gates')
+        assert [(a.name, a.value) for a in backend.of(SetParameter)] == [
+            ('pads.u_max', 255), ('pads.u_max', 150), ('pads.u_max', -1),
+            ('pads.max_area', 5000)]
         page.close()
     finally:
         server.stop()

@@ -48,6 +48,10 @@ SLIDER_FIELDS = ('luma_min', 'luma_max', 'u_min', 'u_max', 'v_min', 'v_max', 'mi
                  'max_area')
 
 
+#: Keying fields whose "off" value is an ordinary value of their range (0 = no limit).
+UNSET_FIELDS = {'max_area': 0}
+
+
 class Field(NamedTuple):
     name: str
     offset: int
@@ -189,7 +193,8 @@ def _number(text: Any) -> float | None:
 def keying_parameter_specs(profiles: Sequence[str]) -> list[ParameterSpec]:
     """Slider parameters of each profile, with the ranges the centroid node declares.
 
-    Optional bounds (``u_min`` ...) accept their "not set" value (-1) as the node does.
+    Optional bounds (``u_min`` ...) accept their "not set" value (-1) as the node does; that
+    value, and ``max_area``'s 0 (no limit), go to the page as ``unset`` (a checkbox there).
     """
     keying = KeyingProfiles(list(profiles))
     specs = []
@@ -198,10 +203,11 @@ def keying_parameter_specs(profiles: Sequence[str]) -> list[ParameterSpec]:
             if row.field not in SLIDER_FIELDS:
                 continue
             low = row.minimum
+            unset = row.unset if isinstance(row.unset, int) else UNSET_FIELDS.get(row.field)
             if isinstance(row.unset, int) and low is not None:
                 low = min(low, row.unset)
             specs.append(ParameterSpec(row.name, row.kind, low, row.maximum,
-                                       row.description, row.default))
+                                       row.description, row.default, unset))
     return specs
 
 

@@ -80,6 +80,7 @@ class ParameterSpec:
     maximum: float | None = None
     description: str = ''
     value: Any = None    # the node's value when the page connects (None: unknown)
+    unset: Any = None    # the value meaning "not set" (a gate off, no limit); None: none
 
     def check(self, value: Any) -> str:
         """Return '' when ``value`` is acceptable, else the reason in the operator's words."""
@@ -108,7 +109,7 @@ class ParameterSpec:
     def as_json(self) -> dict[str, Any]:
         return {'name': self.name, 'kind': self.kind, 'min': self.minimum,
                 'max': self.maximum, 'description': self.description,
-                'value': self.value}
+                'value': self.value, 'unset': self.unset}
 
 
 @dataclass(frozen=True)

@@ -658,8 +658,8 @@ class OperatorPage {
       ? this.latency : null;
     $('st-latency').textContent = latency ? latency.ms.toFixed(0) : '-';
     $('st-latency-frame').textContent = latency ? `frame ${latency.frame}` : 'no stamped frame';
-    $('st-markers').textContent = this.frameSeq === null
-      ? (this.shown.size ? 'the newest set (frames carry no number)' : 'no set')
+    $('st-markers').textContent = !this.shown.size ? 'no set' : this.frameSeq === null
+      ? 'the newest set (frames carry no number)'
       : oldest === null ? 'this frame' : `frame ${oldest} (${this.frameSeq - oldest} earlier)`;
     $('st-stream').textContent = this.status.stream_state ? `${this.streamState}, ${this.status.stream_state}` : this.streamState;
     $('st-seq').textContent = this.frameSeq === null ? '-' : String(this.frameSeq);

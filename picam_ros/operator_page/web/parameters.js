@@ -15,10 +15,15 @@
 // value and pressing Enter; nothing else changes a value. Each accepted change can be undone
 // (the Undo button or Ctrl-Z), which sets the previous value through the same parameter
 // service, so the node's validation applies to an undo as to any change.
+//
+// For people, not for the parameter table: a gate that can be "not set" (u_min ... v_max: -1;
+// max_area: 0, no limit) is a checkbox beside its slider, never a slider at the far left, and a
+// parameter whose range is too wide to drag (the area limits: 1 .. 2^31) is a typed field.
 
 import { DragSlider } from './slider.js';
 
 const UNDO_DEPTH = 50;
+const SLIDER_SPAN = 65536;    // wider ranges are typed: one pixel of slider would be thousands
 
 export class ParameterPanel {
   // send(message, {onDone, onRefused}) is the page's request to the server.
@@ -55,16 +60,36 @@ export class ParameterPanel {
     const reason = document.createElement('div');
     reason.className = 'reason';
     const current = spec.value ?? spec.min ?? 0;
-    const state = { spec, element, number, reason, acknowledged: current, slider: null };
-    state.slider = new DragSlider({
-      min: spec.min ?? 0, max: spec.max ?? 255, step: spec.kind === 'integer' ? 1 : 'any',
-      value: current,
-      onInput: (value) => { number.value = format(value); },
-      onCommit: (value) => this.commit(state, value),
-    });
-    number.value = format(current);
+    const unset = spec.unset ?? null;
+    const state = { spec, element, number, reason, acknowledged: current, slider: null,
+                    unset, gate: null, lastSet: null };
+    // The slider spans the values that set the gate (not the "not set" value below them).
+    const low = unset !== null && spec.min !== null && unset <= spec.min ? unset + 1 : spec.min ?? 0;
+    const high = spec.max ?? 255;
+    if (high - low <= SLIDER_SPAN) {
+      state.slider = new DragSlider({
+        min: low, max: high, step: spec.kind === 'integer' ? 1 : 'any',
+        value: current === unset ? low : current,
+        onInput: (value) => { number.value = format(value); },
+        onCommit: (value) => this.commit(state, value),
+      });
+    }
+    if (unset !== null) {
+      const gate = document.createElement('input');
+      gate.type = 'checkbox';
+      gate.className = 'gate';
+      gate.title = unset === 0 ? 'limit on (off: no limit)' : 'gate on (off: not set)';
+      gate.setAttribute('aria-label', `${spec.name} on`);
+      gate.addEventListener('change', () => {
+        // On: the value it had before it was switched off, else the end that keys the least.
+        const on = state.lastSet ?? (spec.name.endsWith('_max') ? high : low);
+        this.commit(state, gate.checked ? on : unset);
+      });
+      state.gate = gate;
+    }
     number.addEventListener('change', () => {
       const text = number.value.trim();
+      if (text === '' && state.unset !== null) { this.show(state, state.acknowledged); return; }
       const value = Number(text);
       if (text === '' || !Number.isFinite(value)) {
         reason.textContent = `${spec.name}: "${text.slice(0, 20)}" is not a number`;
@@ -73,20 +98,28 @@ export class ParameterPanel {
       }
       if (value !== state.acknowledged) this.commit(state, value);
     });
+    number.placeholder = unset === 0 ? 'no limit' : 'off';
     number.addEventListener('keydown', (event) => {
       if (event.key === 'Escape') { this.show(state, state.acknowledged); number.blur(); }
     });
     const line = document.createElement('div');
     line.className = 'param-line';
-    line.append(state.slider.element, number);
+    if (state.gate) line.append(state.gate);
+    if (state.slider) line.append(state.slider.element);
+    line.append(number);
     element.append(label, line, reason);
     this.box.append(element);
+    this.show(state, current);
     return state;
   }
 
   show(state, value) {
-    state.slider.value = value;
-    state.number.value = format(value);
+    const off = state.unset !== null && value === state.unset;
+    if (state.slider && !off) state.slider.value = value;
+    if (!off) state.lastSet = value;
+    state.number.value = off ? '' : format(value);
+    if (state.gate) state.gate.checked = !off;
+    state.element.classList.toggle('off', off);
   }
 
   commit(state, value, undoing = null) {
@@ -132,8 +165,9 @@ export class ParameterPanel {
   setEnabled(enabled, reason = '') {
     this.enabled = enabled;
     for (const state of this.rows.values()) {
-      state.slider.setDisabled(!enabled);
+      state.slider?.setDisabled(!enabled);
       state.number.disabled = !enabled;
+      if (state.gate) state.gate.disabled = !enabled;
       state.element.title = enabled ? '' : reason;
     }
     this.showUndo();
