@@ -319,3 +319,5 @@ def test_on_the_machine_the_overlay_is_locked_to_the_frame_frozen_holds_it_and_a
     # FROZEN: the composite holds one frame, and the overlay holds that frame's markers.
     assert len({e['frame'] for e in frozen}) == 1
     assert len({e['byProfile'].get('pads') for e in frozen}) == 1
+    # ... and its latency is that of its first showing, not growing while it is held.
+    assert len({e['latencyMs'] for e in frozen}) == 1

@@ -68,7 +68,6 @@ class OperatorPage {
     this.authorised = false;
     this.token = '';
     this.frameSeq = null;
-    this.frameStamp = null;       // capture stamp (ms) of the frame on screen, when known
     this.frameSize = [0, 0];
     this.target = null;           // the last target the server accepted (published)
     this.pendingTarget = null;    // the last one asked for (navigation continues from it)
@@ -270,7 +269,6 @@ class OperatorPage {
       this.frameSeq = null;
     }
     this.framePresentedAt = performance.timeOrigin + meta.presentationTime;
-    this.frameStamp = null;
     this.redraw();
     this.measureLatency();
     const shown = [...this.shown.values()];
@@ -296,11 +294,12 @@ class OperatorPage {
   // time): the video's latency, not the age of a centroid set.
   measureLatency() {
     if (this.frameSeq === null || !this.framePresentedAt) return;
+    // A frame shown again (FROZEN holds one) is no new capture: its first showing counts.
+    if (this.latency?.frame === this.frameSeq) return;
     for (const profile of this.stampingProfiles()) {
       const set = this.history.get(profile)?.findLast((s) => s.seq === this.frameSeq);
       if (set) {
-        this.frameStamp = set.stamp_ns / 1e6;
-        this.latency = { frame: this.frameSeq, ms: this.framePresentedAt - this.frameStamp };
+        this.latency = { frame: this.frameSeq, ms: this.framePresentedAt - set.stamp_ns / 1e6 };
         return;
       }
     }
