@@ -912,6 +912,7 @@ def test_unset_gates_are_checkboxes_and_wide_ranges_are_typed(browser, scene):
         area.locator('input.value').fill('5000')
         area.locator('input.value').press('Enter')
         sync_api.expect(area.locator('input.gate')).to_be_checked(timeout=GUARD_MS)
+        sync_api.expect(page.locator('#undo')).to_have_text('undo pads.max_area \u2192 no limit')
         save_screenshot(page, 'keying_gates')
         assert [(a.name, a.value) for a in backend.of(SetParameter)] == [
             ('pads.u_max', 255), ('pads.u_max', 150), ('pads.u_max', -1),

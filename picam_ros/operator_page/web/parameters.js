@@ -159,7 +159,9 @@ export class ParameterPanel {
   showUndo() {
     const last = this.done[this.done.length - 1];
     this.undoButton.disabled = !this.enabled || !last;
-    this.undoButton.textContent = last ? `undo ${last.name} \u2192 ${format(last.before)}` : 'undo';
+    const before = last && last.before === this.rows.get(last.name)?.unset
+      ? (last.before === 0 ? 'no limit' : 'off') : format(last?.before);
+    this.undoButton.textContent = last ? `undo ${last.name} \u2192 ${before}` : 'undo';
   }
 
   setEnabled(enabled, reason = '') {
