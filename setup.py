@@ -62,7 +62,8 @@ setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*', 'bench']),
-    package_data={f'{PACKAGE}.operator_page': ['web/*.html', 'web/*.js', 'web/*.css']},
+    package_data={f'{PACKAGE}.operator_page': [
+        'web/*.html', 'web/*.js', 'web/*.css', 'web/*.svg']},
     ext_modules=extensions,
     cmdclass=cmdclass,
     data_files=[

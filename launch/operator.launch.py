@@ -24,6 +24,8 @@ file with the argument passed through (so do machine.launch.py, with ``machine_n
 composite video, modes, calibration and the pads/leads sliders of the machine node).
 """
 
+import importlib.util
+
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
@@ -57,6 +59,12 @@ OPERATOR_ARGUMENTS = {
 def launch_operator(context):
     if not launch_flag(context, 'operator'):
         return []
+    if importlib.util.find_spec('aiohttp') is None:
+        # Checked here, not in the node: a node that dies at start is one log line among many
+        # while the machine runs on without a page; a launch error stops everything, loudly.
+        raise RuntimeError('the operator page needs aiohttp, which is not installed: '
+                           'sudo apt install python3-aiohttp (rosdep key python3-aiohttp; pip: '
+                           'aiohttp>=3.8), or launch with operator:=false for no page')
     value = {name: LaunchConfiguration(name).perform(context).strip()
              for name in OPERATOR_ARGUMENTS}
     try:

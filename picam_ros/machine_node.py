@@ -20,8 +20,10 @@ The board camera (down-looking) and the component camera (up-looking, ``--vflip`
 DDS for it. Topics (relative, so a namespace applies): ``board/image_raw``,
 ``component/image_raw``, ``composite`` (Image), ``board/centroids`` (``pads`` profile),
 ``component/centroids`` (chroma-gated ``leads`` profile), both PointCloud2 with the engine's
-fields plus ``x_mm, y_mm`` (mm relative to the nozzle) and ``x_norm, y_norm`` (the
-controller's [-0.5, 0.5) frame); ``alignment`` (PoseStamped, metres and yaw, REP 103);
+fields plus ``x_mm, y_mm`` (mm relative to the nozzle), ``x_norm, y_norm`` (the
+controller's [-0.5, 0.5) frame) and ``frame_sequence`` (uint32: the frame's sequence number,
+so a viewer matches the set to the frame it shows; a header has none); ``alignment``
+(PoseStamped, metres and yaw, REP 103);
 ``board/fresh_centroids`` and ``component/fresh_centroids`` (the answer of ``~/capture_fresh``).
 The composite is streamed as its own MediaMTX path (``stream.path``, default ``composite``)
 through a third ``CameraRuntime`` whose source is the stream of composed frames.
@@ -117,18 +119,22 @@ class _CompositeSource:
 
 
 def machine_cloud(header: Header, result: CameraCentroids) -> PointCloud2:
-    """PointCloud2 of the engine's fields plus x_mm, y_mm, x_norm, y_norm (all float32)."""
+    """PointCloud2 of the engine's fields, x_mm, y_mm, x_norm, y_norm (float32), frame_sequence."""
     base = cloud_points(result.blobs)
-    names = base.dtype.names + _EXTRA_FIELDS
-    points = np.zeros(len(base), [(name, '<f4') for name in names])
+    names = base.dtype.names + _EXTRA_FIELDS + ('frame_sequence',)
+    points = np.zeros(len(base), [(name, '<u4' if name == 'frame_sequence' else '<f4')
+                                  for name in names])
     for name in base.dtype.names:
         points[name] = base[name]
     points['x_mm'], points['y_mm'] = result.mm[:, 0], result.mm[:, 1]
     points['x_norm'], points['y_norm'] = result.normalised[:, 0], result.normalised[:, 1]
+    points['frame_sequence'] = result.sequence & 0xFFFFFFFF
     msg = PointCloud2(header=header, height=1, width=len(points), is_bigendian=False,
                       point_step=points.dtype.itemsize, row_step=points.dtype.itemsize *
                       len(points), is_dense=True)
-    msg.fields = [PointField(name=name, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+    msg.fields = [PointField(name=name, offset=4 * i, count=1,
+                             datatype=PointField.UINT32 if name == 'frame_sequence'
+                             else PointField.FLOAT32)
                   for i, name in enumerate(names)]
     msg.data = points.tobytes()
     return msg

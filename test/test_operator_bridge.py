@@ -19,7 +19,9 @@ import pytest
 
 from picam_ros.centroids import find_centroids_in_frame, KeyingParams
 from picam_ros.operator_page.bridge import (
+    alignment_values,
     cloud_blobs,
+    cloud_sequence,
     composite_shift,
     Field,
     keying_parameter_specs,
@@ -114,3 +116,30 @@ def test_leads_are_drawn_where_the_composite_shows_the_up_image():
     assert composite_shift('leads', 'ONLYUP', offset) == (0.0, 0.0)
     assert composite_shift('pads', 'NORMAL', offset) == (0.0, 0.0)
     assert MACHINE_VIEWS['ONLYUP'] == ('leads',) and MACHINE_VIEWS['ONLYDOWN'] == ('pads',)
+
+
+def test_the_machine_clouds_frame_sequence_is_read_and_a_cloud_without_it_has_none():
+    dtype = np.dtype([('x', '<f4'), ('y', '<f4'), ('area', '<f4'), ('frame_sequence', '<u4')])
+    points = np.array([(1.5, 2.5, 9, 4_000_000_123), (3.5, 4.5, 9, 4_000_000_123)], dtype)
+    fields = [Field(name, dtype.fields[name][1], 6 if name == 'frame_sequence' else 7)
+              for name in dtype.names]
+    assert cloud_sequence(fields, dtype.itemsize, 2, points.tobytes()) == 4_000_000_123
+    assert cloud_sequence(fields, dtype.itemsize, 0, b'') is None          # no blob, no number
+    assert cloud_sequence(fields[:3], dtype.itemsize, 2, points.tobytes()) is None
+
+
+def test_alignment_reaches_the_page_in_its_keys_from_the_service_and_the_diagnostics():
+    today = {'dx_mm': 0.1, 'dy_mm': -0.2, 'theta_deg': 1.5, 'rms_mm': 0.012, 'matched': 6,
+             'frames': {}}
+    assert alignment_values(today) == {'dx_mm': 0.1, 'dy_mm': -0.2, 'theta_deg': 1.5,
+                                       'rms_um': pytest.approx(12.0), 'matched': 6}
+    verdict = {'verdict': 'fail', 'dx_mm': 0.1, 'dy_mm': 0.0, 'theta_deg': 0.0, 'rms_um': 30.0,
+               'max_residual_um': 55.0, 'matched': 7, 'expected': 8}
+    assert alignment_values(verdict) == {**verdict, 'verdict': 'FAIL'}
+    status = status_from_diagnostics([('machine: alignment', 'aligned', {
+        'alignments': '3', 'failures': '0', 'last error': '', 'dx (mm)': '0.0500',
+        'dy (mm)': '-0.0100', 'theta (deg)': '0.5000', 'residual rms (mm)': '0.00400',
+        'matched': '6'})])
+    assert status['alignment'] == {'values': {'dx_mm': 0.05, 'dy_mm': -0.01, 'theta_deg': 0.5,
+                                              'rms_um': pytest.approx(4.0), 'matched': 6},
+                                   'error': ''}

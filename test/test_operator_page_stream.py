@@ -55,6 +55,7 @@ class Camera:
     def __init__(self, source, publisher, operator):
         self.source, self.publisher, self.operator = source, publisher, operator
         self.sequences = []
+        self.stamps = {}      # sequence -> capture stamp (ns, wall clock)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -80,6 +81,7 @@ class Camera:
             self.operator.publish_centroids(
                 CentroidSet('pads', frame.sequence, frame.stamp_ns, width, height, blobs))
             self.sequences.append(frame.sequence)
+            self.stamps[frame.sequence] = frame.stamp_ns
             self.publisher.submit(frame)
 
 
@@ -123,6 +125,11 @@ def test_over_webrtc_the_page_draws_the_set_of_each_frame_it_shows(chain):
             log = page.evaluate('window.picamOperator.syncLog')
             ready_ms = page.evaluate('window.picamOperator.readyAt')
             state = page.evaluate('window.picamOperator.streamState')
+            page.wait_for_function("document.getElementById('st-latency').textContent !== '-'",
+                                   timeout=GUARD_MS)
+            shown = page.evaluate("""() => [document.getElementById('st-latency').textContent,
+                document.getElementById('st-latency-frame').textContent,
+                window.picamOperator.syncLog.map(e => [e.frame, e.presentedMs])]""")
         finally:
             browser.close()
     frames = [entry for entry in log if entry['frame'] is not None and not entry.get('late')]
@@ -141,6 +148,14 @@ def test_over_webrtc_the_page_draws_the_set_of_each_frame_it_shows(chain):
           f'{latency[-1]:.1f} ms; first frame drawn {ready_ms:.0f} ms after navigation')
     assert wrong == []
     assert all(seq in late for seq in waiting), (waiting, late)
+    # The status bar's latency is the capture -> display of a frame on screen (its capture
+    # stamp from the camera, its presentation time from the browser, one host clock).
+    text, named, presented = shown
+    frame = int(named.removeprefix('frame '))
+    at = {seq: ms for seq, ms in presented if seq is not None}
+    stamped = at[frame] - camera.stamps[frame] / 1e6
+    print(f'status bar: capture->display {text} ms for frame {frame}; stamped {stamped:.1f} ms')
+    assert abs(float(text) - stamped) <= 10.0
 
 
 def test_the_page_plays_again_after_mediamtx_is_killed_and_restarted(chain):

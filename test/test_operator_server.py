@@ -118,6 +118,7 @@ STATE_CHANGES = [
     {'action': 'calibration_scale', 'camera': 'down', 'x1': 1, 'y1': 2, 'x2': 50, 'y2': 2,
      'distance_mm': 2.54},
     {'action': 'rotate', 'degrees': 1.0},
+    {'action': 'align'},
 ]
 
 
@@ -189,6 +190,7 @@ def test_with_the_token_actions_reach_the_backend_validated(served):
      'not a parameter the page may set'),
     ('{"action": "rotate", "degrees": 720}', 'degrees: 720 is outside'),
     ('{"action": "find_nozzle", "x": 1}', 'find_nozzle: unexpected fields x'),
+    ('{"action": "align", "part": "U1"}', 'align: unexpected fields part'),
     ('{"action": "calibration_click", "step": "scale", "x": 1, "y": 2}',
      'step: expected one of nozzle, reference'),
     (('{"action": "calibration_scale", "camera": "left", "x1": 1, "y1": 2, "x2": 50, "y2": 2, '

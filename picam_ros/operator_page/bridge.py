@@ -19,12 +19,15 @@ rclpy: :func:`cloud_blobs` reads the centroid node's PointCloud2 payload (see
 ``picam_ros.ros_conversions.CLOUD_FIELDS``; any float32 fields at any offsets, so the
 orientation fields of the engine's moments are read when a cloud has them),
 :func:`status_from_diagnostics` condenses ``/diagnostics`` into the page's status bar, and
-:func:`keying_parameter_specs` says which centroid-node parameters the page's sliders may set.
+:func:`keying_parameter_specs` says which centroid-node parameters the page's sliders may set,
+and :func:`alignment_values` gives the machine's alignment (service answer or diagnostics) the
+page's key names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -34,11 +37,19 @@ from picam_ros.operator_page.protocol import ParameterSpec
 
 #: sensor_msgs/PointField datatype constants the operator reads (FLOAT32 = 7, FLOAT64 = 8).
 _DATATYPES = {7: '<f4', 8: '<f8'}
+#: The machine node's per-point field carrying the sequence number of the cloud's frame.
+SEQUENCE_FIELD = 'frame_sequence'
+#: Readable datatypes of that field (UINT32 = 6, FLOAT64 = 8: exact either way).
+_SEQUENCE_DATATYPES = {6: '<u4', 8: '<f8'}
 #: Cloud fields the page uses; x, y and area are required.
 WANTED_FIELDS = ('x', 'y', 'area', 'orientation', 'major_axis', 'minor_axis')
 #: Keying fields that get a slider on the page (live-tunable on the centroid node).
 SLIDER_FIELDS = ('luma_min', 'luma_max', 'u_min', 'u_max', 'v_min', 'v_max', 'min_area',
                  'max_area')
+
+
+#: Keying fields whose "off" value is an ordinary value of their range (0 = no limit).
+UNSET_FIELDS = {'max_area': 0}
 
 
 class Field(NamedTuple):
@@ -82,6 +93,23 @@ def cloud_blobs(fields: Iterable[Field], point_step: int, width: int, height: in
                                                               zip(names, formats)])
 
 
+def cloud_sequence(fields: Iterable[Field], point_step: int, count: int,
+                   data: Any) -> int | None:
+    """Return the frame sequence number a cloud carries (:data:`SEQUENCE_FIELD`), else None.
+
+    ROS headers have no sequence number; the machine node writes its frame's number in every
+    point, so an empty cloud (no blobs) has none either.
+    """
+    field = next((f for f in fields if f.name == SEQUENCE_FIELD), None)
+    if field is None or count < 1 or field.datatype not in _SEQUENCE_DATATYPES:
+        return None
+    dtype = np.dtype(_SEQUENCE_DATATYPES[field.datatype])
+    buffer = memoryview(data).cast('B')
+    if field.offset + dtype.itemsize > min(point_step, len(buffer)):
+        return None
+    return int(np.frombuffer(buffer[field.offset:], dtype=dtype, count=1)[0])
+
+
 def stamp_ns(sec: int, nanosec: int) -> int:
     return int(sec) * 1_000_000_000 + int(nanosec)
 
@@ -109,12 +137,50 @@ def status_from_diagnostics(statuses: Sequence[tuple[str, str, Mapping[str, str]
         elif name.endswith(': composite'):     # the machine node's composite and its stream
             status['mode'] = str(values.get('mode', message)).upper()
             status['stream_state'] = values.get('stream', '')
+        elif name.endswith(': alignment'):    # the machine node's continuous alignment
+            status['alignment'] = {'values': alignment_values(values),
+                                   'error': str(values.get('last error', '') or '')}
         elif name.endswith(': centroids'):
             status['processing_ms'] = _number(values.get('processing time mean (ms)'))
             status['centroid_rate_hz'] = _number(values.get('processed rate (Hz)'))
             status['blobs'] = sum(_number(v) or 0 for k, v in values.items()
                                   if k.endswith(': blobs'))
     return status
+
+
+#: The page's alignment keys (the placement-verdict names) and the older names they replace:
+#: (page key, names it may come under, factor to the page's unit).
+_ALIGNMENT_KEYS: tuple[tuple[str, tuple[str, ...], float], ...] = (
+    ('dx_mm', ('dx_mm', 'dx (mm)'), 1.0),
+    ('dy_mm', ('dy_mm', 'dy (mm)'), 1.0),
+    ('theta_deg', ('theta_deg', 'theta (deg)'), 1.0),
+    ('rms_um', ('rms_um',), 1.0),
+    ('rms_um', ('rms_mm', 'residual rms (mm)'), 1000.0),
+    ('max_residual_um', ('max_residual_um',), 1.0),
+    ('matched', ('matched',), 1.0),
+    ('expected', ('expected',), 1.0),
+)
+
+
+def alignment_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the machine's alignment in the page's keys (table above); absent keys stay out.
+
+    ``values`` is the align service's JSON answer or the ``: alignment`` diagnostics values
+    (strings). ``verdict`` passes through upper-cased (PASS, FAIL, AMBIGUOUS).
+    """
+    page: dict[str, Any] = {}
+    verdict = values.get('verdict')
+    if isinstance(verdict, str) and verdict:
+        page['verdict'] = verdict.upper()
+    for key, names, factor in _ALIGNMENT_KEYS:
+        if key in page:
+            continue
+        for name in names:
+            number = _number(values.get(name))
+            if number is not None and math.isfinite(number):   # NaN: not measured
+                page[key] = int(number) if key in ('matched', 'expected') else number * factor
+                break
+    return page
 
 
 def _number(text: Any) -> float | None:
@@ -127,7 +193,8 @@ def _number(text: Any) -> float | None:
 def keying_parameter_specs(profiles: Sequence[str]) -> list[ParameterSpec]:
     """Slider parameters of each profile, with the ranges the centroid node declares.
 
-    Optional bounds (``u_min`` ...) accept their "not set" value (-1) as the node does.
+    Optional bounds (``u_min`` ...) accept their "not set" value (-1) as the node does; that
+    value, and ``max_area``'s 0 (no limit), go to the page as ``unset`` (a checkbox there).
     """
     keying = KeyingProfiles(list(profiles))
     specs = []
@@ -136,10 +203,11 @@ def keying_parameter_specs(profiles: Sequence[str]) -> list[ParameterSpec]:
             if row.field not in SLIDER_FIELDS:
                 continue
             low = row.minimum
+            unset = row.unset if isinstance(row.unset, int) else UNSET_FIELDS.get(row.field)
             if isinstance(row.unset, int) and low is not None:
                 low = min(low, row.unset)
             specs.append(ParameterSpec(row.name, row.kind, low, row.maximum,
-                                       row.description, row.default))
+                                       row.description, row.default, unset))
     return specs
 
 
@@ -147,6 +215,11 @@ def keying_parameter_specs(profiles: Sequence[str]) -> list[ParameterSpec]:
 MACHINE_VIEWS: dict[str, tuple[str, ...]] = {
     'NORMAL': ('pads', 'leads'), 'FROZEN': ('pads', 'leads'), 'ONLYUP': ('leads',),
     'ONLYDOWN': ('pads',)}
+
+
+#: The machine's composite: which camera's frames (and so sequence stamps) each mode shows.
+MACHINE_STAMPING: dict[str, str] = {
+    'NORMAL': 'pads', 'FROZEN': 'pads', 'ONLYUP': 'leads', 'ONLYDOWN': 'pads'}
 
 
 def composite_shift(profile: str, mode: str | None,

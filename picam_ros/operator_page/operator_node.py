@@ -43,6 +43,10 @@ loop); this file declares parameters and wires topics and parameter services.
   ``calibration.click_x``/``click_y`` and then calls ``calibration/set_nozzle`` (ONLYUP) or
   ``calibration/set_datum`` (ONLYDOWN); the auto-find button calls
   ``calibration/find_nozzle`` (``std_srvs/Trigger``). The service's answer goes to the page.
+  The Align button calls its ``align`` service; the verdict (and, between presses, the
+  ``: alignment`` entry of ``/diagnostics``) fills the page's alignment panel. Its clouds carry
+  their frame's sequence number (``frame_sequence``), so the page draws the set of the frame
+  it shows; their sizes are its ``board.*``/``component.*`` width and height.
 """
 
 from __future__ import annotations
@@ -65,15 +69,19 @@ from std_srvs.srv import Trigger
 from picam_ros.centroid_settings import KeyingProfiles
 from picam_ros.node_runner import run_node
 from picam_ros.operator_page.bridge import (
+    alignment_values,
     cloud_blobs,
+    cloud_sequence,
     composite_shift,
     Field,
     keying_parameter_specs,
+    MACHINE_STAMPING,
     MACHINE_VIEWS,
     stamp_ns,
     status_from_diagnostics,
 )
 from picam_ros.operator_page.protocol import (
+    Align,
     CalibrationClick,
     CalibrationScale,
     FindNozzle,
@@ -92,6 +100,9 @@ MACHINE_PROFILES = {'pads': 'board/centroids', 'leads': 'component/centroids'}
 MACHINE_STEP_SERVICES = {'nozzle': 'calibration/set_nozzle', 'reference': 'calibration/set_datum'}
 MACHINE_FIND_NOZZLE = 'calibration/find_nozzle'
 MACHINE_SET_SCALE = 'calibration/set_scale'
+MACHINE_ALIGN = 'align'
+#: Profile -> the machine node's camera whose frames it measures (for the frame size).
+MACHINE_CAMERAS = {'pads': 'board', 'leads': 'component'}
 #: The machine node's shift of the up image in the composite (see bridge.composite_shift).
 MACHINE_OFFSETS = ('composite.offset_x', 'composite.offset_y')
 #: The default WHEP URL: the machine's composite path, or a camera node's path.
@@ -150,9 +161,10 @@ class OperatorNode(Node):
         self._mode_shown: str | None = None
         self._machine = AsyncParameterClient(self, machine) if machine else None
         self._offset = (0.0, 0.0)
+        self._sizes: dict[str, tuple[int, int]] = {}   # profile -> its camera's frame size
         self._triggers = {name: self.create_client(Trigger, f'{machine}/{name}')
                           for name in (*MACHINE_STEP_SERVICES.values(), MACHINE_FIND_NOZZLE,
-                                       MACHINE_SET_SCALE)
+                                       MACHINE_SET_SCALE, MACHINE_ALIGN)
                           } if machine else {}
         self._targets = CalibratedTargets(values['calibration_file'])
         self._calibration_asked = bool(values['calibration_file']) or not machine
@@ -166,18 +178,20 @@ class OperatorNode(Node):
                                 profiles=profiles.names)
         self._server = OperatorServer(
             config, _Backend(self), keying_parameter_specs(profiles.names),
-            features={'modes': self._mode is not None, 'calibration': bool(machine)},
-            views=MACHINE_VIEWS if machine else None)
+            features={'modes': self._mode is not None, 'calibration': bool(machine),
+                      'align': bool(machine)},
+            views=MACHINE_VIEWS if machine else None,
+            stamping=MACHINE_STAMPING if machine else None)
         for profile in profiles.names:
             topic = MACHINE_PROFILES[profile] if machine else profiles.topics(profile)[0]
             self.create_subscription(
                 PointCloud2, topic, lambda msg, p=profile: self._on_cloud(p, msg), 10)
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
         self._values_timer = self.create_timer(1.0, self._fetch_parameter_values)
-        port = self._server.start()
+        self._server.start()
         self.get_logger().info(
-            f'operator page on http://{values["host"]}:{port}/ ; token '
-            f'({self._server.token_source}): {self._server.token}')
+            f'operator page ready: {self._server.url(with_token=True)} (token '
+            f'{self._server.token_source}; host {values["host"]})')
 
     @property
     def server(self) -> OperatorServer:
@@ -190,13 +204,26 @@ class OperatorNode(Node):
         if not self._keying.services_are_ready():
             return
         self._values_timer.cancel()
-        names = list(self._server.parameters) + (list(MACHINE_OFFSETS) if self._machine else [])
+        sizes = [f'{camera}.{side}' for camera in MACHINE_CAMERAS.values()
+                 for side in ('width', 'height')] if self._machine else []
+        names = list(self._server.parameters) + (list(MACHINE_OFFSETS) if self._machine
+                                                 else []) + sizes
+        if not self._calibration_asked:
+            names.append('calibration_file')
 
         def fetched(future: Any) -> None:
             if future.exception() is None:
                 values = dict(zip(names, (parameter_value_to_python(v)
                                           for v in future.result().values)))
                 self._note_offset(values)
+                if not self._calibration_asked and isinstance(values.get('calibration_file'),
+                                                              str):
+                    self._calibration_asked = True
+                    self._targets.path = values['calibration_file']
+                for profile, camera in MACHINE_CAMERAS.items():
+                    size = (values.get(f'{camera}.width'), values.get(f'{camera}.height'))
+                    if all(isinstance(side, int) for side in size):
+                        self._sizes[profile] = size
                 self._server.update_parameter_values(values)
 
         self._keying.get_parameters(names, callback=fetched)
@@ -216,14 +243,20 @@ class OperatorNode(Node):
                 blobs['x'] += dx
                 blobs['y'] += dy
         stamp = stamp_ns(msg.header.stamp.sec, msg.header.stamp.nanosec)
+        sequence = cloud_sequence([Field(f.name, f.offset, f.datatype) for f in msg.fields],
+                                  msg.point_step, msg.width * msg.height, msg.data)
         self._latest_header[profile] = msg.header
-        self._server.publish_centroids(CentroidSet(profile, None, stamp, 0, 0, blobs))
+        width, height = self._sizes.get(profile, (0, 0))
+        self._server.publish_centroids(CentroidSet(profile, sequence, stamp, width, height,
+                                                   blobs))
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         entries = [(s.name, s.message, {kv.key: kv.value for kv in s.values})
                    for s in msg.status]
         before = self._status.get('mode')
         self._status = status_from_diagnostics(entries, self._status)
+        if self._machine is not None and self._targets.path:
+            self._status['calibration'] = self._targets.summary()
         if self._status.get('mode') != before:   # the machine reports a change: it rules now
             self._mode_shown = None
         self._server.publish_status(self._status)
@@ -243,6 +276,11 @@ class OperatorNode(Node):
                 return Outcome(False, 'modes need a machine node (parameter machine_node) or '
                                       'a mode node (parameter mode_node); none is configured')
             return self._set_mode(action.mode)
+        if isinstance(action, Align):
+            if self._machine is None:
+                return Outcome(False, 'alignment needs the machine node; none is configured '
+                                      '(parameter machine_node)')
+            return self._align()
         if isinstance(action, (CalibrationClick, FindNozzle, CalibrationScale)):
             if self._machine is None:
                 return Outcome(False, 'calibration needs the machine node; none is configured '
@@ -289,6 +327,25 @@ class OperatorNode(Node):
         if isinstance(answer, dict):
             self._note_offset(answer)
         return Outcome(True, detail={'service': service, 'answer': answer})
+
+    async def _align(self) -> Outcome:
+        """Call the machine's align service; its JSON answer in the page's alignment keys."""
+        client = self._triggers[MACHINE_ALIGN]
+        if not client.service_is_ready():
+            return Outcome(False, f'{client.srv_name}: the machine node does not answer '
+                                  f'(service not available)')
+        response = await _awaited(client.call_async(Trigger.Request()))
+        try:
+            answer = json.loads(response.message)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            if not response.success:
+                return Outcome(False, f'align: {response.message}')
+            return Outcome(False, f'align: unreadable answer {response.message[:80]!r}')
+        if not response.success and 'verdict' not in answer:
+            return Outcome(False, f'align: {response.message}')
+        return Outcome(True, detail={'alignment': alignment_values(answer)})
 
     def _shown_mode(self) -> str | None:
         return self._mode_shown or self._status.get('mode')

@@ -29,7 +29,9 @@ Messages from the page are JSON objects ``{"action": <name>, "id": <int>, ...}``
 - ``calibration_scale``: ``camera`` (one of :data:`SCALE_MODES`), ``x1``, ``y1``, ``x2``, ``y2``
   (two points of that camera's view, frame pixels) and ``distance_mm`` (their distance on the
   object) - the camera's mm per pixel;
-- ``rotate``: ``degrees`` (relative, at most :data:`MAX_ROTATE_DEG` either way).
+- ``rotate``: ``degrees`` (relative, at most :data:`MAX_ROTATE_DEG` either way);
+- ``align``: no fields - the machine aligns the part on the nozzle from fresh frames and
+  answers with its verdict.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ MAX_ROTATE_DEG = 45.0
 MAX_COORDINATE = 8192.0
 STATE_CHANGING: frozenset[str] = frozenset(
     {'select_target', 'set_parameter', 'set_mode', 'calibration_click', 'find_nozzle',
-     'calibration_scale', 'rotate'})
+     'calibration_scale', 'rotate', 'align'})
 ACTIONS: frozenset[str] = STATE_CHANGING | {'auth'}
 
 
@@ -78,6 +80,7 @@ class ParameterSpec:
     maximum: float | None = None
     description: str = ''
     value: Any = None    # the node's value when the page connects (None: unknown)
+    unset: Any = None    # the value meaning "not set" (a gate off, no limit); None: none
 
     def check(self, value: Any) -> str:
         """Return '' when ``value`` is acceptable, else the reason in the operator's words."""
@@ -106,7 +109,7 @@ class ParameterSpec:
     def as_json(self) -> dict[str, Any]:
         return {'name': self.name, 'kind': self.kind, 'min': self.minimum,
                 'max': self.maximum, 'description': self.description,
-                'value': self.value}
+                'value': self.value, 'unset': self.unset}
 
 
 @dataclass(frozen=True)
@@ -159,13 +162,18 @@ class CalibrationScale:
 
 
 @dataclass(frozen=True)
+class Align:
+    id: int | None = None
+
+
+@dataclass(frozen=True)
 class Rotate:
     degrees: float
     id: int | None = None
 
 
 Action = (Auth | SelectTarget | SetParameter | SetMode | CalibrationClick | FindNozzle
-          | CalibrationScale | Rotate)
+          | CalibrationScale | Rotate | Align)
 
 _FIELDS: dict[str, frozenset[str]] = {
     'auth': frozenset({'token'}),
@@ -176,6 +184,7 @@ _FIELDS: dict[str, frozenset[str]] = {
     'find_nozzle': frozenset(),
     'calibration_scale': frozenset({'camera', 'x1', 'y1', 'x2', 'y2', 'distance_mm'}),
     'rotate': frozenset({'degrees'}),
+    'align': frozenset(),
 }
 
 
@@ -264,6 +273,8 @@ def _build(action: str, message: dict[str, Any], ident: int | None,
                                 _number(message, 'y', -0.5, MAX_COORDINATE), ident)
     if action == 'find_nozzle':
         return FindNozzle(ident)
+    if action == 'align':
+        return Align(ident)
     if action == 'calibration_scale':
         camera = _choice(message, 'camera', tuple(SCALE_MODES))
         x1, y1, x2, y2 = (_number(message, key, -0.5, MAX_COORDINATE)

@@ -189,15 +189,19 @@ class OperatorServer:
     def __init__(self, config: OperatorConfig, backend: Backend,
                  parameters: list[ParameterSpec] | tuple[ParameterSpec, ...] = (),
                  features: dict[str, bool] | None = None,
-                 views: dict[str, tuple[str, ...]] | None = None) -> None:
+                 views: dict[str, tuple[str, ...]] | None = None,
+                 stamping: dict[str, str] | None = None) -> None:
         self.config = config
         self.backend = backend
         self.parameters = {spec.name: spec for spec in parameters}
         #: What the backend can do today; the page disables what is False.
-        self.features = {'modes': False, 'calibration': False, 'targets': True,
+        self.features = {'modes': False, 'calibration': False, 'align': False, 'targets': True,
                          'parameters': bool(self.parameters), **(features or {})}
         #: mode -> the profiles whose centroids that mode's video shows (None: all, always).
         self.views = views
+        #: mode -> the profile whose frames the video shows (their sequence stamps the frame);
+        #: None: every profile's sets are numbered like the video's frames.
+        self.stamping = stamping
         self.token, self.token_source = load_token(config)
         self.refused = 0             # every refusal, for tests and status
         self.accepted = 0
@@ -218,6 +222,8 @@ class OperatorServer:
         app.router.add_get('/', self._index)
         app.router.add_get('/config.json', self._config)
         app.router.add_get('/ws', self._websocket)
+        app.router.add_get('/favicon.svg', self._favicon)
+        app.router.add_get('/favicon.ico', self._favicon)   # browsers ask without a link
         app.router.add_static('/web/', WEB_DIR, show_index=False, follow_symlinks=False)
         if self.config.media_dir:
             app.router.add_static('/media/', self.config.media_dir, show_index=False,
@@ -244,6 +250,7 @@ class OperatorServer:
             'scale_modes': dict(SCALE_MODES),
             'features': self.features,
             'views': self.views,
+            'stamping': self.stamping,
             'video': {'whep': self.config.whep_url, 'url': self.config.video_url},
             'limits': {'message_bytes': MAX_MESSAGE_BYTES},
         }
@@ -251,6 +258,10 @@ class OperatorServer:
     async def _index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(os.path.join(WEB_DIR, 'index.html'),
                                 headers={'Cache-Control': 'no-store'})
+
+    async def _favicon(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(os.path.join(WEB_DIR, 'favicon.svg'),
+                                headers={'Content-Type': 'image/svg+xml'})
 
     async def _config(self, request: web.Request) -> web.Response:
         return web.json_response(self.page_config(), headers={'Cache-Control': 'no-store'})
@@ -458,5 +469,5 @@ def _describe(action: Action) -> str:
     names = {'SelectTarget': 'selecting a target', 'SetParameter': 'setting a parameter',
              'SetMode': 'changing the mode', 'CalibrationClick': 'a calibration click',
              'FindNozzle': 'finding the nozzle', 'CalibrationScale': 'a scale calibration',
-             'Rotate': 'rotating'}
+             'Rotate': 'rotating', 'Align': 'aligning'}
     return names.get(type(action).__name__, type(action).__name__)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import os
+from typing import Any
 
 from picam_ros.machine_calibration import load_machine_calibration, MachineCalibration
 
@@ -78,6 +79,20 @@ class CalibratedTargets:
             except ValueError as error:
                 self._calibration, self.error = None, str(error)
         return self._calibration
+
+    def summary(self) -> dict[str, Any]:
+        """Return what the file calibrates, for the page: per camera its point and scale.
+
+        ``{'up': {'point': [x, y] | None, 'mm_per_pixel': s}, 'down': {...}}``, or
+        ``{'error': why}`` without a readable file.
+        """
+        calibration = self.calibration()
+        if calibration is None:
+            return {'error': self.error}
+        return {camera: {'point': None if geometry.nozzle_x is None
+                         else [round(geometry.nozzle_x, 2), round(geometry.nozzle_y, 2)],
+                         'mm_per_pixel': geometry.mm_per_pixel}
+                for camera, geometry in (('up', calibration.up), ('down', calibration.down))}
 
     def to_mm(self, x: float, y: float, camera: str) -> TargetMm | None:
         """Return the target in mm, or None when that camera is not calibrated (``error``)."""

@@ -146,7 +146,7 @@ def click_frame_pixel(page, x: float, y: float) -> None:
 
 def step_answer(page, step: str) -> str:
     """Wait for the answer of a calibration step on the page, and return it."""
-    selector = f'#calibration button[data-step="{step}"] + .reason'
+    selector = f'.calib[data-step="{step}"] .reason'
     page.wait_for_function(
         f"""() => {{ const t = document.querySelector('{selector}').textContent;
             return t.startsWith('done') || (t && !t.startsWith('sent') &&
@@ -244,14 +244,14 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
           f'{scale_answer!r}')
     # A click lands within a pixel of the frame pixel aimed at (the page maps it through the
     # letterboxed video; the browser rounds the mouse position to whole CSS pixels).
-    assert nozzle_answer.startswith('done: nozzle_x 19'), nozzle_answer
+    assert nozzle_answer.startswith('done: nozzle centre at (19'), nozzle_answer
     assert (up['nozzle_x'], up['nozzle_y']) == pytest.approx(nozzle, abs=1.0)
-    assert found_answer.startswith('done: nozzle_x ') and 'roundness' in found_answer
+    assert found_answer.startswith('done: nozzle found at (') and 'roundness' in found_answer
     truth = SyntheticConfig(width=WIDTH, height=HEIGHT, scene='part').nozzle
     assert (found['nozzle_x'], found['nozzle_y']) == pytest.approx(truth, abs=1.0)
-    assert datum_answer.startswith('done: datum_x '), datum_answer
+    assert datum_answer.startswith('done: reference mark at ('), datum_answer
     assert (down['nozzle_x'], down['nozzle_y']) == pytest.approx(datum, abs=1.0)
-    assert scale_answer.startswith('done: camera down, mm_per_pixel '), scale_answer
+    assert scale_answer.startswith('done: down camera: '), scale_answer
     assert down['mm_per_pixel'] == pytest.approx(10.0 / 400.0, rel=2 / 400)   # +-1 px a click
     assert wait_for(lambda: targets['target'] and targets['target_mm'])
     pixel, mm = targets['target'][-1], targets['target_mm'][-1]
@@ -260,3 +260,64 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
                                        * down['mm_per_pixel'], abs=1e-6)
     assert mm.point.y == pytest.approx((pixel.point.y - down['nozzle_y'])
                                        * down['mm_per_pixel'], abs=1e-6)
+
+
+def test_on_the_machine_the_overlay_is_locked_to_the_frame_frozen_holds_it_and_align_reports(
+        machine_and_operator):
+    url, _, _, _ = machine_and_operator
+    chromium = require_browser()
+    log = 'window.picamOperator.syncLog.filter(e => e.frame !== null && !e.late)'
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 900})
+            page.goto(url)
+            # Frames whose own pads set is drawn (the machine measures 5 of its 15 fps).
+            page.wait_for_function(
+                f'window.picamOperator.authorised && '
+                f'{log}.filter(e => e.byProfile.pads === e.frame).length >= 5',
+                timeout=GUARD_S * 1000)
+            page.wait_for_function("document.getElementById('st-latency').textContent !== '-'",
+                                   timeout=GUARD_S * 1000)
+            live = page.evaluate(log)
+            latency = page.text_content('#st-latency')
+            os.makedirs(ARTIFACTS, exist_ok=True)
+
+            page.click('#align')
+            panel = page.locator('#alignment')
+            page.wait_for_function("document.getElementById('align').textContent === 'Align'"
+                                   " && document.querySelector('#alignment .verdict')"
+                                   ".textContent !== '\u2014'", timeout=GUARD_S * 1000)
+            verdict = panel.locator('.verdict').text_content()
+            rows = panel.locator('tr').all_text_contents()
+            page.screenshot(path=os.path.join(ARTIFACTS, 'operator', 'machine_align.png'))
+
+            page.click('#modes button[data-mode="FROZEN"]')
+            page.wait_for_function("document.getElementById('state').textContent"
+                                   ".startsWith('FROZEN')", timeout=GUARD_S * 1000)
+            # Frames encoded before the switch may still arrive: the last 20 of 25 count.
+            frozen_at = page.evaluate(f'{log}.length')
+            page.wait_for_function(f'{log}.length >= {frozen_at} + 25', timeout=GUARD_S * 1000)
+            frozen = page.evaluate(f'{log}.slice(-20)')
+            page.screenshot(path=os.path.join(ARTIFACTS, 'operator', 'machine_frozen.png'))
+            page.click('#modes button[data-mode="NORMAL"]')
+            page.wait_for_function("window.picamOperator.mode === 'NORMAL'",
+                                   timeout=GUARD_S * 1000)
+        finally:
+            browser.close()
+    exact = [e for e in live if e['byProfile'].get('pads') == e['frame']]
+    ages = sorted(e['frame'] - e['byProfile']['pads'] for e in live if 'pads' in e['byProfile'])
+    print(f'{len(live)} frames: {len(exact)} drawn with their own pads set, the rest with the '
+          f'set of an earlier frame ({ages[len(ages) // 2]} frames earlier at the median, '
+          f'{ages[-1]} at most); status bar capture->display {latency} ms; align: {verdict} '
+          f'{rows}; FROZEN: {len(frozen)} frames, numbers {sorted({e["frame"] for e in frozen})}')
+    assert ages[0] >= 0, 'a set from a later frame was drawn'
+    assert 0 <= float(latency) < 1000
+    assert rows and (verdict in ('PASS', 'FAIL', 'AMBIGUOUS', 'no verdict')), (verdict, rows)
+    # FROZEN: the composite holds one frame, and the overlay holds that frame's markers.
+    assert len({e['frame'] for e in frozen}) == 1
+    assert len({e['byProfile'].get('pads') for e in frozen}) == 1
+    # ... and its latency is that of its first showing, not growing while it is held.
+    assert len({e['latencyMs'] for e in frozen}) == 1

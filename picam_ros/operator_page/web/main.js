@@ -12,26 +12,49 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 // The operator page: video, centroid overlay in step with the frame shown, targets, modes,
-// keying sliders and calibration, over one WebSocket to picam_ros.operator_page.server.
+// The operator page: video, centroid overlay locked to the frame shown, targets, modes,
+// keying, calibration and alignment, over one WebSocket to picam_ros.operator_page.server.
 //
 // Overlay sync: the server pushes each centroid set with the sequence number and capture stamp
 // of its frame and keeps a short history. For every frame the video presents
 // (requestVideoFrameCallback) the page reads that frame's sequence stamp from its pixels (the
-// synthetic source's stamp, which survives the codec) and draws the sets with the same
-// sequence; a set that arrives after its frame is drawn as soon as it arrives if that frame
-// is still on screen. A frame without a readable stamp (a real camera), or sets without a
-// sequence (the ROS path: PointCloud2 headers carry only the capture stamp), show the newest
-// sets.
+// synthetic source's stamp, which survives the codec) and draws the set with the same
+// sequence. When sets come for every frame, a frame whose set has not arrived yet shows none
+// until it does; when they are decimated (the machine node: 2 Hz), the newest set of an
+// earlier frame is drawn and the status bar says how many frames older it is. A profile from
+// another camera than the one stamping the video (leads over the board in NORMAL) is drawn by
+// capture stamp: its newest set captured no later than the frame shown. A frame without a
+// readable stamp (a real camera) shows the newest sets, held while the mode is FROZEN.
+//
+// Keys: navigation keys act whatever has focus, except a field that takes typing (text,
+// number, select); Ctrl-Z undoes the last keying change. Controls that need the token are
+// disabled, with the reason shown, until the page holds it.
 
+import { AlignmentPanel } from './alignment.js';
+import { CalibrationPanel } from './calibration.js';
 import { directionOf, nearestInArc, DIRECTIONS } from './navigation.js';
-import { Overlay } from './overlay.js';
+import { displayGeometry, Overlay } from './overlay.js';
+import { ParameterPanel } from './parameters.js';
 import { SequenceReader } from './sequence.js';
-import { keepWhep } from './whep.js';
+import { Magnifier, View } from './view.js';
+import { describeStream, keepWhep } from './whep.js';
 
 const HISTORY = 128;        // sets kept per profile (covers > 4 s of video at 30 fps)
 const SHIFT_STEP_PX = 10;   // Shift+direction moves the target this many frame pixels
+const STALE_VIDEO_MS = 1500;   // no frame for this long (and 8 frame intervals): no video
+// Input types that do not take typing: the navigation keys stay navigation on them.
+const NOT_TYPING = new Set(['button', 'checkbox', 'radio', 'range', 'submit', 'reset', 'color',
+                            'file', 'image']);
 
 const $ = (id) => document.getElementById(id);
+
+// Whether a key pressed on `element` belongs to it (typing, choosing) rather than navigation.
+export function takesKeys(element) {
+  if (!(element instanceof Element)) return false;
+  if (element.isContentEditable) return true;
+  if (element.tagName === 'TEXTAREA' || element.tagName === 'SELECT') return true;
+  return element.tagName === 'INPUT' && !NOT_TYPING.has(element.type);
+}
 
 class OperatorPage {
   constructor() {
@@ -40,12 +63,14 @@ class OperatorPage {
     this.reader = new SequenceReader();
     this.history = new Map();     // profile -> [centroid messages], oldest first
     this.shown = new Map();       // profile -> the set drawn now
+    this.frozen = null;           // sets held in FROZEN when frames carry no sequence
     this.hello = null;
     this.authorised = false;
     this.token = '';
     this.frameSeq = null;
     this.frameSize = [0, 0];
-    this.target = null;
+    this.target = null;           // the last target the server accepted (published)
+    this.pendingTarget = null;    // the last one asked for (navigation continues from it)
     this.nextId = 1;
     this.pending = new Map();     // id -> {onDone, onRefused}
     this.presentedAt = [];        // performance.now() of frames presented in the last second
@@ -53,18 +78,32 @@ class OperatorPage {
     this.frameIntervalMs = 40;    // smoothed time between presented frames
     this.whepSessions = 0;        // WHEP sessions opened (re-negotiated after a failure)
     this.whepSession = null;      // the current session's URL (WHEP Location)
+    this.whepUrl = '';
     this.streamLog = [];          // [performance.now(), stream state] of the last changes
     this.fps = 0;
-    this.lastDropsFromServer = 0;
     this.status = {};
     this.streamState = 'starting';
+    this.videoShown = false;      // a frame was presented recently
     this.ready = false;
     this.readyAt = null;
     this.mode = null;
-    this.calibrationStep = null;
-    this.scale = null;   // the scale step: camera, distance_mm, the points clicked so far
     this.refusals = [];
+    this.latency = null;          // {frame, ms}: capture -> display of the newest stamped frame
     this.syncLog = [];            // per presented frame: its sequence and the drawn sets' (tests)
+    this.parameters = new ParameterPanel($('parameters'), $('undo'),
+                                         (message, handlers) => this.send(message, handlers));
+    this.alignment = new AlignmentPanel($('alignment'), $('align'),
+                                        (message, handlers) => this.send(message, handlers));
+    this.view = new View($('stage'), [this.video, $('placeholder')], () => this.redraw());
+    this.overlay.view = this.view;
+    this.magnifier = new Magnifier($('magnifier'), this.video);
+    this.navigateProfile = '';    // '' : every profile's centroids; else only that profile's
+    this.calibration = new CalibrationPanel($('calibration'), $('calibration-summary'), {
+      send: (message, handlers) => this.send(message, handlers),
+      setMode: (mode, then) => this.setModeThen(mode, then),
+      say: (text, kind) => this.say(text, kind),
+      redraw: () => this.redraw(),
+    });
   }
 
   start() {
@@ -75,10 +114,12 @@ class OperatorPage {
       event.preventDefault();
       this.token = $('token-input').value.trim();
       $('token-input').value = '';
+      $('token-input').blur();
       this.authenticate();
     });
     this.connect();
     this.bindInput();
+    this.showAccess();
     setInterval(() => this.tickStatus(), 500);
   }
 
@@ -89,7 +130,7 @@ class OperatorPage {
     this.ws = ws;
     ws.onmessage = (event) => this.onMessage(JSON.parse(event.data));
     ws.onclose = () => {
-      this.setState('down', 'server connection lost; retrying');
+      this.setState('down', 'the page lost its connection to the operator node; retrying');
       this.authorised = false;
       this.showAccess();
       setTimeout(() => this.connect(), 1000);
@@ -100,7 +141,7 @@ class OperatorPage {
     const id = this.nextId++;
     this.pending.set(id, handlers);
     if (this.ws.readyState !== WebSocket.OPEN) {
-      this.refused({ id, reason: 'not connected to the server' });
+      this.refused({ id, reason: 'not connected to the operator node' });
       return id;
     }
     this.ws.send(JSON.stringify({ ...message, id }));
@@ -123,7 +164,12 @@ class OperatorPage {
         this.settle(message);
         break;
       case 'centroids': this.onCentroids(message); break;
-      case 'status': this.status = message; if (message.mode) this.showMode(message.mode); break;
+      case 'status':
+        this.status = message;
+        if (message.mode) this.showMode(message.mode);
+        this.alignment.fromStatus(message.alignment);
+        this.calibration.showSummary(message.calibration);
+        break;
       case 'done': this.settle(message); break;
       case 'refused': this.refused(message); break;
       default: break;
@@ -141,16 +187,29 @@ class OperatorPage {
     if (this.refusals.length > 50) this.refusals.shift();
     const handlers = this.pending.get(message.id);
     this.pending.delete(message.id);
-    $('message').textContent = message.reason;
+    this.say(message.reason, 'error');
     handlers?.onRefused?.(message.reason);
+  }
+
+  // One line in the header: 'error' (orange), 'ok' (green) or 'info'.
+  say(text, kind = 'info') {
+    $('message').textContent = text;
+    $('message').dataset.kind = kind;
+  }
+
+  // A state change asked for on a page without the token: refused here, in words.
+  viewOnly(what) {
+    this.refused({ id: null, reason: `view-only: ${what} needs the operator token` });
   }
 
   onHello(hello) {
     this.hello = hello;
     this.setState('connecting', '');
     this.buildModes(hello);
-    this.buildParameters(hello);
-    this.buildCalibration(hello);
+    this.parameters.build(hello.parameters);
+    this.calibration.build(hello);
+    this.buildViewControls(hello);
+    this.showAccess();
     this.authenticate();
     if (!this.videoStarted) {
       this.videoStarted = true;
@@ -170,11 +229,13 @@ class OperatorPage {
         await element.play();
       } else if (video.whep) {
         const url = video.whep.replace('{host}', location.hostname);
+        this.whepUrl = url;
         keepWhep(element, url, {
           onState: (state) => {
             this.streamState = state;
             this.streamLog.push([Math.round(performance.now()), state]);
             if (this.streamLog.length > 50) this.streamLog.shift();
+            this.showVideoState();
           },
           lastFrameAt: () => this.lastFrameAt,
           frameIntervalMs: () => this.frameIntervalMs,
@@ -182,12 +243,13 @@ class OperatorPage {
           onSessionUrl: (session) => { this.whepSession = session; },
         });
       } else {
-        this.streamState = 'no video configured';
+        this.streamState = 'no video configured (whep_url and video_url are empty)';
       }
     } catch (error) {
       this.streamState = `error: ${error.message}`;
       setTimeout(() => { this.videoStarted = false; this.startVideo(video); }, 2000);
     }
+    this.showVideoState();
   }
 
   onFrame(now, meta) {
@@ -208,19 +270,38 @@ class OperatorPage {
     }
     this.framePresentedAt = performance.timeOrigin + meta.presentationTime;
     this.redraw();
+    this.measureLatency();
     const shown = [...this.shown.values()];
     this.syncLog.push({
       frame: this.frameSeq,
+      presentedMs: this.framePresentedAt,
       sets: shown.map((s) => s.seq),
-      // capture (stamp of the set's frame) to presentation, same host clock: glass-to-glass
-      latencyMs: shown.length ? this.framePresentedAt - shown[0].stamp_ns / 1e6 : null,
+      byProfile: Object.fromEntries([...this.shown].map(([profile, s]) => [profile, s.seq])),
+      // capture (stamp of the frame's own set) to presentation, same host clock
+      latencyMs: this.latency?.frame === this.frameSeq && this.frameSeq !== null
+        ? this.latency.ms : null,
     });
     if (this.syncLog.length > 500) this.syncLog.shift();
+    if (!this.videoShown) { this.videoShown = true; this.showVideoState(); }
     if (!this.ready && this.hello) {
       this.ready = true;
       this.readyAt = performance.now();
-      this.setState('live', '');
       this.tickStatus();
+    }
+  }
+
+  // Capture -> display of the frame on screen, from the stamp of its own set (its capture
+  // time): the video's latency, not the age of a centroid set.
+  measureLatency() {
+    if (this.frameSeq === null || !this.framePresentedAt) return;
+    // A frame shown again (FROZEN holds one) is no new capture: its first showing counts.
+    if (this.latency?.frame === this.frameSeq) return;
+    for (const profile of this.stampingProfiles()) {
+      const set = this.history.get(profile)?.findLast((s) => s.seq === this.frameSeq);
+      if (set) {
+        this.latency = { frame: this.frameSeq, ms: this.framePresentedAt - set.stamp_ns / 1e6 };
+        return;
+      }
     }
   }
 
@@ -232,30 +313,66 @@ class OperatorPage {
     if (this.frameSeq === null || set.seq === null) {
       this.redraw();
     } else if (set.seq === this.frameSeq) {
+      this.measureLatency();
       this.redraw();
       // The set came after its frame was presented: drawn now, logged with its delay.
       this.syncLog.push({ frame: this.frameSeq, sets: [set.seq], late: true,
                           delayMs: performance.timeOrigin + performance.now() - this.framePresentedAt });
       if (this.syncLog.length > 500) this.syncLog.shift();
+    } else if (this.sparse(list)) {
+      this.redraw();
     }
   }
 
-  // The set of each profile that belongs to the frame on screen (newest when it has no stamp).
+  // Profiles whose sets are numbered like the frames of the video in this mode.
+  stampingProfiles() {
+    const byMode = this.hello?.stamping;
+    if (byMode && this.mode && byMode[this.mode]) return [byMode[this.mode]];
+    return this.hello?.profiles ?? [...this.history.keys()];
+  }
+
+  // Sets come for some frames only (decimated centroids).
+  sparse(list) {
+    const n = list.length;
+    return n >= 2 && list[n - 1].seq !== null && list[n - 2].seq !== null
+      && list[n - 1].seq - list[n - 2].seq > 1;
+  }
+
+  // The set of each profile that belongs to the frame on screen (see the file's comment).
   setsForFrame() {
+    if (this.mode === 'FROZEN' && this.frameSeq === null) {
+      this.frozen ??= new Map(this.shown);
+      return this.frozen;
+    }
+    this.frozen = null;
     const sets = new Map();
+    const stamping = this.stampingProfiles();
+    const seq = this.frameSeq;
     for (const [profile, list] of this.history) {
-      let chosen = null;
       const newest = list[list.length - 1];
-      if (this.frameSeq === null || newest?.seq === null) {
-        chosen = list[list.length - 1] ?? null;
+      let chosen = null;
+      if (seq === null || newest?.seq === null || newest?.seq === undefined) {
+        chosen = newest ?? null;
+      } else if (stamping.includes(profile)) {
+        chosen = list.findLast((s) => s.seq === seq) ?? null;
+        if (!chosen && this.sparse(list)) chosen = list.findLast((s) => s.seq < seq) ?? null;
       } else {
-        for (let i = list.length - 1; i >= 0; i--) {
-          if (list[i].seq === this.frameSeq) { chosen = list[i]; break; }
-        }
+        const stamp = this.frameStampOrNearest(stamping, seq);
+        chosen = stamp === null ? newest : list.findLast((s) => s.stamp_ns / 1e6 <= stamp) ?? null;
       }
       if (chosen) sets.set(profile, chosen);
     }
     return sets;
+  }
+
+  // Capture stamp (ms) of frame `seq`, or of the newest earlier frame with a set.
+  frameStampOrNearest(stamping, seq) {
+    let best = null;
+    for (const profile of stamping) {
+      const set = this.history.get(profile)?.findLast((s) => s.seq !== null && s.seq <= seq);
+      if (set && (best === null || set.seq > best.seq)) best = set;
+    }
+    return best ? best.stamp_ns / 1e6 : null;
   }
 
   redraw() {
@@ -269,11 +386,13 @@ class OperatorPage {
     }
     const [width, height] = this.frameSize[0] ? this.frameSize : this.firstSetSize();
     const profiles = this.hello?.profiles ?? [...this.history.keys()];
-    this.overlay.draw(this.shown, width, height, this.frameSeq, this.target, profiles);
+    this.overlay.draw(this.shown, width, height, this.frameSeq, this.target, profiles,
+                      this.calibration.marks(this.mode));
+    this.showPlaceholderSize(width, height);
   }
 
   firstSetSize() {
-    for (const set of this.shown.values()) return [set.width, set.height];
+    for (const set of this.shown.values()) if (set.width) return [set.width, set.height];
     return [0, 0];
   }
 
@@ -282,43 +401,43 @@ class OperatorPage {
   }
 
   // -- targets and keys -------------------------------------------------------------------
+  // The target is drawn and listed once the server has published it, never before.
   selectTarget(x, y, profile = '') {
-    const previous = this.target;
-    this.target = { x, y, profile };
-    this.redraw();
-    $('target').textContent = `${x.toFixed(2)}, ${y.toFixed(2)} px ${profile}`;
+    if (!this.authorised) { this.viewOnly('selecting a target'); return; }
+    const asked = { x, y, profile };
+    this.pendingTarget = asked;
     const message = { action: 'select_target', x, y };
     if (profile) message.profile = profile;
     if (this.frameSeq !== null) message.seq = this.frameSeq;
     this.send(message, {
       onDone: (answer) => {
-        if (answer.mm) {
-          $('target').textContent += ` = ${answer.mm[0].toFixed(3)}, ${answer.mm[1].toFixed(3)} mm`;
-        }
+        this.target = asked;
+        if (this.pendingTarget === asked) this.pendingTarget = null;
+        let text = `${x.toFixed(2)}, ${y.toFixed(2)} px ${profile}`;
+        if (answer.mm) text += ` = ${answer.mm[0].toFixed(3)}, ${answer.mm[1].toFixed(3)} mm`;
+        $('target').textContent = text;
+        this.redraw();
       },
-      onRefused: () => { this.target = previous; this.redraw(); },
+      onRefused: () => { if (this.pendingTarget === asked) this.pendingTarget = null; },
     });
   }
 
   bindInput() {
     const canvas = $('overlay');
     const stage = $('stage');
+    canvas.addEventListener('pointerdown', (event) => this.view.pointerDown(event));
+    canvas.addEventListener('pointermove', (event) => this.view.pointerMove(event));
+    canvas.addEventListener('pointerup', (event) => this.view.pointerUp(event));
+    canvas.addEventListener('mouseleave', () => { this.magnifier.hide(); $('tooltip').hidden = true; });
     canvas.addEventListener('click', (event) => {
       stage.focus();
+      if (this.view.dragged) { this.view.dragged = false; return; }   // a pan, not a click
       const rect = canvas.getBoundingClientRect();
       const cx = event.clientX - rect.left;
       const cy = event.clientY - rect.top;
       const geometry = this.overlay.drawn.geometry;
       if (!geometry) return;
-      if (this.calibrationStep === 'scale') {
-        this.scaleClick(...geometry.toFrame(cx, cy));
-        return;
-      }
-      if (this.calibrationStep) {
-        const [x, y] = geometry.toFrame(cx, cy);
-        this.calibrationClick(this.calibrationStep, x, y);
-        return;
-      }
+      if (this.calibration.click(...geometry.toFrame(cx, cy))) return;
       const hit = this.overlay.hit(cx, cy);
       if (hit) this.selectTarget(hit.x, hit.y, hit.profile);
       else this.selectTarget(...geometry.toFrame(cx, cy));
@@ -326,6 +445,9 @@ class OperatorPage {
     canvas.addEventListener('mousemove', (event) => {
       const rect = canvas.getBoundingClientRect();
       const hit = this.overlay.hit(event.clientX - rect.left, event.clientY - rect.top);
+      const [width, height] = this.frameSize[0] ? this.frameSize : this.firstSetSize();
+      this.magnifier.show(event.clientX - rect.left, event.clientY - rect.top,
+                          this.overlay.drawn.geometry, this.overlay.drawn.circles, width, height);
       const tip = $('tooltip');
       if (!hit) { tip.hidden = true; return; }
       const angle = hit.orientation === null ? 'n/a' : `${hit.orientation.toFixed(1)}\u00b0`;
@@ -335,24 +457,45 @@ class OperatorPage {
       tip.style.top = `${hit.cy}px`;
       tip.hidden = false;
     });
-    stage.addEventListener('keydown', (event) => this.onKey(event));
-    document.addEventListener('keydown', (event) => {
-      if (event.target === document.body) this.onKey(event);
-    });
+    // Capture phase: the keys reach navigation before a focused button or slider sees them.
+    window.addEventListener('keydown', (event) => {
+      if (takesKeys(event.target)) return;
+      if ((event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === 'z') {
+        event.preventDefault();
+        if (!this.authorised) this.viewOnly('undo');
+        else if (!this.parameters.undo()) this.say('nothing to undo', 'info');
+        return;
+      }
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      this.onKey(event);
+    }, { capture: true });
   }
 
   onKey(event) {
-    if (event.code === 'BracketLeft' || event.code === 'BracketRight') {
-      const sign = event.code === 'BracketLeft' ? -1 : 1;
-      this.send({ action: 'rotate', degrees: sign * (event.shiftKey ? 10 : 1) });
+    if (event.key === 'Escape' && this.calibration.cancel()) {
       event.preventDefault();
+      return;
+    }
+    const zoom = { '+': 1.5, '=': 1.5, '-': 1 / 1.5 }[event.key];
+    if (zoom || event.key === '0') {
+      event.preventDefault();
+      if (zoom) this.view.zoomAtCentre(zoom); else this.view.reset();
+      return;
+    }
+    if (event.code === 'BracketLeft' || event.code === 'BracketRight') {
+      event.preventDefault();
+      const degrees = (event.code === 'BracketLeft' ? -1 : 1) * (event.shiftKey ? 10 : 1);
+      if (!this.authorised) { this.viewOnly('rotating'); return; }
+      this.send({ action: 'rotate', degrees }, {
+        onDone: () => this.say(`rotate ${degrees > 0 ? '+' : ''}${degrees}\u00b0 sent`, 'ok'),
+      });
       return;
     }
     const direction = directionOf(event);
     if (!direction) return;
     event.preventDefault();
     const [width, height] = this.frameSize[0] ? this.frameSize : this.firstSetSize();
-    const from = this.target ?? { x: (width - 1) / 2, y: (height - 1) / 2 };
+    const from = this.pendingTarget ?? this.target ?? { x: (width - 1) / 2, y: (height - 1) / 2 };
     if (event.shiftKey) {
       const [dx, dy] = DIRECTIONS[direction];
       const x = Math.min(Math.max(from.x + dx * SHIFT_STEP_PX, 0), Math.max(width - 1, 0));
@@ -360,11 +503,13 @@ class OperatorPage {
       this.selectTarget(x, y);
       return;
     }
-    const next = nearestInArc(this.points(), from, direction);
+    const points = this.points().filter((p) => !this.navigateProfile
+                                                 || p.profile === this.navigateProfile);
+    const next = nearestInArc(points, from, direction);
     if (next) this.selectTarget(next.x, next.y, next.profile);
   }
 
-  // -- modes, parameters, calibration -----------------------------------------------------
+  // -- modes and calibration --------------------------------------------------------------
   buildModes(hello) {
     const box = $('modes');
     box.replaceChildren();
@@ -373,8 +518,7 @@ class OperatorPage {
       button.textContent = mode;
       button.dataset.mode = mode;
       button.setAttribute('aria-pressed', 'false');
-      button.disabled = !hello.features.modes;
-      button.title = hello.features.modes ? `switch to ${mode}` : 'modes need the composite node';
+      button.dataset.needs = hello.features.modes ? 'token' : 'modes need the composite node';
       button.addEventListener('click', () => this.send({ action: 'set_mode', mode }, {
         onDone: () => this.showMode(mode),
       }));
@@ -391,204 +535,135 @@ class OperatorPage {
     }
   }
 
-  buildParameters(hello) {
-    const box = $('parameters');
+  // View: zoom readout and reset, the magnifier, and which profile the keys navigate.
+  buildViewControls(hello) {
+    const box = $('navigate');
     box.replaceChildren();
-    for (const spec of hello.parameters) {
-      const row = document.createElement('div');
-      row.className = 'param';
-      row.dataset.name = spec.name;
-      const label = document.createElement('label');
-      label.textContent = spec.name;
-      label.title = spec.description;
-      const slider = document.createElement('input');
-      slider.type = 'range';
-      slider.min = spec.min ?? 0;
-      slider.max = spec.max ?? 255;
-      slider.step = spec.kind === 'integer' ? 1 : 'any';
-      const number = document.createElement('input');
-      number.type = 'number';
-      number.step = slider.step;
-      const reason = document.createElement('div');
-      reason.className = 'reason';
-      const current = spec.value ?? spec.min ?? 0;
-      slider.value = number.value = current;
-      row.acknowledged = current;
-      const submit = (value) => {
-        reason.textContent = '';
-        this.send({ action: 'set_parameter', name: spec.name, value }, {
-          onDone: () => { row.acknowledged = value; slider.value = number.value = value; },
-          onRefused: (why) => {
-            reason.textContent = why;
-            slider.value = number.value = row.acknowledged;
-          },
-        });
-      };
-      slider.addEventListener('change', () => submit(Number(slider.value)));
-      number.addEventListener('change', () => submit(Number(number.value)));
-      label.append(document.createElement('br'), slider, number);
-      row.append(label, reason);
-      box.append(row);
-    }
-  }
-
-  buildCalibration(hello) {
-    const box = $('calibration');
-    box.replaceChildren();
-    for (const { step, mode } of hello.calibration_steps) {
-      const row = document.createElement('div');
-      row.className = 'calib';
+    for (const profile of ['', ...hello.profiles]) {
       const button = document.createElement('button');
-      button.textContent = step === 'nozzle' ? `1. click the nozzle centre (${mode})`
-        : `2. click the reference mark (${mode})`;
-      button.disabled = !hello.features.calibration;
-      button.dataset.step = step;
-      const reason = document.createElement('div');
-      reason.className = 'reason';
+      button.type = 'button';
+      button.textContent = profile || 'all';
+      button.dataset.profile = profile;
+      button.setAttribute('aria-pressed', String(profile === this.navigateProfile));
       button.addEventListener('click', () => {
-        this.calibrationStep = step;
-        reason.textContent = 'click on the video';
-        if (hello.features.modes) this.send({ action: 'set_mode', mode }, { onDone: () => this.showMode(mode) });
+        this.navigateProfile = profile;
+        for (const other of box.children) {
+          other.setAttribute('aria-pressed', String(other.dataset.profile === profile));
+        }
       });
-      row.append(button, reason);
-      box.append(row);
-      if (step === 'nozzle') box.append(this.findNozzleRow(hello, mode));
+      box.append(button);
     }
-    if (hello.scale_modes) box.append(this.scaleRow(hello));
+    $('zoom-reset').onclick = () => this.view.reset();
+    $('magnifier-toggle').onclick = () => {
+      this.magnifier.enabled = !this.magnifier.enabled;
+      $('magnifier-toggle').setAttribute('aria-pressed', String(this.magnifier.enabled));
+      if (!this.magnifier.enabled) this.magnifier.hide();
+    };
   }
 
-  // Scale: two points of one camera's view a known distance apart (pad pitch, a ruler).
-  scaleRow(hello) {
-    const row = document.createElement('div');
-    row.className = 'calib';
-    const camera = document.createElement('select');
-    camera.id = 'scale-camera';
-    for (const name of Object.keys(hello.scale_modes)) camera.append(new Option(name, name));
-    const distance = document.createElement('input');
-    distance.id = 'scale-distance';
-    distance.type = 'number';
-    distance.min = '0';
-    distance.step = 'any';
-    distance.value = '1';
-    distance.title = 'distance between the two points on the object, mm';
-    const button = document.createElement('button');
-    button.textContent = '3. scale: click two points this many mm apart';
-    button.disabled = !hello.features.calibration;
-    button.dataset.step = 'scale';
-    const reason = document.createElement('div');
-    reason.className = 'reason';
-    button.addEventListener('click', () => {
-      const mode = hello.scale_modes[camera.value];
-      this.calibrationStep = 'scale';
-      this.scale = { camera: camera.value, distance_mm: Number(distance.value), points: [] };
-      reason.textContent = `click the first point (${mode})`;
-      if (hello.features.modes) this.send({ action: 'set_mode', mode }, { onDone: () => this.showMode(mode) });
-    });
-    const mm = document.createElement('label');
-    mm.append(distance, ' mm, ', camera, ' camera');
-    row.append(mm, button, reason);
-    return row;
-  }
-
-  scaleClick(x, y) {
-    const reason = document.querySelector('#calibration button[data-step="scale"] + .reason');
-    const scale = this.scale;
-    scale.points.push(x, y);
-    if (scale.points.length < 4) {
-      if (reason) reason.textContent = `first point ${x.toFixed(1)}, ${y.toFixed(1)}: click the second`;
-      return;
-    }
-    this.calibrationStep = null;
-    const [x1, y1, x2, y2] = scale.points;
-    if (reason) reason.textContent = 'sent';
-    this.send({ action: 'calibration_scale', camera: scale.camera, x1, y1, x2, y2,
-                distance_mm: scale.distance_mm }, {
-      onDone: (answer) => { if (reason) reason.textContent = `done: ${describeAnswer(answer.answer)}`; },
-      onRefused: (why) => { if (reason) reason.textContent = why; },
+  // The calibration panel's way to switch the view a step is clicked in, then go on.
+  setModeThen(mode, then = null) {
+    if (!this.hello?.features.modes) { then?.(); return; }
+    this.send({ action: 'set_mode', mode }, {
+      onDone: () => { this.showMode(mode); then?.(); },
     });
   }
 
-  // The machine finds the nozzle itself (the round blob nearest the up image's centre).
-  findNozzleRow(hello, mode) {
-    const row = document.createElement('div');
-    row.className = 'calib';
-    const button = document.createElement('button');
-    button.textContent = `or find the nozzle automatically (${mode})`;
-    button.disabled = !hello.features.calibration;
-    button.dataset.step = 'find_nozzle';
-    const reason = document.createElement('div');
-    reason.className = 'reason';
-    button.addEventListener('click', () => {
-      this.calibrationStep = null;
-      reason.textContent = 'finding the nozzle';
-      const find = () => this.send({ action: 'find_nozzle' }, {
-        onDone: (answer) => { reason.textContent = `done: ${describeAnswer(answer.answer)}`; },
-        onRefused: (why) => { reason.textContent = why; },
-      });
-      if (hello.features.modes) {
-        this.send({ action: 'set_mode', mode }, {
-          onDone: () => { this.showMode(mode); find(); },
-          onRefused: (why) => { reason.textContent = why; },
-        });
-      } else find();
-    });
-    row.append(button, reason);
-    return row;
-  }
-
-  calibrationClick(step, x, y) {
-    this.calibrationStep = null;
-    const reason = document.querySelector(`#calibration button[data-step="${step}"] + .reason`);
-    if (reason) reason.textContent = `sent ${x.toFixed(1)}, ${y.toFixed(1)}`;
-    this.send({ action: 'calibration_click', step, x, y }, {
-      onDone: (answer) => {
-        if (reason) reason.textContent = `done: ${describeAnswer(answer.answer)}`;
-      },
-      onRefused: (why) => { if (reason) reason.textContent = why; },
-    });
-  }
-
-  // -- status -----------------------------------------------------------------------------
+  // -- states -----------------------------------------------------------------------------
   setState(state, text) {
     $('state').dataset.state = state;
     $('state').textContent = state;
-    if (text) $('message').textContent = text;
+    if (text) this.say(text, state === 'down' ? 'error' : 'info');
   }
 
+  // Every control that changes state is enabled only with the token (and the feature).
   showAccess() {
-    $('access').dataset.authorised = String(this.authorised);
-    $('access').textContent = this.authorised ? 'operator' : 'view-only';
+    const on = this.authorised;
+    const reason = 'view-only: type the operator token (logged by the operator node) to change anything';
+    $('access').dataset.authorised = String(on);
+    $('access').textContent = on ? 'operator' : 'view-only';
+    $('token-form').hidden = on;
+    $('view-only').hidden = on;
+    $('view-only').textContent = reason;
+    document.body.classList.toggle('view-only', !on);
+    if (on && /wrong token|view-only/.test($('message').textContent)) this.say('', 'info');
+    for (const button of document.querySelectorAll('button[data-needs]')) {
+      const needs = button.dataset.needs;
+      button.disabled = needs !== 'token' || !on;
+      button.title = needs !== 'token' ? needs : on ? '' : reason;
+    }
+    for (const field of document.querySelectorAll('#calibration input, #calibration select')) {
+      field.disabled = !on || !this.hello?.features.calibration;
+    }
+    this.parameters.setEnabled(on, reason);
+    this.alignment.setEnabled(Boolean(this.hello?.features.align), on, reason);
+  }
+
+  // The header and the placeholder say whether video is playing and, if not, why in words.
+  showVideoState() {
+    const words = describeStream(this.streamState, this.whepUrl);
+    const placeholder = $('placeholder');
+    placeholder.hidden = this.videoShown;
+    $('placeholder-text').textContent = `No video: ${words}`;
+    if (!this.hello || $('state').dataset.state === 'down') return;
+    if (this.videoShown) {
+      const frozen = this.mode === 'FROZEN';
+      const held = this.frameSeq === null ? '' : ` at frame ${this.frameSeq}`;
+      this.setState(frozen ? 'frozen' : 'live', '');
+      $('state').textContent = frozen ? `FROZEN: video and markers held${held}` : 'live';
+    } else {
+      this.setState('no-video', '');
+      $('state').textContent = 'no video';
+    }
+  }
+
+  // The placeholder takes the frame's place, so the markers drawn over it sit where they would.
+  showPlaceholderSize(width, height) {
+    const frame = $('placeholder-frame');
+    const stage = $('stage');
+    const [w, h] = width && height ? [width, height] : [4, 3];
+    const g = displayGeometry(stage, w, h);
+    Object.assign(frame.style, { left: `${g.left}px`, top: `${g.top}px`,
+                                 width: `${w * g.scale}px`, height: `${h * g.scale}px` });
   }
 
   tickStatus() {
     this.fps = this.presentedAt.length;
+    const stall = Math.max(STALE_VIDEO_MS, 8 * this.frameIntervalMs);
+    const live = this.lastFrameAt > 0 && performance.now() - this.lastFrameAt < stall
+      && this.streamState !== 'starting';
+    if (this.videoShown && !live && !(this.video.paused && this.streamState === 'file')) {
+      this.videoShown = false;
+      this.frameSeq = null;      // the frame's stamp is gone with it: newest sets from now
+      this.frameSize = [0, 0];
+      this.redraw();
+    }
+    this.showVideoState();
     const quality = this.video.getVideoPlaybackQuality?.();
     const pageDrops = quality ? quality.droppedVideoFrames : 0;
     let blobs = 0;
-    let latest = null;
+    let oldest = null;
     for (const set of this.shown.values()) {
       blobs += set.points.length;
-      if (!latest || set.stamp_ns > latest.stamp_ns) latest = set;
+      if (set.seq !== null && this.frameSeq !== null && set.seq !== this.frameSeq
+          && (oldest === null || set.seq < oldest)) oldest = set.seq;
     }
     $('st-fps').textContent = String(this.fps);
     $('st-drops').textContent = `${this.status.drops ?? 0} / page ${pageDrops}`;
     $('st-blobs').textContent = String(blobs);
     $('st-processing').textContent = this.status.processing_ms?.toFixed?.(2) ?? '-';
-    const latency = latest && this.framePresentedAt ? this.framePresentedAt - latest.stamp_ns / 1e6 : NaN;
-    $('st-latency').textContent = latency > 0 && latency < 10000 ? latency.toFixed(0) : '-';
+    // A stamp from another clock (a recording's, a skewed host) gives no honest number.
+    const latency = this.latency && this.latency.ms > -1000 && this.latency.ms < 10000
+      ? this.latency : null;
+    $('st-latency').textContent = latency ? latency.ms.toFixed(0) : '-';
+    $('st-latency-frame').textContent = latency ? `frame ${latency.frame}` : 'no stamped frame';
+    $('st-markers').textContent = !this.shown.size ? 'no set' : this.frameSeq === null
+      ? 'the newest set (frames carry no number)'
+      : oldest === null ? 'this frame' : `frame ${oldest} (${this.frameSeq - oldest} earlier)`;
     $('st-stream').textContent = this.status.stream_state ? `${this.streamState}, ${this.status.stream_state}` : this.streamState;
     $('st-seq').textContent = this.frameSeq === null ? '-' : String(this.frameSeq);
+    $('zoom-level').textContent = `${this.view.zoom.toFixed(1)}x`;
   }
-}
-
-// A calibration service's answer (the machine node's JSON summary) as one line of text.
-function describeAnswer(answer) {
-  if (answer === undefined || answer === null) return 'ok';
-  if (typeof answer !== 'object') return String(answer);
-  return Object.entries(answer).map(([key, value]) => {
-    const text = typeof value === 'number' ? String(Math.round(value * 1000) / 1000) : String(value);
-    return `${key} ${text}`;
-  }).join(', ');
 }
 
 const page = new OperatorPage();

@@ -15,14 +15,16 @@
 
 // Where the frame's pixels land in the element: frame pixel (x, y), with pixel centres at
 // integers (as the centroid engine reports), maps to CSS (left + (x + 0.5) * scale, ...).
-export function displayGeometry(element, frameWidth, frameHeight) {
+// `view` (view.js) zooms and pans: element point p shows at p * zoom + (x, y).
+export function displayGeometry(element, frameWidth, frameHeight, view = null) {
   const width = element.clientWidth;
   const height = element.clientHeight;
-  const scale = Math.min(width / frameWidth, height / frameHeight);
+  const fit = Math.min(width / frameWidth, height / frameHeight);
+  const { zoom, x, y } = view ?? { zoom: 1, x: 0, y: 0 };
   return {
-    scale,
-    left: (width - frameWidth * scale) / 2,
-    top: (height - frameHeight * scale) / 2,
+    scale: fit * zoom,
+    left: ((width - frameWidth * fit) / 2) * zoom + x,
+    top: ((height - frameHeight * fit) / 2) * zoom + y,
     toCss(x, y) { return [this.left + (x + 0.5) * this.scale, this.top + (y + 0.5) * this.scale]; },
     toFrame(cx, cy) { return [(cx - this.left) / this.scale - 0.5, (cy - this.top) / this.scale - 0.5]; },
   };
@@ -35,10 +37,12 @@ export class Overlay {
     this.canvas = canvas;
     this.context = canvas.getContext('2d');
     this.drawn = { seq: null, circles: [] };   // what is on screen now (tests read this)
+    this.view = null;                          // the zoom and pan (view.js), if any
   }
 
-  // Draw `sets` (profile -> centroid message) for the frame `seq`; `target` in frame pixels.
-  draw(sets, frameWidth, frameHeight, seq, target, profiles) {
+  // Draw `sets` (profile -> centroid message) for the frame `seq`; `target` and `marks`
+  // (calibration points and checks, see calibration.js) in frame pixels.
+  draw(sets, frameWidth, frameHeight, seq, target, profiles, marks = []) {
     const canvas = this.canvas;
     const ratio = window.devicePixelRatio || 1;
     const cssWidth = canvas.clientWidth;
@@ -52,7 +56,7 @@ export class Overlay {
     g.clearRect(0, 0, cssWidth, cssHeight);
     const circles = [];
     if (!frameWidth) { this.drawn = { seq, circles }; return; }
-    const geometry = displayGeometry(canvas, frameWidth, frameHeight);
+    const geometry = displayGeometry(canvas, frameWidth, frameHeight, this.view?.transform);
     profiles.forEach((profile, index) => {
       const set = sets.get(profile);
       if (!set) return;
@@ -64,10 +68,11 @@ export class Overlay {
         g.beginPath();
         g.arc(cx, cy, radius, 0, 2 * Math.PI);
         g.stroke();
-        circles.push({ profile, x: p[0], y: p[1], area: p[2],
+        circles.push({ profile, colour: g.strokeStyle, x: p[0], y: p[1], area: p[2],
                        orientation: p.length > 3 ? p[3] : null, cx, cy, radius });
       }
     });
+    for (const mark of marks) drawMark(g, geometry, mark);
     if (target) {
       const [tx, ty] = geometry.toCss(target.x, target.y);
       g.strokeStyle = '#f33';
@@ -78,7 +83,7 @@ export class Overlay {
       g.moveTo(tx, ty - 16); g.lineTo(tx, ty + 16);
       g.stroke();
     }
-    this.drawn = { seq, circles, geometry };
+    this.drawn = { seq, circles, geometry, marks };
   }
 
   // The drawn circle under CSS point (cx, cy), the nearest within its radius + slack.
@@ -94,4 +99,53 @@ export class Overlay {
     }
     return best;
   }
+}
+
+const MARK_COLOUR = '#ff0';
+
+// One calibration mark: a clicked point (a cross), a check circle (the nozzle found, the
+// reference mark), or a ruler between the scale points with a tick per millimetre (per 10 mm
+// when millimetres would be closer than 4 screen pixels).
+function drawMark(g, geometry, mark) {
+  g.save();
+  g.strokeStyle = MARK_COLOUR;
+  g.fillStyle = MARK_COLOUR;
+  g.lineWidth = 1.5;
+  g.font = '12px system-ui, sans-serif';
+  if (mark.kind === 'point') {
+    const [x, y] = geometry.toCss(mark.x, mark.y);
+    g.beginPath();
+    g.moveTo(x - 8, y - 8); g.lineTo(x + 8, y + 8);
+    g.moveTo(x + 8, y - 8); g.lineTo(x - 8, y + 8);
+    g.stroke();
+    g.fillText(mark.label, x + 10, y - 10);
+  } else if (mark.kind === 'circle') {
+    const [x, y] = geometry.toCss(mark.x, mark.y);
+    const radius = Math.max(4, mark.radius * geometry.scale);
+    g.setLineDash([4, 3]);
+    g.beginPath();
+    g.arc(x, y, radius, 0, 2 * Math.PI);
+    g.moveTo(x - 4, y); g.lineTo(x + 4, y);
+    g.moveTo(x, y - 4); g.lineTo(x, y + 4);
+    g.stroke();
+    g.fillText(mark.label, x + radius + 4, y - 4);
+  } else if (mark.kind === 'ruler') {
+    const [x1, y1] = geometry.toCss(mark.x1, mark.y1);
+    const [x2, y2] = geometry.toCss(mark.x2, mark.y2);
+    const length = Math.hypot(x2 - x1, y2 - y1);
+    g.beginPath();
+    g.moveTo(x1, y1); g.lineTo(x2, y2);
+    const mmCss = geometry.scale / mark.mmPerPixel;      // screen pixels per millimetre
+    const every = mmCss >= 4 ? 1 : 10;
+    const [ux, uy] = [(x2 - x1) / length, (y2 - y1) / length];
+    for (let mm = 0; mm * mmCss <= length + 0.5; mm += every) {
+      const tick = mm % (10 * every) === 0 ? 8 : 4;
+      const [tx, ty] = [x1 + ux * mm * mmCss, y1 + uy * mm * mmCss];
+      g.moveTo(tx - uy * tick, ty + ux * tick);
+      g.lineTo(tx + uy * tick, ty - ux * tick);
+    }
+    g.stroke();
+    g.fillText(`${mark.label} (ticks: ${every} mm)`, (x1 + x2) / 2 + 6, (y1 + y2) / 2 - 10);
+  }
+  g.restore();
 }

@@ -50,6 +50,31 @@ export async function playWhep(video, url, onState) {
   return pc;
 }
 
+// A stream state of keepWhep in the operator's words: what is wrong and what to look at.
+export function describeStream(state, url) {
+  const server = (() => { try { return new URL(url).host; } catch { return url; } })();
+  if (state === 'connected') return 'playing';
+  if (state === 'connecting' || state === 'new') return `connecting to the stream server ${server}`;
+  if (state === 'file') return 'playing a recording';
+  const why = state.startsWith('retrying: ') ? state.slice('retrying: '.length) : state;
+  if (/failed to fetch|networkerror|load failed/i.test(why)) {
+    return `the stream server ${server} does not answer: is MediaMTX running, and port ` +
+      `${server.split(':')[1] || '8889'} open?`;
+  }
+  if (/HTTP 404/.test(why)) {
+    return `the stream server ${server} has no stream on this path: the camera or ` +
+      'its encoder is not publishing';
+  }
+  const http = /HTTP (\d+)/.exec(why);
+  if (http) return `the stream server ${server} refused the video session (HTTP ${http[1]})`;
+  if (/no frame/.test(why)) return `the stream stopped delivering frames (${why}); reconnecting`;
+  if (/failed|closed|disconnected/.test(why)) {
+    return `the WebRTC connection to ${server} ${why.replace('connection ', '')}: are its ` +
+      'media port (UDP 8189) reachable from this browser?';
+  }
+  return why;
+}
+
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 // Play url into video forever. Callbacks: lastFrameAt() is performance.now() of the latest
