@@ -39,6 +39,7 @@ import contextlib
 from dataclasses import dataclass
 import fcntl
 import logging
+import math
 import os
 import re
 import select
@@ -48,6 +49,7 @@ import time
 import numpy as np
 
 from picam_ros.config import config_field, ConfigError
+from picam_ros.downscale import downscaler, scaled_format, SCALES
 from picam_ros.formats import FORMATS
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.process import (
@@ -111,6 +113,10 @@ class StreamConfig(RtspEndpoint, RestartBackoff):
     stall_timeout: float = config_field(
         5.0, 'restart an encoder that accepts no input for this long, seconds', low=0.1,
         high=600.0)
+    scale: int = config_field(
+        1, 'stream size divisor: 1 full, 2 half, 4 quarter width and height of the capture '
+           '(a box filter; topics and centroids keep full size)', choices=SCALES,
+        launch='stream_scale')
 
     def __post_init__(self) -> None:
         super().__post_init__()   # types, ranges and choices from the field metadata
@@ -132,18 +138,45 @@ class StreamConfig(RtspEndpoint, RestartBackoff):
         return max(1, round(self.fps * self.gop_seconds))
 
 
+#: H.264 levels (Annex A, table A-1): name, max frame size and max rate in 16x16 macroblocks.
+_H264_LEVELS = (('3', 1620, 40500), ('3.1', 3600, 108000), ('3.2', 5120, 216000),
+                ('4', 8192, 245760), ('4.2', 8704, 522240), ('5', 22080, 589824),
+                ('5.1', 36864, 983040), ('5.2', 36864, 2073600), ('6', 139264, 4177920),
+                ('6.1', 139264, 8355840), ('6.2', 139264, 16711680))
+
+
+def h264_level(width: int, height: int, fps: float) -> str:
+    """Return the lowest H.264 level that allows this frame size and rate.
+
+    Both dimensions must also stay within sqrt(8 * max frame size) macroblocks (A.3.1). A
+    decoder refuses a stream above the level it announces, so the level follows the streamed
+    size: 1920x1920 (14,400 macroblocks) needs 5, its half size 3.1.
+    """
+    mbs_w, mbs_h = -(-width // 16), -(-height // 16)
+    frame_mbs = mbs_w * mbs_h
+    for name, max_frame, max_rate in _H264_LEVELS:
+        side = math.isqrt(8 * max_frame)
+        if frame_mbs <= max_frame and mbs_w <= side and mbs_h <= side and \
+                frame_mbs * fps <= max_rate:
+            return name
+    raise StreamError(f'{width}x{height} at {fps:g} fps is beyond every H.264 level: lower the '
+                      f'fps or set stream.scale')
+
+
 def encoder_argv(config: StreamConfig, frame_format: FrameFormat) -> list[str]:
     """Build the ffmpeg command: packed raw frames on stdin -> H.264 published over RTSP.
 
-    Baseline profile and no B-frames because browsers drop B-frames over WebRTC;
-    ``-tune zerolatency`` removes x264's lookahead and frame threading delay.
+    ``frame_format`` is what the encoder reads (the streamed size). Baseline profile and no
+    B-frames because browsers drop B-frames over WebRTC; ``-tune zerolatency`` removes x264's
+    lookahead and frame threading delay; the level is the lowest that fits the streamed size.
     """
     fmt = frame_format
     argv = [config.ffmpeg_path, '-hide_banner', '-nostats', '-loglevel', 'info',
             '-f', 'rawvideo', '-pix_fmt', FORMATS[fmt.layout].ffmpeg_pix_fmt,
             '-s', f'{fmt.width}x{fmt.height}', '-r', f'{config.fps:g}', '-i', 'pipe:0',
             '-an', '-c:v', 'libx264', '-preset', config.preset, '-tune', 'zerolatency',
-            '-profile:v', 'baseline', '-bf', '0', '-g', str(config.gop)]
+            '-profile:v', 'baseline', '-level:v', h264_level(fmt.width, fmt.height, config.fps),
+            '-bf', '0', '-g', str(config.gop)]
     if fmt.layout == 'mono8':
         argv += ['-pix_fmt', 'yuv420p']   # baseline has no 4:0:0; players expect 4:2:0
     if config.bitrate_kbps is not None:
@@ -258,14 +291,23 @@ class StreamPublisher:
                             f'{type(frame_format).__name__}')
         self.config = config
         self.format = frame_format.packed()
+        try:
+            #: What the encoder reads: the capture divided by ``config.scale``.
+            self.stream_format = scaled_format(self.format, config.scale)
+        except ValueError as exc:
+            raise StreamError(f'stream.scale: {exc}') from None
         self.logger = logger or logging.getLogger('picam_ros.encoder')
         self._server_ready = server_ready or server_probe(config.host, config.rtsp_port)
-        self._argv = encoder_argv(config, self.format)
-        # libx264 reads nv12/nv21 natively: 4:2:0 frames reach the encoder without any colour
-        # conversion (only row padding is removed).
-        self._pack = getattr(Frame, FORMATS[self.format.layout].pack)
+        self._argv = encoder_argv(config, self.stream_format)
+        if config.scale == 1:
+            # libx264 reads nv12/nv21 natively: 4:2:0 frames reach the encoder without any
+            # colour conversion (only row padding is removed).
+            self._pack = getattr(Frame, FORMATS[self.format.layout].pack)
+        else:
+            self._pack = downscaler(self.format, config.scale)
         # Buffers: queue_size queued + one being written + one being filled by submit().
-        self._free = [_Slot(self.format.packed_bytes) for _ in range(config.queue_size + 2)]
+        self._free = [_Slot(self.stream_format.packed_bytes)
+                      for _ in range(config.queue_size + 2)]
         self._queue: collections.deque[_Slot] = collections.deque()
         self._cond = threading.Condition()
         self._submit_lock = threading.Lock()
@@ -354,7 +396,7 @@ class StreamPublisher:
             self._writer = threading.Thread(target=self._write_loop, args=(self._process,),
                                             name='picam-stream-writer', daemon=True)
             self._writer.start()
-            self.logger.info('streaming %s to %s', self.format, self.config.url)
+            self.logger.info('streaming %s to %s', self.stream_format, self.config.url)
 
     def stop(self) -> None:
         """Stop the writer and the encoder; returns when both are gone. Idempotent."""
@@ -498,7 +540,7 @@ class StreamPublisher:
                 self._note_error(failure)
                 continue
             with contextlib.suppress(OSError):   # Linux
-                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _pipe_size(self.format.packed_bytes))
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _pipe_size(self.stream_format.packed_bytes))
             os.set_blocking(fd, False)   # see _write_all: waits are bounded and interruptible
             return fd
 

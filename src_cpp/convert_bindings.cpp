@@ -22,6 +22,7 @@
 #include <string>
 
 #include "convert.hpp"
+#include "downscale.hpp"
 #include "rgbx.hpp"
 
 namespace py = pybind11;
@@ -165,6 +166,33 @@ void yuv420_to_rgbx(const py::object& y_obj, const py::object& u_obj, const py::
     picam::yuv420_to_rgbx(call.src, range, call.dst, call.dst_stride);
 }
 
+void box_downscale(const py::object& src_obj, const py::object& out_obj, int factor) {
+    if (factor < 1 || factor > 16) {
+        fail("factor: expected 1 to 16, got " + std::to_string(factor));
+    }
+    const py::buffer_info src = request(src_obj, "src", false);
+    if (src.ndim != 2 || src.shape[0] > INT32_MAX || src.shape[1] > INT32_MAX) {
+        fail("src: expected a 2-D plane, got shape " + shape_of(src));
+    }
+    require_plane(src, "src", src.shape[0], src.shape[1]);
+    const py::buffer_info out = request(out_obj, "out", true);
+    if (out.ndim != 2 || out.strides[1] != 1 || out.strides[0] < out.shape[1]) {
+        fail("out: expected a 2-D plane with contiguous rows, got shape " + shape_of(out));
+    }
+    if (out.shape[0] * factor > src.shape[0] || out.shape[1] * factor > src.shape[1]) {
+        fail("out: " + shape_of(out) + " times " + std::to_string(factor) +
+             " does not fit in src " + shape_of(src));
+    }
+    const picam::PlaneView view{static_cast<const std::uint8_t*>(src.ptr), src.strides[0],
+                                static_cast<int>(src.strides[1]), static_cast<int>(src.shape[1]),
+                                static_cast<int>(src.shape[0])};
+    auto* dst = static_cast<std::uint8_t*>(out.ptr);
+    const std::ptrdiff_t dst_stride = out.strides[0];
+    const int width = static_cast<int>(out.shape[1]), height = static_cast<int>(out.shape[0]);
+    py::gil_scoped_release release;
+    picam::box_downscale(view, factor, dst, dst_stride, width, height);
+}
+
 }  // namespace
 
 void register_convert(py::module_& m) {
@@ -181,4 +209,8 @@ void register_convert(py::module_& m) {
           "4:2:0 planes (u, v planar or interleaved views) -> RGBX in out (H, W, 4), BT.601 "
           "limited range (bit-identical to cv2.COLOR_YUV2BGR_I420, channels reversed) or full "
           "range (JFIF). Releases the GIL.");
+    m.def("box_downscale", &box_downscale, py::arg("src"), py::arg("out"), py::arg("factor"),
+          "out[r, c] = rounded mean of src's factor x factor block at (r * factor, c * factor); "
+          "src samples 1 or 2 bytes apart (NV12/NV21 chroma), out rows contiguous; a remainder "
+          "of src beyond out * factor is left out. Releases the GIL.");
 }

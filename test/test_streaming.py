@@ -41,7 +41,8 @@ from stream_fixtures import (
     write_fake_mediamtx,
 )
 
-from picam_ros.encoder import encoder_argv, StreamConfig, StreamError, StreamPublisher
+from picam_ros.downscale import downscaler, scaled_format
+from picam_ros.encoder import encoder_argv, h264_level, StreamConfig, StreamError, StreamPublisher
 from picam_ros.frames import FrameFormat
 
 W, H = 320, 240
@@ -375,6 +376,28 @@ def test_encoder_and_media_server_die_with_a_sigkilled_owner(tmp_path):
         owner.stdout.close()
 
 
+@pytest.mark.parametrize(('fmt', 'scale'), [(FrameFormat(W, H, 'nv21'), 2),
+                                            (FrameFormat(W, H, 'i420', stride=384), 4)],
+                         ids=str)
+def test_a_scaled_stream_carries_the_box_filtered_picture_at_the_smaller_size(fmt, scale):
+    port = free_tcp_port()
+    count = 12
+    small = scaled_format(fmt, scale)
+    with RtspReceiver(port, 'cam', small.width, small.height, keep=count) as receiver:
+        pub = publisher(port, fmt, scale=scale)
+        with pub:
+            send_paced(pub, lambda i: frame_from_i420(scene_i420(W, H, i), fmt, i), range(count))
+        assert receiver.process.wait(timeout=GUARD) is not None
+        receiver.stop()
+    assert len(receiver.frames) == count
+    for i, decoded in enumerate(receiver.frames):
+        expected = np.zeros(small.packed_bytes, np.uint8)
+        downscaler(FrameFormat(W, H, 'i420'), scale)(
+            frame_from_i420(scene_i420(W, H, i), FrameFormat(W, H, 'i420')), expected)
+        assert decoded.size == expected.size, 'the stream is not at the scaled size'
+        assert psnr(decoded, expected) > 30.0, f'frame {i}'
+
+
 # -- configuration and input checks --------------------------------------------------------------
 
 def test_encoder_command_is_baseline_zerolatency_without_b_frames_and_one_second_gop():
@@ -386,6 +409,25 @@ def test_encoder_command_is_baseline_zerolatency_without_b_frames_and_one_second
                  '-g 30', '-f rtsp -rtsp_transport tcp rtsp://127.0.0.1:9554/up'):
         assert part in joined
     assert '-crf' not in argv and '-b:v' not in argv
+
+
+@pytest.mark.parametrize(('size', 'fps', 'level'), [
+    ((1920, 1920), 25.0, '5'),      # 14,400 macroblocks: more than level 4.2's 8,704
+    ((960, 960), 25.0, '3.1'), ((1024, 1024), 25.0, '3.2'), ((1280, 720), 30.0, '3.1'),
+    ((1920, 1080), 30.0, '4'), ((1920, 1080), 60.0, '4.2'), ((640, 480), 25.0, '3'),
+    ((3840, 2160), 30.0, '5.1'),
+])
+def test_the_h264_level_is_the_lowest_that_allows_the_streamed_size_and_rate(size, fps, level):
+    assert h264_level(*size, fps) == level
+    argv = encoder_argv(StreamConfig(fps=fps), FrameFormat(*size))
+    assert argv[argv.index('-level:v') + 1] == level
+
+
+def test_a_frame_too_long_for_any_level_is_refused_with_the_way_out():
+    # 129,600 macroblocks 240 times a second: more than level 6.2's 16.7 million.
+    with pytest.raises(StreamError, match='stream.scale'):
+        h264_level(7680, 4320, 240.0)
+    assert h264_level(7680, 4320, 60.0) == '6.1'
 
 
 def test_encoder_command_rate_control_and_layout_mapping():
@@ -407,6 +449,7 @@ def test_encoder_command_rate_control_and_layout_mapping():
     ({'crf': 60}, 'crf'),
     ({'preset': 'warp'}, 'preset'),
     ({'queue_size': 0}, 'queue_size'),
+    ({'scale': 3}, 'scale'),
 ])
 def test_invalid_stream_config_names_the_problem(changes, field):
     with pytest.raises(ValueError, match=field):
