@@ -261,14 +261,17 @@ def _hypotheses(leads: np.ndarray, pads: np.ndarray, tolerance: float, max_turn:
     shifts = [(pads.mean(axis=0) - leads.mean(axis=0))[None]]
     for i, j in _base_pairs(leads, tolerance, base_pairs):
         lead_vector = leads[j] - leads[i]
-        ks, ls = np.nonzero(np.abs(pad_lengths - math.hypot(*lead_vector)) <= 2 * tolerance)
+        length = math.hypot(*lead_vector)
+        ks, ls = np.nonzero(np.abs(pad_lengths - length) <= 2 * tolerance)
         if not len(ks):
             continue
         vectors = pad_vectors[ks, ls]
         turns = np.arctan2(vectors[:, 1], vectors[:, 0]) - math.atan2(lead_vector[1],
                                                                       lead_vector[0])
         turns = np.angle(np.exp(1j * turns))
-        allowed = np.abs(turns) <= max_turn + 1e-12
+        # The range is a limit on the part's turn; a sample's turn is measured with up to
+        # 2 x tolerance / length of error, so a part just inside the range is not lost.
+        allowed = np.abs(turns) <= max_turn + 2 * tolerance / max(length, 1e-12)
         turns, ks, ls = turns[allowed], ks[allowed], ls[allowed]
         c, s = np.cos(turns), np.sin(turns)
         middle = (leads[i] + leads[j]) / 2

@@ -191,6 +191,40 @@ def test_an_ambiguous_correction_has_a_distinct_pose_placing_as_many_leads(famil
     assert apart > TOLERANCE
 
 
+def slipped_poses(case):
+    """Poses a matcher could confuse with the truth: a one-pitch slip, a symmetry turn.
+
+    The known-pairs fit moved by the vector from a pad to its nearest neighbour (every pitch
+    of the footprint, both ways), or turned by a quarter turn about the pads' centroid.
+    """
+    theta, dx, dy = known_pairs_pose(case)
+    pads = case.pads[case.lead_pad[case.lead_pad >= 0]]
+    gaps = np.linalg.norm(pads[:, None, :] - pads[None, :, :], axis=2)
+    np.fill_diagonal(gaps, np.inf)
+    steps = pads[np.argmin(gaps, axis=1)] - pads
+    for step in np.unique(np.round(np.concatenate([steps, -steps]), 3), axis=0):
+        yield theta, dx + step[0], dy + step[1]
+    centre = pads.mean(axis=0)
+    for turn in (90.0, 180.0, 270.0):
+        shift = centre - rotation(turn) @ centre + rotation(turn) @ [dx, dy]
+        yield theta + turn, *shift
+
+
+@PROPERTY
+@given(family=st.sampled_from(FAMILY_NAMES), seed=st.integers(0, 2**32 - 1))
+def test_a_slip_or_turn_placing_as_many_leads_as_tightly_makes_the_result_ambiguous(family,
+                                                                                     seed):
+    # Many leads lost (30%), so that slips and turns that fit as well as the truth happen.
+    case = make_case(family, seed, max_turn=TURN, missing=0.3, extra=0.0)
+    result = align(case.leads, case.pads)
+    rivals = [pose for pose in slipped_poses(case)
+              if abs((pose[0] + 180) % 360 - 180) <= TURN and
+              most_leads_placed(case.leads, case.pads, *pose, tolerance=0.03) >=
+              result.matched]
+    if rivals:
+        assert judge(result).status == AMBIGUOUS, rivals
+
+
 @pytest.mark.parametrize('family', FAMILY_NAMES)
 def test_with_plain_noise_the_correction_is_the_least_squares_fit_of_the_true_pairs(family):
     # No trimmed share of good pairs: with nothing lost or stray, every pair is in the fit.
