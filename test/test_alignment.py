@@ -212,8 +212,8 @@ def slipped_poses(case):
 
 @PROPERTY
 @given(family=st.sampled_from(FAMILY_NAMES), seed=st.integers(0, 2**32 - 1))
-def test_a_slip_or_turn_placing_as_many_leads_as_tightly_makes_the_result_ambiguous(family,
-                                                                                     seed):
+def test_a_slip_or_turn_placing_as_many_leads_as_tightly_makes_the_result_ambiguous(
+        family, seed):
     # Many leads lost (30%), so that slips and turns that fit as well as the truth happen.
     case = make_case(family, seed, max_turn=TURN, missing=0.3, extra=0.0)
     result = align(case.leads, case.pads)
