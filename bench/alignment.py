@@ -80,8 +80,21 @@ def run_family(family: str, args: argparse.Namespace) -> dict:
         verdicts[verdict.status] += 1
         real = case.leads[case.lead_pad >= 0]
         angle, shift = rigid_fit(*case.known_pairs)
+        truth_theta, truth_shift = case.theta, case.shift
+        if footprint is not None and not footprint.polarised and abs(
+                (result.theta - case.theta + 180) % 360 - 180) > 90:
+            # The same placement turned by 180 degrees about the pads' centre: compare with
+            # the truth and the floor turned the same way.
+            centre = case.known_pairs[1].mean(axis=0)
+            truth_theta, truth_shift = case.theta + 180, 2 * centre - case.shift
+            angle, shift = angle + math.pi, 2 * centre - shift
         floor = _moved(real, math.degrees(angle), shift)
-        deviation = np.max(np.linalg.norm(result.apply(real) - floor, axis=1))
+        if footprint is not None and not footprint.polarised:
+            # Turned onto itself it is the same placement: each lead to the nearest fit spot.
+            gaps = np.linalg.norm(result.apply(real)[:, None, :] - floor[None, :, :], axis=2)
+            deviation = np.max(gaps.min(axis=1))
+        else:
+            deviation = np.max(np.linalg.norm(result.apply(real) - floor, axis=1))
         if verdict.status != AMBIGUOUS and deviation > args.wrong_mm:
             wrong += 1
             wrong_pass += verdict.passed
@@ -95,8 +108,8 @@ def run_family(family: str, args: argparse.Namespace) -> dict:
         for name, (dx, dy, theta) in (('ours', (result.dx, result.dy, result.theta)),
                                       ('floor', (*shift, math.degrees(angle))),
                                       ('original', (mean.dx, mean.dy, mean.theta))):
-            errors[name][0].append(math.hypot(dx - case.shift[0], dy - case.shift[1]))
-            errors[name][1].append(theta - case.theta)
+            errors[name][0].append(math.hypot(dx - truth_shift[0], dy - truth_shift[1]))
+            errors[name][1].append((theta - truth_theta + 180) % 360 - 180)
     return {'verdicts': verdicts, 'wrong': wrong, 'wrong_pass': wrong_pass,
             'errors': errors, 'ms': 1000 * elapsed / args.cases}
 
