@@ -183,17 +183,19 @@ def align(leads: Any, pads: Any, params: AlignmentParams | None = None,
         # The part turned onto itself is the same placement: take the smallest turn.
         best = min((r for r in refined if r.matched == best.matched and
                     set(r.pad_index) == set(best.pad_index)), key=lambda r: abs(r.angle))
-    competitor = None
+    rivals = []
     for other in refined:
         if _moved_apart(best, other, leads) <= tolerance:
             continue     # the same pose, reached from another hypothesis
         if (footprint is not None and not footprint.polarised and
                 set(other.pad_index) == set(best.pad_index)):
             continue     # the same part turned onto itself: not a different placement
-        competitor = Pose(float(other.shift[0]), float(other.shift[1]),
-                          _degrees(other.angle), other.matched,
-                          float(np.max(np.linalg.norm(other.residuals, axis=1))))
-        break
+        rivals.append(Pose(float(other.shift[0]), float(other.shift[1]),
+                           _degrees(other.angle), other.matched,
+                           float(np.max(np.linalg.norm(other.residuals, axis=1)))))
+    # The strongest rival: the most leads placed, then the tightest worst pair (the verdict
+    # asks whether any rival would pass as well).
+    competitor = min(rivals, key=lambda p: (-p.matched, p.max_residual), default=None)
     symmetries = () if footprint is None else footprint.symmetries(tolerance)
     expected = (footprint.count if footprint is not None else
                 _pads_under_the_part(leads[best.lead_index], pads, best, tolerance))
