@@ -125,13 +125,17 @@ class Alignment:
     def ambiguous(self, max_residual: float | None = None) -> bool:
         """Return True when another distinct pose places as many leads.
 
-        With `max_residual`, only a pose whose pairs all fit within it competes: one that
-        places as many leads only by stretching each pair to the inlier tolerance would
-        fail the verdict on its own, so it is no real alternative.
+        With `max_residual`, a pose that places as many leads only by stretching a pair
+        beyond both `max_residual` and twice this result's worst pair (a stray blob next to a
+        stray pad) is no real alternative. A symmetric twin has the same noise as the result:
+        its worst pair is within twice the result's, even where the noise puts one of them
+        just over `max_residual`.
         """
         other = self.competitor
-        return (other is not None and other.matched >= self.matched and
-                (max_residual is None or other.max_residual <= max_residual))
+        if other is None or other.matched < self.matched:
+            return False
+        return max_residual is None or other.max_residual <= max(max_residual,
+                                                                 2 * self.max_residual)
 
     def apply(self, points: Any) -> np.ndarray:
         """Move `points` (N, 2) by the correction."""

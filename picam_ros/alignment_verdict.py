@@ -17,8 +17,9 @@
 A correction alone cannot say whether it is right. The verdict adds what it rests on: how many
 leads it places (``matched``) of how many the part has (``expected``), the residual of every
 pair, their RMS and maximum, and whether another distinct pose places as many leads with
-residuals that would pass too (``AMBIGUOUS``: a one-pitch slip along a row whose end leads are
-missing, a symmetric part turned by 90 or 180 degrees). Only a correction that is not
+residuals as good (its worst pair within ``max_residual_mm`` or twice the result's worst:
+``AMBIGUOUS``, a one-pitch slip along a row whose end leads are missing, a symmetric part turned
+by 90 or 180 degrees). Only a correction that is not
 ambiguous, misses at most ``missing_allowed`` leads, leaves at most ``unplaced_allowed`` lead
 blobs of the part off every pad, and whose every pair is within
 ``max_residual_mm`` is a ``PASS``.

@@ -308,6 +308,15 @@ def test_a_symmetric_footprint_at_any_rotation_is_ambiguous_by_a_symmetry_turn(
     assert min(abs(turn - t) for t in turns) < 0.5
 
 
+def test_a_symmetric_twin_with_a_pair_just_over_the_residual_limit_is_still_a_rival():
+    # Found by bench/alignment.py --footprint: the truth's worst pair was 54.5 um after the
+    # fit, the twin's below 50 um; the twin passed. Both are the same noise.
+    case = make_case('soic', 277, max_turn=180, missing=0.0, extra=0.0)
+    result = align(case.leads, case.pads, footprint=Footprint(case.name, case.footprint))
+    assert result.competitor.max_residual > 0.05
+    assert judge(result).status == AMBIGUOUS
+
+
 def test_an_unpolarised_symmetric_part_is_not_ambiguous_and_takes_the_smaller_turn():
     footprint = Footprint('0603', np.array([[-0.8, 0.0], [0.8, 0.0]]), polarised=False)
     parts, pads, theta, _ = any_turn_case(footprint.leads, 5)
