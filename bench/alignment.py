@@ -142,17 +142,20 @@ def main() -> None:
         out = run_family(family, args)
         errors = out['errors']
         floor_pos, floor_rot = (np.asarray(v) for v in errors['floor'])
-        ratios = []
-        for name in ('ours', 'original'):
-            pos, rot = (np.asarray(v) for v in errors[name])
-            ratios.append((np.median(pos) / np.median(floor_pos),
-                           np.median(np.abs(rot)) / np.median(np.abs(floor_rot)),
-                           np.std(rot) / np.std(floor_rot)))
+        ratios = [(math.nan,) * 3] * 2     # every case ambiguous or wrong: nothing to compare
+        if len(floor_pos) > 1:
+            ratios = []
+            for name in ('ours', 'original'):
+                pos, rot = (np.asarray(v) for v in errors[name])
+                ratios.append((np.median(pos) / np.median(floor_pos),
+                               np.median(np.abs(rot)) / np.median(np.abs(floor_rot)),
+                               np.std(rot) / np.std(floor_rot)))
         v = out['verdicts']
         print(f'{family:<8}{v[PASS]:>6}{v["FAIL"]:>6}{v[AMBIGUOUS]:>6}{out["wrong"]:>6}'
               f'{out["wrong_pass"]:>11}{ratios[0][0]:>7.3f}{ratios[0][1]:>7.3f}'
               f'{ratios[0][2]:>7.3f}{ratios[1][0]:>9.2f}{ratios[1][1]:>9.2f}'
-              f'{1000 * np.median(floor_pos):>9.2f}{out["ms"]:>7.1f}')
+              f'{1000 * np.median(floor_pos) if len(floor_pos) else math.nan:>9.2f}'
+              f'{out["ms"]:>7.1f}')
 
 
 if __name__ == '__main__':
