@@ -22,7 +22,8 @@ One machine node hosts the board camera (down-looking) and the component camera 
 ``--vflip``), so the composite never crosses DDS. Parameters come from config/machine.yaml, then
 ``params_file``, then the non-empty arguments below (an empty argument keeps the files' value).
 Topics: board/image_raw, component/image_raw, composite, board/centroids (pads),
-component/centroids (leads), alignment; services ~/align, ~/capture_fresh, ~/calibration/*.
+component/centroids (leads), alignment, alignment/verdict; services ~/align, ~/capture_fresh,
+~/calibration/*.
 The operator page comes too (operator.launch.py with machine_node:=machine; operator:=false: not).
 """
 
@@ -50,6 +51,8 @@ ARGUMENTS = (
     ('mode', '', 'composite mode at start: normal, onlyup, onlydown or frozen'),
     ('calibration_file', '', ('machine calibration YAML, read at start and written by the '
                               'calibration steps')),
+    ('footprint_file', '', ("the part's footprint YAML (expected leads, any rotation, "
+                            'symmetric parts reported AMBIGUOUS)')),
     ('params_file', '', 'a parameter file loaded after config/machine.yaml'),
     ('namespace', '', 'namespace of the node and its topics'),
     ('log_level', 'info', 'log level: debug, info, warn, error or fatal'),
@@ -69,8 +72,9 @@ def overrides(values):
         result['stream.enabled'] = values['stream'].lower() == 'true'
     if values['mode']:
         result['composite.mode'] = values['mode']
-    if values['calibration_file']:
-        result['calibration_file'] = os.path.expanduser(values['calibration_file'])
+    for name in ('calibration_file', 'footprint_file'):
+        if values[name]:
+            result[name] = os.path.expanduser(values[name])
     return result
 
 

@@ -53,6 +53,7 @@ from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
 from picam_ros.alignment import Alignment, AlignmentParams
+from picam_ros.alignment_verdict import PASS, Verdict, verdict_values, VerdictParams
 from picam_ros.camera_runtime import CameraRuntime, StreamState
 from picam_ros.camera_settings import build_runtime, camera_parameter_rows, CameraSettings
 from picam_ros.centroids import KeyingParams
@@ -61,6 +62,7 @@ from picam_ros.config import ConfigError
 from picam_ros.dds_profile import large_frame_warning
 from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.encoder import StreamPublisher
+from picam_ros.footprint import Footprint, load_footprint
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.image_topic import ImageTopic, stamped
 from picam_ros.latest_mailbox import LatestMailbox
@@ -150,10 +152,17 @@ def pose_of(header: Header, alignment: Alignment) -> PoseStamped:
     return msg
 
 
-def alignment_summary(alignment: Alignment) -> dict[str, Any]:
-    return {'dx_mm': round(alignment.dx, 6), 'dy_mm': round(alignment.dy, 6),
-            'theta_deg': round(alignment.theta, 6), 'rms_mm': round(alignment.rms, 6),
-            'matched': alignment.matched}
+def verdict_level(verdict: Verdict) -> bytes:
+    """Return the diagnostic level of a verdict: OK only for a pass."""
+    return OK if verdict.status == PASS else WARN
+
+
+def verdict_status(name: str, verdict: Verdict, pads: np.ndarray,
+                   extra: dict[str, Any] | None = None) -> Any:
+    """One DiagnosticStatus carrying the verdict's key/values (message: verdict and reason)."""
+    values = {**verdict_values(verdict, pads), **(extra or {})}
+    return diagnostic_status(name, 'alignment', verdict_level(verdict),
+                             f'{verdict.status}: {verdict.reason}', values)
 
 
 class MachineNode(Node):
@@ -194,7 +203,9 @@ class MachineNode(Node):
         self._vision = MachineVision(
             calibration, self._build('composite', CompositeParams, values),
             self._build('pads', KeyingParams, values), self._build('leads', KeyingParams, values),
-            self._build('alignment', AlignmentParams, values))
+            self._build('alignment', AlignmentParams, values),
+            self._build('verdict', VerdictParams, values),
+            self._load_footprint(values['footprint_file']))
 
         self._images = {camera: ImageTopic(self, f'{camera}/image_raw',
                                            settings[camera].encoding, settings[camera].frame_id)
@@ -207,6 +218,7 @@ class MachineNode(Node):
             camera: self.create_publisher(PointCloud2, f'{camera}/fresh_centroids', 10)
             for camera in CAMERAS}
         self._alignment_pub = self.create_publisher(PoseStamped, 'alignment', 10)
+        self._verdict_pub = self.create_publisher(DiagnosticArray, 'alignment/verdict', 10)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._frame_ids = {camera: settings[camera].frame_id for camera in CAMERAS}
 
@@ -215,6 +227,7 @@ class MachineNode(Node):
         self._results_lock = threading.Lock()
         self._last_aligned: tuple[int, int] | None = None
         self._alignment: Alignment | None = None
+        self._verdict: tuple[Verdict, np.ndarray] | None = None
         self._alignment_error = ''
         self._alignments = self._alignment_failures = 0
         self._composites = 0
@@ -286,6 +299,15 @@ class MachineNode(Node):
         except ConfigError as error:
             raise ValueError(str(error.renamed({row.field: row.name for row in rows}))) from None
 
+    @staticmethod
+    def _load_footprint(path: str) -> Footprint | None:
+        if not path:
+            return None
+        try:
+            return load_footprint(path)
+        except ValueError as error:
+            raise ValueError(f'footprint_file: {error}') from None
+
     def _load_calibration(self, down: FrameFormat, up: FrameFormat) -> MachineCalibration:
         path = self._calibration_path
         self._calibration_loaded = False
@@ -325,11 +347,16 @@ class MachineNode(Node):
             pads = self._build('pads', KeyingParams, values)
             leads = self._build('leads', KeyingParams, values)
             alignment = self._build('alignment', AlignmentParams, values)
+            verdict = self._build('verdict', VerdictParams, values)
+            footprint = (self._vision.footprint
+                         if values['footprint_file'] == self._values['footprint_file']
+                         else self._load_footprint(values['footprint_file']))
         except ValueError as error:
             return SetParametersResult(successful=False, reason=str(error))
         vision = self._vision
         vision.composite, vision.pads, vision.leads, vision.alignment = (
             composite, pads, leads, alignment)
+        vision.verdict, vision.footprint = verdict, footprint
         if values['centroid_rate_hz'] != self._values['centroid_rate_hz']:
             self._throttles = {camera: FrameThrottle(values['centroid_rate_hz'])
                                for camera in CAMERAS}
@@ -374,30 +401,42 @@ class MachineNode(Node):
         self._align_and_publish(board, component)
 
     def _align_and_publish(self, board: CameraCentroids,
-                           component: CameraCentroids) -> Alignment | None:
+                           component: CameraCentroids) -> Verdict | None:
+        """Align, then publish the pose and its verdict with one stamp (None: no alignment)."""
         try:
             alignment = self._vision.align(board, component)
         except (ValueError, LookupError) as exc:
             self._alignment_error = str(exc)
             self._alignment_failures += 1
             return None
+        verdict = self._vision.judge(alignment)
         self._alignment, self._alignment_error = alignment, ''
+        self._verdict = (verdict, board.mm)
         self._alignments += 1
-        self._alignment_pub.publish(pose_of(stamped(max(board.stamp_ns, component.stamp_ns),
-                                                    self._frame_ids['board']), alignment))
-        return alignment
+        header = stamped(max(board.stamp_ns, component.stamp_ns), self._frame_ids['board'])
+        self._alignment_pub.publish(pose_of(header, alignment))
+        array = diagnostic_array(header.stamp, [verdict_status(
+            f'{self.get_name()}: alignment verdict', verdict, board.mm)])
+        array.header.frame_id = header.frame_id
+        self._verdict_pub.publish(array)
+        return verdict
 
     # -- services --------------------------------------------------------------------------
     def _fresh_pair(self) -> tuple[dict[str, CameraCentroids], dict[str, Any]]:
-        """Centroids of both cameras' first (settled) frames after now; raises TimeoutError."""
+        """Centroids of both cameras' first (settled) frames after now; raises TimeoutError.
+
+        A timeout names its cause: no frame arrived, or frames arrived and none was still
+        (with the measured difference and the threshold).
+        """
         waiters = self._vision.request_fresh(time.monotonic_ns(),
-                                             self._values['fresh.settle_threshold'])
-        deadline = time.monotonic() + self._values['fresh.timeout']
+                                             self._values['fresh.settle_threshold'],
+                                             self._values['fresh.settle_noise_factor'])
+        timeout = self._values['fresh.timeout']
+        deadline = time.monotonic() + timeout
         try:
             for camera, waiter in waiters.items():
                 if not waiter.done.wait(max(0.0, deadline - time.monotonic())):
-                    raise TimeoutError(f'no fresh {camera} frame within '
-                                       f'{self._values["fresh.timeout"]:g} s (fresh.timeout)')
+                    raise TimeoutError(waiter.request.why_not(camera, timeout))
                 if waiter.error:
                     raise ValueError(waiter.error)
         finally:
@@ -405,6 +444,7 @@ class MachineNode(Node):
         results = {camera: waiter.result for camera, waiter in waiters.items()}
         summary = {camera: {'sequence': r.sequence, 'stamp_ns': r.stamp_ns, 'count': r.count,
                             'settle_difference': waiters[camera].request.difference,
+                            'settle_limit': waiters[camera].request.threshold,
                             'frames_waited': waiters[camera].request.frames_seen}
                    for camera, r in results.items()}
         for camera, result in results.items():
@@ -426,11 +466,12 @@ class MachineNode(Node):
             results, summary = self._fresh_pair()
         except (TimeoutError, ValueError) as exc:
             return _answer(response, False, str(exc))
-        alignment = self._align_and_publish(results['board'], results['component'])
-        if alignment is None:
+        verdict = self._align_and_publish(results['board'], results['component'])
+        if verdict is None:
             return _answer(response, False, f'alignment failed: {self._alignment_error}')
-        return _answer(response, True, json.dumps({**alignment_summary(alignment),
-                                                   'frames': summary}))
+        values = verdict_values(verdict, results['board'].mm)
+        values['residuals_um'] = json.loads(values['residuals_um'])
+        return _answer(response, verdict.passed, json.dumps({**values, 'frames': summary}))
 
     def _srv_find_nozzle(self, request: Trigger.Request,
                          response: Trigger.Response) -> Trigger.Response:
@@ -529,19 +570,16 @@ class MachineNode(Node):
                  else OK)
         statuses.append(diagnostic_status(f'{self.get_name()}: composite', 'composite', level,
                                           values['mode'], values))
-        alignment = self._alignment
-        values = {'alignments': self._alignments, 'failures': self._alignment_failures,
+        counts = {'alignments': self._alignments, 'failures': self._alignment_failures,
                   'last error': self._alignment_error}
-        if alignment is not None:
-            values.update({'dx (mm)': f'{alignment.dx:.4f}', 'dy (mm)': f'{alignment.dy:.4f}',
-                           'theta (deg)': f'{alignment.theta:.4f}',
-                           'residual rms (mm)': f'{alignment.rms:.5f}',
-                           'matched': alignment.matched})
-        level = WARN if self._alignment_error else OK
-        statuses.append(diagnostic_status(
-            f'{self.get_name()}: alignment', 'alignment', level,
-            self._alignment_error or ('aligned' if alignment else 'waiting for centroids'),
-            values))
+        name = f'{self.get_name()}: alignment'
+        if self._verdict is not None and not self._alignment_error:
+            verdict, pads = self._verdict
+            statuses.append(verdict_status(name, verdict, pads, counts))
+        else:
+            statuses.append(diagnostic_status(
+                name, 'alignment', WARN if self._alignment_error else OK,
+                self._alignment_error or 'waiting for centroids', counts))
         self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), statuses))
         for camera in CAMERAS:
             error = self._runtimes[camera].stats().capture_error

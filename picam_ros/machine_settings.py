@@ -17,8 +17,8 @@
 
 ``<camera>.<name>`` for each camera (``board``, ``component``) is a camera node parameter
 (source, size, fps, encoding, frame_id, ...; read-only) plus the synthetic scene settings;
-``stream.*`` configures the composite's live stream; ``composite.*``, ``pads.*``, ``leads.*``
-and ``alignment.*`` are live.
+``stream.*`` configures the composite's live stream; ``composite.*``, ``pads.*``, ``leads.*``,
+``alignment.*``, ``verdict.*`` and ``footprint_file`` are live.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 
 from picam_ros.alignment import AlignmentParams
+from picam_ros.alignment_verdict import VerdictParams
 from picam_ros.camera_settings import camera_parameter_rows
 from picam_ros.centroids import KeyingParams
 from picam_ros.composite import CompositeParams
@@ -83,7 +84,12 @@ def machine_parameter_rows() -> tuple[ParamRow, ...]:
             rows.append(dataclasses.replace(row, default=row.to_ros(getattr(keying, row.field))))
     rows += rows_from_config(AlignmentParams, prefix='alignment', read_only=False,
                              flag_prefix='')
+    rows += rows_from_config(VerdictParams, prefix='verdict', read_only=False, flag_prefix='')
     rows += [
+        ParamRow('footprint_file', 'string', '',
+                 "the part's footprint YAML (lead centres or a family, README \"Footprints\"): "
+                 'the expected lead count, and a search over every rotation that reports a '
+                 'symmetric part as AMBIGUOUS; empty: none', flag=''),
         ParamRow('calibration_file', 'string', '',
                  'machine calibration YAML (read at start, written by every calibration step); '
                  'empty: uncalibrated, steps apply until the node ends', read_only=True, flag=''),
@@ -92,8 +98,14 @@ def machine_parameter_rows() -> tuple[ParamRow, ...]:
                  'machine pushed twice a second)', minimum=0.0, maximum=100.0, flag=''),
         ParamRow('fresh.settle_threshold', 'double', 0.0,
                  'capture_fresh/align: wait until the mean absolute luma difference of two '
-                 'consecutive frames is at most this (grey levels; 0: the first frame after '
-                 'the request)', minimum=0.0, maximum=255.0, flag=''),
+                 'consecutive frames is at most max(this, settle_noise_factor x the measured '
+                 'still-frame difference) (grey levels; both 0: the first frame after the '
+                 'request)', minimum=0.0, maximum=255.0, flag=''),
+        ParamRow('fresh.settle_noise_factor', 'double', 1.5,
+                 'the settle threshold follows the noise: this many times the smallest '
+                 'difference of consecutive frames over the last 250 frames of each camera '
+                 '(its still-frame noise); 0: the fixed settle_threshold only', minimum=0.0,
+                 maximum=100.0, flag=''),
         ParamRow('fresh.timeout', 'double', 3.0,
                  'seconds a service waits for fresh frames', minimum=0.1, maximum=60.0, flag=''),
         ParamRow('calibration.click_x', 'double', -1.0,

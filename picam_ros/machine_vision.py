@@ -23,9 +23,8 @@ cameras' centroids (``pads`` keyed on the board, chroma-gated ``leads`` on the c
 converted to mm relative to the nozzle and to the controller's normalised frame with the
 machine calibration, and aligned (leads onto pads) with ``picam_ros.alignment``.
 
-:class:`FreshRequest` is the "fresh frame after motion" rule: the first frame that arrived after
-the request, or, with a settle threshold, the first whose mean absolute luma difference to the
-frame before it (both after the request) is at most the threshold.
+The "fresh frame after motion" rule and the still-frame noise it follows are
+``picam_ros.settling``; every frame of each camera feeds that camera's :class:`StillNoise`.
 """
 
 from __future__ import annotations
@@ -37,20 +36,20 @@ from typing import Any
 import numpy as np
 
 from picam_ros.alignment import align, Alignment, AlignmentParams
+from picam_ros.alignment_verdict import judge, Verdict, VerdictParams
 from picam_ros.centroids import find_centroids, KeyingParams
 from picam_ros.composite import CompositeParams, Compositor, I420Planes
+from picam_ros.footprint import Footprint
 from picam_ros.frames import Frame
 from picam_ros.machine_calibration import CameraGeometry, MachineCalibration
+from picam_ros.settling import FreshRequest, StillNoise
 
-__all__ = ['LEADS_KEYING', 'PADS_KEYING', 'CameraCentroids', 'FreshRequest', 'MachineVision',
-           'measure', 'settle_difference']
+__all__ = ['LEADS_KEYING', 'PADS_KEYING', 'CameraCentroids', 'MachineVision', 'measure']
 
 #: Default profiles: bright pads on the board; bright leads whose chroma passes the composite's
 #: key (U <= 150, V >= 90), so the up camera's backdrop and nozzle are not leads.
 PADS_KEYING = KeyingParams(luma_min=150)
 LEADS_KEYING = KeyingParams(luma_min=150, u_max=150, v_min=90)
-#: Settling compares every 4th pixel of every 4th row: 1/16 of the luma, plenty for a mean.
-_SETTLE_STEP = 4
 
 
 @dataclass(frozen=True)
@@ -86,36 +85,6 @@ def measure(frame: Frame, keying: KeyingParams, geometry: CameraGeometry,
                            result.dropped, mm, norm)
 
 
-def settle_difference(previous: np.ndarray, luma: np.ndarray) -> float:
-    """Mean absolute difference of two subsampled luma planes (grey levels)."""
-    return float(np.mean(np.abs(previous.astype(np.int16) - luma.astype(np.int16))))
-
-
-class FreshRequest:
-    """Waits for the first frame captured after ``requested_ns`` (and settled, if asked)."""
-
-    def __init__(self, requested_ns: int, settle_threshold: float = 0.0) -> None:
-        self.requested_ns = requested_ns
-        self.settle_threshold = settle_threshold
-        self._previous: np.ndarray | None = None
-        self.difference: float | None = None   # last measured frame difference
-        self.frames_seen = 0
-
-    def offer(self, frame: Frame) -> bool:
-        """Return True when ``frame`` is the one asked for."""
-        if frame.mono_ns <= self.requested_ns:
-            return False
-        self.frames_seen += 1
-        if self.settle_threshold <= 0:
-            return True
-        luma = frame.y[::_SETTLE_STEP, ::_SETTLE_STEP]
-        previous, self._previous = self._previous, luma.copy()
-        if previous is None:
-            return False
-        self.difference = settle_difference(previous, luma)
-        return self.difference <= self.settle_threshold
-
-
 class _Waiter:
     """One pending fresh-frame request of one camera, fulfilled on its capture thread."""
 
@@ -142,15 +111,22 @@ class MachineVision:
     """Frame pair, composite, centroids and alignment of the machine's two cameras.
 
     Settings are immutable values swapped whole (``composite``, ``pads``, ``leads``,
-    ``calibration``, ``alignment``); a frame in progress keeps the ones it started with.
+    ``calibration``, ``alignment``, ``verdict``, ``footprint``); a frame in progress keeps the
+    ones it started with.
     """
 
     def __init__(self, calibration: MachineCalibration, composite: CompositeParams | None = None,
                  pads: KeyingParams = PADS_KEYING, leads: KeyingParams = LEADS_KEYING,
-                 alignment: AlignmentParams | None = None) -> None:
+                 alignment: AlignmentParams | None = None,
+                 verdict: VerdictParams | None = None,
+                 footprint: Footprint | None = None) -> None:
         self.calibration = calibration
         self.pads, self.leads = pads, leads
         self.alignment = alignment or AlignmentParams()
+        self.verdict = verdict or VerdictParams()
+        self.footprint = footprint
+        #: Each camera's still-frame difference, measured on every frame (settling follows it).
+        self.noise = {'board': StillNoise(), 'component': StillNoise()}
         self._compositor = Compositor(composite or CompositeParams())
         self._up_lock = threading.Lock()
         self._up: Frame | None = None
@@ -178,6 +154,7 @@ class MachineVision:
                 self._up = frame.copy()
             else:
                 frame.copy_into(self._up)
+        self.noise['component'].add(frame)
         self._offer('component', frame)
 
     def on_down(self, frame: Frame) -> I420Planes | None:
@@ -185,6 +162,7 @@ class MachineVision:
 
         The planes are the compositor's buffer: publish or stream them before the next call.
         """
+        self.noise['board'].add(frame)
         self._offer('board', frame)
         with self._up_lock:
             if self._up is None:
@@ -208,19 +186,25 @@ class MachineVision:
 
         Raises ValueError or LookupError, saying why, when too few blobs are seen or matched.
         """
-        return align(component.mm, board.mm, self.alignment)
+        return align(component.mm, board.mm, self.alignment, self.footprint)
+
+    def judge(self, alignment: Alignment) -> Verdict:
+        """Return PASS, FAIL or AMBIGUOUS for a correction, against ``verdict``."""
+        return judge(alignment, self.verdict)
 
     # -- fresh frames -----------------------------------------------------------------------
-    def request_fresh(self, requested_ns: int,
-                      settle_threshold: float = 0.0) -> dict[str, _Waiter]:
-        """Register a request on both cameras; wait on each returned waiter's ``done``."""
+    def request_fresh(self, requested_ns: int, settle_threshold: float = 0.0,
+                      noise_factor: float = 0.0) -> dict[str, _Waiter]:
+        """Register a request on both cameras; wait on each returned waiter's ``done``.
+
+        Settled frames: see ``picam_ros.settling`` (both 0: the first frame after the request).
+        """
         calibration = self.calibration
         waiters = {
-            'board': _Waiter(FreshRequest(requested_ns, settle_threshold), self.pads,
-                             calibration.down, 'board'),
-            'component': _Waiter(FreshRequest(requested_ns, settle_threshold), self.leads,
-                                 calibration.up, 'component'),
-        }
+            camera: _Waiter(FreshRequest(requested_ns, settle_threshold, self.noise[camera],
+                                         noise_factor), keying, geometry, camera)
+            for camera, keying, geometry in (('board', self.pads, calibration.down),
+                                             ('component', self.leads, calibration.up))}
         with self._waiters_lock:
             for camera, waiter in waiters.items():
                 self._waiters[camera].append(waiter)

@@ -24,12 +24,8 @@ from picam_ros.composite import composite_numpy, CompositeParams, I420Planes
 from picam_ros.config import ConfigError
 from picam_ros.frames import Frame
 from picam_ros.machine_calibration import CameraGeometry, find_nozzle_tip, MachineCalibration
-from picam_ros.machine_vision import (
-    FreshRequest,
-    LEADS_KEYING,
-    MachineVision,
-    measure,
-)
+from picam_ros.machine_vision import LEADS_KEYING, MachineVision, measure
+from picam_ros.settling import FreshRequest
 from picam_ros.sources.synthetic import (
     KIND_LEAD,
     KIND_NOZZLE,
@@ -103,7 +99,10 @@ def test_alignment_of_the_part_recovers_the_known_pose(seed):
     assert result.dx == pytest.approx(dx * SCALE, abs=0.25 * SCALE)
     assert result.dy == pytest.approx(dy * SCALE, abs=0.25 * SCALE)
     assert result.theta == pytest.approx(theta, abs=0.25)
-    assert result.matched >= 0.8 * len(vision.measure_component(fu).blobs)
+    leads = len(vision.measure_component(fu).blobs)
+    assert result.matched == result.expected == leads
+    verdict = vision.judge(result)
+    assert verdict.status == 'PASS' and not result.ambiguous(vision.verdict.max_residual_mm)
 
 
 def test_alignment_truth_undoes_the_part_pose():
@@ -170,6 +169,17 @@ def test_fresh_request_with_settling_waits_for_a_still_image():
     assert request.difference == pytest.approx(30.0)
     assert request.offer(frame_at(3, luma=40))        # still
     assert request.difference == 0.0
+
+
+def test_every_frame_of_each_camera_feeds_its_still_noise():
+    up, down = scenes()
+    vision = machine()
+    for sequence in range(3):
+        vision.on_up(up.render(sequence))
+        vision.on_down(down.render(sequence))
+    # The static scenes differ only by noise 0..6: about 2.3 grey levels between frames.
+    assert vision.noise['component'].floor == pytest.approx(48 / 21, abs=0.4)
+    assert vision.noise['board'].floor == pytest.approx(48 / 21, abs=0.4)
 
 
 def test_fresh_waiters_are_answered_on_the_capture_thread_with_centroids():

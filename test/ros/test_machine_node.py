@@ -47,6 +47,7 @@ from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from stream_fixtures import free_server_ports, require_mediamtx  # noqa: E402
 
+from picam_ros.alignment_verdict import VERDICT_KEYS  # noqa: E402
 from picam_ros.shutdown import EXIT_CONFIG_ERROR  # noqa: E402
 from picam_ros.sources.synthetic import (  # noqa: E402
     decode_sequence,
@@ -93,13 +94,13 @@ def write_calibration(path: Path) -> None:
 class Machine(GraphProbe):
     """The node process plus a probe node in this process."""
 
-    def __init__(self, calibration: Path, env: dict | None = None,
-                 **overrides: object) -> None:
+    def __init__(self, calibration: Path | None, env: dict | None = None,
+                 args: list[str] | None = None, **overrides: object) -> None:
         env = {**os.environ, **(env or {}), 'PYTHONPATH': os.pathsep.join(
             [os.environ.get('PYTHONPATH', ''), str(ROOT)])}
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'picam_ros.machine_node',
-             *ros_args(calibration, **overrides)],
+             *(args if args is not None else ros_args(calibration, **overrides))],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         super().__init__('machine_probe')
 
@@ -135,8 +136,9 @@ def machine(tmp_path):
     calibration = tmp_path / 'machine_calibration.yaml'
     write_calibration(calibration)
 
-    def start(env: dict | None = None, **overrides: object) -> Machine:
-        node = Machine(calibration, env, **overrides)
+    def start(env: dict | None = None, args: list[str] | None = None,
+              **overrides: object) -> Machine:
+        node = Machine(calibration, env, args, **overrides)
         started.append(node)
         return node
 
@@ -233,7 +235,85 @@ def test_align_service_answers_from_frames_captured_after_the_call(machine):
     dx, _, theta = part_scene().alignment_truth()
     assert result['dx_mm'] == pytest.approx(dx * SCALE, abs=0.25 * SCALE)
     assert result['theta_deg'] == pytest.approx(theta, abs=0.25)
-    assert result['matched'] >= 8
+    assert set(VERDICT_KEYS) <= set(result)
+    assert result['verdict'] == 'PASS'
+    assert result['matched'] == result['expected'] >= 8
+    assert len(result['residuals_um']) == result['matched']
+    assert max(math.hypot(ex, ey) for _, _, ex, ey in result['residuals_um']) == (
+        pytest.approx(result['max_residual_um'], abs=0.01))
+
+
+def test_align_answers_on_the_shipped_configuration(machine):
+    # config/machine.yaml as shipped (1024x1024 synthetic scenes, settling on the measured
+    # still-frame noise), only the stream off: before, fresh.settle_threshold 2.0 was never
+    # met by the scene's still frames (they differ by ~2.3) and every call timed out.
+    node = machine(args=['--ros-args', '--params-file', str(ROOT / 'config' / 'machine.yaml'),
+                         '-p', 'stream.enabled:=false'])
+    answer = node.call(Trigger, '/machine/align')
+    assert answer.success, answer.message
+    result = json.loads(answer.message)
+    assert result['verdict'] == 'PASS'
+    board = result['frames']['board']
+    assert board['settle_difference'] <= board['settle_limit']
+
+
+def test_align_that_never_settles_names_the_measured_difference_and_the_threshold(machine):
+    node = machine(**{'fresh.settle_threshold': 0.01, 'fresh.settle_noise_factor': 0.0,
+                      'fresh.timeout': 1.0})
+    answer = node.call(Trigger, '/machine/align')
+    assert not answer.success
+    assert 'frames arrived within 1 s (fresh.timeout) but none was still' in answer.message
+    assert 'last frame difference 2.' in answer.message
+    assert '> threshold 0.01 grey levels (fresh.settle_threshold 0.01)' in answer.message
+
+
+def test_every_pose_comes_with_a_verdict_of_the_same_stamp(machine):
+    node = machine()
+    poses = node.listen(PoseStamped, '/alignment', 10)
+    verdicts = node.listen(DiagnosticArray, '/alignment/verdict', 10)
+
+    def stamp(msg):
+        return (msg.header.stamp.sec, msg.header.stamp.nanosec)
+
+    assert node.spin_until(lambda: {stamp(p) for p in poses} & {stamp(v) for v in verdicts})
+    pose = next(p for p in poses if stamp(p) in {stamp(v) for v in verdicts})
+    array = next(v for v in verdicts if stamp(v) == stamp(pose))
+    status, = array.status
+    values = {item.key: item.value for item in status.values}
+    assert tuple(values) == VERDICT_KEYS
+    assert values['verdict'] == 'PASS' and status.message.startswith('PASS: ')
+    assert float(values['dx_mm']) == pytest.approx(pose.pose.position.x * 1000, abs=1e-6)
+    assert len(json.loads(values['residuals_um'])) == int(values['matched'])
+
+
+def test_diagnostics_carry_the_verdict_keys(machine):
+    node = machine()
+    diagnostics = node.listen(DiagnosticArray, '/diagnostics', 10)
+
+    def alignment_status():
+        for array in diagnostics:
+            for status in array.status:
+                values = {v.key: v.value for v in status.values}
+                if status.name == 'machine: alignment' and 'verdict' in values:
+                    return values
+        return None
+
+    assert node.spin_until(alignment_status)
+    values = alignment_status()
+    assert set(VERDICT_KEYS) <= set(values) and values['verdict'] == 'PASS'
+    assert int(values['alignments']) >= 1
+
+
+def test_a_footprint_file_sets_the_expected_count(machine, tmp_path):
+    node = machine()
+    footprint = tmp_path / 'part.yaml'
+    footprint.write_text('name: bigger\nfamily: bga\nrows: 10\ncolumns: 10\npitch: 0.3\n')
+    assert all(r.successful for r in node.set(footprint_file=str(footprint)))
+    answer = node.call(Trigger, '/machine/align')
+    result = json.loads(answer.message)
+    assert result['expected'] == 100 and result['verdict'] != 'PASS'
+    missing, = node.set(footprint_file=str(tmp_path / 'absent.yaml'))
+    assert not missing.successful and 'footprint_file' in missing.reason
 
 
 def test_capture_fresh_publishes_the_fresh_centroids_after_settling(machine):
