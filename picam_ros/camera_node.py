@@ -50,7 +50,12 @@ from picam_ros.camera_info import (
     fill_camera_info,
     save_calibration,
 )
-from picam_ros.camera_runtime import CameraRuntime, RuntimeStats, StreamState
+from picam_ros.camera_runtime import (
+    CameraRuntime,
+    reported_by_owner,
+    RuntimeStats,
+    StreamState,
+)
 from picam_ros.camera_settings import (
     apply_controls,
     build_runtime,
@@ -167,7 +172,8 @@ class CameraNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
         self._runtime = build_runtime(settings.source_config(), stream=settings.stream,
-                                      server=settings.server, log=self.get_logger())
+                                      server=settings.server, log=self.get_logger(),
+                                      on_capture_error=reported_by_owner)
         fmt = self._runtime.format
         calibration = self._load_calibration(settings.camera_info_url, fmt.width, fmt.height,
                                              at_startup=True)

@@ -51,7 +51,7 @@ from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
 from picam_ros.alignment import Alignment, AlignmentParams
-from picam_ros.camera_runtime import CameraRuntime, StreamState
+from picam_ros.camera_runtime import CameraRuntime, reported_by_owner, StreamState
 from picam_ros.camera_settings import build_runtime, camera_parameter_rows, CameraSettings
 from picam_ros.centroids import KeyingParams
 from picam_ros.composite import CompositeParams
@@ -177,7 +177,8 @@ class MachineNode(Node):
         sources = {camera: self._source_config(camera, settings[camera], values)
                    for camera in CAMERAS}
         for camera in CAMERAS:
-            self._runtimes[camera] = build_runtime(sources[camera], log=self.get_logger())
+            self._runtimes[camera] = build_runtime(sources[camera], log=self.get_logger(),
+                                                   on_capture_error=reported_by_owner)
         fmt = self._runtimes['board'].format
         up_fmt = self._runtimes['component'].format
         if (fmt.width, fmt.height) != (up_fmt.width, up_fmt.height):

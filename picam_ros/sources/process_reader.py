@@ -154,6 +154,7 @@ class ProcessSource(FrameSource):
         self._wake_r = self._wake_w = -1
         self._restarts = 0
         self._last_error: str | None = None
+        self._last_error_ns = 0
 
     # -- public API ----------------------------------------------------------------------
 
@@ -216,7 +217,9 @@ class ProcessSource(FrameSource):
                            last_error=self._last_error,
                            running=(thread is not None and thread.is_alive()
                                     and not self._gave_up.is_set()),
-                           restart_delay=getattr(process, 'last_backoff', None) or 0.0)
+                           restart_delay=getattr(process, 'last_backoff', None) or 0.0,
+                           last_error_age=(None if self._last_error is None else
+                                           (time.monotonic_ns() - self._last_error_ns) / 1e9))
 
     @property
     def pid(self) -> int | None:
@@ -270,7 +273,7 @@ class ProcessSource(FrameSource):
             if self._stopping.is_set():
                 return
             failures = 0 if produced else failures + 1
-            self._last_error = reason
+            self._set_error(reason)
             self.logger.warning('%s: %s', self.kind, reason)
             if failures >= self.config.max_failures:
                 self._fail(f'{self.kind}: {failures} runs in a row ended without a frame; '
@@ -280,10 +283,14 @@ class ProcessSource(FrameSource):
     def _fail(self, message: str) -> None:
         # Child gone before anyone hears of the failure; the reader thread ends right after.
         self._process.stop()
-        self._last_error = message
+        self._set_error(message)
         self._gave_up.set()
-        self.logger.error('%s', message)
+        # Not logged here: read() raises it, and whoever ends the process says it, once.
         self._exchange.fail(message)
+
+    def _set_error(self, message: str) -> None:
+        self._last_error_ns = time.monotonic_ns()
+        self._last_error = message
 
     def _describe(self, ended: RunEnded) -> str:
         process = self._process
