@@ -31,7 +31,8 @@ import sys
 
 from picam_ros.stop_request import EXIT_CONFIG_ERROR, EXIT_STOPPED, StopRequest
 
-__all__ = ['camera_node', 'centroid_node', 'machine_node', 'operator_node', 'runner']
+__all__ = ['camera_node', 'centroid_node', 'machine_node', 'operator_node', 'operator_page',
+           'runner']
 
 #: How to get a third-party package a program imports, by its import name.
 _INSTALL_HINTS = {
@@ -43,7 +44,7 @@ _INSTALL_HINTS = {
 }
 
 
-def _run(module: str) -> int:
+def _run(module: str, program: str = '') -> int:
     stop = StopRequest.install()
     try:
         main = importlib.import_module(module).main
@@ -54,8 +55,8 @@ def _run(module: str) -> int:
         if stop.is_set():
             return EXIT_STOPPED
         hint = _INSTALL_HINTS.get(missing, f'pip install {missing}')
-        print(f'{module.rsplit(".", 1)[-1]}: needs the Python package {missing!r} ({hint})',
-              file=sys.stderr)
+        program = program or module.rsplit('.', 1)[-1]
+        print(f'{program}: needs the Python package {missing!r} ({hint})', file=sys.stderr)
         return EXIT_CONFIG_ERROR   # a missing package is no camera loss: launch does not respawn
     if stop.is_set():
         return EXIT_STOPPED
@@ -64,7 +65,7 @@ def _run(module: str) -> int:
 
 def runner() -> int:
     """``picam-ros`` / ``python -m picam_ros``: the standalone runner."""
-    return _run('picam_ros.cli')
+    return _run('picam_ros.cli', 'picam-ros')
 
 
 def camera_node() -> int:
@@ -85,3 +86,8 @@ def machine_node() -> int:
 def operator_node() -> int:
     """``ros2 run picam_ros operator_node``: the operator page."""
     return _run('picam_ros.operator_page.operator_node')
+
+
+def operator_page() -> int:
+    """``python -m picam_ros.operator_page``: the operator page without ROS."""
+    return _run('picam_ros.operator_page.standalone', 'picam_ros.operator_page')

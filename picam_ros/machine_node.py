@@ -73,7 +73,7 @@ from picam_ros.machine_calibration import (
 from picam_ros.machine_settings import CAMERAS, machine_parameter_rows, SCENE_FIELDS
 from picam_ros.machine_vision import CameraCentroids, MachineVision
 from picam_ros.mediamtx import MediaServer, MediaServerUnavailable
-from picam_ros.node_runner import run_node
+from picam_ros.node_runner import run_node, warn_about_undeclared
 from picam_ros.pacing import FrameThrottle
 from picam_ros.ros_conversions import cloud_points
 from picam_ros.ros_messages import parameter_descriptor
@@ -241,6 +241,7 @@ class MachineNode(Node):
             self.create_service(Trigger, name, handler)
         if self._calibration_loaded:   # else the composite.* parameters stand as given
             self._apply_calibration_offsets(calibration)
+        warn_about_undeclared(self, 'machine')
         for runtime in self._runtimes.values():
             runtime.start()
         self.get_logger().info(

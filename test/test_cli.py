@@ -112,6 +112,8 @@ def test_ffmpeg_input_runs_through_the_same_pipeline():
                               'synthetic (--source)')),
     (['--source', 'rpicam', '--seed', '3'], ('--seed: applies to the synthetic source only, and '
                                              'the source is rpicam (--source)')),
+    (['--source', 'rpicam', '--extra-args', '--vflip "x'],
+     '--extra-args: no closing quotation in \'--vflip "x\' (shell syntax) (the rpicam source)'),
     (['--snapshot', '/nonexistent-dir/x.png'], ('--snapshot: /nonexistent-dir/x.png: the folder '
                                                 '/nonexistent-dir does not exist')),
     (['--source', 'ffmpeg'], ('--input: must name the ffmpeg input: a file, /dev/videoN, an '
