@@ -48,7 +48,8 @@ def test_the_runner_whose_package_is_missing_says_which_in_one_line_and_exits_2(
     result = run_without('numpy', 'runner')
     assert result.returncode == EXIT_CONFIG_ERROR, result.stderr
     assert result.stderr.splitlines() == [
-        "picam-ros: needs the Python package 'numpy' (rosdep key python3-numpy, or pip install numpy)"]
+        "picam-ros: needs the Python package 'numpy' (rosdep key python3-numpy, or pip install "
+        "numpy)"]
 
 
 def test_a_node_whose_package_is_missing_says_which_in_one_line_and_exits_2():
