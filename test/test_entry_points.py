@@ -47,9 +47,9 @@ def run_without(package: str, entry_point: str) -> subprocess.CompletedProcess:
 def test_the_runner_whose_package_is_missing_says_which_in_one_line_and_exits_2():
     result = run_without('numpy', 'runner')
     assert result.returncode == EXIT_CONFIG_ERROR, result.stderr
-    assert result.stderr.splitlines() == [
+    assert result.stderr.splitlines() == [(
         "picam-ros: needs the Python package 'numpy' (rosdep key python3-numpy, or pip install "
-        "numpy)"]
+        "numpy)")]
 
 
 def test_a_node_whose_package_is_missing_says_which_in_one_line_and_exits_2():
