@@ -199,7 +199,9 @@ def status_line(stats: RuntimeStats, processed: int, blobs: int, ms: float) -> s
             f'restarts={stats.source_restarts} processed={processed} centroids={blobs} '
             f'engine={ms:.2f}ms stream={stream}')
     age, error_age = stats.last_frame_age, stats.source_error_age
-    current = stats.source_error and error_age is not None and (age is None or error_age < age)
+    # A capture failure is the runner's final error line: not said twice.
+    current = (stats.source_error and not stats.capture_error and error_age is not None
+               and (age is None or error_age < age))
     if current:
         line += f' last_error={stats.source_error.splitlines()[0][:80]!r}'
     elif age is not None and age > _STALL_SHOWN_S:

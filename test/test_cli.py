@@ -264,3 +264,19 @@ def test_a_stop_before_the_first_frame_is_a_clean_stop_not_an_error(tmp_path, mo
             proc.wait()
     assert proc.returncode == 0, err
     assert len(err.splitlines()) == 1 and 'processed=0' in err, err
+
+
+def test_a_source_writing_garbage_is_refused_in_one_line_as_the_camera_node_does(tmp_path):
+    fake = tmp_path / 'ffmpeg'
+    fake.write_text('#!/bin/sh\nexec cat /dev/urandom\n')
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=f'{tmp_path}:{os.environ["PATH"]}')
+    result = subprocess.run([*RUN, *SMALL, '--source', 'ffmpeg', '--input', 'lavfi:testsrc2',
+                             '--json'], check=False, capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 1
+    assert result.stdout == '', 'no centroids of garbage'
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        '[error] capture stopped: ffmpeg: what ffmpeg writes does not look like 512x512 i420 '
+        'frames'), lines

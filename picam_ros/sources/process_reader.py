@@ -120,6 +120,18 @@ class _FrameExchange(LatestMailbox[Frame]):
         return frame
 
 
+#: Mean |Y[r + 1, c] - Y[r, c]| above which a frame is not taken for an image: neighbouring
+#: rows of a camera image are alike (a sharp, busy scene stays far below), uniform random bytes
+#: differ by 85 on average, and a wrong frame size or row stride shears rows apart.
+MAX_ROW_ROUGHNESS = 48
+
+
+def row_roughness(data: np.ndarray, fmt: FrameFormat) -> float:
+    """Return the mean absolute difference of vertically neighbouring luma bytes of a frame."""
+    luma = data[:fmt.luma_bytes].reshape(fmt.height, fmt.row_stride)[:, :fmt.width]
+    return float(np.abs(np.diff(luma.astype(np.int16), axis=0)).mean())
+
+
 class RunEnded(Exception):
     """One run of the child ended: its output closed (``eof``) or stalled; says why."""
 
@@ -335,6 +347,8 @@ class ProcessSource(FrameSource):
                 except RunEnded as exc:
                     exc.produced = produced
                     raise self._wrote_nothing(exc, reader) from None
+                if produced == 0:
+                    self._check_first_frame(frame)
                 self._stamp(frame)
                 exchange.publish(slot)
                 produced += 1
@@ -356,6 +370,21 @@ class ProcessSource(FrameSource):
 
     def _verify_frame_size(self, reader: ExactReader) -> None:
         """Check the frame size of a fresh child (for sources whose argv cannot guarantee it)."""
+
+    def _check_first_frame(self, frame: Frame) -> None:
+        """Refuse a run whose first frame is no image of the format (garbage, a wrong size).
+
+        Every run of every child source is checked, whatever the consumer (the camera node,
+        the standalone runner): a program that writes random bytes, or frames of another size
+        (rows sheared apart), stops the source with one line instead of being published.
+        """
+        roughness = row_roughness(frame.data, self.format)
+        if roughness > MAX_ROW_ROUGHNESS:
+            raise SizeMismatch(
+                f'{self.kind}: what {os.path.basename(self.argv[0])} writes does not look like '
+                f'{self.format} frames (neighbouring luma rows differ by {roughness:.0f} on '
+                f'average; an image stays well under {MAX_ROW_ROUGHNESS}, random bytes give '
+                f'about 85): wrong size, or not raw video. Not publishing it.')
 
     def _stamp(self, frame: Frame) -> None:
         """Stamp a frame just read: its read time (a source with capture times overrides it)."""
