@@ -20,8 +20,9 @@ launch respawns on; SIGINT, SIGTERM and an external shutdown end the process cle
 ``EXIT_STOPPED`` (0) whenever they come, and so does the death of the launch process that
 started it (see :func:`picam_ros.shutdown.stop_with_launcher`).
 
-Stop signals are recorded (:class:`picam_ros.stop_request.StopRequest`), never raised: rclpy's
-handler chains to the record and shuts the context down, which ends ``spin``. A
+Stop signals are recorded (:class:`picam_ros.stop_request.StopRequest`), never raised. While
+the node is built only the record hears them (checked once it is built); from then on rclpy's
+handler, which chains to the record, also shuts the context down, which ends ``spin``. A
 ``KeyboardInterrupt`` raised into the executor used to land anywhere, e.g. inside the
 constructor of an rclpy ``Task``, whose finaliser then printed ``Exception ignored in: <function
 Future.__del__>: AttributeError: 'Task' object has no attribute '_exception'`` (rclpy
@@ -38,6 +39,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.logging import get_logger
 from rclpy.node import Node
+from rclpy.signals import install_signal_handlers, SignalHandlerOptions
 
 from picam_ros.overrides import rcl_error_text, undeclared_warnings
 from picam_ros.shutdown import (
@@ -88,9 +90,13 @@ def run_node(make_node: Callable[[], Node], name: str, args: Sequence[str] | Non
         stop_with_launcher()   # started by our launch files: stop when launch dies, too
         if stop.is_set():
             return EXIT_STOPPED
-        rclpy.init(args=args)
+        # rclpy's handlers only once the node is built: a stop while it is built is recorded
+        # and heard below, instead of shutting the context down under the construction (its
+        # log lines then failed to reach /rosout: "publisher's context is invalid").
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
         node = make_node()
-        if not stop.is_set():   # a stop that came before rclpy.init did not shut it down
+        install_signal_handlers(SignalHandlerOptions.ALL)   # from here a stop also ends spin
+        if not stop.is_set():
             rclpy.spin(node)
     except ExternalShutdownException:
         pass

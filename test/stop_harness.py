@@ -58,6 +58,21 @@ def _blocked_stop_signals() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, signal.SIGTERM))
 
 
+def stop_after(delay: float, command: list[str], env: dict[str, str] | None = None,
+               signame: str = 'SIGINT') -> dict:
+    """Run ``command`` under this harness, stopped ``delay`` s after its start; the report.
+
+    The report is the harness's JSON plus ``delay``; ``error`` is in it when the harness
+    cannot run here (no ``PR_SET_CHILD_SUBREAPER``, as under qemu user emulation).
+    """
+    result = subprocess.run([sys.executable, __file__, str(delay), signame, '--', *command],
+                            capture_output=True, text=True, env=env, timeout=3 * GUARD_S,
+                            check=False)
+    if result.returncode != 0 and 'SUBREAPER' not in result.stdout:
+        raise RuntimeError(f'stop harness failed: {result.stdout}{result.stderr}')
+    return {'delay': delay, **json.loads(result.stdout)}
+
+
 def main() -> int:
     args = sys.argv[1:]
     delay, signame = float(args[0]), args[1]

@@ -49,7 +49,7 @@ def test_the_runner_whose_package_is_missing_says_which_in_one_line_and_exits_2(
     assert result.returncode == EXIT_CONFIG_ERROR, result.stderr
     assert result.stderr.splitlines() == [(
         "picam-ros: needs the Python package 'numpy' (rosdep key python3-numpy, or pip install "
-        "numpy)")]
+        'numpy)')]
 
 
 def test_a_node_whose_package_is_missing_says_which_in_one_line_and_exits_2():

@@ -30,17 +30,16 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 import json
 import os
-from pathlib import Path
 import subprocess
 import sys
 
 import fake_rpicam_vid
 import pytest
+import stop_harness
 from stream_fixtures import find_mediamtx, free_tcp_port, free_udp_port
 
 from picam_ros.shutdown import EXIT_STOPPED
 
-HARNESS = Path(__file__).resolve().parent / 'stop_harness.py'
 RUNNER = [sys.executable, '-m', 'picam_ros', '--width', '640', '--height', '480',
           '--status-interval', '60']
 #: Longest time from the signal to the exit. A signal during loading is acted on when loading
@@ -73,11 +72,7 @@ def stream_flags(mediamtx: str | None) -> list[str]:
 
 
 def stop_after(delay: float, args: list[str], env: dict[str, str]) -> dict:
-    result = subprocess.run([sys.executable, str(HARNESS), str(delay), 'SIGINT', '--',
-                             *RUNNER, *args], capture_output=True, text=True, env=env,
-                            timeout=60, check=False)
-    assert result.returncode == 0 or 'SUBREAPER' in result.stdout, result.stdout + result.stderr
-    return {'delay': delay, 'args': args, **json.loads(result.stdout)}
+    return {'args': args, **stop_harness.stop_after(delay, [*RUNNER, *args], env)}
 
 
 def unexpected_output(stderr: str) -> list[str]:
