@@ -29,6 +29,8 @@ from proctree import descendants, process_gone, wait_until
 import pytest
 from stream_fixtures import free_tcp_port
 
+from picam_ros.camera_runtime import RuntimeStats, StreamState
+from picam_ros.cli import status_line
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 RUN = [sys.executable, '-m', 'picam_ros']
@@ -280,3 +282,23 @@ def test_a_source_writing_garbage_is_refused_in_one_line_as_the_camera_node_does
     assert len(lines) == 1 and lines[0].startswith(
         '[error] capture stopped: ffmpeg: what ffmpeg writes does not look like 512x512 i420 '
         'frames'), lines
+
+
+def stats_of_a_stall(frame_age: float, error_age: float | None) -> RuntimeStats:
+    return RuntimeStats(running=True, frames=100, fps=0.0, drops=0, source_restarts=1,
+                        source_error='ffmpeg: output ended between frames', capture_error=None,
+                        last_frame_age=frame_age, sink_errors=0,
+                        stream_state=StreamState.DISABLED, stream_error=None,
+                        server_ready=None, source_error_age=error_age)
+
+
+def test_the_status_line_shows_the_error_of_the_current_stall():
+    line = status_line(stats_of_a_stall(frame_age=3.0, error_age=0.5), 100, 0, 0.0)
+    assert line.endswith("last_error='ffmpeg: output ended between frames'")
+
+
+def test_the_status_line_shows_a_new_stall_not_the_error_of_a_past_incident():
+    line = status_line(stats_of_a_stall(frame_age=1.5, error_age=60.0), 100, 0, 0.0)
+    assert 'last_error' not in line and line.endswith('no_frame_for=1.5s')
+    flowing = status_line(stats_of_a_stall(frame_age=0.04, error_age=60.0), 100, 0, 0.0)
+    assert 'last_error' not in flowing and 'no_frame_for' not in flowing
