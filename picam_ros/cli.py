@@ -214,8 +214,11 @@ def _stream_mode(args: argparse.Namespace) -> bool:
         return args.stream == 'on'
     if args.__dict__['stream.external_server']:
         return True
-    configured = args.__dict__['stream.mediamtx_path'] or os.environ.get('MEDIAMTX')
-    return find_mediamtx(configured)[0] is not None
+    return find_mediamtx(_configured_mediamtx(args))[0] is not None
+
+
+def _configured_mediamtx(args: argparse.Namespace) -> str | None:
+    return args.__dict__['stream.mediamtx_path'] or os.environ.get('MEDIAMTX') or None
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[CameraSettings, dict, DecimationConfig]:
@@ -318,8 +321,8 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
     urls = (viewer_urls(_host_name(), settings.stream, settings.server)
             if settings.stream is not None else [])
     if args.stream == 'auto' and settings.stream is None:
-        looked = find_mediamtx(None)[1]
-        log.info(f'no mediamtx binary found (looked on {" and in ".join(looked)}; give one '
+        looked = find_mediamtx(_configured_mediamtx(args))[1]
+        log.info(f'no mediamtx binary found (looked {" and ".join(looked)}; give one '
                  f'with $MEDIAMTX or --stream-mediamtx-path): running without the live stream')
 
     deadline = time.monotonic() + args.duration if args.duration > 0 else None

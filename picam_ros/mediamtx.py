@@ -113,6 +113,8 @@ def _version_key(folder: Path) -> tuple[int, ...]:
 def find_mediamtx(configured: str | None = None) -> tuple[str | None, list[str]]:
     """Return the MediaMTX binary to run (an absolute path, or None) and where it was sought.
 
+    The places are phrases to join with "and" (``on PATH``, ``in <folder>/mediamtx``).
+
     A configured path (``mediamtx_path``, ``$MEDIAMTX``) is the only place looked at when
     given. Else ``mediamtx`` on PATH, then the newest build of ``scripts/get-mediamtx.sh``
     (see :func:`mediamtx_cache`), so a checkout set up with ``scripts/setup.sh --test`` streams
@@ -120,17 +122,18 @@ def find_mediamtx(configured: str | None = None) -> tuple[str | None, list[str]]
     """
     if configured:
         found = find_executable(configured)
-        return (os.path.abspath(found) if found else None), [configured]
+        return (os.path.abspath(found) if found else None), [f'at {configured}']
     found = find_executable('mediamtx')
     if found is not None:
-        return os.path.abspath(found), ['PATH']
+        return os.path.abspath(found), ['on PATH']
     cache = mediamtx_cache()
+    looked = ['on PATH', f'in {cache / "mediamtx-*" / "mediamtx"}']
     with contextlib.suppress(OSError):
         for folder in sorted(cache.glob('mediamtx-*'), key=_version_key, reverse=True):
             found = find_executable(str(folder / 'mediamtx'))
             if found is not None:
-                return found, ['PATH', str(cache)]
-    return None, ['PATH', str(cache / 'mediamtx-*' / 'mediamtx')]
+                return found, looked
+    return None, looked
 
 
 @dataclass(frozen=True)
@@ -333,7 +336,7 @@ class MediaServer:
                 f'MediaMTX not found at {configured!r} (or not executable); fix the path '
                 f'given (stream.mediamtx_path, --stream-mediamtx-path or $MEDIAMTX)')
         raise MediaServerUnavailable(
-            f'MediaMTX not found on PATH or in {looked[-1]}; run scripts/get-mediamtx.sh, or '
+            f'MediaMTX not found {" or ".join(looked)}; run scripts/get-mediamtx.sh, or '
             f'install it (https://github.com/bluenviron/mediamtx/releases) and put it on PATH, '
             f'give its path (stream.mediamtx_path, --stream-mediamtx-path or $MEDIAMTX), or '
             f'use an external server')

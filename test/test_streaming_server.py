@@ -142,7 +142,7 @@ def test_the_newest_build_of_get_mediamtx_is_found_without_configuration(monkeyp
         binary.write_text('#!/bin/sh\n')
         binary.chmod(0o755)
     assert find_mediamtx() == (str(tmp_path / 'mediamtx-v1.20.1' / 'mediamtx'),
-                               ['PATH', str(tmp_path)])
+                               ['on PATH', f'in {tmp_path}/mediamtx-*/mediamtx'])
     assert MediaServer(MediaServerConfig()).resolve_binary() == find_mediamtx()[0]
 
 
