@@ -103,9 +103,10 @@ def run_node(make_node: Callable[[], Node], name: str, args: Sequence[str] | Non
     except Exception as error:
         if stop.is_set() or (node is not None and not rclpy.ok()
                              and not isinstance(error, errors)):
-            # A stop was under way and it broke what the node was doing: e.g. building a
-            # node on a context the signal shut down, or a callback whose deserialisation the
-            # shutdown interrupted. The process was asked to stop and stops: no traceback.
+            # A stop was under way and it broke what the node was doing (e.g. a callback
+            # whose deserialisation the context shutdown interrupted), or came while a
+            # configuration error was on its way: the process was asked to stop, and stops
+            # with the one status a stop has, without a traceback.
             return EXIT_STOPPED
         if not isinstance(error, (*USER_ERRORS, *errors)):
             raise
