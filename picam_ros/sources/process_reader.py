@@ -19,7 +19,8 @@ its own thread with exact-size reads, so the pipe is always drained, the newest 
 the one handed out, and frames the consumer was too slow to take are counted as drops. A short
 read, EOF, a dead child or a hung one (no complete frame within ``frame_timeout``) restarts the
 child with capped backoff; only an unrecoverable fault (binary missing, frames of the wrong size,
-``max_failures`` runs in a row without a single frame) raises :class:`SourceError`.
+a first frame that is no image, ``max_failures`` runs in a row without a single frame) raises
+:class:`SourceError`.
 """
 
 from __future__ import annotations
