@@ -15,10 +15,10 @@
 """The console scripts: a stop signal is heard from the first line of the program on.
 
 Loading numpy, rclpy and the engine takes a few tenths of a second (more on a busy machine).
-Each entry point first installs the process's stop record (:mod:`picam_ros.stop_request`), so a
-SIGINT or SIGTERM that comes while the program loads is recorded, not raised into an import;
-once loaded, the program is not started at all when the stop came meanwhile (status
-``EXIT_STOPPED``), else its ``main()`` takes the record over and checks it at its own points.
+Each entry point first installs the process's stop record (:mod:`picam_ros.stop_request`): a
+SIGINT or SIGTERM that comes while the program loads ends the process at once with status
+``EXIT_STOPPED`` (nothing is started yet, and nothing is raised into an import); once loaded,
+the program's ``main()`` takes the record over and checks it at its own points.
 The programs are loaded by name (``importlib``), and this module imports nothing else of
 picam_ros, precisely so that the window before the record is installed stays as short as the
 interpreter's own start-up.
@@ -45,20 +45,20 @@ _INSTALL_HINTS = {
 
 
 def _run(module: str, program: str = '') -> int:
-    stop = StopRequest.install()
+    stop = StopRequest.install(exit_at_once=EXIT_STOPPED)   # loading: nothing to stop yet
     try:
         main = importlib.import_module(module).main
     except ModuleNotFoundError as exc:
         missing = (exc.name or '').split('.')[0]
         if not missing or missing == 'picam_ros':
             raise
-        if stop.is_set():
-            return EXIT_STOPPED
         hint = _INSTALL_HINTS.get(missing, f'pip install {missing}')
         program = program or module.rsplit('.', 1)[-1]
         print(f'{program}: needs the Python package {missing!r} ({hint})', file=sys.stderr)
         return EXIT_CONFIG_ERROR   # a missing package is no camera loss: launch does not respawn
-    if stop.is_set():
+    finally:
+        stop.defer()
+    if stop.is_set():   # recorded before this entry point (a record installed earlier)
         return EXIT_STOPPED
     return main()
 

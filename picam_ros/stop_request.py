@@ -24,6 +24,9 @@ while the program loaded lost one Ctrl-C in twenty that way, and elsewhere turne
 tracebacks from argparse, importlib or numpy, or a half-built rclpy ``Task`` whose finaliser
 complained.
 
+While a program only loads, a stop may end it at once instead (:meth:`StopRequest.exit_at_once`,
+used by the console entry points): there is nothing to stop cleanly yet.
+
 The record lives in the signal handler table itself (:meth:`StopRequest.install` finds the
 one already installed), so the console entry point, which installs it before the program is
 even imported, and the program's ``main()`` share it without a module global. Importing this
@@ -33,6 +36,7 @@ as short as the interpreter's own start-up.
 
 from __future__ import annotations
 
+import os
 import signal
 from types import FrameType
 
@@ -61,10 +65,27 @@ class StopRequest:
     def __init__(self) -> None:
         self._requested = False
         self.signum: int | None = None
+        self._exit_at_once: int | None = None
 
     def __call__(self, signum: int, _frame: FrameType | None) -> None:
         self.signum = signum
         self._requested = True
+        if self._exit_at_once is not None:
+            os._exit(self._exit_at_once)
+
+    def exit_at_once(self, status: int) -> None:
+        """Until :meth:`defer`, end the process at a stop signal, with ``status``, right away.
+
+        For while a program only loads: nothing is started that a stop would have to undo
+        (no child, no file, no output), and loading numpy or rclpy on a busy machine can take
+        seconds that a deferred stop would wait for. ``os._exit`` raises nothing, so there is
+        nothing for the interrupted code to drop or to turn into a traceback.
+        """
+        self._exit_at_once = status
+
+    def defer(self) -> None:
+        """Record stop signals from now on; the program checks the record at its own points."""
+        self._exit_at_once = None
 
     def is_set(self) -> bool:
         """Tell whether a stop was asked for (by a signal or by :meth:`set`)."""
@@ -79,14 +100,17 @@ class StopRequest:
         return self.signum is not None
 
     @classmethod
-    def install(cls) -> StopRequest:
+    def install(cls, exit_at_once: int | None = None) -> StopRequest:
         """Record SIGINT/SIGTERM from now on; return the record (the one in place, if any).
 
-        Main thread only. Also unblocks both signals in this thread: one sent while a parent
-        kept them blocked across ``exec`` is pending, and is recorded here and now.
+        ``exit_at_once``: see :meth:`exit_at_once`. Main thread only. Also unblocks both
+        signals in this thread: one sent while a parent kept them blocked across ``exec`` is
+        pending, and is heard here and now.
         """
         current = signal.getsignal(signal.SIGINT)
         request = current if isinstance(current, cls) else cls()
+        if exit_at_once is not None:
+            request.exit_at_once(exit_at_once)
         for sig in STOP_SIGNALS:
             signal.signal(sig, request)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)

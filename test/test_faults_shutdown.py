@@ -117,16 +117,14 @@ def test_runtime_stop_returns_even_when_a_sink_never_returns():
     assert wait_until(lambda: not any(t.name == 'picam-capture' for t in threading.enumerate()))
 
 
-def test_ctrl_c_while_a_program_loads_is_heard_once_loaded_and_the_program_never_starts(
-        tmp_path):
+def test_ctrl_c_while_a_program_loads_ends_it_at_once_quietly_before_it_starts(tmp_path):
     # The program loads for a while, as numpy and rclpy do, and makes a dataclass (compile()
     # runs, where CPython 3.11 drops an exception a signal handler raises): the signal is
-    # neither raised into the loading nor lost; it is heard once the program has loaded.
+    # neither raised into the loading nor lost, and the loading is not waited for.
     (tmp_path / 'slow_program.py').write_text(
         'import dataclasses, sys, time\nprint("loading", flush=True)\n'
-        'deadline = time.monotonic() + 1.0\nwhile time.monotonic() < deadline:\n'
-        '    pass\n'
-        'Config = dataclasses.make_dataclass("Config", [("paced", bool, True)])\n'
+        'deadline = time.monotonic() + 60.0\nwhile time.monotonic() < deadline:\n'
+        '    Config = dataclasses.make_dataclass("Config", [("paced", bool, True)])\n'
         'def main():\n    print("started", flush=True)\n    return 5\n')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
     child = subprocess.Popen(
