@@ -18,7 +18,8 @@ A sweep sends SIGINT from 0 to 2 s after the start, in steps, to the runner with
 source: synthetic (with the live stream through the real MediaMTX when there is one, so
 MediaMTX and encoder start-up are in the sweep), an ffmpeg file input and rpicam (the fake
 ``rpicam-vid`` of test/). The moments cover loading (imports, dataclass creation: where the old
-handler lost signals), argument parsing, source and stream start-up and the first frames.
+handler lost signals; a stop there ends the process at once), argument parsing, source and
+stream start-up and the first frames.
 Every run must end within ``STOP_BOUND_S`` of the signal with status ``EXIT_STOPPED``, print
 nothing on stderr but the final status line (and the live-stream announcement), and leave no
 process behind (see stop_harness.py, which also explains why signals wait, blocked, for the
@@ -42,8 +43,8 @@ from picam_ros.shutdown import EXIT_STOPPED
 
 RUNNER = [sys.executable, '-m', 'picam_ros', '--width', '640', '--height', '480',
           '--status-interval', '60']
-#: Longest time from the signal to the exit. A signal during loading is acted on when loading
-#: ends (it cannot be raised there safely): on a 2-core machine under load that is the bulk.
+#: Longest time from the signal to the exit: a guard against a signal that is lost or a stop
+#: that hangs, with room for a 2-core machine loaded by other work (no speed claim).
 STOP_BOUND_S = 6.0
 #: The sweep: moments 0, STEP, ... up to 2 s; each source kind is offset by a third of a step,
 #: so that together they hit the first 2 s every STEP / 3 s.
