@@ -50,7 +50,12 @@ from picam_ros.camera_info import (
     fill_camera_info,
     save_calibration,
 )
-from picam_ros.camera_runtime import CameraRuntime, RuntimeStats, StreamState
+from picam_ros.camera_runtime import (
+    CameraRuntime,
+    reported_by_owner,
+    RuntimeStats,
+    StreamState,
+)
 from picam_ros.camera_settings import (
     apply_controls,
     build_runtime,
@@ -67,8 +72,7 @@ from picam_ros.dds_profile import large_frame_warning
 from picam_ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.frames import Frame
 from picam_ros.inprocess_centroids import InprocessCentroids
-from picam_ros.node_runner import run_node
-from picam_ros.overrides import undeclared_warnings
+from picam_ros.node_runner import run_node, warn_about_undeclared
 from picam_ros.pacing import FrameThrottle
 from picam_ros.ros_conversions import fill_image, image_payload
 from picam_ros.ros_messages import parameter_descriptor
@@ -167,7 +171,8 @@ class CameraNode(Node):
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
         self._runtime = build_runtime(settings.source_config(), stream=settings.stream,
-                                      server=settings.server, log=self.get_logger())
+                                      server=settings.server, log=self.get_logger(),
+                                      on_capture_error=reported_by_owner)
         fmt = self._runtime.format
         calibration = self._load_calibration(settings.camera_info_url, fmt.width, fmt.height,
                                              at_startup=True)
@@ -200,10 +205,7 @@ class CameraNode(Node):
         self._runtime.add_sink(self._publish_frame, 'ros-publisher')
         self.add_on_set_parameters_callback(self._on_set_parameters)
         # After every declaration (the in-process centroids add <profile>.* parameters).
-        declared = self.list_parameters([], 0).names
-        for warning in undeclared_warnings(getattr(self, '_parameter_overrides', {}),
-                                           declared, 'camera'):
-            self.get_logger().warning(warning)
+        warn_about_undeclared(self, 'camera')
 
         self._runtime.start()
         self.get_logger().info(

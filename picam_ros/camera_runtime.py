@@ -124,6 +124,15 @@ class RuntimeStats:
     stream_dropped: int = 0
     stream_restarts: int = 0
     stream_connected: bool = False
+    source_error_age: float | None = None   # seconds since source_error happened
+
+
+def reported_by_owner(_message: str) -> None:
+    """``on_capture_error`` for an owner that reports ``stats().capture_error`` itself.
+
+    A node polls the stats and ends with a fatal line naming the error: the runtime's own log
+    line would say the same thing a second time.
+    """
 
 
 class CameraRuntime:
@@ -271,6 +280,8 @@ class CameraRuntime:
             self._stream_started = True
             self._stream.start()
         except Exception as exc:  # noqa: BLE001 - any failure leaves the camera running
+            if self._stop.is_set():
+                return   # the stop broke the start (MediaMTX stopped while it came up): no fault
             unavailable = self._unavailable is not None and isinstance(exc, self._unavailable)
             self._stream_state = StreamState.UNAVAILABLE if unavailable else StreamState.FAILED
             self._stream_error = str(exc) or type(exc).__name__
@@ -343,9 +354,12 @@ class CameraRuntime:
         cause = str(exc) if isinstance(exc, SourceError) else f'{type(exc).__name__}: {exc}'
         message = f'capture stopped: {cause}'
         self._capture_error = message
-        self._log.error(message)
+        # Said once, by the owner that ends the process on it (the runner's error line, a
+        # node's fatal line); logged here only when no owner listens.
         if self._on_capture_error is not None:
             self._on_capture_error(message)
+        else:
+            self._log.error(message)
 
     # -- status --------------------------------------------------------------------------
     def stats(self) -> RuntimeStats:
@@ -381,4 +395,5 @@ class CameraRuntime:
             stream_dropped=getattr(stream_stats, 'dropped', 0),
             stream_restarts=getattr(stream_stats, 'restarts', 0),
             stream_connected=bool(getattr(stream_stats, 'connected', False)),
+            source_error_age=getattr(source_stats, 'last_error_age', None),
         )

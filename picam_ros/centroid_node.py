@@ -50,10 +50,9 @@ from picam_ros.centroid_publisher import (
     declare_row,
     propose_keying,
 )
-from picam_ros.centroid_settings import DIAGNOSTICS_ROW, PROFILES_ROW
+from picam_ros.centroid_settings import DIAGNOSTICS_ROW
 from picam_ros.diagnostics import diagnostic_array
-from picam_ros.node_runner import run_node
-from picam_ros.overrides import undeclared_warnings
+from picam_ros.node_runner import run_node, warn_about_undeclared
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.params import config_from_ros
 
@@ -72,12 +71,7 @@ class CentroidNode(Node):
             decimation = config_from_ros(DecimationConfig, DECIMATION_ROWS, decimation_values)
         except ValueError as error:
             raise ValueError(f'{self.get_name()}: invalid parameters: {error}') from None
-        declared = [PROFILES_ROW.name, DIAGNOSTICS_ROW.name,
-                    *(row.name for row in profiles.all_rows()),
-                    *(row.name for row in DECIMATION_ROWS)]
-        for warning in undeclared_warnings(getattr(self, '_parameter_overrides', {}), declared,
-                                           'centroid'):
-            self.get_logger().warning(warning)
+        warn_about_undeclared(self, 'centroid')
         self._decimation_rows = {row.name: row for row in DECIMATION_ROWS}
         self._pipeline = CentroidPipeline(profiles, keying, decimation)
         # Registered after declaration: every value is checked above as one consistent set.

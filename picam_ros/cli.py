@@ -27,7 +27,6 @@ from collections.abc import Sequence
 import json
 import logging
 import os
-import signal
 import socket
 import sys
 import threading
@@ -49,14 +48,16 @@ from picam_ros.config import ConfigError
 from picam_ros.encoder import StreamError
 from picam_ros.frames import Frame
 from picam_ros.latest_mailbox import LatestMailbox
-from picam_ros.mediamtx import MediaServerUnavailable
+from picam_ros.mediamtx import find_mediamtx, MediaServerUnavailable
 from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.params import flag_for, ParamRow
 from picam_ros.png import write_png
-from picam_ros.process import find_executable
-from picam_ros.sources import SourceError
+from picam_ros.sources import SourceError, sources_using
+from picam_ros.stop_request import EXIT_STOPPED, StopRequest
 
 _PROFILE = 'pads'
+#: A gap between frames longer than this is shown on the status line as a stall.
+_STALL_SHOWN_S = 1.0
 _KINDS = {'integer': int, 'double': float, 'string': str}
 _METAVARS = {'integer': 'N', 'double': 'X', 'string': 'TEXT'}
 
@@ -179,12 +180,13 @@ def centroid_record(frame: Frame, blobs: np.ndarray, dropped: int) -> dict[str, 
     }
 
 
-#: A source error is shown while no frame has arrived for this long (after that the source has
-#: recovered, and the error is history: the restart count keeps it).
-_ERROR_SHOWN_S = 1.0
-
-
 def status_line(stats: RuntimeStats, processed: int, blobs: int, ms: float) -> str:
+    """Return the status line: counters, the stream's state, the source's, as they are now.
+
+    A source error is shown only while it is the current trouble: it happened after the last
+    frame arrived. A stall that has not produced an error yet shows how long it lasts, not the
+    error of a past incident (the restart count keeps those).
+    """
     state = stats.stream_state
     stream = state.value
     if state is StreamState.RUNNING and not stats.stream_connected:
@@ -196,9 +198,14 @@ def status_line(stats: RuntimeStats, processed: int, blobs: int, ms: float) -> s
     line = (f'fps={stats.fps:5.1f} frames={stats.frames} drops={stats.drops} '
             f'restarts={stats.source_restarts} processed={processed} centroids={blobs} '
             f'engine={ms:.2f}ms stream={stream}')
-    stalled = stats.last_frame_age is None or stats.last_frame_age > _ERROR_SHOWN_S
-    if stats.source_error and stalled:
+    age, error_age = stats.last_frame_age, stats.source_error_age
+    # A capture failure is the runner's final error line: not said twice.
+    current = (stats.source_error and not stats.capture_error and error_age is not None
+               and (age is None or error_age < age))
+    if current:
         line += f' last_error={stats.source_error.splitlines()[0][:80]!r}'
+    elif age is not None and age > _STALL_SHOWN_S:
+        line += f' no_frame_for={age:.1f}s'
     return line
 
 
@@ -207,8 +214,11 @@ def _stream_mode(args: argparse.Namespace) -> bool:
         return args.stream == 'on'
     if args.__dict__['stream.external_server']:
         return True
-    binary = args.__dict__['stream.mediamtx_path'] or os.environ.get('MEDIAMTX') or 'mediamtx'
-    return find_executable(binary) is not None
+    return find_mediamtx(_configured_mediamtx(args))[0] is not None
+
+
+def _configured_mediamtx(args: argparse.Namespace) -> str | None:
+    return args.__dict__['stream.mediamtx_path'] or os.environ.get('MEDIAMTX') or None
 
 
 def settings_from_args(args: argparse.Namespace) -> tuple[CameraSettings, dict, DecimationConfig]:
@@ -229,7 +239,26 @@ def settings_from_args(args: argparse.Namespace) -> tuple[CameraSettings, dict, 
                                          for row in decimation_rows})
     except ConfigError as error:
         raise error.renamed(lambda name: flags.get(name, flag_for(name))) from None
+    for name in settings.source.ignored():
+        users = ' and '.join(sources_using(name))
+        raise ConfigError(flags.get(name, flag_for(name)),
+                          f'applies to the {users} source only, and the source is '
+                          f'{settings.source.source} (--source)')
+    _check_output_path(args.snapshot, '--snapshot')
     return settings, keying, decimation
+
+
+def _check_output_path(path: str | None, flag: str) -> None:
+    """Refuse an output file that cannot be written, before the run rather than after it."""
+    if not path:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ConfigError(flag, f'{path} is a directory; name a file in it')
+    if not os.path.isdir(folder):
+        raise ConfigError(flag, f'{path}: the folder {folder} does not exist')
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(flag, f'{path}: the folder {folder} is not writable')
 
 
 class _LogFormat(logging.Formatter):
@@ -263,17 +292,20 @@ class _StderrLog:
 
 
 def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr,
-        stop: threading.Event | None = None) -> int:
-    """Run until ``--duration``/``--frames`` is reached, ``stop`` is set, or capture fails."""
+        stop: StopRequest | threading.Event | None = None) -> int:
+    """Run until ``--duration``/``--frames`` is reached, ``stop`` is set, or capture fails.
+
+    A stop asked for (``stop`` set from outside: Ctrl-C, SIGTERM) ends the run cleanly with
+    ``EXIT_STOPPED`` at whatever moment it comes, the first frame not yet processed included.
+    """
+    stop = stop if stop is not None else threading.Event()
     settings, keying, decimation = settings_from_args(args)
-    stop = stop or threading.Event()
     log = _StderrLog(stderr)
     pipeline = CentroidPipeline(KeyingProfiles([_PROFILE]), keying, decimation)
     failure: list[str] = []
 
     def capture_failed(message: str) -> None:
         failure.append(message)
-        stop.set()
         mailbox.close()
 
     def on_frame(frame: Frame) -> None:
@@ -289,8 +321,9 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
     urls = (viewer_urls(_host_name(), settings.stream, settings.server)
             if settings.stream is not None else [])
     if args.stream == 'auto' and settings.stream is None:
-        log.info('no mediamtx binary found (PATH, $MEDIAMTX or --stream-mediamtx-path): '
-                 'running without the live stream')
+        looked = find_mediamtx(_configured_mediamtx(args))[1]
+        log.info(f'no mediamtx binary found (looked {" and ".join(looked)}; give one '
+                 f'with $MEDIAMTX or --stream-mediamtx-path): running without the live stream')
 
     deadline = time.monotonic() + args.duration if args.duration > 0 else None
     next_status = time.monotonic() + args.status_interval
@@ -298,9 +331,10 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
     processed, last_blobs, last_ms = 0, 0, 0.0
     last_frame: Frame | None = None
     last_result = None
-    runtime.start()
     try:
-        while not stop.is_set():
+        if not stop.is_set():
+            runtime.start()
+        while not stop.is_set() and not failure:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 break
@@ -319,6 +353,8 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
                 last_frame, last_result = frame, result
                 if args.frames and processed >= args.frames:
                     break
+            if deadline is not None and time.monotonic() >= deadline:
+                break   # a status line due now is the final one, printed once below
             if urls and time.monotonic() >= next_check:
                 # Announce the viewer pages once the stream really is up, not before.
                 next_check = time.monotonic() + 0.5
@@ -335,16 +371,22 @@ def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = 
     if args.status_interval > 0:
         print(status_line(runtime.stats(), processed, last_blobs, last_ms), file=stderr,
               flush=True)
-    if args.snapshot:
-        if last_frame is None or last_result is None:
-            log.error(f'no frame was processed, so no snapshot was written to {args.snapshot}')
-            return 1
-        image = pipeline.debug_image(_PROFILE, last_frame.planes(), last_result.blobs)
-        write_png(args.snapshot, image)
-        log.info(f'snapshot with {last_blobs} centroids written to {args.snapshot}')
     if failure:
-        log.error(f'capture failed: {failure[0]}')
+        log.error(failure[0])
         return 1
+    if args.snapshot and last_frame is not None and last_result is not None:
+        image = pipeline.debug_image(_PROFILE, last_frame.planes(), last_result.blobs)
+        try:
+            write_png(args.snapshot, image)
+        except OSError as error:
+            log.error(f'cannot write the snapshot {args.snapshot}: {error.strerror or error}')
+            return 1
+        log.info(f'snapshot with {last_blobs} centroids written to {args.snapshot}')
+    elif args.snapshot:
+        how = 'stopped' if stop.is_set() else 'ended'
+        log.warning(f'{how} before the first frame: no snapshot written to {args.snapshot}')
+    if stop.is_set():
+        return EXIT_STOPPED
     if processed == 0:
         log.error('no frame was processed')
         return 1
@@ -356,31 +398,33 @@ def _host_name() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the runner's process: ``EXIT_STOPPED`` (0) after SIGINT/SIGTERM, whenever it comes.
+
+    The stop record is installed first (:mod:`picam_ros.stop_request`; the console entry point
+    has usually installed it already) and checked after parsing and all through :func:`run`:
+    no signal is raised into the program, so none is lost or turned into a traceback.
+    """
+    stop = StopRequest.install()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LogFormat())
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if stop.is_set():
+        return EXIT_STOPPED
     try:
         return run(args, stop=stop)
     except ConfigError as error:
         parser.error(str(error))
     except (SourceError, StreamError, MediaServerUnavailable, OSError) as error:
+        if stop.is_set():
+            return EXIT_STOPPED   # the stop broke the start-up: that was asked for
         if isinstance(error, BrokenPipeError):
             _silence_stdout()
             print(f'{parser.prog}: stopped: stdout was closed', file=sys.stderr)
         else:
             print(f'{parser.prog}: error: {error}', file=sys.stderr)
         return 1
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 if __name__ == '__main__':

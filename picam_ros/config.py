@@ -126,7 +126,12 @@ def check_value(name: str, value: Any, meta: Mapping[str, Any], *,
             raise ConfigError(name, f'must be a string, got {value!r}')
     elif kind is tuple:
         if isinstance(value, str):
-            value = tuple(shlex.split(value))
+            try:
+                value = tuple(shlex.split(value))
+            except ValueError as error:   # shlex: 'No closing quotation', 'No escaped character'
+                text = str(error)
+                raise ConfigError(name, f'{text[:1].lower()}{text[1:]} in {value!r} (shell '
+                                        f'syntax)') from None
         elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
             value = tuple(value)
         else:

@@ -12,33 +12,27 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The console scripts: quiet on a Ctrl-C that comes while the program is still loading.
+"""The console scripts: a stop signal is heard from the first line of the program on.
 
-Loading numpy, rclpy and the engine takes a few tenths of a second (more on a busy machine);
-a SIGINT then used to print a ``KeyboardInterrupt`` traceback from deep inside an import. Each
-entry point here loads its program with SIGINT turned into a quiet exit (status 130, as a shell
-reports Ctrl-C), then hands over to the program's ``main()``, which installs its own handling.
-The programs are loaded by name (``importlib``) precisely so that this module stays cheap to
-import: that is what makes the window before the handler is installed small.
+Loading numpy, rclpy and the engine takes a few tenths of a second (more on a busy machine).
+Each entry point first installs the process's stop record (:mod:`picam_ros.stop_request`): a
+SIGINT or SIGTERM that comes while the program loads ends the process at once with status
+``EXIT_STOPPED`` (nothing is started yet, and nothing is raised into an import); once loaded,
+the program's ``main()`` takes the record over and checks it at its own points.
+The programs are loaded by name (``importlib``), and this module imports nothing else of
+picam_ros, precisely so that the window before the record is installed stays as short as the
+interpreter's own start-up.
 """
 
 from __future__ import annotations
 
 import importlib
-import signal
 import sys
-from typing import Any, NoReturn
 
-from picam_ros.shutdown import EXIT_CONFIG_ERROR
+from picam_ros.stop_request import EXIT_CONFIG_ERROR, EXIT_STOPPED, StopRequest
 
-__all__ = ['camera_node', 'centroid_node', 'machine_node', 'operator_node', 'runner']
-
-_INTERRUPTED = 128 + signal.SIGINT
-
-
-def _quiet_exit(signum: int, _frame: Any) -> NoReturn:
-    raise SystemExit(_INTERRUPTED)
-
+__all__ = ['camera_node', 'centroid_node', 'machine_node', 'operator_node', 'operator_page',
+           'runner']
 
 #: How to get a third-party package a program imports, by its import name.
 _INSTALL_HINTS = {
@@ -50,8 +44,8 @@ _INSTALL_HINTS = {
 }
 
 
-def _run(module: str) -> int:
-    previous = signal.signal(signal.SIGINT, _quiet_exit)
+def _run(module: str, program: str = '') -> int:
+    stop = StopRequest.install(exit_at_once=EXIT_STOPPED)   # loading: nothing to stop yet
     try:
         main = importlib.import_module(module).main
     except ModuleNotFoundError as exc:
@@ -59,17 +53,19 @@ def _run(module: str) -> int:
         if not missing or missing == 'picam_ros':
             raise
         hint = _INSTALL_HINTS.get(missing, f'pip install {missing}')
-        print(f'{module.rsplit(".", 1)[-1]}: needs the Python package {missing!r} ({hint})',
-              file=sys.stderr)
+        program = program or module.rsplit('.', 1)[-1]
+        print(f'{program}: needs the Python package {missing!r} ({hint})', file=sys.stderr)
         return EXIT_CONFIG_ERROR   # a missing package is no camera loss: launch does not respawn
     finally:
-        signal.signal(signal.SIGINT, previous)
+        stop.defer()
+    if stop.is_set():   # recorded before this entry point (a record installed earlier)
+        return EXIT_STOPPED
     return main()
 
 
 def runner() -> int:
     """``picam-ros`` / ``python -m picam_ros``: the standalone runner."""
-    return _run('picam_ros.cli')
+    return _run('picam_ros.cli', 'picam-ros')
 
 
 def camera_node() -> int:
@@ -90,3 +86,8 @@ def machine_node() -> int:
 def operator_node() -> int:
     """``ros2 run picam_ros operator_node``: the operator page."""
     return _run('picam_ros.operator_page.operator_node')
+
+
+def operator_page() -> int:
+    """``python -m picam_ros.operator_page``: the operator page without ROS."""
+    return _run('picam_ros.operator_page.standalone', 'picam_ros.operator_page')

@@ -54,7 +54,7 @@ from std_srvs.srv import Trigger
 
 from picam_ros.alignment import Alignment, AlignmentParams
 from picam_ros.alignment_verdict import PASS, Verdict, verdict_values, VerdictParams
-from picam_ros.camera_runtime import CameraRuntime, StreamState
+from picam_ros.camera_runtime import CameraRuntime, reported_by_owner, StreamState
 from picam_ros.camera_settings import build_runtime, camera_parameter_rows, CameraSettings
 from picam_ros.centroids import KeyingParams
 from picam_ros.composite import CompositeParams
@@ -77,7 +77,7 @@ from picam_ros.machine_calibration import (
 from picam_ros.machine_settings import CAMERAS, machine_parameter_rows, SCENE_FIELDS
 from picam_ros.machine_vision import CameraCentroids, MachineVision
 from picam_ros.mediamtx import MediaServer, MediaServerUnavailable
-from picam_ros.node_runner import run_node
+from picam_ros.node_runner import run_node, warn_about_undeclared
 from picam_ros.pacing import FrameThrottle
 from picam_ros.ros_conversions import cloud_points
 from picam_ros.ros_messages import parameter_descriptor
@@ -192,7 +192,8 @@ class MachineNode(Node):
         sources = {camera: self._source_config(camera, settings[camera], values)
                    for camera in CAMERAS}
         for camera in CAMERAS:
-            self._runtimes[camera] = build_runtime(sources[camera], log=self.get_logger())
+            self._runtimes[camera] = build_runtime(sources[camera], log=self.get_logger(),
+                                                   on_capture_error=reported_by_owner)
         fmt = self._runtimes['board'].format
         up_fmt = self._runtimes['component'].format
         if (fmt.width, fmt.height) != (up_fmt.width, up_fmt.height):
@@ -259,6 +260,7 @@ class MachineNode(Node):
             self.create_service(Trigger, name, handler)
         if self._calibration_loaded:   # else the composite.* parameters stand as given
             self._apply_calibration_offsets(calibration)
+        warn_about_undeclared(self, 'machine')
         for runtime in self._runtimes.values():
             runtime.start()
         self.get_logger().info(

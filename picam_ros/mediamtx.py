@@ -36,6 +36,7 @@ import errno
 import logging
 import os
 from pathlib import Path
+import re
 import shutil
 import socket
 import sys
@@ -59,6 +60,8 @@ __all__ = [
     'MediaServerConfig',
     'MediaServerUnavailable',
     'default_mediamtx_config',
+    'find_mediamtx',
+    'mediamtx_cache',
     'port_holder',
 ]
 
@@ -90,17 +93,61 @@ def default_mediamtx_config() -> Path:
                                  f'found in {", ".join(map(str, candidates))}; set config_file')
 
 
+def mediamtx_cache() -> Path:
+    """Return where ``scripts/get-mediamtx.sh`` builds MediaMTX (one folder per version).
+
+    The script's own rule: ``$PICAM_CACHE``, else ``$XDG_CACHE_HOME/picam_ros``, else
+    ``~/.cache/picam_ros``; the binary is ``mediamtx-<version>/mediamtx`` in there.
+    """
+    base = os.environ.get('PICAM_CACHE')
+    if not base:
+        base = os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'),
+                            'picam_ros')
+    return Path(base)
+
+
+def _version_key(folder: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r'\d+', folder.name))
+
+
+def find_mediamtx(configured: str | None = None) -> tuple[str | None, list[str]]:
+    """Return the MediaMTX binary to run (an absolute path, or None) and where it was sought.
+
+    The places are phrases to join with "and" (``on PATH``, ``in <folder>/mediamtx``).
+
+    A configured path (``mediamtx_path``, ``$MEDIAMTX``) is the only place looked at when
+    given. Else ``mediamtx`` on PATH, then the newest build of ``scripts/get-mediamtx.sh``
+    (see :func:`mediamtx_cache`), so a checkout set up with ``scripts/setup.sh --test`` streams
+    without further ado.
+    """
+    if configured:
+        found = find_executable(configured)
+        return (os.path.abspath(found) if found else None), [f'at {configured}']
+    found = find_executable('mediamtx')
+    if found is not None:
+        return os.path.abspath(found), ['on PATH']
+    cache = mediamtx_cache()
+    looked = ['on PATH', f'in {cache / "mediamtx-*" / "mediamtx"}']
+    with contextlib.suppress(OSError):
+        for folder in sorted(cache.glob('mediamtx-*'), key=_version_key, reverse=True):
+            found = find_executable(str(folder / 'mediamtx'))
+            if found is not None:
+                return found, looked
+    return None, looked
+
+
 @dataclass(frozen=True)
 class MediaServerConfig(RtspEndpoint, RestartBackoff):
     """Where MediaMTX comes from and which ports it serves.
 
-    ``mediamtx_path``: the binary (None: ``$MEDIAMTX``, then ``mediamtx`` on PATH).
+    ``mediamtx_path``: the binary (None: see :func:`find_mediamtx`).
     ``config_file``: MediaMTX YAML (None: the packaged ``config/mediamtx.yml``). Ports given
     here override the file. ``external``: use an already running server, only watch it.
     """
 
     mediamtx_path: str | None = config_field(
-        None, 'MediaMTX binary (not set: $MEDIAMTX, then mediamtx on PATH)', kind=str)
+        None, 'MediaMTX binary (not set: $MEDIAMTX, then mediamtx on PATH, then the build of '
+              'scripts/get-mediamtx.sh)', kind=str)
     config_file: str | None = config_field(
         None, 'MediaMTX YAML (not set: the packaged config/mediamtx.yml)', kind=str)
     webrtc_port: int = config_field(
@@ -281,20 +328,18 @@ class MediaServer:
     def resolve_binary(self) -> str:
         """Find the MediaMTX executable, or raise :class:`MediaServerUnavailable`."""
         configured = self.config.mediamtx_path or os.environ.get('MEDIAMTX')
+        found, looked = find_mediamtx(configured)
+        if found is not None:
+            return found
         if configured:
-            found = find_executable(configured)
-            if found is None:
-                raise MediaServerUnavailable(
-                    f'MediaMTX not found at {configured!r} (or not executable); fix the path '
-                    f'given (stream.mediamtx_path, --stream-mediamtx-path or $MEDIAMTX)')
-            return os.path.abspath(found)   # it runs in a directory of its own
-        found = find_executable('mediamtx')
-        if found is None:
             raise MediaServerUnavailable(
-                'MediaMTX not found on PATH; install it (https://github.com/bluenviron/mediamtx/'
-                'releases) and put it on PATH, give its path (stream.mediamtx_path, '
-                '--stream-mediamtx-path or $MEDIAMTX), or use an external server')
-        return os.path.abspath(found)
+                f'MediaMTX not found at {configured!r} (or not executable); fix the path '
+                f'given (stream.mediamtx_path, --stream-mediamtx-path or $MEDIAMTX)')
+        raise MediaServerUnavailable(
+            f'MediaMTX not found {" or ".join(looked)}; run scripts/get-mediamtx.sh, or '
+            f'install it (https://github.com/bluenviron/mediamtx/releases) and put it on PATH, '
+            f'give its path (stream.mediamtx_path, --stream-mediamtx-path or $MEDIAMTX), or '
+            f'use an external server')
 
     def start(self) -> None:
         """Start MediaMTX and wait until its RTSP port accepts connections.

@@ -11,14 +11,22 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""How a picam_ros node process runs: the one ``main()`` both nodes share (ros2/demos style).
+"""How a picam_ros node process runs: the one ``main()`` every node shares (ros2/demos style).
 
 ``rclpy.init`` runs inside the ``try``, so a bad ``--params-file`` is one fatal line and status
 ``EXIT_CONFIG_ERROR`` (2), like a bad parameter value or a camera program that is missing; a
 camera lost for good while running ends it with ``EXIT_CAMERA_LOST`` (1), the one status
-launch respawns on; Ctrl-C and an external shutdown end the process cleanly with status 0, and
-so does the death of the launch process that started it (see
-:func:`picam_ros.shutdown.stop_with_launcher`).
+launch respawns on; SIGINT, SIGTERM and an external shutdown end the process cleanly with
+``EXIT_STOPPED`` (0) whenever they come, and so does the death of the launch process that
+started it (see :func:`picam_ros.shutdown.stop_with_launcher`).
+
+Stop signals are recorded (:class:`picam_ros.stop_request.StopRequest`), never raised. While
+the node is built only the record hears them (checked once it is built); from then on rclpy's
+handler, which chains to the record, also shuts the context down, which ends ``spin``. A
+``KeyboardInterrupt`` raised into the executor used to land anywhere, e.g. inside the
+constructor of an rclpy ``Task``, whose finaliser then printed ``Exception ignored in: <function
+Future.__del__>: AttributeError: 'Task' object has no attribute '_exception'`` (rclpy
+``task.py``: ``Future.__del__`` reads attributes ``__init__`` had not set yet).
 """
 
 from __future__ import annotations
@@ -31,19 +39,34 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.logging import get_logger
 from rclpy.node import Node
+from rclpy.signals import install_signal_handlers, SignalHandlerOptions
 
-from picam_ros.overrides import rcl_error_text
+from picam_ros.overrides import rcl_error_text, undeclared_warnings
 from picam_ros.shutdown import (
     EXIT_CAMERA_LOST,
     EXIT_CONFIG_ERROR,
+    EXIT_STOPPED,
     stop_with_launcher,
     StopGuard,
 )
+from picam_ros.stop_request import StopRequest
 
 #: Errors that end a node with one line: bad parameters (ours and rclpy's), a params file rcl
 #: cannot parse.
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ValueError, ParameterException, rclpy_implementation.RCLError)
+
+
+def warn_about_undeclared(node: Node, label: str) -> None:
+    """Warn once per parameter the node was given but does not declare (a misspelt name).
+
+    Call it at the end of the node's declarations, before it starts its work: rclpy keeps such
+    values without a word (``widht: 640`` in a parameter file would be silently ignored).
+    """
+    declared = node.list_parameters([], 0).names
+    for warning in undeclared_warnings(getattr(node, '_parameter_overrides', {}), declared,
+                                       label):
+        node.get_logger().warning(warning)
 
 
 def run_node(make_node: Callable[[], Node], name: str, args: Sequence[str] | None = None,
@@ -54,27 +77,37 @@ def run_node(make_node: Callable[[], Node], name: str, args: Sequence[str] | Non
     good) that end the node with one fatal line naming the problem, instead of a traceback.
     Raised while the node runs they mean a lost device (``EXIT_CAMERA_LOST``: launch respawns
     the node); before (and for every ``USER_ERRORS``) a configuration the node cannot run
-    (``EXIT_CONFIG_ERROR``: respawning would fail the same way). From the first stop request
-    on, the teardown is guarded (:class:`picam_ros.shutdown.StopGuard`): launch's second SIGINT
-    is ignored instead of raising inside ``destroy_node()``, and the process ends within
-    ``TEARDOWN_DEADLINE_S`` whatever its threads are doing.
+    (``EXIT_CONFIG_ERROR``: respawning would fail the same way). A stop requested at any moment
+    (before ``rclpy.init``, while the node is built, while it spins) ends it with
+    ``EXIT_STOPPED``; whatever the stop broke on its way is no error. From the stop on, the
+    teardown is guarded (:class:`picam_ros.shutdown.StopGuard`): further stop signals are
+    ignored, and the process ends within ``TEARDOWN_DEADLINE_S`` whatever its threads are doing.
     """
+    stop = StopRequest.install()   # before rclpy.init: rclpy's handler chains to it
     node = None
     guard = StopGuard(name)
     try:
         stop_with_launcher()   # started by our launch files: stop when launch dies, too
-        rclpy.init(args=args)
+        if stop.is_set():
+            return EXIT_STOPPED
+        # rclpy's handlers only once the node is built: a stop while it is built is recorded
+        # and heard below, instead of shutting the context down under the construction (its
+        # log lines then failed to reach /rosout: "publisher's context is invalid").
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
         node = make_node()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        guard.arm()
+        install_signal_handlers(SignalHandlerOptions.ALL)   # from here a stop also ends spin
+        if not stop.is_set():
+            rclpy.spin(node)
+    except ExternalShutdownException:
+        pass
     except Exception as error:
-        if node is not None and not rclpy.ok() and not isinstance(error, errors):
-            # A stop was under way (SIGINT had shut the context down) and it broke a callback:
-            # e.g. the KeyboardInterrupt landed inside rclpy's C deserializer, which reports it
-            # as a TypeError. The process was asked to stop and stops: status 0, no traceback.
-            guard.arm()
-            return 0
+        if stop.is_set() or (node is not None and not rclpy.ok()
+                             and not isinstance(error, errors)):
+            # A stop was under way and it broke what the node was doing (e.g. a callback
+            # whose deserialisation the context shutdown interrupted), or came while a
+            # configuration error was on its way: the process was asked to stop, and stops
+            # with the one status a stop has, without a traceback.
+            return EXIT_STOPPED
         if not isinstance(error, (*USER_ERRORS, *errors)):
             raise
         lost = node is not None and isinstance(error, errors)
@@ -89,4 +122,4 @@ def run_node(make_node: Callable[[], Node], name: str, args: Sequence[str] | Non
             node.destroy_node()
         rclpy.try_shutdown()
         guard.done()
-    return 0
+    return EXIT_STOPPED

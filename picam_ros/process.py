@@ -58,6 +58,8 @@ import time
 from typing import IO
 import weakref
 
+from picam_ros.stop_request import STOP_SIGNALS
+
 __all__ = [
     'STOP_SIGNALS',
     'Backoff',
@@ -71,8 +73,6 @@ __all__ = [
 ]
 
 _PR_SET_PDEATHSIG = 1
-#: The signals that ask a process to stop gently (as Ctrl-C and a supervisor do).
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _READY_POLL_S = 0.02
 _MAX_LINE_BYTES = 4096
 #: How long a stop waits for a SIGKILLed child to vanish before giving up on reaping it (a
@@ -319,11 +319,16 @@ class _Spawner:
 
         def in_child_before_exec() -> None:
             # Runs between fork and exec: keep it to a few syscalls, no allocation, no locks.
-            # An ignored signal stays ignored across exec: a parent started as a background job
-            # (or under nohup) ignores SIGINT, and its children would then ignore the SIGINT
-            # that stops them gently, so every stop would escalate.
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            # A stop signal pending here was sent to our process group (a Ctrl-C) before the
+            # child moved to a group of its own: it was meant for the parent, which stops this
+            # child its own way; delivered at the unblock below it killed a MediaMTX that was
+            # coming up. Ignoring a signal discards it when pending (POSIX), so ignore first.
+            # Then the default action: an ignored signal stays ignored across exec, and a parent
+            # started as a background job (or under nohup) ignores SIGINT, so its children
+            # would ignore the SIGINT that stops them gently, and every stop would escalate.
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+                signal.signal(sig, signal.SIG_DFL)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)   # see _run
             if prctl is None:
                 return

@@ -37,16 +37,16 @@ import signal
 import sys
 import threading
 
-from picam_ros.process import die_with_parent, STOP_SIGNALS
+from picam_ros.process import die_with_parent
+from picam_ros.stop_request import (
+    EXIT_CAMERA_LOST,
+    EXIT_CONFIG_ERROR,
+    EXIT_STOPPED,
+    STOP_SIGNALS,
+)
 
-__all__ = ['EXIT_CAMERA_LOST', 'EXIT_CONFIG_ERROR', 'LAUNCHER_PID_ENV', 'TEARDOWN_DEADLINE_S',
-           'StopGuard', 'stop_with_launcher']
-
-#: A node's exit status when its camera is lost for good: launch respawns it.
-EXIT_CAMERA_LOST = 1
-#: A node's exit status for a configuration it cannot run (bad parameter file or value, a
-#: missing program): launch does not respawn it, since the same configuration fails again.
-EXIT_CONFIG_ERROR = 2
+__all__ = ['EXIT_CAMERA_LOST', 'EXIT_CONFIG_ERROR', 'EXIT_STOPPED', 'LAUNCHER_PID_ENV',
+           'TEARDOWN_DEADLINE_S', 'StopGuard', 'stop_with_launcher']
 
 #: Longest teardown after a stop request. Below launch's 5 s SIGINT -> SIGTERM escalation and
 #: the 2 s a node may take to end after SIGINT or SIGTERM.

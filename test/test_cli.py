@@ -23,11 +23,14 @@ import signal
 import subprocess
 import sys
 
+from camera_fixtures import install_fake_rpicam
 import numpy as np
 from proctree import descendants, process_gone, wait_until
 import pytest
 from stream_fixtures import free_tcp_port
 
+from picam_ros.camera_runtime import RuntimeStats, StreamState
+from picam_ros.cli import status_line
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 RUN = [sys.executable, '-m', 'picam_ros']
@@ -102,6 +105,19 @@ def test_ffmpeg_input_runs_through_the_same_pipeline():
 @pytest.mark.parametrize('args, message', [
     (['--luma-min', '300'], '--luma-min: 300 is above the maximum 255'),
     (['--width', '3'], '--width: 3 is below the minimum 256 (the synthetic source)'),
+    (['--width', '1001'], ('--width: i420 is 4:2:0 subsampled: width and height must be even, '
+                           'got 1001x512 (the synthetic source)')),
+    (['--source', 'rpicam', '--height', '1023'], ('--height: width and height must be even '
+                                                  '(4:2:0 chroma), got 512x1023 (the rpicam '
+                                                  'source)')),
+    (['--input', 'foo.mp4'], ('--input: applies to the ffmpeg source only, and the source is '
+                              'synthetic (--source)')),
+    (['--source', 'rpicam', '--seed', '3'], ('--seed: applies to the synthetic source only, and '
+                                             'the source is rpicam (--source)')),
+    (['--source', 'rpicam', '--extra-args', '--vflip "x'],
+     '--extra-args: no closing quotation in \'--vflip "x\' (shell syntax) (the rpicam source)'),
+    (['--snapshot', '/nonexistent-dir/x.png'], ('--snapshot: /nonexistent-dir/x.png: the folder '
+                                                '/nonexistent-dir does not exist')),
     (['--source', 'ffmpeg'], ('--input: must name the ffmpeg input: a file, /dev/videoN, an '
                               'rtsp:// URL or lavfi:<graph> (the ffmpeg source)')),
     (['--process-every-n', '0'], '--process-every-n: 0 is below the minimum 1'),
@@ -157,12 +173,26 @@ def test_sigint_stops_cleanly_and_leaves_no_child_process():
 
 
 def test_stream_on_without_a_server_binary_reports_it_and_keeps_capturing(tmp_path):
-    env = dict(os.environ, PATH=f'{tmp_path}:/usr/bin:/bin', MEDIAMTX='')
+    env = dict(os.environ, PATH=f'{tmp_path}:/usr/bin:/bin', MEDIAMTX='',
+               PICAM_CACHE=str(tmp_path))
     result = subprocess.run([*RUN, *SMALL[:-2], '--stream', 'on', '--frames', '3', '--json'],
                             check=False, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 3
     assert 'mediamtx' in result.stderr.lower()
+    assert f'{tmp_path}/mediamtx-*/mediamtx' in result.stderr, 'where it looked'
+
+
+def test_stream_auto_without_a_server_binary_says_where_it_looked(tmp_path):
+    env = dict(os.environ, PATH=f'{tmp_path}:/usr/bin:/bin', MEDIAMTX='',
+               PICAM_CACHE=str(tmp_path))
+    result = subprocess.run([*RUN, *SMALL[:-2], '--frames', '1'], check=False,
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    looked = f'looked on PATH and in {tmp_path}/mediamtx-*/mediamtx'
+    assert result.stderr.splitlines() == [(
+        f'[info] no mediamtx binary found ({looked}; give one with $MEDIAMTX or '
+        f'--stream-mediamtx-path): running without the live stream')]
 
 
 @pytest.mark.parametrize('args, message', [
@@ -212,3 +242,63 @@ def test_a_stream_without_a_server_says_connecting_not_running():
     assert any('stream=connecting' in line for line in lines), lines
     assert not any('stream=running' in line for line in lines), lines
     assert 'live stream:' not in result.stderr
+
+
+def test_with_a_duration_the_final_status_line_is_printed_once():
+    result = run_cli(*SMALL[:-2], '--stream', 'off', '--duration', '1', '--status-interval', '0.5')
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith('fps=') for line in lines), lines
+
+
+def test_a_stop_before_the_first_frame_is_a_clean_stop_not_an_error(tmp_path, monkeypatch):
+    install_fake_rpicam(tmp_path, monkeypatch)
+    monkeypatch.setenv('FAKE_CAMERA_ARGS', '--fault silent')   # runs, never writes a frame
+    proc = subprocess.Popen([*RUN, *SMALL, '--source', 'rpicam', '--status-interval', '60'],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: descendants(proc.pid), timeout=30), 'ffmpeg never started'
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert len(err.splitlines()) == 1 and 'processed=0' in err, err
+
+
+def test_a_source_writing_garbage_is_refused_in_one_line_as_the_camera_node_does(tmp_path):
+    fake = tmp_path / 'ffmpeg'
+    fake.write_text('#!/bin/sh\nexec cat /dev/urandom\n')
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=f'{tmp_path}:{os.environ["PATH"]}')
+    result = subprocess.run([*RUN, *SMALL, '--source', 'ffmpeg', '--input', 'lavfi:testsrc2',
+                             '--json'], check=False, capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 1
+    assert result.stdout == '', 'no centroids of garbage'
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        '[error] capture stopped: ffmpeg: what ffmpeg writes does not look like 512x512 i420 '
+        'frames'), lines
+
+
+def stats_of_a_stall(frame_age: float, error_age: float | None) -> RuntimeStats:
+    return RuntimeStats(running=True, frames=100, fps=0.0, drops=0, source_restarts=1,
+                        source_error='ffmpeg: output ended between frames', capture_error=None,
+                        last_frame_age=frame_age, sink_errors=0,
+                        stream_state=StreamState.DISABLED, stream_error=None,
+                        server_ready=None, source_error_age=error_age)
+
+
+def test_the_status_line_shows_the_error_of_the_current_stall():
+    line = status_line(stats_of_a_stall(frame_age=3.0, error_age=0.5), 100, 0, 0.0)
+    assert line.endswith("last_error='ffmpeg: output ended between frames'")
+
+
+def test_the_status_line_shows_a_new_stall_not_the_error_of_a_past_incident():
+    line = status_line(stats_of_a_stall(frame_age=1.5, error_age=60.0), 100, 0, 0.0)
+    assert 'last_error' not in line and line.endswith('no_frame_for=1.5s')
+    flowing = status_line(stats_of_a_stall(frame_age=0.04, error_age=60.0), 100, 0, 0.0)
+    assert 'last_error' not in flowing and 'no_frame_for' not in flowing

@@ -18,26 +18,46 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from picam_ros.shutdown import EXIT_CONFIG_ERROR
 
-BLOCK_AIOHTTP = textwrap.dedent("""
+BLOCKING = textwrap.dedent("""
     import importlib.abc, sys
+
+    BLOCKED = sys.argv[1]
 
     class Blocker(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
-            if name == 'aiohttp' or name.startswith('aiohttp.'):
+            if name == BLOCKED or name.startswith(BLOCKED + '.'):
                 raise ModuleNotFoundError(f"No module named '{name}'", name=name)
             return None
 
     sys.meta_path.insert(0, Blocker())
-    from picam_ros.entry_points import operator_node
-    sys.exit(operator_node())
+    from picam_ros import entry_points
+    sys.exit(getattr(entry_points, sys.argv[2])())
     """)
 
 
+def run_without(package: str, entry_point: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-c', BLOCKING, package, entry_point],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_runner_whose_package_is_missing_says_which_in_one_line_and_exits_2():
+    result = run_without('numpy', 'runner')
+    assert result.returncode == EXIT_CONFIG_ERROR, result.stderr
+    assert result.stderr.splitlines() == [(
+        "picam-ros: needs the Python package 'numpy' (rosdep key python3-numpy, or pip install "
+        'numpy)')]
+
+
 def test_a_node_whose_package_is_missing_says_which_in_one_line_and_exits_2():
-    result = subprocess.run([sys.executable, '-c', BLOCK_AIOHTTP], capture_output=True,
-                            text=True, timeout=60, check=False)
+    for messages in ('rclpy', 'diagnostic_msgs', 'sensor_msgs', 'geometry_msgs', 'std_msgs'):
+        pytest.importorskip(messages, reason=f'the operator node needs the ROS package '
+                                             f'{messages}, which is not installed: without it '
+                                             f'the node names that one, not aiohttp')
+    result = run_without('aiohttp', 'operator_node')
     assert result.returncode == EXIT_CONFIG_ERROR, result.stderr
     lines = result.stderr.strip().splitlines()
     expected = ("operator_node: needs the Python package 'aiohttp' "

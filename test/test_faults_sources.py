@@ -272,6 +272,17 @@ def test_an_rpicam_writing_random_bytes_is_refused_before_any_frame_is_published
     assert source.stats.frames == 0 and source.stats.delivered == 0
 
 
+def test_an_ffmpeg_writing_random_bytes_is_refused_before_any_frame_is_published(tmp_path):
+    fake = tmp_path / 'ffmpeg'
+    fake.write_text('#!/bin/sh\nexec cat /dev/urandom\n')
+    fake.chmod(0o755)
+    source = FfmpegSource(FfmpegConfig(width=64, height=32, input='lavfi:testsrc2',
+                                       binary=str(fake)))
+    with source, pytest.raises(SourceError, match='does not look like 64x32 i420 frames'):
+        source.read(timeout=GUARD_S)
+    assert source.stats.frames == 0 and source.stats.delivered == 0
+
+
 def test_the_capture_error_names_the_source_once_without_exception_type_prefixes(
         fake_rpicam, monkeypatch):
     monkeypatch.setenv('FAKE_CAMERA_ARGS', '--frames 0')

@@ -15,6 +15,7 @@
 """The operator page's standalone runner (``python -m picam_ros.operator_page``) as a process."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import json
 import re
 import signal
@@ -22,10 +23,13 @@ import subprocess
 import sys
 
 import pytest
+import stop_harness
 
 aiohttp = pytest.importorskip('aiohttp', reason='the operator page needs aiohttp')
 
 GUARD_S = 20.0   # failure guard only
+#: Longest time from a stop signal to the exit (loading under load included).
+STOP_BOUND_S = 6.0
 
 
 @pytest.fixture
@@ -86,3 +90,20 @@ def test_a_bad_port_is_one_line_and_status_2():
     assert result.returncode == 2
     assert result.stderr.strip() == ('picam_ros.operator_page: port: 70000 is not a TCP port '
                                      '(0-65535)')
+
+
+def test_sigint_at_any_moment_of_start_up_stops_the_page_quietly_with_status_0():
+    """The page's process hears a stop while it loads, starts its server and serves alike."""
+    command = [sys.executable, '-m', 'picam_ros.operator_page', '--port', '0', '--width', '320',
+               '--height', '240']
+    moments = [round(0.125 * i, 3) for i in range(17)]   # 0 to 2 s
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda moment: stop_harness.stop_after(moment, command), moments))
+    if 'error' in runs[0]:
+        pytest.skip(f'the harness cannot run here: {runs[0]["error"]}')
+    quiet = re.compile(r'operator page: http://\S+ \(token [^)]*\)$')
+    failures = [run for run in runs
+                if run['status'] != 0 or run['stop_s'] > STOP_BOUND_S or run['left']
+                or not all(quiet.match(line) for line in run['stderr'].splitlines())]
+    assert not failures, json.dumps(failures, indent=1)
+    assert any(run['stderr'] for run in runs), 'the sweep must reach the serving state too'

@@ -31,6 +31,7 @@ import yaml
 
 from picam_ros.mediamtx import (
     default_mediamtx_config,
+    find_mediamtx,
     MediaServer,
     MediaServerConfig,
     MediaServerUnavailable,
@@ -122,11 +123,27 @@ def test_busy_rtsp_port_is_reported_before_anything_starts(fake_mediamtx):
 def test_missing_binary_is_unavailable_with_one_clear_message(monkeypatch, tmp_path):
     monkeypatch.delenv('MEDIAMTX', raising=False)
     monkeypatch.setenv('PATH', str(tmp_path))
+    monkeypatch.setenv('PICAM_CACHE', str(tmp_path / 'cache'))
     with pytest.raises(MediaServerUnavailable, match='MediaMTX not found on PATH') as info:
         MediaServer(MediaServerConfig(rtsp_port=free_tcp_port())).start()
     assert info.value.__cause__ is None
+    assert f'or in {tmp_path}/cache/mediamtx-*/mediamtx' in str(info.value)
     with pytest.raises(MediaServerUnavailable, match="not found at '/nonexistent/mediamtx'"):
         MediaServer(MediaServerConfig(mediamtx_path='/nonexistent/mediamtx')).start()
+
+
+def test_the_newest_build_of_get_mediamtx_is_found_without_configuration(monkeypatch, tmp_path):
+    monkeypatch.delenv('MEDIAMTX', raising=False)
+    monkeypatch.setenv('PATH', str(tmp_path / 'bin'))
+    monkeypatch.setenv('PICAM_CACHE', str(tmp_path))
+    for version in ('v1.9.3', 'v1.20.1'):
+        binary = tmp_path / f'mediamtx-{version}' / 'mediamtx'
+        binary.parent.mkdir()
+        binary.write_text('#!/bin/sh\n')
+        binary.chmod(0o755)
+    assert find_mediamtx() == (str(tmp_path / 'mediamtx-v1.20.1' / 'mediamtx'),
+                               ['on PATH', f'in {tmp_path}/mediamtx-*/mediamtx'])
+    assert MediaServer(MediaServerConfig()).resolve_binary() == find_mediamtx()[0]
 
 
 def test_mediamtx_environment_variable_names_the_binary(fake_mediamtx, monkeypatch):

@@ -67,7 +67,7 @@ from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
 from picam_ros.centroid_settings import KeyingProfiles
-from picam_ros.node_runner import run_node
+from picam_ros.node_runner import run_node, warn_about_undeclared
 from picam_ros.operator_page.bridge import (
     alignment_values,
     cloud_blobs,
@@ -147,6 +147,7 @@ class OperatorNode(Node):
                                                    read_only=read_only)).value
         if not 0 <= values['port'] <= 65535:
             raise ValueError(f'port: {values["port"]} is not a TCP port (0-65535)')
+        warn_about_undeclared(self, 'operator')
         machine = values['machine_node']
         profiles = KeyingProfiles(list(MACHINE_PROFILES) if machine else list(values['profiles']))
         self._frame_id = values['frame_id']

@@ -21,7 +21,7 @@ from picam_ros.sources.base import (
     SourceStats,
     SourceStopped,
 )
-from picam_ros.sources.factory import make_source, SOURCE_KINDS, SourceConfig
+from picam_ros.sources.factory import make_source, SOURCE_KINDS, SourceConfig, sources_using
 from picam_ros.sources.ffmpeg import FfmpegConfig, FfmpegSource
 from picam_ros.sources.process_reader import CaptureConfig, ProcessSource
 from picam_ros.sources.rpicam import RpicamConfig, RpicamSource
@@ -44,4 +44,5 @@ __all__ = [
     'SyntheticConfig',
     'SyntheticSource',
     'make_source',
+    'sources_using',
 ]

@@ -47,7 +47,9 @@ class SourceStats:
     ``frames``: complete frames produced; ``delivered``: returned by ``read()``; ``drops``:
     produced but never delivered (the consumer was slower than the source), i.e. the gaps in
     delivered sequence numbers; ``restarts``: child restarts; ``fps``: recent production rate;
-    ``restart_delay``: the backoff before the latest restart (doubles per failed run, capped).
+    ``restart_delay``: the backoff before the latest restart (doubles per failed run, capped);
+    ``last_error_age``: seconds since ``last_error`` happened (None: no error yet), so that a
+    reader can tell the current trouble from a past incident.
     """
 
     frames: int = 0
@@ -58,6 +60,7 @@ class SourceStats:
     last_error: str | None = None
     running: bool = False
     restart_delay: float = 0.0
+    last_error_age: float | None = None
 
 
 class FrameSource(abc.ABC):

@@ -28,6 +28,15 @@ from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 SOURCE_KINDS = ('synthetic', 'rpicam', 'ffmpeg')
 _SPECIFIC = {'synthetic': SyntheticConfig, 'rpicam': RpicamConfig, 'ffmpeg': FfmpegConfig}
+_COMMON = ('source', 'width', 'height', 'fps')
+_SUPERVISION = ('frame_timeout', 'start_timeout', 'max_failures', 'backoff_initial',
+                'backoff_max')
+#: The flat settings each source kind uses (the rest do nothing for it).
+_USES = {
+    'rpicam': (*_COMMON, 'camera', 'stride', 'extra_args', *_SUPERVISION),
+    'ffmpeg': (*_COMMON, 'input', 'input_args', 'loop', 'realtime', *_SUPERVISION),
+    'synthetic': (*_COMMON, 'seed', 'paced', 'drift_x', 'drift_y'),
+}
 
 
 def _narrower(name: str) -> str:
@@ -95,21 +104,26 @@ class SourceConfig(ConfigBase):
             raise ConfigError(error.name, f'{error.problem} (the {self.source} source)') from None
 
     def _specific(self) -> RpicamConfig | FfmpegConfig | SyntheticConfig:
-        common = {'width': self.width, 'height': self.height, 'fps': self.fps}
-        supervision = {'frame_timeout': self.frame_timeout, 'start_timeout': self.start_timeout,
-                       'max_failures': self.max_failures,
-                       'backoff_initial': self.backoff_initial, 'backoff_max': self.backoff_max}
-        if self.source == 'rpicam':
-            return RpicamConfig(camera=self.camera, stride=self.stride,
-                                extra_args=self.extra_args, **common, **supervision)
-        if self.source == 'ffmpeg':
-            if not self.input.strip():
-                raise ConfigError('input', 'must name the ffmpeg input: a file, /dev/videoN, '
-                                           'an rtsp:// URL or lavfi:<graph>')
-            return FfmpegConfig(input=self.input, input_args=self.input_args, loop=self.loop,
-                                realtime=self.realtime, **common, **supervision)
-        return SyntheticConfig(seed=self.seed, paced=self.paced, drift_x=self.drift_x,
-                               drift_y=self.drift_y, **common)
+        if self.source == 'ffmpeg' and not self.input.strip():
+            raise ConfigError('input', 'must name the ffmpeg input: a file, /dev/videoN, an '
+                                       'rtsp:// URL or lavfi:<graph>')
+        return _SPECIFIC[self.source](**{name: getattr(self, name)
+                                         for name in _USES[self.source] if name != 'source'})
+
+    def ignored(self) -> list[str]:
+        """Return the settings given a value (other than the default) the source does not use.
+
+        ``input`` with the synthetic source, ``seed`` with rpicam: a user who sets one most
+        likely meant another source, or expects an effect that will not come.
+        """
+        used = _USES[self.source]
+        return [f.name for f in dataclasses.fields(self)
+                if f.name not in used and getattr(self, f.name) != f.default]
+
+
+def sources_using(name: str) -> tuple[str, ...]:
+    """Return the source kinds that use the flat setting ``name``."""
+    return tuple(kind for kind in SOURCE_KINDS if name in _USES[kind])
 
 
 def make_source(config: SourceConfig | RpicamConfig | FfmpegConfig | SyntheticConfig,

@@ -19,7 +19,8 @@ its own thread with exact-size reads, so the pipe is always drained, the newest 
 the one handed out, and frames the consumer was too slow to take are counted as drops. A short
 read, EOF, a dead child or a hung one (no complete frame within ``frame_timeout``) restarts the
 child with capped backoff; only an unrecoverable fault (binary missing, frames of the wrong size,
-``max_failures`` runs in a row without a single frame) raises :class:`SourceError`.
+a first frame that is no image, ``max_failures`` runs in a row without a single frame) raises
+:class:`SourceError`.
 """
 
 from __future__ import annotations
@@ -120,6 +121,18 @@ class _FrameExchange(LatestMailbox[Frame]):
         return frame
 
 
+#: Mean |Y[r + 1, c] - Y[r, c]| above which a frame is not taken for an image: neighbouring
+#: rows of a camera image are alike (a sharp, busy scene stays far below), uniform random bytes
+#: differ by 85 on average, and a wrong frame size or row stride shears rows apart.
+MAX_ROW_ROUGHNESS = 48
+
+
+def row_roughness(data: np.ndarray, fmt: FrameFormat) -> float:
+    """Return the mean absolute difference of vertically neighbouring luma bytes of a frame."""
+    luma = data[:fmt.luma_bytes].reshape(fmt.height, fmt.row_stride)[:, :fmt.width]
+    return float(np.abs(np.diff(luma.astype(np.int16), axis=0)).mean())
+
+
 class RunEnded(Exception):
     """One run of the child ended: its output closed (``eof``) or stalled; says why."""
 
@@ -154,6 +167,7 @@ class ProcessSource(FrameSource):
         self._wake_r = self._wake_w = -1
         self._restarts = 0
         self._last_error: str | None = None
+        self._last_error_ns = 0
 
     # -- public API ----------------------------------------------------------------------
 
@@ -216,7 +230,9 @@ class ProcessSource(FrameSource):
                            last_error=self._last_error,
                            running=(thread is not None and thread.is_alive()
                                     and not self._gave_up.is_set()),
-                           restart_delay=getattr(process, 'last_backoff', None) or 0.0)
+                           restart_delay=getattr(process, 'last_backoff', None) or 0.0,
+                           last_error_age=(None if self._last_error is None else
+                                           (time.monotonic_ns() - self._last_error_ns) / 1e9))
 
     @property
     def pid(self) -> int | None:
@@ -270,7 +286,7 @@ class ProcessSource(FrameSource):
             if self._stopping.is_set():
                 return
             failures = 0 if produced else failures + 1
-            self._last_error = reason
+            self._set_error(reason)
             self.logger.warning('%s: %s', self.kind, reason)
             if failures >= self.config.max_failures:
                 self._fail(f'{self.kind}: {failures} runs in a row ended without a frame; '
@@ -280,10 +296,14 @@ class ProcessSource(FrameSource):
     def _fail(self, message: str) -> None:
         # Child gone before anyone hears of the failure; the reader thread ends right after.
         self._process.stop()
-        self._last_error = message
+        self._set_error(message)
         self._gave_up.set()
-        self.logger.error('%s', message)
+        # Not logged here: read() raises it, and whoever ends the process says it, once.
         self._exchange.fail(message)
+
+    def _set_error(self, message: str) -> None:
+        self._last_error_ns = time.monotonic_ns()
+        self._last_error = message
 
     def _describe(self, ended: RunEnded) -> str:
         process = self._process
@@ -328,6 +348,8 @@ class ProcessSource(FrameSource):
                 except RunEnded as exc:
                     exc.produced = produced
                     raise self._wrote_nothing(exc, reader) from None
+                if produced == 0:
+                    self._check_first_frame(frame)
                 self._stamp(frame)
                 exchange.publish(slot)
                 produced += 1
@@ -349,6 +371,21 @@ class ProcessSource(FrameSource):
 
     def _verify_frame_size(self, reader: ExactReader) -> None:
         """Check the frame size of a fresh child (for sources whose argv cannot guarantee it)."""
+
+    def _check_first_frame(self, frame: Frame) -> None:
+        """Refuse a run whose first frame is no image of the format (garbage, a wrong size).
+
+        Every run of every child source is checked, whatever the consumer (the camera node,
+        the standalone runner): a program that writes random bytes, or frames of another size
+        (rows sheared apart), stops the source with one line instead of being published.
+        """
+        roughness = row_roughness(frame.data, self.format)
+        if roughness > MAX_ROW_ROUGHNESS:
+            raise SizeMismatch(
+                f'{self.kind}: what {os.path.basename(self.argv[0])} writes does not look like '
+                f'{self.format} frames (neighbouring luma rows differ by {roughness:.0f} on '
+                f'average; an image stays well under {MAX_ROW_ROUGHNESS}, random bytes give '
+                f'about 85): wrong size, or not raw video. Not publishing it.')
 
     def _stamp(self, frame: Frame) -> None:
         """Stamp a frame just read: its read time (a source with capture times overrides it)."""

@@ -31,8 +31,10 @@ from picam_ros.sensor_clock import PtsPipe, SensorClock
 from picam_ros.sources.process_reader import (
     CaptureConfig,
     ExactReader,
+    MAX_ROW_ROUGHNESS,
     PIPE_BYTES,
     ProcessSource,
+    row_roughness,
     RunEnded,
     SizeMismatch,
 )
@@ -104,17 +106,6 @@ def _implied_stride(frame_bytes: int, width: int, height: int) -> int | None:
         return None
     stride = frame_bytes // rows
     return stride if stride >= width and stride % 2 == 0 else None
-
-
-#: Mean |Y[r + 1, c] - Y[r, c]| above which a frame is not taken for an image: neighbouring
-#: rows of a camera image are alike (a sharp, busy scene stays far below), uniform random bytes
-#: differ by 85 on average, and a wrong row stride shears rows apart.
-_MAX_ROW_ROUGHNESS = 48
-
-
-def _row_roughness(data: np.ndarray, fmt: FrameFormat) -> float:
-    luma = data[:fmt.luma_bytes].reshape(fmt.height, fmt.row_stride)[:, :fmt.width]
-    return float(np.abs(np.diff(luma.astype(np.int16), axis=0)).mean())
 
 
 class RpicamSource(ProcessSource):
@@ -323,13 +314,13 @@ class RpicamSource(ProcessSource):
         if not reader.read_exact(probe, cfg.frame_timeout):
             return
         self._skip_pts(expected)   # the probe frame is not published
-        roughness = _row_roughness(probe, self.format)
-        if roughness > _MAX_ROW_ROUGHNESS:
+        roughness = row_roughness(probe, self.format)
+        if roughness > MAX_ROW_ROUGHNESS:
             raise SizeMismatch(
                 f'rpicam: cannot confirm the frame size: the camera writes without pauses '
                 f'between frames (bursts {bursts}), and its data does not look like '
                 f'{self.format} frames (neighbouring luma rows differ by {roughness:.0f} on '
-                f'average; an image stays well under {_MAX_ROW_ROUGHNESS}, random bytes give '
+                f'average; an image stays well under {MAX_ROW_ROUGHNESS}, random bytes give '
                 f'about 85). Not publishing it.')
         self.logger.warning('rpicam: could not measure the frame size (bursts %s); its data '
                             'looks like %d-byte frames (row roughness %.0f), going on',

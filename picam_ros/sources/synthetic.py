@@ -138,7 +138,11 @@ class SyntheticConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _ = self.frame_format  # validates evenness and stride against the layout
+        try:
+            _ = self.frame_format  # validates evenness and stride against the layout
+        except ValueError as error:
+            odd = 'width' if self.width % 2 else 'height' if self.height % 2 else 'stride'
+            raise ConfigError(odd, str(error)) from None
         if self.height < sequence_strip_rows(self.width) + 2 * BLOCK:
             raise ConfigError('height', f'must leave room below the '
                                         f'{sequence_strip_rows(self.width)}-row sequence strip, '

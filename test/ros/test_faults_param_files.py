@@ -96,6 +96,15 @@ def test_a_bad_value_is_a_configuration_error_not_a_lost_camera(tmp_path):
     assert_one_clear_line(output, '641')
 
 
+def test_extra_args_with_bad_quoting_is_a_configuration_error_naming_the_parameter(tmp_path):
+    status, output = run_node('camera_node', tmp_path,
+                              '/**:\n  ros__parameters:\n    source: rpicam\n'
+                              '    extra_args: \'--vflip "x\'\n'
+                              '    stream:\n      enabled: false\n')
+    assert status == EXIT_CONFIG_ERROR
+    assert_one_clear_line(output, 'extra_args: no closing quotation in \'--vflip "x\'')
+
+
 def test_a_camera_lost_for_good_ends_the_node_with_the_respawn_status(tmp_path):
     status, output = run_node('camera_node', tmp_path,
                               '/**:\n  ros__parameters:\n    source: ffmpeg\n'
@@ -105,6 +114,7 @@ def test_a_camera_lost_for_good_ends_the_node_with_the_respawn_status(tmp_path):
     assert_one_clear_line(output, 'capture stopped: ffmpeg: 1 runs in a row ended without a '
                                   'frame')
     assert 'SourceError' not in output
+    assert output.count('runs in a row ended without a frame') == 1, 'said once, as FATAL'
 
 
 @pytest.mark.parametrize('module, typo, meant', [

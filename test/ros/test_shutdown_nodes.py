@@ -23,6 +23,7 @@ publish on a context that is gone. No time is asserted; the failure guard only s
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
+import stop_harness  # noqa: E402
 from stream_fixtures import free_server_ports, require_mediamtx  # noqa: E402
 
 from picam_ros.camera_node import CameraNode  # noqa: E402
@@ -55,6 +57,11 @@ RUNS = 6
 DOMAIN = 40 + os.getpid() % 150
 CAMERA_ARGS = ['-p', 'width:=640', '-p', 'height:=480', '-p', 'fps:=50.0',
                '-p', 'stream.enabled:=false', '-p', 'throttle_rate_hz:=0.0']
+#: Longest time from a stop signal to the exit (loading rclpy under load included).
+STOP_BOUND_S = 8.0
+#: A node started as ``ros2 run`` starts it: through its console entry point.
+ENTRY_POINT = ('import sys; from picam_ros import entry_points; '
+               'sys.exit(getattr(entry_points, sys.argv[1])())')
 NOISE = ('Traceback', 'KeyboardInterrupt', 'context is invalid', "frame sink 'ros-publisher'",
          'teardown still busy')
 
@@ -164,6 +171,28 @@ def test_processing_centroid_node_ends_cleanly_and_quietly_when_signalled_twice(
     finally:
         os.killpg(camera.pid, signal.SIGINT)
         camera.wait(GUARD_S)
+
+
+def test_a_stop_signal_at_any_moment_of_start_up_ends_the_camera_node_quietly_with_status_0():
+    """Stop from the entry point's first line on: SIGINT and SIGTERM alike.
+
+    The moments cover loading rclpy and the messages, init, building the node, capture
+    start-up and publishing.
+    """
+    command = [sys.executable, '-c', ENTRY_POINT, 'camera_node', '--ros-args', *CAMERA_ARGS]
+    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN))
+    moments = [(round(0.25 * i, 3), 'SIGTERM' if i % 3 == 2 else 'SIGINT') for i in range(17)]
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda m: stop_harness.stop_after(m[0], command, env, m[1]),
+                             moments))
+    if 'error' in runs[0]:
+        pytest.skip(f'the harness cannot run here: {runs[0]["error"]}')
+    failures = [run for run in runs
+                if run['status'] != 0 or run['stop_s'] > STOP_BOUND_S or run['left']
+                or not all(line.startswith(('[INFO]', '[WARN]'))
+                           for line in run['stderr'].splitlines())]
+    assert not failures, json.dumps(failures, indent=1)
+    assert any('synthetic camera' in run['stderr'] for run in runs), 'it must reach capture'
 
 
 def test_camera_node_stops_publishing_when_its_context_shuts_down_under_it():
