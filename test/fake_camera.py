@@ -98,7 +98,7 @@ def main():
     args = parse(argv)
     if args.as_rpicam:
         required = (args.flush, args.time_ms == '0', args.nopreview, args.codec == 'yuv420',
-                    args.inline, args.output == '-', args.camera is not None)
+                    args.inline, bool(args.output), args.camera is not None)
         if not all(required):
             print(f'fake rpicam-vid: unexpected command line {argv}', file=sys.stderr)
             return 2
@@ -113,7 +113,9 @@ def main():
     if args.fault == 'noise':
         while True:
             sys.stdout.buffer.write(os.urandom(65536))
-    out = sys.stdout.buffer
+    # -o FILE as rpicam-vid's FileOutput: a FIFO's open waits for its reader.
+    to_file = args.output not in (None, '-')
+    out = open(args.output, 'wb') if to_file else sys.stdout.buffer  # noqa: SIM115
     frame0 = base_frame(args.width, args.height, stride)
     luma = stride * args.height
     chroma = (stride // 2) * (args.height // 2)

@@ -29,6 +29,7 @@ import numpy as np
 from proctree import process_gone, wait_until
 import pytest
 
+from picam_ros.config import ConfigError
 from picam_ros.frames import FrameFormat
 from picam_ros.sources import (
     CaptureConfig,
@@ -43,6 +44,7 @@ from picam_ros.sources import (
     SourceError,
     SourceStopped,
 )
+from picam_ros.sources.rpicam_controls import RpicamControls
 from picam_ros.sources.synthetic import SyntheticSource
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which('ffmpeg') is None, reason='ffmpeg not installed')
@@ -345,6 +347,47 @@ def test_rpicam_frames_without_idle_time_are_trusted_and_stay_aligned(fake_rpica
     monkeypatch.setenv('FAKE_CAMERA_ARGS', '--unpaced')
     with RpicamSource(RpicamConfig(width=64, height=32, fps=30.0)) as source:
         read_frames(source, 5)
+
+
+def test_rpicam_pipe_reads_an_rpicam_vid_started_elsewhere_and_its_restart(tmp_path):
+    # A node in a container, the camera on the host: rpicam-vid writes into a FIFO both see.
+    fifo = tmp_path / 'cam0.yuv'
+    os.mkfifo(fifo)
+    host_argv = fake_camera_argv(128, 64, '--as-rpicam', '--flush', '-t', '0', '--camera', '0',
+                                 '--nopreview', '--codec', 'yuv420', '--inline', '-o', fifo)
+    cfg = RpicamConfig(width=128, height=64, fps=30.0, pipe=str(fifo), backoff_max=0.5)
+    writer = subprocess.Popen(host_argv)
+    try:
+        with RpicamSource(cfg) as source:
+            assert len(read_frames(source, 3)) == 3
+            writer.kill()
+            writer.wait()
+            writer = subprocess.Popen(host_argv)   # the host starts rpicam-vid again
+            assert len(read_frames(source, 3, timeout=15.0)) == 3
+            assert source.stats.restarts >= 1
+            assert source.sensor_stamps == 0 and source.read_stamps >= 6   # stamped when read
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+@pytest.mark.parametrize(('make', 'message'), [
+    (lambda path: path.write_bytes(b''), 'is not a FIFO'),
+    (lambda path: None, 'No such file or directory'),
+])
+def test_rpicam_pipe_that_is_no_fifo_is_refused_at_start_in_one_line(tmp_path, make, message):
+    path = tmp_path / 'cam0.yuv'
+    make(path)
+    source = RpicamSource(RpicamConfig(width=128, height=64, pipe=str(path)))
+    with pytest.raises(SourceError, match=message):
+        source.start()
+
+
+def test_rpicam_pipe_refuses_options_only_a_started_rpicam_vid_takes():
+    with pytest.raises(ConfigError, match='extra_args'):
+        RpicamConfig(pipe='/run/picam/cam0', extra_args='--vflip')
+    with pytest.raises(ConfigError, match='controls'):
+        RpicamConfig(pipe='/run/picam/cam0', controls=RpicamControls(shutter=8000))
 
 
 def test_rpicam_stride_must_hold_a_row():

@@ -33,7 +33,7 @@ _SUPERVISION = ('frame_timeout', 'start_timeout', 'max_failures', 'backoff_initi
                 'backoff_max')
 #: The flat settings each source kind uses (the rest do nothing for it).
 _USES = {
-    'rpicam': (*_COMMON, 'camera', 'stride', 'extra_args', *_SUPERVISION),
+    'rpicam': (*_COMMON, 'camera', 'stride', 'extra_args', 'pipe', *_SUPERVISION),
     'ffmpeg': (*_COMMON, 'input', 'input_args', 'loop', 'realtime', *_SUPERVISION),
     'synthetic': (*_COMMON, 'seed', 'paced', 'drift_x', 'drift_y'),
 }
@@ -69,6 +69,9 @@ class SourceConfig(ConfigBase):
                                   'to 64', low=0, high=65536)
     extra_args: str = config_field('', 'rpicam: extra rpicam-vid arguments (shell syntax), '
                                        'e.g. "--vflip --shutter 10000"')
+    pipe: str = config_field('', 'rpicam: read the frames of an rpicam-vid started elsewhere '
+                                 '(e.g. on the host of a container) from this FIFO instead of '
+                                 'starting it; empty: start rpicam-vid')
     input: str = config_field('', 'ffmpeg: file, /dev/videoN, rtsp:// URL or lavfi:<graph>')
     input_args: str = config_field('', 'ffmpeg: options before -i (shell syntax)')
     loop: bool = config_field(True, 'ffmpeg: loop a file input forever')

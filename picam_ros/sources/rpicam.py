@@ -12,13 +12,20 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The Raspberry Pi camera: ``rpicam-vid --codec yuv420`` on a pipe, with its row-stride rule."""
+"""The Raspberry Pi camera: ``rpicam-vid --codec yuv420`` on a pipe, with its row-stride rule.
+
+The source starts rpicam-vid itself, or (``pipe``) reads the frames an rpicam-vid started
+elsewhere writes into a FIFO: the camera stays on the host while the node runs in a container
+(Raspberry Pi OS ships rpicam-apps, not ROS 2) that sees only the FIFO.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 import logging
+import os
+import stat
 import threading
 import time
 
@@ -28,6 +35,7 @@ from picam_ros.config import config_field, ConfigError
 from picam_ros.frames import Frame, FrameFormat
 from picam_ros.process import ProcessError
 from picam_ros.sensor_clock import PtsPipe, SensorClock
+from picam_ros.sources.base import SourceError
 from picam_ros.sources.process_reader import (
     CaptureConfig,
     ExactReader,
@@ -67,12 +75,22 @@ class RpicamConfig(CaptureConfig):
         RpicamControls(), 'image controls', kind=RpicamControls)
     sensor_timestamps: bool = config_field(
         True, 'stamp frames with the sensor capture time (rpicam-vid --save-pts)')
+    pipe: str = config_field(
+        '', 'read the frames of an rpicam-vid started elsewhere from this FIFO (e.g. on the '
+            'host of a container: rpicam-vid --codec yuv420 ... -o FIFO) instead of starting '
+            'rpicam-vid; its options are then given where it runs, frames are stamped when read')
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.stride and (self.stride < self.width or self.stride % 2):
             raise ConfigError('stride', f'must be 0 (auto) or an even value >= width '
                                         f'({self.width}), got {self.stride}')
+        if self.pipe and self.extra_args:
+            raise ConfigError('extra_args', 'has no effect when reading a pipe: give '
+                                            'rpicam-vid its options where it is started')
+        if self.pipe and self.controls.argv():
+            raise ConfigError('controls', 'cannot be set when reading a pipe: give rpicam-vid '
+                                          'its controls where it is started')
         managed = ('-o', '--output', '--codec', '--width', '--height', '--camera')
         for arg in managed + (('--save-pts',) if self.sensor_timestamps else ()):
             if arg in self.extra_args:
@@ -88,7 +106,13 @@ class RpicamConfig(CaptureConfig):
         return FrameFormat(self.width, self.height, 'i420', self.row_stride)
 
     def argv(self, pts_path: str | None = None) -> list[str]:
-        """Return the command line; ``pts_path``: where rpicam-vid writes frame timestamps."""
+        """Return the command line; ``pts_path``: where rpicam-vid writes frame timestamps.
+
+        With ``pipe`` the child is ``cat`` on the FIFO: it waits for a writer, and ends when
+        the writer does, so a restarted rpicam-vid is picked up like a restarted child.
+        """
+        if self.pipe:
+            return ['cat', '--', self.pipe]
         fps = f'{self.fps:g}'
         pts = ['--save-pts', pts_path] if pts_path else []
         return [self.binary, '--flush', '-t', '0', '--camera', str(self.camera), '--nopreview',
@@ -148,7 +172,7 @@ class RpicamSource(ProcessSource):
 
     # -- controls and sensor timestamps ------------------------------------------------------
     def start(self) -> None:
-        if self.config.sensor_timestamps and self._pts is None:
+        if self.config.sensor_timestamps and self._pts is None and not self.config.pipe:
             self._pts = PtsPipe()
         self.argv = self.config.argv(self._pts.path if self._pts else None)
         super().start()
@@ -166,6 +190,9 @@ class RpicamSource(ProcessSource):
         The old child is stopped and the new one started as soon as it is gone; the frames in
         between are the whole cost (``last_control_gap``).
         """
+        if self.config.pipe:
+            raise ConfigError('controls', f'cannot change while reading {self.config.pipe}: '
+                                          f'rpicam-vid takes its controls where it is started')
         config = dataclasses.replace(self.config, controls=controls)
         with self._lock:
             self.config = config
@@ -181,6 +208,23 @@ class RpicamSource(ProcessSource):
                     process.stop()
                 finally:
                     self._controls_stopped.set()
+
+    def _check_startable(self) -> None:
+        pipe = self.config.pipe
+        if not pipe:
+            super()._check_startable()
+            return
+        try:
+            mode = os.stat(pipe).st_mode
+        except OSError as exc:
+            raise SourceError(f'rpicam: pipe {pipe}: {exc.strerror} (make it with mkfifo and '
+                              f'point rpicam-vid -o at it)') from None
+        if not stat.S_ISFIFO(mode):
+            raise SourceError(f'rpicam: pipe {pipe} is not a FIFO (make it with mkfifo and '
+                              f'point rpicam-vid -o at it)')
+        if not os.access(pipe, os.R_OK):
+            raise SourceError(f'rpicam: pipe {pipe}: not readable by this user')
+        super()._check_startable()
 
     def _read_run(self) -> int:
         produced = 0
