@@ -44,6 +44,23 @@ child.wait()
 """
 
 
+def subreaper_refusal() -> str | None:
+    """Say why this system refuses ``PR_SET_CHILD_SUBREAPER`` (None: it is granted).
+
+    Asked in a child process, so the caller does not become a subreaper itself. qemu-user 7.2
+    (arm64 emulation) answers EINVAL; Linux has granted it since 3.4.
+    """
+    probe = ('import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); '
+             f'sys.exit(0 if libc.prctl({PR_SET_CHILD_SUBREAPER}, 1, 0, 0, 0) == 0 '
+             'else ctypes.get_errno() or 255)')
+    code = subprocess.run([sys.executable, '-c', probe], check=False).returncode
+    if code == 0:
+        return None
+    name = os.strerror(code) if 0 < code < 255 else f'status {code}'
+    return (f'prctl(PR_SET_CHILD_SUBREAPER) is refused here ({name}; qemu-user 7.2 emulation '
+            f'answers EINVAL): the launcher stand-in cannot adopt the command it watches')
+
+
 def say(**fields: object) -> None:
     print(json.dumps(fields), flush=True)
 

@@ -23,7 +23,9 @@ import sys
 import textwrap
 import threading
 
+from launcher_harness import subreaper_refusal
 from proctree import wait_until
+import pytest
 
 from picam_ros.camera_runtime import CameraRuntime, RuntimeConfig
 from picam_ros.shutdown import EXIT_STOPPED
@@ -147,6 +149,7 @@ def test_the_console_scripts_are_the_quiet_loaders():
 
 
 HARNESS = Path(__file__).resolve().parent / 'launcher_harness.py'
+SUBREAPER_REFUSAL = subreaper_refusal()
 WATCHER = textwrap.dedent("""
     import signal, sys, threading
     from picam_ros.shutdown import stop_with_launcher
@@ -175,6 +178,7 @@ def test_the_launcher_watch_is_set_only_when_the_launcher_is_the_parent():
     assert watch_status('not-a-pid') == 'False'
 
 
+@pytest.mark.skipif(SUBREAPER_REFUSAL is not None, reason=str(SUBREAPER_REFUSAL))
 def test_a_process_watching_its_launcher_is_sent_sigint_when_the_launcher_is_killed():
     harness = subprocess.Popen([sys.executable, str(HARNESS), '--', sys.executable, '-c',
                                 WATCHER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -332,7 +332,8 @@ def test_the_width_descriptor_states_the_range_each_source_accepts():
 def test_launch_arguments_are_the_rows_that_declare_one():
     rows = {row.launch: row for row in camera_parameter_rows() if row.launch}
     assert CAMERA_LAUNCH_ARGUMENTS == {name: (row.name, row.kind) for name, row in rows.items()}
-    assert set(rows) == {'source', 'width', 'height', 'fps', 'camera', 'stream', 'stream_scale',
+    assert set(rows) == {'source', 'width', 'height', 'fps', 'camera', 'pipe', 'stream',
+                         'stream_scale',
                          'centroid_rate_hz', 'inprocess_centroids', 'inprocess_rate_hz'}
     assert LAUNCH_ARGUMENTS['width'][1].startswith(rows['width'].description)
 

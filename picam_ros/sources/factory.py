@@ -71,7 +71,7 @@ class SourceConfig(ConfigBase):
                                        'e.g. "--vflip --shutter 10000"')
     pipe: str = config_field('', 'rpicam: read the frames of an rpicam-vid started elsewhere '
                                  '(e.g. on the host of a container) from this FIFO instead of '
-                                 'starting it; empty: start rpicam-vid')
+                                 'starting it; empty: start rpicam-vid', launch='pipe')
     input: str = config_field('', 'ffmpeg: file, /dev/videoN, rtsp:// URL or lavfi:<graph>')
     input_args: str = config_field('', 'ffmpeg: options before -i (shell syntax)')
     loop: bool = config_field(True, 'ffmpeg: loop a file input forever')
