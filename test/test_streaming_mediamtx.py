@@ -403,12 +403,15 @@ def test_rtsp_readers_get_udp_or_tcp_but_not_multicast(server_config):
 
 
 def test_no_moq_server_and_udp_only_on_the_configured_ports(server_config):
+    expected = {server_config.webrtc_udp_port, server_config.rtp_port, server_config.rtcp_port}
     with MediaServer(server_config) as server:
+        # Ready means RTSP accepts; WebRTC's UDP listener binds after it (seconds later under
+        # arm64 emulation): wait for the configured ports before looking for others.
+        wait_until(lambda: bound_udp_ports(server.pid) >= expected, timeout=15.0, interval=0.2)
         udp = bound_udp_ports(server.pid)
         tcp = listening_tcp_ports(server.pid)
     assert not {8892, 8893} & (udp | tcp)   # v1.19+'s MoQ (HTTP/3 + QUIC)
-    assert udp == {server_config.webrtc_udp_port, server_config.rtp_port,
-                   server_config.rtcp_port}
+    assert udp == expected
 
 
 def test_publishing_is_refused_from_an_address_other_than_127_0_0_1(server_config):
