@@ -45,10 +45,11 @@ PACKAGES=(python3 python3-dev python3-venv python3-setuptools python3-wheel g++ 
           python3-numpy python3-pil python3-yaml python3-aiohttp ffmpeg
           python3-pytest python3-hypothesis python3-opencv ca-certificates procps)
 ROOT_FORMAT=1
-# The tests that need no ROS (engine, frames, conversions, composite, synthetic scene, JPEG, CLI,
-# PNG, sensor clock, camera sources with the fake rpicam-vid).
+# The tests that need no ROS (engine, frames, conversions, stream downscale, composite, synthetic
+# scene, JPEG, CLI, PNG, sensor clock, camera sources with the fake rpicam-vid, shutdown).
 TESTS=(test/test_centroids.py test/test_centroids_params.py test/test_centroids_synthetic.py
-       test/test_frames.py test/test_formats.py test/test_ros_conversions.py test/test_composite.py
+       test/test_frames.py test/test_formats.py test/test_ros_conversions.py test/test_downscale.py
+       test/test_composite.py
        test/test_synthetic.py test/test_compression.py test/test_cli.py test/test_png.py
        test/test_sensor_clock.py test/test_sources.py test/test_faults_shutdown.py)
 # Bounds (seconds) of each step under emulation on a 2-core machine.
