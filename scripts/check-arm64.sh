@@ -21,10 +21,12 @@
 # C++ compiles cached by ccache), then the core tests and the standalone runner run, as a user.
 # Quiet: one line per step; a step that fails prints its whole output.
 #
-# Times on the 2-core development machine (2026-12-07), which four other sessions shared:
-#   cached root and compiler cache: 229 s (build 60 s, 377 tests 138 s, runner 13 s, page 3 s);
-#   making the root: debootstrap 564 s + packages 1693 s at a load average of 11-14; the C++
-#   compiles without the cache took over 20 min at that load (about 3.5 min on an idle machine).
+# Times on the 2-core development machine (2026-12-07), shared with four other sessions:
+#   cold (no root, no compiler cache): 1353 s = debootstrap 300 + packages 460 + build 378 +
+#   389 tests 168 + runner 15 + page 4 (an earlier cold run at load average 11-14: debootstrap
+#   564 s, packages 1693 s, and the compiles passed the old 1200 s bound);
+#   cached root and compiler cache: 229 s (build 60 s, 377 tests 138 s); 446 s with 2 of 9
+#   compiles changed (413 tests 245 s); --mediamtx adds about 5 min of stream tests.
 #   Every step is bounded (T_* below); a step over its bound fails with the output it gave.
 #
 # Usage: scripts/check-arm64.sh [--mediamtx] [--rebuild-root] [--shell]    (as root: chroot)
