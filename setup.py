@@ -9,7 +9,7 @@ module the extension is declared as a plain setuptools ``Extension`` with the fl
 
 On Linux a second library, ``picam_ros._tcp_nodelay`` (``src_cpp/preload/``), is built the same
 way but never imported: the stream encoder runs with it preloaded so that its RTSP connection
-sends without Nagle's delay (see :mod:`picam_ros.tcp_nodelay`).
+sends without Nagle's delay (see :mod:`picam_ros.stream.tcp_nodelay`).
 
 ``pip install .`` gets its build tools from ``pyproject.toml``; colcon and ``scripts/setup.sh``
 run this file with the environment's own. Paths are taken relative to this file, not the

@@ -54,7 +54,7 @@ def main() -> int:
     args = parser.parse_args()
     env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(ROOT),
                                                         os.environ.get('PYTHONPATH', '')])}
-    command = [sys.executable, '-m', 'picam_ros.machine_node', '--ros-args', '--params-file',
+    command = [sys.executable, '-m', 'picam_ros.ros.machine_node', '--ros-args', '--params-file',
                str(ROOT / 'config' / 'machine.yaml')]
     if not args.stream:
         command += ['-p', 'stream.enabled:=false']

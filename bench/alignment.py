@@ -14,9 +14,10 @@
 
 """Benchmark: alignment correctness and efficiency per footprint family, against the floor.
 
-For every family of ``picam_ros.alignment_cases`` (2-pad passives, SOT-23, SOIC, TSSOP, QFP,
-QFN, BGA) ``--cases`` random cases: rotation within +-``--max-turn`` degrees, pick offset up to
-``--max-offset`` mm (more than a fine pitch), ``--noise`` mm centroid sigma on leads and pads,
+For every family of ``picam_ros.machine.alignment_cases`` (2-pad passives, SOT-23, SOIC,
+TSSOP, QFP, QFN, BGA), ``--cases`` random cases: rotation within +-``--max-turn`` degrees,
+pick offset up to ``--max-offset`` mm (more than a fine pitch), ``--noise`` mm centroid
+sigma on leads and pads,
 ``--lost`` of the leads lost (10%) and ``--extra`` stray blobs on both sides (5%). Per family:
 
 - verdicts (PASS / FAIL / AMBIGUOUS) and **wrong**: a non-ambiguous correction that moves some
@@ -45,10 +46,10 @@ import time
 
 import numpy as np
 
-from picam_ros.alignment import align, align_mean, rigid_fit
-from picam_ros.alignment_cases import FAMILY_NAMES, make_case
-from picam_ros.alignment_verdict import AMBIGUOUS, judge, PASS
-from picam_ros.footprint import Footprint
+from picam_ros.machine.alignment import align, align_mean, rigid_fit
+from picam_ros.machine.alignment_cases import FAMILY_NAMES, make_case
+from picam_ros.machine.footprint import Footprint
+from picam_ros.machine.verdict import AMBIGUOUS, judge, PASS
 
 
 def _moved(leads: np.ndarray, theta: float, shift: np.ndarray) -> np.ndarray:

@@ -39,9 +39,9 @@ import time
 
 import numpy as np
 
-from picam_ros.alignment import align_mean, rigid_fit
-from picam_ros.machine_calibration import CameraGeometry, MachineCalibration
-from picam_ros.machine_vision import MachineVision
+from picam_ros.machine.alignment import align_mean, rigid_fit
+from picam_ros.machine.calibration import CameraGeometry, MachineCalibration
+from picam_ros.machine.vision import MachineVision
 from picam_ros.sources.synthetic import KIND_LEAD, SyntheticConfig, SyntheticSource
 
 

@@ -56,10 +56,10 @@ import numpy as np  # noqa: E402, RUF100
 from stream import DirectPipe  # noqa: E402, RUF100 - bench/stream.py, the same peer
 from stream_fixtures import find_mediamtx, free_server_ports  # noqa: E402, RUF100
 
-from picam_ros.encoder import StreamConfig, StreamPublisher  # noqa: E402, RUF100
-from picam_ros.mediamtx import MediaServer, MediaServerConfig  # noqa: E402, RUF100
 from picam_ros.sources import SourceStopped  # noqa: E402, RUF100
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402, RUF100
+from picam_ros.stream.encoder import StreamConfig, StreamPublisher  # noqa: E402, RUF100
+from picam_ros.stream.mediamtx import MediaServer, MediaServerConfig  # noqa: E402, RUF100
 
 GOAL_P50_MS = 120.0
 SIZES = ((1280, 720, 30.0), (1024, 1024, 25.0))
@@ -274,7 +274,8 @@ def main() -> None:
                         help='also run the direct pipe with ffmpeg in a session of its own')
     parser.add_argument('--peer-nodelay', action='store_true',
                         help="run the direct pipe's ffmpeg with Nagle off too, as "
-                             'StreamPublisher runs it (picam_ros.tcp_nodelay): like for like')
+                             'StreamPublisher runs it (picam_ros.stream.tcp_nodelay): '
+                             'like for like')
     parser.add_argument('--no-decoded', action='store_true',
                         help="do not also read every decoded frame off the page's track "
                              '(MediaStreamTrackProcessor; costs the page a canvas read each)')
@@ -290,9 +291,9 @@ def main() -> None:
     print(f'cpus: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}')
     print(f'MediaMTX: {mediamtx}\nbrowser: {chromium} (headless, Playwright) '
           f'{" ".join(args.chromium_flag)}')
-    print('both paths: the same encoder command (picam_ros.encoder.encoder_argv), the same '
+    print('both paths: the same encoder command (picam_ros.stream.encoder.encoder_argv), the same '
           'frames, sizes and server config; StreamPublisher runs ffmpeg with Nagle off '
-          f'(picam_ros.tcp_nodelay), the direct pipe '
+          f'(picam_ros.stream.tcp_nodelay), the direct pipe '
           f'{"too (--peer-nodelay)" if args.peer_nodelay else "as the original did (on)"}\n')
     print(f'capture -> presented in Chromium (ms): medians over {args.repeats} interleaved runs '
           f"of {args.seconds:g} s per path of each run's p50/p90; net = capture -> last packet "

@@ -45,8 +45,8 @@ import time
 
 import numpy as np
 
-from picam_ros import frames
-from picam_ros.frames import Frame, FrameFormat
+from picam_ros.core import frames
+from picam_ros.core.frames import Frame, FrameFormat
 from picam_ros.sources import CaptureConfig, FfmpegConfig, FfmpegSource, ProcessSource
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 

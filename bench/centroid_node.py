@@ -18,7 +18,7 @@
 
 Prints medians and ratios against peers measured in the same run: a processed frame (planes +
 engine + cloud) against a skipped one (the decimation decision), and filling ``Image.data``
-from an ``array.array`` (what :func:`picam_ros.ros_conversions.fill_image` assigns) against a
+from an ``array.array`` (what :func:`picam_ros.core.payloads.fill_image` assigns) against a
 memoryview or numpy array (what ``array.array('B', value)`` in the Jazzy setter iterates).
 ROS serialisation is not measured here (no rclpy); it scales with the bytes of each frame sent.
 """
@@ -29,10 +29,10 @@ import time
 
 import numpy as np
 
-from picam_ros.centroid_pipeline import CentroidPipeline
-from picam_ros.centroid_settings import KeyingProfiles
-from picam_ros.pacing import DecimationConfig
-from picam_ros.ros_conversions import cloud_payload, image_payload
+from picam_ros.centroids.pipeline import CentroidPipeline
+from picam_ros.centroids.settings import KeyingProfiles
+from picam_ros.core.pacing import DecimationConfig
+from picam_ros.core.payloads import cloud_payload, image_payload
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 

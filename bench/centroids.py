@@ -35,7 +35,7 @@ import time
 import cv2
 import numpy as np
 
-from picam_ros.centroids import find_centroids, KeyingParams
+from picam_ros.centroids.engine import find_centroids, KeyingParams
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 SIZES = (1024, 1920)

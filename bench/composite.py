@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from picam_ros.composite import composite_numpy, CompositeParams, Compositor, I420Planes
+from picam_ros.machine.composite import composite_numpy, CompositeParams, Compositor, I420Planes
 
 
 def frame(rng: np.random.Generator, size: int, u_range, v_range) -> I420Planes:

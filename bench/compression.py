@@ -20,7 +20,7 @@ rounds; each time is the median over the rounds, and each ratio the median of th
 measured within a round (both sides under the same machine load).
 
 Both encode the same synthetic camera frame (I420). picam_ros encodes from the YUV planes
-(``picam_ros.compression.JpegEncoder``, Pillow; limited range as from ffmpeg, full range as
+(``picam_ros.camera.compression.JpegEncoder``, Pillow; limited range as from ffmpeg, full range as
 rpicam-vid writes it, which needs no range table); OpenCV is measured twice: ``imencode`` of a
 BGR image that already exists (the usual ROS route, cv_bridge ``bgr8``), and ``cvtColor``
 I420 -> BGR + ``imencode`` (what it takes from the camera's frame). CPU is
@@ -42,7 +42,7 @@ import numpy as np
 from PIL import Image
 
 from picam_ros import _centroids
-from picam_ros.compression import JpegEncoder
+from picam_ros.camera.compression import JpegEncoder
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 GOAL = 1.5

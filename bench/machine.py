@@ -31,8 +31,8 @@ import time
 
 import numpy as np
 
-from picam_ros.machine_calibration import CameraGeometry, MachineCalibration
-from picam_ros.machine_vision import MachineVision
+from picam_ros.machine.calibration import CameraGeometry, MachineCalibration
+from picam_ros.machine.vision import MachineVision
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 

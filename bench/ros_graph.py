@@ -59,10 +59,10 @@ try:
 except ImportError:
     rclpy = None
 
-from picam_ros.dds_profile import apply_default_profile
+from picam_ros.ros.dds_profile import apply_default_profile
 
 CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
-NODE_MAIN = 'import sys; from picam_ros.{module} import main; sys.exit(main())'
+NODE_MAIN = 'import sys; from picam_ros.ros.{module} import main; sys.exit(main())'
 NAIVE_PUBLISHER = """
 import sys
 import rclpy

@@ -160,9 +160,9 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     }
     if importlib.util.find_spec('rclpy') is not None:
         found['camera'] = [
-            'picam_ros.camera_node', '--ros-args', *size,
+            'picam_ros.ros.camera_node', '--ros-args', *size,
             '-p', 'stream.enabled:=false', '-p', f'throttle_rate_hz:={args.centroid_rate}']
-        found['centroid'] = ['picam_ros.centroid_node', '--ros-args', '-r', f'image:={topic}']
+        found['centroid'] = ['picam_ros.ros.centroid_node', '--ros-args', '-r', f'image:={topic}']
     return found
 
 

@@ -47,16 +47,16 @@ import time
 
 import numpy as np
 
-from picam_ros.encoder import encoder_argv, StreamConfig, StreamPublisher
-from picam_ros.frames import Frame, FrameFormat
-from picam_ros.process import ManagedProcess, ProcessSpec, tcp_port_listening
+from picam_ros.core.frames import Frame, FrameFormat
+from picam_ros.core.process import ManagedProcess, ProcessSpec, tcp_port_listening
 from picam_ros.sources.synthetic import (
     decode_sequence,
     encode_sequence,
     SyntheticConfig,
     SyntheticSource,
 )
-from picam_ros.tcp_nodelay import find_library, preload_env
+from picam_ros.stream.encoder import encoder_argv, StreamConfig, StreamPublisher
+from picam_ros.stream.tcp_nodelay import find_library, preload_env
 
 GOAL_P50_MS = 100.0
 
@@ -208,7 +208,7 @@ class DirectPipe:
                  nodelay: bool = False) -> None:
         # new_session: ffmpeg in a session (so a scheduling autogroup) of its own, to show
         # what that costs (bench/browser_latency.py --session-peer). nodelay: ffmpeg with
-        # Nagle off as StreamPublisher runs it (picam_ros.tcp_nodelay), for a like-for-like
+        # Nagle off as StreamPublisher runs it (picam_ros.stream.tcp_nodelay), for a like-for-like
         # peer; the original design had it on.
         env = None
         if nodelay:

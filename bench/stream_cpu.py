@@ -42,7 +42,7 @@ import time
 
 from ros_graph import cpu_seconds, Graph, NODE_MAIN, rclpy
 
-from picam_ros.dds_profile import apply_default_profile
+from picam_ros.ros.dds_profile import apply_default_profile
 
 if rclpy is not None:
     from sensor_msgs.msg import PointCloud2

@@ -58,9 +58,9 @@ try:
 except ImportError:
     rclpy = None
 
-from picam_ros.dds_profile import apply_default_profile  # noqa: E402, RUF100
+from picam_ros.ros.dds_profile import apply_default_profile  # noqa: E402, RUF100
 
-NODE_MAIN = 'import sys; from picam_ros.camera_node import main; sys.exit(main())'
+NODE_MAIN = 'import sys; from picam_ros.ros.camera_node import main; sys.exit(main())'
 
 
 def named_child(root: int, name: str) -> int | None:

@@ -28,8 +28,9 @@ from launch.events.process import ShutdownProcess
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from picam_ros.dds_profile import apply_default_profile
-from picam_ros.launch_support import (
+from picam_ros.core.shutdown import EXIT_CONFIG_ERROR
+from picam_ros.ros.dds_profile import apply_default_profile
+from picam_ros.ros.launch_support import (
     CAMERA_ARGUMENTS,
     CAMERA_LAUNCH_ARGUMENTS,
     COMMON_ARGUMENTS,
@@ -39,7 +40,6 @@ from picam_ros.launch_support import (
     node_environment,
     parameter_files,
 )
-from picam_ros.shutdown import EXIT_CONFIG_ERROR
 
 
 def launch_camera(context):

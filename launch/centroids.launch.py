@@ -27,8 +27,8 @@ from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from picam_ros.dds_profile import apply_default_profile
-from picam_ros.launch_support import (
+from picam_ros.ros.dds_profile import apply_default_profile
+from picam_ros.ros.launch_support import (
     CENTROID_ARGUMENTS,
     COMMON_ARGUMENTS,
     declare_arguments,

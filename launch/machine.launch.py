@@ -40,8 +40,8 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from picam_ros.dds_profile import apply_default_profile
-from picam_ros.launch_support import node_environment
+from picam_ros.ros.dds_profile import apply_default_profile
+from picam_ros.ros.launch_support import node_environment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MACHINE_YAML = os.path.join(os.path.dirname(HERE), 'config', 'machine.yaml')

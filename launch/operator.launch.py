@@ -31,7 +31,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from picam_ros.launch_support import (
+from picam_ros.ros.launch_support import (
     COMMON_ARGUMENTS,
     declare_arguments,
     LAUNCH_ARGUMENTS,

@@ -38,7 +38,7 @@ from launch.actions import IncludeLaunchDescription, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 
-from picam_ros.launch_support import (
+from picam_ros.ros.launch_support import (
     CAMERA_ARGUMENTS,
     CENTROID_ARGUMENTS,
     COMMON_ARGUMENTS,

@@ -35,25 +35,25 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from picam_ros.camera_runtime import RuntimeStats, StreamState
-from picam_ros.camera_settings import (
+from picam_ros.camera.runtime import RuntimeStats, StreamState
+from picam_ros.camera.settings import (
     build_runtime,
     camera_parameter_rows,
     CameraSettings,
     viewer_urls,
 )
-from picam_ros.centroid_pipeline import CentroidPipeline
-from picam_ros.centroid_settings import KeyingProfiles
-from picam_ros.config import ConfigError
-from picam_ros.encoder import StreamError
-from picam_ros.frames import Frame
-from picam_ros.latest_mailbox import LatestMailbox
-from picam_ros.mediamtx import find_mediamtx, MediaServerUnavailable
-from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig
-from picam_ros.params import flag_for, ParamRow
-from picam_ros.png import write_png
+from picam_ros.centroids.pipeline import CentroidPipeline
+from picam_ros.centroids.settings import KeyingProfiles
+from picam_ros.core.config import ConfigError
+from picam_ros.core.frames import Frame
+from picam_ros.core.latest_mailbox import LatestMailbox
+from picam_ros.core.pacing import DECIMATION_ROWS, DecimationConfig
+from picam_ros.core.params import flag_for, ParamRow
+from picam_ros.core.png import write_png
+from picam_ros.core.stop_request import EXIT_STOPPED, StopRequest
 from picam_ros.sources import SourceError, sources_using
-from picam_ros.stop_request import EXIT_STOPPED, StopRequest
+from picam_ros.stream.encoder import StreamError
+from picam_ros.stream.mediamtx import find_mediamtx, MediaServerUnavailable
 
 _PROFILE = 'pads'
 #: A gap between frames longer than this is shown on the status line as a stall.
@@ -400,7 +400,7 @@ def _host_name() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the runner's process: ``EXIT_STOPPED`` (0) after SIGINT/SIGTERM, whenever it comes.
 
-    The stop record is installed first (:mod:`picam_ros.stop_request`; the console entry point
+    The stop record is installed first (:mod:`picam_ros.core.stop_request`; the console entry point
     has usually installed it already) and checked after parsing and all through :func:`run`:
     no signal is raised into the program, so none is lost or turned into a traceback.
     """

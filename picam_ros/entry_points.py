@@ -15,7 +15,7 @@
 """The console scripts: a stop signal is heard from the first line of the program on.
 
 Loading numpy, rclpy and the engine takes a few tenths of a second (more on a busy machine).
-Each entry point first installs the process's stop record (:mod:`picam_ros.stop_request`): a
+Each entry point first installs the process's stop record (:mod:`picam_ros.core.stop_request`): a
 SIGINT or SIGTERM that comes while the program loads ends the process at once with status
 ``EXIT_STOPPED`` (nothing is started yet, and nothing is raised into an import); once loaded,
 the program's ``main()`` takes the record over and checks it at its own points.
@@ -29,7 +29,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from picam_ros.stop_request import EXIT_CONFIG_ERROR, EXIT_STOPPED, StopRequest
+from picam_ros.core.stop_request import EXIT_CONFIG_ERROR, EXIT_STOPPED, StopRequest
 
 __all__ = ['camera_node', 'centroid_node', 'machine_node', 'operator_node', 'operator_page',
            'runner']
@@ -70,17 +70,17 @@ def runner() -> int:
 
 def camera_node() -> int:
     """``ros2 run picam_ros camera_node``."""
-    return _run('picam_ros.camera_node')
+    return _run('picam_ros.ros.camera_node')
 
 
 def centroid_node() -> int:
     """``ros2 run picam_ros centroid_node``."""
-    return _run('picam_ros.centroid_node')
+    return _run('picam_ros.ros.centroid_node')
 
 
 def machine_node() -> int:
     """``ros2 run picam_ros machine_node``."""
-    return _run('picam_ros.machine_node')
+    return _run('picam_ros.ros.machine_node')
 
 
 def operator_node() -> int:

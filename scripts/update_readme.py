@@ -18,7 +18,7 @@
     python scripts/update_readme.py          # rewrite the section in place
     python scripts/update_readme.py --check  # exit 1 if README.md is out of date
 
-The tables come from ``python -m picam_ros.parameter_docs`` (the same ParamRow tables the
+The tables come from ``python -m picam_ros.core.parameter_docs`` (the same ParamRow tables the
 nodes turn into ParameterDescriptors), so the README cannot drift from what
 ``ros2 param describe`` says.
 """
@@ -33,7 +33,7 @@ BEGIN, END = '<!-- parameters:begin -->', '<!-- parameters:end -->'
 
 
 def rendered() -> str:
-    tables = subprocess.run([sys.executable, '-m', 'picam_ros.parameter_docs'], check=True,
+    tables = subprocess.run([sys.executable, '-m', 'picam_ros.core.parameter_docs'], check=True,
                             capture_output=True, text=True).stdout.strip()
     return f'{BEGIN}\n{tables}\n{END}'
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from picam_ros.centroids import CENTROID_DTYPE, KeyingParams
+from picam_ros.centroids.engine import CENTROID_DTYPE, KeyingParams
 
 
 def upsample_chroma(plane: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -24,7 +24,7 @@ and did not stop becomes the harness's child when the command exits, so it can b
 signal goes to the command's process group, as a terminal's Ctrl-C does.
 
 The command starts with the stop signals blocked, and they stay blocked until the program
-unblocks them (:meth:`picam_ros.stop_request.StopRequest.install`, its first action): a signal
+unblocks them (:meth:`picam_ros.core.stop_request.StopRequest.install`, its first action): a signal
 sent before that is pending, not lost, and arrives at the program's first instruction. That
 keeps the interpreter's own start-up (before any line of the program runs, a window no program
 can close) out of a sweep that is about the program.

@@ -29,8 +29,8 @@ import time
 import numpy as np
 import pytest
 
-from picam_ros.frames import Frame, FrameFormat
-from picam_ros.process import ManagedProcess, ProcessError, ProcessSpec, tcp_port_listening
+from picam_ros.core.frames import Frame, FrameFormat
+from picam_ros.core.process import ManagedProcess, ProcessError, ProcessSpec, tcp_port_listening
 from picam_ros.sources.synthetic import decode_sequence, encode_sequence
 
 FAKE_MEDIAMTX = """

@@ -14,9 +14,9 @@
 
 """Part alignment: the most leads placed, the least-squares fit of their pairs, ambiguity said.
 
-The cases are real footprints of every family (``picam_ros.alignment_cases``) with rotations
-over the search range, pick offsets larger than a pitch, lost and stray blobs and noise. The
-oracles are independent of the matcher: a maximum bipartite matching says how many leads a
+The cases are real footprints of every family (``picam_ros.machine.alignment_cases``):
+rotations over the search range, pick offsets larger than a pitch, lost and stray blobs and noise.
+The oracles are independent of the matcher: a maximum bipartite matching says how many leads a
 pose can place, and the least-squares fit on the known lead/pad pairs is the right answer.
 Property tests are derandomized (the same examples every run) and carry the seeds that once
 failed as explicit examples.
@@ -31,10 +31,10 @@ from hypothesis import strategies as st
 import numpy as np
 import pytest
 
-from picam_ros.alignment import align, align_mean, AlignmentParams, rigid_fit
-from picam_ros.alignment_cases import FAMILY_NAMES, make_case
-from picam_ros.alignment_verdict import AMBIGUOUS, judge, PASS
-from picam_ros.footprint import bga, dual, Footprint, quad, sot23
+from picam_ros.machine.alignment import align, align_mean, AlignmentParams, rigid_fit
+from picam_ros.machine.alignment_cases import FAMILY_NAMES, make_case
+from picam_ros.machine.footprint import bga, dual, Footprint, quad, sot23
+from picam_ros.machine.verdict import AMBIGUOUS, judge, PASS
 
 TOLERANCE = AlignmentParams().inlier_tolerance
 TURN = AlignmentParams().max_rotation_deg     # cases turn over the whole configured range

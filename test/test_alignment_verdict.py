@@ -21,8 +21,9 @@ import json
 import numpy as np
 import pytest
 
-from picam_ros.alignment import align
-from picam_ros.alignment_verdict import (
+from picam_ros.machine.alignment import align
+from picam_ros.machine.footprint import dual, Footprint, quad
+from picam_ros.machine.verdict import (
     AMBIGUOUS,
     FAIL,
     judge,
@@ -31,7 +32,6 @@ from picam_ros.alignment_verdict import (
     verdict_values,
     VerdictParams,
 )
-from picam_ros.footprint import dual, Footprint, quad
 
 
 def turned(points, degrees, shift):

@@ -30,10 +30,10 @@ from proctree import wait_until
 import pytest
 from stream_fixtures import free_server_ports, REPO, require_mediamtx
 
-from picam_ros.encoder import StreamConfig, StreamPublisher
-from picam_ros.mediamtx import MediaServer, MediaServerConfig
 from picam_ros.sources import SourceStopped
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
+from picam_ros.stream.encoder import StreamConfig, StreamPublisher
+from picam_ros.stream.mediamtx import MediaServer, MediaServerConfig
 
 pytestmark = [pytest.mark.mediamtx, pytest.mark.browser]
 

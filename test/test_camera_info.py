@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from picam_ros.camera_info import (
+from picam_ros.camera.camera_info import (
     calibration_for,
     CalibrationError,
     CameraCalibration,

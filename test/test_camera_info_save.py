@@ -16,7 +16,7 @@
 
 import pytest
 
-from picam_ros.camera_info import (
+from picam_ros.camera.camera_info import (
     CalibrationError,
     CameraCalibration,
     load_calibration,

@@ -23,9 +23,9 @@ import time
 
 import pytest
 
-from picam_ros.camera_runtime import CameraRuntime, RuntimeConfig, StreamState
-from picam_ros.frames import Frame, FrameFormat
-from picam_ros.pacing import FrameThrottle
+from picam_ros.camera.runtime import CameraRuntime, RuntimeConfig, StreamState
+from picam_ros.core.frames import Frame, FrameFormat
+from picam_ros.core.pacing import FrameThrottle
 
 FORMAT = FrameFormat(64, 48, 'i420')
 GUARD_S = 10.0   # failure guard only: every wait below normally ends in milliseconds

@@ -28,13 +28,13 @@ from proctree import descendants, process_gone, wait_until
 import pytest
 from stream_fixtures import free_tcp_port, RtspReceiver
 
-from picam_ros.camera_runtime import CameraRuntime, StreamState
-from picam_ros.camera_settings import build_runtime
-from picam_ros.encoder import StreamConfig
-from picam_ros.frames import Frame
-from picam_ros.mediamtx import MediaServerConfig
+from picam_ros.camera.runtime import CameraRuntime, StreamState
+from picam_ros.camera.settings import build_runtime
+from picam_ros.core.frames import Frame
 from picam_ros.sources import SourceConfig
 from picam_ros.sources.synthetic import decode_sequence
+from picam_ros.stream.encoder import StreamConfig
+from picam_ros.stream.mediamtx import MediaServerConfig
 
 GUARD_S = 20.0   # failure guard only
 SYNTHETIC = SourceConfig(source='synthetic', width=256, height=128, fps=50.0)
@@ -173,9 +173,9 @@ def test_stream_branch_encodes_captured_frames_and_stops_cleanly(runtimes):
 _ORPHAN_SCRIPT = textwrap.dedent("""
     import os, sys, threading
     sys.path.append(sys.argv[1])   # after PYTHONPATH: the built copy wins
-    from picam_ros.camera_settings import build_runtime
+    from picam_ros.camera.settings import build_runtime
     from picam_ros.sources import SourceConfig
-    from picam_ros.encoder import StreamConfig
+    from picam_ros.stream.encoder import StreamConfig
     config = SourceConfig(source='ffmpeg', input='lavfi:testsrc2=size=256x128:rate=50',
                           width=256, height=128, fps=50.0)
     runtime = build_runtime(config, stream=StreamConfig(rtsp_port=int(sys.argv[2]), fps=50.0))

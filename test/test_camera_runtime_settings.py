@@ -16,10 +16,10 @@
 
 import pytest
 
-from picam_ros.camera_settings import camera_parameter_rows, CameraSettings, LIVE_PARAMETERS
-from picam_ros.encoder import StreamConfig
-from picam_ros.mediamtx import MediaServerConfig
+from picam_ros.camera.settings import camera_parameter_rows, CameraSettings, LIVE_PARAMETERS
 from picam_ros.sources import SourceConfig
+from picam_ros.stream.encoder import StreamConfig
+from picam_ros.stream.mediamtx import MediaServerConfig
 
 
 def test_parameter_names_are_unique_and_documented():

@@ -24,14 +24,14 @@ from hypothesis import strategies as st
 import numpy as np
 import pytest
 
-from picam_ros.centroids import (
+from picam_ros.centroids.engine import (
     CENTROID_DTYPE,
     find_centroids,
     find_centroids_in_frame,
     key_mask,
     KeyingParams,
 )
-from picam_ros.frames import Frame, FrameFormat
+from picam_ros.core.frames import Frame, FrameFormat
 
 MASK = KeyingParams(luma_min=128, luma_max=255, max_centroids=1_000_000)
 

@@ -23,8 +23,13 @@ from hypothesis import strategies as st
 import numpy as np
 import pytest
 
-from picam_ros.centroids import find_centroids, find_centroids_in_frame, key_mask, KeyingParams
-from picam_ros.frames import Frame, FrameFormat
+from picam_ros.centroids.engine import (
+    find_centroids,
+    find_centroids_in_frame,
+    key_mask,
+    KeyingParams,
+)
+from picam_ros.core.frames import Frame, FrameFormat
 
 LUMA = np.zeros((8, 10), np.uint8)
 CHROMA = np.zeros((4, 5), np.uint8)

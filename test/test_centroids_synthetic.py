@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from picam_ros.centroids import find_centroids_in_frame, KeyingParams
+from picam_ros.centroids.engine import find_centroids_in_frame, KeyingParams
 from picam_ros.sources.synthetic import KEY_THRESHOLD, SyntheticConfig, SyntheticSource
 
 PARAMS = KeyingParams(luma_min=KEY_THRESHOLD, max_centroids=100_000)

@@ -29,7 +29,7 @@ from proctree import descendants, process_gone, wait_until
 import pytest
 from stream_fixtures import free_tcp_port
 
-from picam_ros.camera_runtime import RuntimeStats, StreamState
+from picam_ros.camera.runtime import RuntimeStats, StreamState
 from picam_ros.cli import status_line
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 

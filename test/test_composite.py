@@ -22,14 +22,14 @@ import numpy as np
 import pytest
 
 from picam_ros import _centroids
-from picam_ros.composite import (
+from picam_ros.core.frames import Frame, FrameFormat
+from picam_ros.machine.composite import (
     COMPOSITE_MODES,
     composite_numpy,
     CompositeParams,
     Compositor,
     I420Planes,
 )
-from picam_ros.frames import Frame, FrameFormat
 
 
 def padded(rng: np.random.Generator, shape: tuple[int, int], pad: int) -> np.ndarray:

@@ -20,9 +20,9 @@ import numpy as np
 from proctree import wait_until
 import pytest
 
-from picam_ros import compression
-from picam_ros.compression import FORMATS, JpegEncoder, JpegWorker
-from picam_ros.frames import Frame, FrameFormat
+from picam_ros.camera import compression
+from picam_ros.camera.compression import FORMATS, JpegEncoder, JpegWorker
+from picam_ros.core.frames import Frame, FrameFormat
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 cv2 = pytest.importorskip('cv2')

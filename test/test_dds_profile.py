@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from picam_ros import dds_profile
+from picam_ros.ros import dds_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAME_1920 = 1920 * 1920 * 3 // 2

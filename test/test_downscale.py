@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 import numpy as np
 import pytest
 
-from picam_ros.downscale import downscaler, scaled_format
-from picam_ros.frames import Frame, FrameFormat
+from picam_ros.core.frames import Frame, FrameFormat
+from picam_ros.stream.downscale import downscaler, scaled_format
 
 _centroids = pytest.importorskip('picam_ros._centroids')
 

@@ -20,7 +20,7 @@ import textwrap
 
 import pytest
 
-from picam_ros.shutdown import EXIT_CONFIG_ERROR
+from picam_ros.core.shutdown import EXIT_CONFIG_ERROR
 
 BLOCKING = textwrap.dedent("""
     import importlib.abc, sys

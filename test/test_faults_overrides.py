@@ -14,8 +14,8 @@
 
 """Warnings for parameter names nothing declares, and rcl errors in the user's words."""
 
-from picam_ros.camera_settings import camera_parameter_rows
-from picam_ros.overrides import rcl_error_text, undeclared_warnings
+from picam_ros.camera.settings import camera_parameter_rows
+from picam_ros.core.overrides import rcl_error_text, undeclared_warnings
 
 CAMERA = [row.name for row in camera_parameter_rows()]
 

@@ -27,8 +27,8 @@ from launcher_harness import subreaper_refusal
 from proctree import wait_until
 import pytest
 
-from picam_ros.camera_runtime import CameraRuntime, RuntimeConfig
-from picam_ros.shutdown import EXIT_STOPPED
+from picam_ros.camera.runtime import CameraRuntime, RuntimeConfig
+from picam_ros.core.shutdown import EXIT_STOPPED
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 GUARD_S = 30.0   # failure guard only
@@ -38,7 +38,7 @@ def guarded_child(body: str) -> subprocess.Popen:
     """Run a Python child that arms a StopGuard (0.3 s) and then runs ``body``."""
     code = textwrap.dedent("""
         import sys, threading, time
-        from picam_ros.shutdown import StopGuard
+        from picam_ros.core.shutdown import StopGuard
         guard = StopGuard('child', deadline=0.3)
         guard.arm(3)
         print('armed', flush=True)
@@ -152,7 +152,7 @@ HARNESS = Path(__file__).resolve().parent / 'launcher_harness.py'
 SUBREAPER_REFUSAL = subreaper_refusal()
 WATCHER = textwrap.dedent("""
     import signal, sys, threading
-    from picam_ros.shutdown import stop_with_launcher
+    from picam_ros.core.shutdown import stop_with_launcher
     stopped = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     print('watching' if stop_with_launcher() else 'not watching', flush=True)
@@ -165,7 +165,7 @@ def watch_status(env_pid: str | None) -> str:
     env = {k: v for k, v in os.environ.items() if k != 'PICAM_ROS_LAUNCHER_PID'}
     if env_pid is not None:
         env['PICAM_ROS_LAUNCHER_PID'] = env_pid
-    code = 'from picam_ros.shutdown import stop_with_launcher; print(stop_with_launcher())'
+    code = 'from picam_ros.core.shutdown import stop_with_launcher; print(stop_with_launcher())'
     done = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
                           text=True, timeout=GUARD_S, check=True)
     return done.stdout.strip()

@@ -30,10 +30,10 @@ from camera_fixtures import fake_camera_argv, install_fake_rpicam
 from proctree import process_gone, wait_until
 import pytest
 
-from picam_ros.camera_runtime import CameraRuntime
-from picam_ros.camera_settings import camera_parameter_rows
-from picam_ros.frames import FrameFormat
-from picam_ros.process import ManagedProcess, ProcessSpec
+from picam_ros.camera.runtime import CameraRuntime
+from picam_ros.camera.settings import camera_parameter_rows
+from picam_ros.core.frames import FrameFormat
+from picam_ros.core.process import ManagedProcess, ProcessSpec
 from picam_ros.sources import (
     CaptureConfig,
     FfmpegConfig,

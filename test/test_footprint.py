@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from picam_ros.footprint import (
+from picam_ros.machine.footprint import (
     bga,
     chip,
     dual,

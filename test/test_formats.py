@@ -17,10 +17,10 @@
 import numpy as np
 import pytest
 
-from picam_ros.encoder import encoder_argv, StreamConfig
-from picam_ros.formats import BY_ENCODING, FORMATS, Planes
-from picam_ros.frames import Frame, FrameFormat, LAYOUTS
-from picam_ros.ros_conversions import image_planes, INPUT_ENCODINGS, OUTPUT_ENCODINGS
+from picam_ros.core.formats import BY_ENCODING, FORMATS, Planes
+from picam_ros.core.frames import Frame, FrameFormat, LAYOUTS
+from picam_ros.core.payloads import image_planes, INPUT_ENCODINGS, OUTPUT_ENCODINGS
+from picam_ros.stream.encoder import encoder_argv, StreamConfig
 
 
 def random_frame(layout: str, stride: int | None = None) -> Frame:

@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 import pytest
 
-from picam_ros import frames
-from picam_ros.frames import Frame, FrameFormat
+from picam_ros.core import frames
+from picam_ros.core.frames import Frame, FrameFormat
 
 
 def random_frame(width, height, layout='i420', stride=None, seed=0):

@@ -23,11 +23,11 @@ import threading
 import numpy as np
 import pytest
 
-from picam_ros.centroid_pipeline import CentroidPipeline
-from picam_ros.centroid_settings import KeyingProfiles
-from picam_ros.centroid_worker import CentroidWorker, rate_decimation
-from picam_ros.centroids import KeyingParams
-from picam_ros.pacing import DecimationConfig
+from picam_ros.centroids.engine import KeyingParams
+from picam_ros.centroids.pipeline import CentroidPipeline
+from picam_ros.centroids.settings import KeyingProfiles
+from picam_ros.centroids.worker import CentroidWorker, rate_decimation
+from picam_ros.core.pacing import DecimationConfig
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 WIDTH, HEIGHT = 320, 240

@@ -16,7 +16,7 @@
 
 import threading
 
-from picam_ros.latest_mailbox import LatestMailbox
+from picam_ros.core.latest_mailbox import LatestMailbox
 
 
 def fill(mailbox: LatestMailbox, value: int) -> bool:

@@ -21,8 +21,7 @@ import os
 import numpy as np
 import pytest
 
-from picam_ros.composite import CompositeParams, Compositor, I420Planes
-from picam_ros.machine_calibration import (
+from picam_ros.machine.calibration import (
     CameraGeometry,
     find_nozzle_tip,
     load_machine_calibration,
@@ -32,6 +31,7 @@ from picam_ros.machine_calibration import (
     save_machine_calibration,
     scale_from_points,
 )
+from picam_ros.machine.composite import CompositeParams, Compositor, I420Planes
 
 
 def calibration() -> MachineCalibration:

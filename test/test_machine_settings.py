@@ -21,8 +21,8 @@ from pathlib import Path
 
 import yaml
 
-from picam_ros.machine_calibration import load_machine_calibration
-from picam_ros.machine_settings import CAMERAS, machine_parameter_rows, SCENE_FIELDS
+from picam_ros.machine.calibration import load_machine_calibration
+from picam_ros.machine.settings import CAMERAS, machine_parameter_rows, SCENE_FIELDS
 
 ROOT = Path(__file__).parents[1]
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from picam_ros.composite import composite_numpy, CompositeParams, I420Planes
-from picam_ros.config import ConfigError
-from picam_ros.frames import Frame
-from picam_ros.machine_calibration import CameraGeometry, find_nozzle_tip, MachineCalibration
-from picam_ros.machine_vision import LEADS_KEYING, MachineVision, measure
-from picam_ros.settling import FreshRequest
+from picam_ros.core.config import ConfigError
+from picam_ros.core.frames import Frame
+from picam_ros.machine.calibration import CameraGeometry, find_nozzle_tip, MachineCalibration
+from picam_ros.machine.composite import composite_numpy, CompositeParams, I420Planes
+from picam_ros.machine.settling import FreshRequest
+from picam_ros.machine.vision import LEADS_KEYING, MachineVision, measure
 from picam_ros.sources.synthetic import (
     KIND_LEAD,
     KIND_NOZZLE,

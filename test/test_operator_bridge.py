@@ -17,7 +17,8 @@
 import numpy as np
 import pytest
 
-from picam_ros.centroids import find_centroids_in_frame, KeyingParams
+from picam_ros.centroids.engine import find_centroids_in_frame, KeyingParams
+from picam_ros.core.payloads import cloud_payload
 from picam_ros.operator_page.bridge import (
     alignment_values,
     cloud_blobs,
@@ -28,7 +29,6 @@ from picam_ros.operator_page.bridge import (
     MACHINE_VIEWS,
     status_from_diagnostics,
 )
-from picam_ros.ros_conversions import cloud_payload
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 

@@ -36,7 +36,7 @@ sync_api = pytest.importorskip('playwright.sync_api',
                                reason='the browser tests need Playwright (pip install playwright)')
 cv2 = pytest.importorskip('cv2', reason='the screenshot is read with OpenCV')
 
-from picam_ros.centroids import find_centroids_in_frame, KeyingParams  # noqa: E402, I100
+from picam_ros.centroids.engine import find_centroids_in_frame, KeyingParams  # noqa: E402, I100
 from picam_ros.operator_page.protocol import (  # noqa: E402
     Align,
     CalibrationClick,

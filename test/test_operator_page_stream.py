@@ -32,15 +32,15 @@ aiohttp = pytest.importorskip('aiohttp', reason='the operator page needs aiohttp
 sync_api = pytest.importorskip('playwright.sync_api',
                                reason='the browser tests need Playwright (pip install playwright)')
 
-from picam_ros.centroids import find_centroids_in_frame, KeyingParams  # noqa: E402, I100
-from picam_ros.encoder import StreamConfig, StreamPublisher  # noqa: E402
-from picam_ros.mediamtx import MediaServer, MediaServerConfig  # noqa: E402
+from picam_ros.centroids.engine import find_centroids_in_frame, KeyingParams  # noqa: E402, I100
 from picam_ros.operator_page.server import (  # noqa: E402
     CentroidSet,
     OperatorConfig,
     OperatorServer,
 )
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
+from picam_ros.stream.encoder import StreamConfig, StreamPublisher  # noqa: E402
+from picam_ros.stream.mediamtx import MediaServer, MediaServerConfig  # noqa: E402
 
 pytestmark = [pytest.mark.mediamtx, pytest.mark.browser]
 

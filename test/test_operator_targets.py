@@ -18,7 +18,7 @@ import os
 
 import pytest
 
-from picam_ros.machine_calibration import (
+from picam_ros.machine.calibration import (
     CameraGeometry,
     MachineCalibration,
     save_machine_calibration,

@@ -14,7 +14,7 @@
 
 """The rate meter: frames per second over the last frames or the last seconds, bounded."""
 
-from picam_ros.pacing import RateMeter
+from picam_ros.core.pacing import RateMeter
 
 MS = 1_000_000
 

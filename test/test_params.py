@@ -22,12 +22,16 @@ import numpy as np
 import pytest
 import yaml
 
-from picam_ros.camera_settings import camera_parameter_rows, CameraSettings
-from picam_ros.centroid_settings import centroid_parameter_rows, KeyingProfiles
-from picam_ros.centroids import KeyingParams
-from picam_ros.launch_support import CAMERA_LAUNCH_ARGUMENTS, LAUNCH_ARGUMENTS, launch_overrides
-from picam_ros.pacing import DECIMATION_ROWS, DecimationConfig, Decimator
-from picam_ros.params import markdown_table, ParamRow, rows_from_config
+from picam_ros.camera.settings import camera_parameter_rows, CameraSettings
+from picam_ros.centroids.engine import KeyingParams
+from picam_ros.centroids.settings import centroid_parameter_rows, KeyingProfiles
+from picam_ros.core.pacing import DECIMATION_ROWS, DecimationConfig, Decimator
+from picam_ros.core.params import markdown_table, ParamRow, rows_from_config
+from picam_ros.ros.launch_support import (
+    CAMERA_LAUNCH_ARGUMENTS,
+    LAUNCH_ARGUMENTS,
+    launch_overrides,
+)
 from picam_ros.sources import SourceConfig
 
 FRAME_NS = 40_000_000  # 25 fps

@@ -17,7 +17,7 @@
 import numpy as np
 import pytest
 
-from picam_ros.png import encode_png, write_png
+from picam_ros.core.png import encode_png, write_png
 
 cv2 = pytest.importorskip('cv2', reason='OpenCV is the PNG decoding oracle')
 

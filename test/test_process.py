@@ -29,7 +29,7 @@ from proctree import process_gone, wait_until
 import pytest
 from stream_fixtures import free_tcp_port
 
-from picam_ros.process import (
+from picam_ros.core.process import (
     Backoff,
     ManagedProcess,
     ProcessError,
@@ -242,7 +242,7 @@ def test_gentle_child_stops_on_sigint_without_escalation():
 
 GENTLE_PARENT = textwrap.dedent("""
     import sys
-    from picam_ros.process import ManagedProcess, ProcessSpec
+    from picam_ros.core.process import ManagedProcess, ProcessSpec
     CODE = (
         'import time\\n'
         'try:\\n'
@@ -300,7 +300,7 @@ def test_output_is_logged_and_only_the_last_lines_are_kept():
         sys.stderr.write('progress 1\\rprogress 2\\r')
         print('on stdout too', flush=True)
         """, name='chatty', stderr_lines=5, output_level=logging.INFO)
-    with records_of('picam_ros.process.chatty', logging.INFO) as records:
+    with records_of('picam_ros.core.process.chatty', logging.INFO) as records:
         child.start()
         assert child.wait(timeout=10) == 0
         child.stop()  # joins the output reader
@@ -342,7 +342,7 @@ def test_env_entries_override_the_parent_environment():
 
 OWNER_SCRIPT = """
     import sys, threading, time
-    from picam_ros.process import ManagedProcess, ProcessSpec
+    from picam_ros.core.process import ManagedProcess, ProcessSpec
     child = ManagedProcess(ProcessSpec(name='sleeper', argv=['sleep', '300']))
     # Start from a short-lived thread: the death signal must not fire when this thread ends.
     starter = threading.Thread(target=child.start)

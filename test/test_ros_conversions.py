@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 import pytest
 
-from picam_ros.frames import Frame, FrameFormat
-from picam_ros.overlay import debug_overlay
-from picam_ros.ros_conversions import (
+from picam_ros.centroids.overlay import debug_overlay
+from picam_ros.core.frames import Frame, FrameFormat
+from picam_ros.core.payloads import (
     as_message_bytes,
     CLOUD_DTYPE,
     CLOUD_FIELDS,

@@ -20,14 +20,14 @@ import fake_rpicam_vid
 from proctree import wait_until
 import pytest
 
-from picam_ros.camera_settings import (
+from picam_ros.camera.settings import (
     apply_controls,
     camera_parameter_rows,
     CameraSettings,
     control_rows,
     source_diagnostics,
 )
-from picam_ros.config import ConfigError
+from picam_ros.core.config import ConfigError
 from picam_ros.sources import make_source, RpicamConfig
 from picam_ros.sources.rpicam_controls import RpicamControls
 

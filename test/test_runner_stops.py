@@ -39,7 +39,7 @@ import pytest
 import stop_harness
 from stream_fixtures import find_mediamtx, free_tcp_port, free_udp_port
 
-from picam_ros.shutdown import EXIT_STOPPED
+from picam_ros.core.shutdown import EXIT_STOPPED
 
 RUNNER = [sys.executable, '-m', 'picam_ros', '--width', '640', '--height', '480',
           '--status-interval', '60']

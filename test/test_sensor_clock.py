@@ -22,9 +22,9 @@ import fake_rpicam_vid
 from log_records import records_of
 import numpy as np
 
-from picam_ros.sensor_clock import PTS_HEADER, PtsPipe, SensorClock
 from picam_ros.sources import RpicamConfig, RpicamSource
 from picam_ros.sources.rpicam_controls import RpicamControls
+from picam_ros.sources.sensor_clock import PTS_HEADER, PtsPipe, SensorClock
 
 PERIOD_MS = 40.0   # 25 fps
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from picam_ros.settling import FreshRequest, SettleRule, StillNoise
+from picam_ros.machine.settling import FreshRequest, SettleRule, StillNoise
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
 
 

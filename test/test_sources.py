@@ -29,8 +29,8 @@ import numpy as np
 from proctree import process_gone, wait_until
 import pytest
 
-from picam_ros.config import ConfigError
-from picam_ros.frames import FrameFormat
+from picam_ros.core.config import ConfigError
+from picam_ros.core.frames import FrameFormat
 from picam_ros.sources import (
     CaptureConfig,
     FfmpegConfig,
@@ -267,7 +267,7 @@ def test_killing_the_owning_python_process_leaves_no_child(tmp_path):
         import sys
         sys.path.insert(0, {str(os.path.dirname(__file__))!r})
         from camera_fixtures import fake_camera_argv
-        from picam_ros.frames import FrameFormat
+        from picam_ros.core.frames import FrameFormat
         from picam_ros.sources import CaptureConfig, ProcessSource
         source = ProcessSource(CaptureConfig(width=64, height=48),
                                FrameFormat(64, 48), fake_camera_argv(64, 48))

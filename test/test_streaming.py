@@ -41,9 +41,15 @@ from stream_fixtures import (
     write_fake_mediamtx,
 )
 
-from picam_ros.downscale import downscaler, scaled_format
-from picam_ros.encoder import encoder_argv, h264_level, StreamConfig, StreamError, StreamPublisher
-from picam_ros.frames import FrameFormat
+from picam_ros.core.frames import FrameFormat
+from picam_ros.stream.downscale import downscaler, scaled_format
+from picam_ros.stream.encoder import (
+    encoder_argv,
+    h264_level,
+    StreamConfig,
+    StreamError,
+    StreamPublisher,
+)
 
 W, H = 320, 240
 GUARD = 20.0   # seconds; failure guard only
@@ -336,9 +342,9 @@ OWNER = """
     sys.path.insert(0, {testdir!r})
     from stream_fixtures import (RtspReceiver, free_server_ports, free_tcp_port,
                                  frame_from_i420, scene_i420)
-    from picam_ros.frames import FrameFormat
-    from picam_ros.encoder import StreamConfig, StreamPublisher
-    from picam_ros.mediamtx import MediaServer, MediaServerConfig
+    from picam_ros.core.frames import FrameFormat
+    from picam_ros.stream.encoder import StreamConfig, StreamPublisher
+    from picam_ros.stream.mediamtx import MediaServer, MediaServerConfig
     server = MediaServer(MediaServerConfig(mediamtx_path={fake!r}, **free_server_ports()))
     server.start()
     port = free_tcp_port()

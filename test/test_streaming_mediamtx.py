@@ -43,9 +43,9 @@ from stream_fixtures import (
     stamp_counter,
 )
 
-from picam_ros.encoder import StreamConfig, StreamPublisher
-from picam_ros.frames import FrameFormat
-from picam_ros.mediamtx import MediaServer, MediaServerConfig, MediaServerUnavailable
+from picam_ros.core.frames import FrameFormat
+from picam_ros.stream.encoder import StreamConfig, StreamPublisher
+from picam_ros.stream.mediamtx import MediaServer, MediaServerConfig, MediaServerUnavailable
 
 pytestmark = pytest.mark.mediamtx
 
@@ -259,7 +259,7 @@ def connections_to(pid: int, port: int) -> list[socket.socket]:
 
 def test_the_encoder_publishes_with_nagle_off(server_config):
     # With Nagle on, a frame's last packet can wait for the server's delayed ACK (40 ms):
-    # see picam_ros.tcp_nodelay.
+    # see picam_ros.stream.tcp_nodelay.
     port = server_config.rtsp_port
     with MediaServer(server_config), \
             StreamPublisher(StreamConfig(rtsp_port=port), FrameFormat(W, H)) as pub, \

@@ -29,14 +29,14 @@ import pytest
 from stream_fixtures import free_server_ports, free_tcp_port, write_fake_mediamtx
 import yaml
 
-from picam_ros.mediamtx import (
+from picam_ros.core.process import tcp_port_accepts
+from picam_ros.stream.mediamtx import (
     default_mediamtx_config,
     find_mediamtx,
     MediaServer,
     MediaServerConfig,
     MediaServerUnavailable,
 )
-from picam_ros.process import tcp_port_accepts
 
 GUARD = 20.0
 

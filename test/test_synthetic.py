@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import pytest
 
-from picam_ros.frames import FrameFormat
+from picam_ros.core.frames import FrameFormat
 from picam_ros.sources import FrameTimeout, make_source, SourceStopped
 from picam_ros.sources.synthetic import (
     decode_sequence,
@@ -101,7 +101,7 @@ def test_ground_truth_is_in_the_centroid_engine_order(moving_source):
 
 
 def test_ground_truth_agrees_with_the_centroid_engine_within_0_05_px():
-    centroids = pytest.importorskip('picam_ros.centroids',
+    centroids = pytest.importorskip('picam_ros.centroids.engine',
                                     reason='centroid engine not importable (not built yet)')
     src = SyntheticSource(SyntheticConfig(width=640, height=480, paced=False, seed=7))
     params = centroids.KeyingParams()

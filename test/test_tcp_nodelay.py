@@ -28,7 +28,7 @@ import textwrap
 import pytest
 
 import picam_ros
-from picam_ros.tcp_nodelay import find_library, preload_env
+from picam_ros.stream.tcp_nodelay import find_library, preload_env
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith('linux'),
                                 reason='LD_PRELOAD libraries are a Linux (glibc/ELF) mechanism')

@@ -16,7 +16,7 @@
 
 The node hands plain fields of its messages to these functions, so they are tested without
 rclpy: :func:`cloud_blobs` reads the centroid node's PointCloud2 payload (see
-``picam_ros.ros_conversions.CLOUD_FIELDS``; any float32 fields at any offsets, so the
+``picam_ros.core.payloads.CLOUD_FIELDS``; any float32 fields at any offsets, so the
 orientation fields of the engine's moments are read when a cloud has them),
 :func:`status_from_diagnostics` condenses ``/diagnostics`` into the page's status bar, and
 :func:`keying_parameter_specs` says which centroid-node parameters the page's sliders may set,
@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from picam_ros.centroid_settings import KeyingProfiles
+from picam_ros.centroids.settings import KeyingProfiles
 from picam_ros.operator_page.protocol import ParameterSpec
 
 #: sensor_msgs/PointField datatype constants the operator reads (FLOAT32 = 7, FLOAT64 = 8).

@@ -34,8 +34,8 @@ loop); this file declares parameters and wires topics and parameter services.
   services (``rclpy.parameter_client.AsyncParameterClient``); the node's refusal reason goes
   back to the page.
 - Mode buttons set ``mode_parameter`` (default ``mode``: normal, onlyup, onlydown, frozen, as
-  ``picam_ros.composite`` spells them) of ``mode_node`` when one is named; with none the page
-  shows them disabled.
+  ``picam_ros.machine.composite`` spells them) of ``mode_node`` when one is named; with none
+  the page shows them disabled.
 - With ``machine_node`` set (the picam_ros machine node): the profiles are its ``pads``
   (``board/centroids``) and ``leads`` (``component/centroids``), the sliders set its
   ``pads.*``/``leads.*`` parameters, the mode buttons its ``composite.mode``, the default video
@@ -66,8 +66,7 @@ from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
-from picam_ros.centroid_settings import KeyingProfiles
-from picam_ros.node_runner import run_node, warn_about_undeclared
+from picam_ros.centroids.settings import KeyingProfiles
 from picam_ros.operator_page.bridge import (
     alignment_values,
     cloud_blobs,
@@ -92,6 +91,7 @@ from picam_ros.operator_page.protocol import (
 )
 from picam_ros.operator_page.server import CentroidSet, OperatorConfig, OperatorServer, Outcome
 from picam_ros.operator_page.targets import CalibratedTargets, camera_of
+from picam_ros.ros.node_runner import run_node, warn_about_undeclared
 
 NODE_NAME = 'operator'
 #: The machine node's profiles and the topics they come on (relative to the namespace).
@@ -124,7 +124,7 @@ _PARAMETERS: tuple[tuple[str, Any, str, bool], ...] = (
     ('centroid_node', 'centroids', ('the centroid node whose keying parameters the sliders '
                                     'set (relative to this namespace)'), True),
     ('mode_node', '', ('node whose mode parameter the mode buttons set (the composite of '
-                       'picam_ros.composite); empty: no modes'), True),
+                       'picam_ros.machine.composite); empty: no modes'), True),
     ('mode_parameter', 'mode', ('name of that parameter; it takes normal, onlyup, onlydown '
                                 'or frozen'), True),
     ('machine_node', '', ('the picam_ros machine node the page drives (composite video, '
@@ -290,7 +290,7 @@ class OperatorNode(Node):
         return Outcome(False, f'unsupported action {type(action).__name__}')
 
     async def _set_mode(self, mode: str) -> Outcome:
-        # picam_ros.composite spells its modes in lower case (CompositeParams.mode).
+        # picam_ros.machine.composite spells its modes in lower case (CompositeParams.mode).
         outcome = await self._set_parameter(self._mode, self._mode_parameter, mode.lower())
         if outcome.ok:
             self._mode_shown = mode

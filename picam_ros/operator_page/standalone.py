@@ -32,15 +32,15 @@ import threading
 import time
 from typing import Any
 
-from picam_ros.centroid_settings import KeyingProfiles
-from picam_ros.centroids import find_centroids_in_frame
-from picam_ros.encoder import StreamConfig, StreamPublisher
-from picam_ros.mediamtx import MediaServer, MediaServerConfig
+from picam_ros.centroids.engine import find_centroids_in_frame
+from picam_ros.centroids.settings import KeyingProfiles
+from picam_ros.core.stop_request import EXIT_STOPPED, StopRequest
 from picam_ros.operator_page.bridge import keying_parameter_specs
 from picam_ros.operator_page.protocol import Rotate, SelectTarget, SetParameter
 from picam_ros.operator_page.server import CentroidSet, OperatorConfig, OperatorServer, Outcome
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource
-from picam_ros.stop_request import EXIT_STOPPED, StopRequest
+from picam_ros.stream.encoder import StreamConfig, StreamPublisher
+from picam_ros.stream.mediamtx import MediaServer, MediaServerConfig
 
 
 class LocalBackend:
@@ -97,7 +97,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Serve the page until SIGINT/SIGTERM, then stop with ``EXIT_STOPPED`` (0), whenever.
 
-    The signals are recorded (:mod:`picam_ros.stop_request`), never raised: a stop while the
+    The signals are recorded (:mod:`picam_ros.core.stop_request`), never raised: a stop while the
     page, MediaMTX or the encoder start is heard once they are up, and ends the run cleanly.
     """
     stop = StopRequest.install()

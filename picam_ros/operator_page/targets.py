@@ -14,7 +14,7 @@
 
 """Targets in millimetres relative to the nozzle, from the machine's calibration file. No ROS.
 
-The machine node writes its calibration (``picam_ros.machine_calibration``) to its
+The machine node writes its calibration (``picam_ros.machine.calibration``) to its
 ``calibration_file`` at every calibration step; :class:`CalibratedTargets` re-reads that file
 whenever it changes on disk, so a target clicked after a calibration step already uses it.
 A target is converted with the camera whose image the page was showing: the up camera
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import os
 from typing import Any
 
-from picam_ros.machine_calibration import load_machine_calibration, MachineCalibration
+from picam_ros.machine.calibration import load_machine_calibration, MachineCalibration
 
 #: Profiles measured in the up camera's image (the machine node's ``component/centroids``).
 UP_PROFILES = frozenset({'leads'})

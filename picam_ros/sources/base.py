@@ -25,7 +25,7 @@ import abc
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from picam_ros.frames import Frame, FrameFormat
+from picam_ros.core.frames import Frame, FrameFormat
 
 
 class SourceError(RuntimeError):

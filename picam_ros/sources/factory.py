@@ -20,7 +20,7 @@ import dataclasses
 from dataclasses import dataclass
 import logging
 
-from picam_ros.config import config_field, ConfigBase, ConfigError
+from picam_ros.core.config import config_field, ConfigBase, ConfigError
 from picam_ros.sources.base import FrameSource
 from picam_ros.sources.ffmpeg import FfmpegConfig, FfmpegSource
 from picam_ros.sources.rpicam import RpicamConfig, RpicamSource

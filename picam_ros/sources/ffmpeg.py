@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import logging
 import os
 
-from picam_ros.config import config_field, ConfigError
-from picam_ros.frames import FrameFormat
+from picam_ros.core.config import config_field, ConfigError
+from picam_ros.core.frames import FrameFormat
 from picam_ros.sources.base import SourceError
 from picam_ros.sources.process_reader import CaptureConfig, ProcessSource
 

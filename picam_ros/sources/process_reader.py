@@ -38,11 +38,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from picam_ros.config import config_field, ConfigBase, ConfigError
-from picam_ros.frames import Frame, FrameFormat
-from picam_ros.latest_mailbox import LatestMailbox
-from picam_ros.pacing import RateMeter
-from picam_ros.process import find_executable, ManagedProcess, ProcessError, ProcessSpec
+from picam_ros.core.config import config_field, ConfigBase, ConfigError
+from picam_ros.core.frames import Frame, FrameFormat
+from picam_ros.core.latest_mailbox import LatestMailbox
+from picam_ros.core.pacing import RateMeter
+from picam_ros.core.process import find_executable, ManagedProcess, ProcessError, ProcessSpec
 from picam_ros.sources.base import (
     FrameSource,
     FrameTimeout,

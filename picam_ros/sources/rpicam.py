@@ -31,10 +31,9 @@ import time
 
 import numpy as np
 
-from picam_ros.config import config_field, ConfigError
-from picam_ros.frames import Frame, FrameFormat
-from picam_ros.process import ProcessError
-from picam_ros.sensor_clock import PtsPipe, SensorClock
+from picam_ros.core.config import config_field, ConfigError
+from picam_ros.core.frames import Frame, FrameFormat
+from picam_ros.core.process import ProcessError
 from picam_ros.sources.base import SourceError
 from picam_ros.sources.process_reader import (
     CaptureConfig,
@@ -47,6 +46,7 @@ from picam_ros.sources.process_reader import (
     SizeMismatch,
 )
 from picam_ros.sources.rpicam_controls import check_extra_args, RpicamControls
+from picam_ros.sources.sensor_clock import PtsPipe, SensorClock
 
 
 def align_up(value: int, alignment: int) -> int:

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 import re
 
-from picam_ros.config import config_field, ConfigBase, ConfigError
+from picam_ros.core.config import config_field, ConfigBase, ConfigError
 
 _MODE = re.compile(r'^\d+:\d+(:\d+(:[PUpu])?)?$')
 

@@ -50,9 +50,9 @@ import time
 
 import numpy as np
 
-from picam_ros.config import config_field, ConfigBase, ConfigError
-from picam_ros.frames import Frame, FrameFormat, LAYOUTS
-from picam_ros.pacing import RateMeter
+from picam_ros.core.config import config_field, ConfigBase, ConfigError
+from picam_ros.core.frames import Frame, FrameFormat, LAYOUTS
+from picam_ros.core.pacing import RateMeter
 from picam_ros.sources.base import FrameSource, FrameTimeout, SourceStats, SourceStopped
 
 __all__ = [
@@ -591,8 +591,8 @@ class SyntheticSource(FrameSource):
         """Return the part scene's correction (dx, dy px; theta degrees) onto the footprint.
 
         ``pads ~= R(theta) @ leads + (dx, dy)`` with leads relative to the nozzle and pads
-        relative to the footprint's centre (the datum), as ``picam_ros.alignment`` defines it;
-        in mm when multiplied by a scale both cameras share.
+        relative to the footprint's centre (the datum), as ``picam_ros.machine.alignment``
+        defines it; in mm when multiplied by a scale both cameras share.
         """
         cfg = self.config
         if cfg.scene != 'part':

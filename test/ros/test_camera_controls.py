@@ -33,7 +33,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from sensor_msgs.srv import SetCameraInfo  # noqa: E402
 from test_camera_node import camera_graphs, HEIGHT, WIDTH  # noqa: E402
 
-from picam_ros.camera_info import load_calibration  # noqa: E402
+from picam_ros.camera.camera_info import load_calibration  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

@@ -31,7 +31,7 @@ from proctree import descendants  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
-from picam_ros.camera_node import CameraNode  # noqa: E402
+from picam_ros.ros.camera_node import CameraNode  # noqa: E402
 from picam_ros.sources import SourceError  # noqa: E402
 
 pytestmark = pytest.mark.ros

@@ -28,11 +28,11 @@ rclpy_qos = pytest.importorskip('rclpy.qos', reason=REASON)
 sensor_msgs = pytest.importorskip('sensor_msgs.msg', reason=REASON)
 diagnostic_msgs = pytest.importorskip('diagnostic_msgs.msg', reason=REASON)
 std_msgs = pytest.importorskip('std_msgs.msg', reason=REASON)
-centroid_node = pytest.importorskip('picam_ros.centroid_node', reason=REASON)
+centroid_node = pytest.importorskip('picam_ros.ros.centroid_node', reason=REASON)
 
 import cloud_reader as point_cloud2  # noqa: E402, I100   (sensor_msgs_py is not on PyPI)
 
-from picam_ros.ros_conversions import fill_image, image_payload  # noqa: E402, I100
+from picam_ros.core.payloads import fill_image, image_payload  # noqa: E402, I100
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 
 pytestmark = pytest.mark.ros

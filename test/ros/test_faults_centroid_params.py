@@ -42,7 +42,7 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from picam_ros.ros_conversions import fill_image, image_payload  # noqa: E402
+from picam_ros.core.payloads import fill_image, image_payload  # noqa: E402
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -68,7 +68,7 @@ class Probe:
         self.log_path = log_path
         with open(log_path, 'wb') as log:
             self.process = subprocess.Popen(
-                [sys.executable, '-m', 'picam_ros.centroid_node', '--ros-args',
+                [sys.executable, '-m', 'picam_ros.ros.centroid_node', '--ros-args',
                  '-p', 'diagnostics_period:=0.2'],
                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self.context = Context()

@@ -33,7 +33,7 @@ rclpy = pytest.importorskip(
 
 from proctree import wait_until  # noqa: E402, I100
 
-from picam_ros.shutdown import EXIT_CAMERA_LOST, EXIT_CONFIG_ERROR  # noqa: E402
+from picam_ros.core.shutdown import EXIT_CAMERA_LOST, EXIT_CONFIG_ERROR  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -48,7 +48,7 @@ def run_node(module: str, tmp_path, yaml_text: str, *, until: str | None = None)
     log_path = tmp_path / f'{module}.log'
     env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN), PYTHONUNBUFFERED='1')
     with open(log_path, 'wb') as log:
-        node = subprocess.Popen([sys.executable, '-m', f'picam_ros.{module}', '--ros-args',
+        node = subprocess.Popen([sys.executable, '-m', f'picam_ros.ros.{module}', '--ros-args',
                                  '--params-file', str(params)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)

@@ -38,8 +38,8 @@ diagnostic_msgs = pytest.importorskip('diagnostic_msgs.msg', reason=REASON)
 
 from graph_probe import GraphProbe  # noqa: E402, I100
 
-from picam_ros.ros_conversions import CLOUD_DTYPE  # noqa: E402
-from picam_ros.shutdown import EXIT_CONFIG_ERROR  # noqa: E402
+from picam_ros.core.payloads import CLOUD_DTYPE  # noqa: E402
+from picam_ros.core.shutdown import EXIT_CONFIG_ERROR  # noqa: E402
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -65,7 +65,7 @@ class CameraProcess:
     """``camera_node`` as a child process with the given parameters."""
 
     def __init__(self, **parameters: object) -> None:
-        argv = [sys.executable, '-m', 'picam_ros.camera_node', '--ros-args']
+        argv = [sys.executable, '-m', 'picam_ros.ros.camera_node', '--ros-args']
         for name, value in parameters.items():
             argv += ['-p', f'{name}:={ros_value(value)}']
         env = {**os.environ, 'ROS_DOMAIN_ID': DOMAIN_ID}

@@ -53,7 +53,7 @@ def fake_prefix(directory: Path) -> Path:
     (prefix / 'share' / 'picam_ros').mkdir(parents=True)
     executable = prefix / 'lib' / 'picam_ros' / 'machine_node'
     executable.parent.mkdir(parents=True)
-    executable.write_text(f'#!/bin/sh\nexec {sys.executable} -m picam_ros.machine_node "$@"\n')
+    executable.write_text(f'#!/bin/sh\nexec {sys.executable} -m picam_ros.ros.machine_node "$@"\n')
     executable.chmod(0o755)
     return prefix
 

@@ -47,8 +47,8 @@ from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from stream_fixtures import free_server_ports, require_mediamtx  # noqa: E402
 
-from picam_ros.alignment_verdict import VERDICT_KEYS  # noqa: E402
-from picam_ros.shutdown import EXIT_CONFIG_ERROR  # noqa: E402
+from picam_ros.core.shutdown import EXIT_CONFIG_ERROR  # noqa: E402
+from picam_ros.machine.verdict import VERDICT_KEYS  # noqa: E402
 from picam_ros.sources.synthetic import (  # noqa: E402
     decode_sequence,
     SyntheticConfig,
@@ -99,7 +99,7 @@ class Machine(GraphProbe):
         env = {**os.environ, **(env or {}), 'PYTHONPATH': os.pathsep.join(
             [os.environ.get('PYTHONPATH', ''), str(ROOT)])}
         self.process = subprocess.Popen(
-            [sys.executable, '-m', 'picam_ros.machine_node',
+            [sys.executable, '-m', 'picam_ros.ros.machine_node',
              *(args if args is not None else ros_args(calibration, **overrides))],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         super().__init__('machine_probe')
@@ -365,7 +365,7 @@ def test_a_bad_parameter_ends_the_process_with_one_line_and_the_config_status(tm
     env = {**os.environ,
            'PYTHONPATH': os.pathsep.join([os.environ.get('PYTHONPATH', ''), str(ROOT)])}
     result = subprocess.run(
-        [sys.executable, '-m', 'picam_ros.machine_node',
+        [sys.executable, '-m', 'picam_ros.ros.machine_node',
          *ros_args(calibration, **{'composite.offset_x': 3})],
         env=env, capture_output=True, text=True, timeout=GUARD_S, check=False)
     assert result.returncode == EXIT_CONFIG_ERROR   # a configuration error: no respawn
@@ -404,7 +404,7 @@ def test_a_malformed_calibration_file_ends_the_process_naming_the_file(tmp_path)
     env = {**os.environ,
            'PYTHONPATH': os.pathsep.join([os.environ.get('PYTHONPATH', ''), str(ROOT)])}
     result = subprocess.run(
-        [sys.executable, '-m', 'picam_ros.machine_node', *ros_args(calibration)],
+        [sys.executable, '-m', 'picam_ros.ros.machine_node', *ros_args(calibration)],
         env=env, capture_output=True, text=True, timeout=GUARD_S, check=False)
     assert result.returncode == EXIT_CONFIG_ERROR   # a configuration error: no respawn
     assert str(calibration) in result.stderr and 'down' in result.stderr

@@ -41,14 +41,14 @@ from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters 
 from rclpy.context import Context  # noqa: E402
 from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 
-from picam_ros.shutdown import EXIT_CONFIG_ERROR  # noqa: E402
+from picam_ros.core.shutdown import EXIT_CONFIG_ERROR  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
 GUARD_S = 30.0   # failure guard only, never a measurement
 STOP_S = 10.0    # failure guard for a stop (the node's own bound is shorter)
 WIDTH, HEIGHT = 320, 240
-NODE_MAIN = 'import sys; from picam_ros.{module} import main; sys.exit(main())'
+NODE_MAIN = 'import sys; from picam_ros.ros.{module} import main; sys.exit(main())'
 
 
 class NodeProcess:

@@ -40,7 +40,7 @@ rclpy = pytest.importorskip(
 pytest.importorskip('std_srvs.srv', reason='needs std_srvs')
 pytest.importorskip('aiohttp', reason='the operator node needs aiohttp')
 sync_api = pytest.importorskip('playwright.sync_api', reason='needs Playwright')
-pytest.importorskip('picam_ros.machine_node', reason='needs the machine node')
+pytest.importorskip('picam_ros.ros.machine_node', reason='needs the machine node')
 
 from browser_viewer import CHROMIUM_FLAGS, LOOPBACK_ICE_ENV, require_browser  # noqa: E402, I100
 from geometry_msgs.msg import PointStamped  # noqa: E402
@@ -104,7 +104,7 @@ def machine_and_operator(tmp_path):
     ports = free_server_ports()
     port = free_tcp_port()
     processes = Processes()
-    processes.start('picam_ros.machine_node', {
+    processes.start('picam_ros.ros.machine_node', {
         'board.width': WIDTH, 'board.height': HEIGHT, 'component.width': WIDTH,
         'component.height': HEIGHT, 'board.fps': 15.0, 'component.fps': 15.0,
         'centroid_rate_hz': 5.0, 'calibration_file': str(calibration),

@@ -39,10 +39,10 @@ sensor_msgs = pytest.importorskip('sensor_msgs.msg', reason=REASON)
 geometry_msgs = pytest.importorskip('geometry_msgs.msg', reason=REASON)
 std_msgs = pytest.importorskip('std_msgs.msg', reason=REASON)
 aiohttp = pytest.importorskip('aiohttp', reason='the operator node needs aiohttp')
-centroid_node = pytest.importorskip('picam_ros.centroid_node', reason=REASON)
+centroid_node = pytest.importorskip('picam_ros.ros.centroid_node', reason=REASON)
 operator_node = pytest.importorskip('picam_ros.operator_page.operator_node', reason=REASON)
 
-from picam_ros.ros_conversions import fill_image, image_payload  # noqa: E402, I100
+from picam_ros.core.payloads import fill_image, image_payload  # noqa: E402, I100
 from picam_ros.sources.synthetic import SyntheticConfig, SyntheticSource  # noqa: E402
 
 pytestmark = pytest.mark.ros

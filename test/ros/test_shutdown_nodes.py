@@ -47,7 +47,7 @@ from sensor_msgs.msg import Image, PointCloud2  # noqa: E402
 import stop_harness  # noqa: E402
 from stream_fixtures import free_server_ports, require_mediamtx  # noqa: E402
 
-from picam_ros.camera_node import CameraNode  # noqa: E402
+from picam_ros.ros.camera_node import CameraNode  # noqa: E402
 
 pytestmark = pytest.mark.ros
 
@@ -89,7 +89,7 @@ def graph():
 
 def start(module: str, *ros_args: str, log) -> subprocess.Popen:
     env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN), PYTHONUNBUFFERED='1')
-    return subprocess.Popen([sys.executable, '-m', f'picam_ros.{module}', '--ros-args',
+    return subprocess.Popen([sys.executable, '-m', f'picam_ros.ros.{module}', '--ros-args',
                              *ros_args], stdout=log, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)
 
@@ -225,7 +225,7 @@ def test_camera_node_stops_publishing_when_its_context_shuts_down_under_it():
 def test_streaming_camera_node_stops_cleanly_with_its_children_when_its_launcher_is_killed(
         graph, tmp_path):
     # ros2 launch ended by SIGTERM or SIGKILL leaves the nodes it started running; ours stop
-    # as on Ctrl-C (picam_ros.shutdown.stop_with_launcher). The harness stands in for launch.
+    # as on Ctrl-C (picam_ros.core.shutdown.stop_with_launcher). The harness stands in for launch.
     probe, spin_until = graph
     ports = free_server_ports()
     stream = ['-p', 'stream.enabled:=true', '-p', f'stream.mediamtx_path:={require_mediamtx()}',
@@ -236,7 +236,7 @@ def test_streaming_camera_node_stops_cleanly_with_its_children_when_its_launcher
     env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN), PYTHONUNBUFFERED='1')
     with open(log_path, 'wb') as log:
         harness = subprocess.Popen(
-            [sys.executable, str(HARNESS), '--', sys.executable, '-m', 'picam_ros.camera_node',
+            [sys.executable, str(HARNESS), '--', sys.executable, '-m', 'picam_ros.ros.camera_node',
              '--ros-args', '-p', 'width:=640', '-p', 'height:=480', *stream],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     try:

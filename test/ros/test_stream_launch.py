@@ -43,8 +43,8 @@ sensor_msgs = pytest.importorskip('sensor_msgs.msg', reason=REASON)
 rcl_srv = pytest.importorskip('rcl_interfaces.srv', reason=REASON)
 point_cloud2 = pytest.importorskip('sensor_msgs_py.point_cloud2', reason=REASON)
 
-from picam_ros.camera_settings import CameraSettings  # noqa: E402, I100
-from picam_ros.ros_conversions import CLOUD_FIELD_NAMES, image_planes  # noqa: E402
+from picam_ros.camera.settings import CameraSettings  # noqa: E402, I100
+from picam_ros.core.payloads import CLOUD_FIELD_NAMES, image_planes  # noqa: E402
 from picam_ros.sources import make_source  # noqa: E402
 from picam_ros.sources.synthetic import decode_sequence  # noqa: E402
 
