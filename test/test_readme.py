@@ -12,12 +12,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""README.md states what the code does: its commands and parameter tables are the real ones."""
+"""README.md states what the code does: its commands are the ones CI runs."""
 
 from pathlib import Path
 import re
 import subprocess
-import sys
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / 'README.md').read_text()
@@ -25,12 +24,6 @@ README = (ROOT / 'README.md').read_text()
 
 def bash_commands() -> list[str]:
     return re.findall(r'```bash\n(.*?)\n```', README, flags=re.DOTALL)
-
-
-def test_readme_parameter_tables_match_what_the_nodes_declare():
-    result = subprocess.run([sys.executable, 'scripts/update_readme.py', '--check'], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
 
 
 def test_readme_starts_with_the_run_and_test_commands_that_ci_runs():

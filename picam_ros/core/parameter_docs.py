@@ -14,8 +14,8 @@
 
 """The README's parameter tables, rendered from the rows the nodes declare.
 
-``python -m picam_ros.core.parameter_docs`` prints them; ``scripts/update_readme.py`` writes
-them into README.md, and a test checks they are current.
+``python -m picam_ros.core.parameter_docs`` prints them; ``scripts/update_docs.py`` writes
+them into docs/parameters.md, and a test checks they are current.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from picam_ros.machine.settings import machine_table_rows
 
 
 def main() -> None:
-    """Print the parameter tables of both nodes (for README)."""
-    print('### camera_node\n')
+    """Print the parameter tables of the nodes (for docs/parameters.md)."""
+    print('## camera_node\n')
     print(markdown_table(camera_parameter_rows()))
-    print('\n### centroid_node (profile `pads`)\n')
+    print('\n## centroid_node (profile `pads`)\n')
     print(markdown_table(centroid_parameter_rows(['pads'])))
-    print('\n### machine_node (besides `board.*` / `component.*`: the camera_node table)\n')
+    print('\n## machine_node (besides `board.*` / `component.*`: the camera_node table)\n')
     print(markdown_table(machine_table_rows()))
 
 

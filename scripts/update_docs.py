@@ -13,10 +13,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Regenerate README.md's parameter tables from the rows the nodes declare.
+"""Regenerate the parameter tables of docs/parameters.md from the rows the nodes declare.
 
-    python scripts/update_readme.py          # rewrite the section in place
-    python scripts/update_readme.py --check  # exit 1 if README.md is out of date
+    python scripts/update_docs.py          # rewrite the section in place
+    python scripts/update_docs.py --check  # exit 1 if docs/parameters.md is out of date
 
 The tables come from ``python -m picam_ros.core.parameter_docs`` (the same ParamRow tables the
 nodes turn into ParameterDescriptors), so the README cannot drift from what
@@ -28,7 +28,7 @@ from pathlib import Path
 import subprocess
 import sys
 
-README = Path(__file__).resolve().parent.parent / 'README.md'
+README = Path(__file__).resolve().parent.parent / 'docs' / 'parameters.md'
 BEGIN, END = '<!-- parameters:begin -->', '<!-- parameters:end -->'
 
 
@@ -52,7 +52,7 @@ def main() -> int:
     if current(text) == fresh:
         return 0
     if args.check:
-        print('README.md parameter tables are stale: run python scripts/update_readme.py',
+        print('docs/parameters.md is stale: run python scripts/update_docs.py',
               file=sys.stderr)
         return 1
     README.write_text(text.replace(current(text), fresh))
