@@ -46,6 +46,7 @@ import numpy as np
 import yaml
 
 from picam_ros.centroids.engine import find_centroids, KeyingParams
+from picam_ros.core.yaml_doc import load_mapping
 
 __all__ = [
     'CameraGeometry',
@@ -218,13 +219,7 @@ def find_nozzle_tip(luma: np.ndarray, keying: KeyingParams | None = None,
 
 def parse_machine_calibration(text: str, source: str = '<string>') -> MachineCalibration:
     """Parse the calibration YAML; errors name the file and the key."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f'{source}: not valid YAML ({exc})') from None
-    if not isinstance(doc, Mapping):
-        raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
-            f'{source}: expected a mapping with keys version, down, up')
+    doc = load_mapping(text, source, 'keys version, down, up')
     if doc.get('version') != FORMAT_VERSION:
         raise ValueError(f'{source}: version: expected {FORMAT_VERSION}, got '
                          f'{doc.get("version")!r}')

@@ -44,7 +44,6 @@ The generators also give the tests and benches real footprints of every family.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 import math
 import os
@@ -52,7 +51,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+
+from picam_ros.core.yaml_doc import load_mapping
 
 __all__ = ['FAMILIES', 'Footprint', 'bga', 'chip', 'dual', 'footprint_from_family',
            'load_footprint', 'parse_footprint', 'quad', 'sot23']
@@ -159,13 +159,7 @@ def footprint_from_family(name: str, family: str, **dimensions: Any) -> Footprin
 
 def parse_footprint(text: str, source: str = '<string>') -> Footprint:
     """Parse a footprint YAML document (see the module docstring); errors name `source`."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f'{source}: not valid YAML ({exc})') from None
-    if not isinstance(doc, Mapping):
-        raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
-            f'{source}: expected a mapping with leads or family')
+    doc = load_mapping(text, source, 'leads or family')
     doc = dict(doc)
     name = str(doc.pop('name', Path(source).stem))
     flags = {key: doc.pop(key) for key in ('polarised', 'any_rotation') if key in doc}
