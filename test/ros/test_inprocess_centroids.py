@@ -296,8 +296,8 @@ def installed_launch_files() -> bool:
                     reason='launch and an installed picam_ros (colcon build, sourced) needed')
 def test_stream_launch_inprocess_runs_no_centroid_node_and_centroids_flow(probe):
     argv = ['ros2', 'launch', 'picam_ros', 'stream.launch.py', 'centroids:=inprocess',
-            'stream:=false', 'respawn:=false', f'width:={WIDTH}', f'height:={HEIGHT}',
-            f'centroid_rate_hz:={RATE_HZ}']
+            'stream:=false', 'operator:=false', 'respawn:=false', f'width:={WIDTH}',
+            f'height:={HEIGHT}', f'centroid_rate_hz:={RATE_HZ}']
     launched = subprocess.Popen(argv, env={**os.environ, 'ROS_DOMAIN_ID': DOMAIN_ID},
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
