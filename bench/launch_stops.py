@@ -63,8 +63,8 @@ def one_run(argv: list[str], domain: int, settle: float, guard: float) -> dict:
         log.seek(0)
         text = log.read().decode(errors='replace')
         nodes = node_count(text)
-        ready = len(re.findall(r'\]: (?:synthetic|rpicam|ffmpeg) camera \d+x\d+|keying profiles',
-                               text))
+        ready = len(re.findall(r'\]: (?:synthetic|rpicam|ffmpeg) camera \d+x\d+|keying profiles'
+                               r'|\]: machine: board \+ component \d+x\d+', text))
         if nodes and ready >= nodes:
             up = True
             break

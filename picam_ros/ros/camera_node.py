@@ -75,7 +75,7 @@ from picam_ros.ros.dds_profile import large_frame_warning
 from picam_ros.ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.ros.inprocess_centroids import InprocessCentroids
 from picam_ros.ros.messages import parameter_descriptor
-from picam_ros.ros.node_runner import run_node, warn_about_undeclared
+from picam_ros.ros.node_runner import run_node, warn_about_undeclared, while_context_ok
 from picam_ros.sources import SourceConfig, SourceError
 
 NODE_NAME = 'camera'
@@ -202,7 +202,7 @@ class CameraNode(Node):
                 self, fmt=fmt, rate_hz=settings.centroids_rate_hz, fps=settings.source.fps,
                 frame_id=lambda: self._output.frame_id, rows=self._rows.values())
             self._runtime.add_sink(self._centroids.offer, 'centroids')
-        self._runtime.add_sink(self._publish_frame, 'ros-publisher')
+        self._runtime.add_sink(while_context_ok(self.context, self._publish), 'ros-publisher')
         self.add_on_set_parameters_callback(self._on_set_parameters)
         # After every declaration (the in-process centroids add <profile>.* parameters).
         warn_about_undeclared(self, 'camera')
@@ -331,17 +331,6 @@ class CameraNode(Node):
         return response
 
     # -- capture thread ----------------------------------------------------------------------
-    def _publish_frame(self, frame: Frame) -> None:
-        # rclpy's SIGINT/SIGTERM handler shuts the context down before main() hears of it, and
-        # the runtime (this thread) stops only after that: no publishing on a dead context.
-        if not self.context.ok():
-            return
-        try:
-            self._publish(frame)
-        except Exception:
-            if self.context.ok():
-                raise   # a real failure: counted and logged by the runtime
-
     def _publish(self, frame: Frame) -> None:
         output = self._output
         raw = self._image_pub.get_subscription_count() > 0

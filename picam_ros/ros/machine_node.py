@@ -78,7 +78,7 @@ from picam_ros.ros.dds_profile import large_frame_warning
 from picam_ros.ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.ros.image_topic import ImageTopic, stamped
 from picam_ros.ros.messages import parameter_descriptor
-from picam_ros.ros.node_runner import run_node, warn_about_undeclared
+from picam_ros.ros.node_runner import run_node, warn_about_undeclared, while_context_ok
 from picam_ros.sources import FrameTimeout, SourceError, SourceStopped
 from picam_ros.sources.synthetic import SyntheticConfig
 from picam_ros.stream.encoder import StreamPublisher
@@ -246,9 +246,10 @@ class MachineNode(Node):
         self._runtimes['composite'] = CameraRuntime(
             self._composite_source, stream=stream, server=server, log=self.get_logger(),
             stream_unavailable=MediaServerUnavailable)
-        self._runtimes['composite'].add_sink(self._composite_topic.publish, 'composite-topic')
-        self._runtimes['board'].add_sink(self._on_board, 'machine-board')
-        self._runtimes['component'].add_sink(self._on_component, 'machine-component')
+        for camera, sink, name in (('composite', self._composite_topic.publish, 'composite-topic'),
+                                   ('board', self._on_board, 'machine-board'),
+                                   ('component', self._on_component, 'machine-component')):
+            self._runtimes[camera].add_sink(while_context_ok(self.context, sink), name)
 
         self.add_on_set_parameters_callback(self._on_set_parameters)
         for name, handler in (('~/capture_fresh', self._srv_capture_fresh),

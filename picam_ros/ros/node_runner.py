@@ -32,6 +32,7 @@ Future.__del__>: AttributeError: 'Task' object has no attribute '_exception'`` (
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import rclpy
 from rclpy.exceptions import ParameterException
@@ -67,6 +68,24 @@ def warn_about_undeclared(node: Node, label: str) -> None:
     for warning in undeclared_warnings(getattr(node, '_parameter_overrides', {}), declared,
                                        label):
         node.get_logger().warning(warning)
+
+
+def while_context_ok(context: Any, sink: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Wrap a capture-thread sink so it neither publishes on nor fails from a dead context.
+
+    rclpy's SIGINT/SIGTERM handler shuts the context down before ``main()`` hears of it, and
+    the capture threads stop only after that: a frame in flight must then be dropped quietly,
+    not counted and logged as a failing sink ("publisher's context is invalid").
+    """
+    def guarded(frame: Any) -> None:
+        if not context.ok():
+            return
+        try:
+            sink(frame)
+        except Exception:
+            if context.ok():
+                raise   # a real failure: counted and logged by the runtime
+    return guarded
 
 
 def run_node(make_node: Callable[[], Node], name: str, args: Sequence[str] | None = None,
