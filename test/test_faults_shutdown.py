@@ -178,6 +178,17 @@ def test_the_launcher_watch_is_set_only_when_the_launcher_is_the_parent():
     assert watch_status('not-a-pid') == 'False'
 
 
+def test_a_process_whose_launcher_died_before_it_looked_is_sent_sigint_at_once():
+    # launch can fail right after it started a node (an include raising): no watch can be set
+    # then, and the node must not run on as an orphan.
+    gone = subprocess.Popen([sys.executable, '-c', 'pass'])
+    gone.wait()
+    env = {**os.environ, 'PICAM_ROS_LAUNCHER_PID': str(gone.pid)}
+    done = subprocess.run([sys.executable, '-c', WATCHER], env=env, capture_output=True,
+                          text=True, timeout=GUARD_S, check=False)
+    assert (done.stdout.strip(), done.returncode) == ('watching', 7)
+
+
 @pytest.mark.skipif(SUBREAPER_REFUSAL is not None, reason=str(SUBREAPER_REFUSAL))
 def test_a_process_watching_its_launcher_is_sent_sigint_when_the_launcher_is_killed():
     harness = subprocess.Popen([sys.executable, str(HARNESS), '--', sys.executable, '-c',

@@ -55,17 +55,33 @@ TEARDOWN_DEADLINE_S = 1.5
 LAUNCHER_PID_ENV = 'PICAM_ROS_LAUNCHER_PID'
 
 
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True   # another user's process
+    return True
+
+
 def stop_with_launcher(environ: dict[str, str] | None = None) -> bool:
     """Stop this process (SIGINT) when the launch process that started it dies.
 
     Only when ``LAUNCHER_PID_ENV`` names this process's parent: under a launch prefix (gdb,
     valgrind) the parent is the prefix program, and a node started by hand has no launcher, so
-    neither is watched. Returns whether the watch is set. Were the launcher gone already
-    between the check and the watch, the node is signalled at once.
+    neither is watched. Returns whether the watch is set. Were the launcher gone already, before
+    the check (launch failing right after it started this node) or between the check and the
+    watch, the node is signalled at once.
     """
     text = (os.environ if environ is None else environ).get(LAUNCHER_PID_ENV, '')
-    if not text.isdigit() or os.getppid() != int(text):
+    if not text.isdigit():
         return False
+    if os.getppid() != int(text):
+        if _exists(int(text)):
+            return False   # a launch prefix stands between: not watched
+        os.kill(os.getpid(), signal.SIGINT)   # the launcher died before this process looked
+        return True
     if not die_with_parent(signal.SIGINT):
         return False
     if os.getppid() != int(text):   # the launcher died before the watch was set
