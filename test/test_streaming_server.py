@@ -136,7 +136,8 @@ def test_the_newest_build_of_get_mediamtx_is_found_without_configuration(monkeyp
     monkeypatch.delenv('MEDIAMTX', raising=False)
     monkeypatch.setenv('PATH', str(tmp_path / 'bin'))
     monkeypatch.setenv('PICAM_CACHE', str(tmp_path))
-    for version in ('v1.9.3', 'v1.20.1'):
+    # A cross build for another machine (get-mediamtx.sh --arch arm64) is never the one run.
+    for version in ('v1.9.3', 'v1.20.1', 'v1.20.1-linux_arm64', 'v1.20.1-linux_armv7'):
         binary = tmp_path / f'mediamtx-{version}' / 'mediamtx'
         binary.parent.mkdir()
         binary.write_text('#!/bin/sh\n')

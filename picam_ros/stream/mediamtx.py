@@ -106,6 +106,10 @@ def mediamtx_cache() -> Path:
     return Path(base)
 
 
+#: The cache folder of a build for this machine (``scripts/get-mediamtx.sh`` without --arch).
+_NATIVE_BUILD = re.compile(r'mediamtx-v\d+(?:\.\d+)*')
+
+
 def _version_key(folder: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r'\d+', folder.name))
 
@@ -129,7 +133,9 @@ def find_mediamtx(configured: str | None = None) -> tuple[str | None, list[str]]
     cache = mediamtx_cache()
     looked = ['on PATH', f'in {cache / "mediamtx-*" / "mediamtx"}']
     with contextlib.suppress(OSError):
-        for folder in sorted(cache.glob('mediamtx-*'), key=_version_key, reverse=True):
+        # Native builds only: get-mediamtx.sh puts cross builds in mediamtx-<v>-linux_<arch>.
+        native = [f for f in cache.glob('mediamtx-*') if _NATIVE_BUILD.fullmatch(f.name)]
+        for folder in sorted(native, key=_version_key, reverse=True):
             found = find_executable(str(folder / 'mediamtx'))
             if found is not None:
                 return found, looked
