@@ -34,8 +34,6 @@ Needs rclpy and the message packages (``scripts/setup.sh --ros``) and MediaMTX
 import argparse
 import os
 from pathlib import Path
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,21 +41,10 @@ import time
 from ros_graph import cpu_seconds, Graph, NODE_MAIN, rclpy
 
 from picam_ros.ros.dds_profile import apply_default_profile
+from picam_ros.stream.mediamtx import find_mediamtx
 
 if rclpy is not None:
     from sensor_msgs.msg import PointCloud2
-
-GET_MEDIAMTX = Path(__file__).resolve().parent.parent / 'scripts' / 'get-mediamtx.sh'
-
-
-def find_mediamtx() -> str | None:
-    """Find MediaMTX: $MEDIAMTX, PATH, or the cache scripts/get-mediamtx.sh builds into."""
-    for candidate in (os.environ.get('MEDIAMTX'), shutil.which('mediamtx')):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    cached = subprocess.run([str(GET_MEDIAMTX), '--print-path'], capture_output=True, text=True,
-                            check=False).stdout.strip()
-    return cached if cached and Path(cached).is_file() else None
 
 
 def children(pid: int) -> dict[str, int]:
@@ -155,7 +142,7 @@ def main() -> int:
     if rclpy is None:
         print('skipped: rclpy is not installed (scripts/setup.sh --ros, or source a ROS 2)')
         return 0
-    mediamtx = find_mediamtx()
+    mediamtx = find_mediamtx(os.environ.get('MEDIAMTX'))[0]
     if mediamtx is None:
         print('skipped: no MediaMTX (scripts/get-mediamtx.sh, or set MEDIAMTX)')
         return 0

@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import os
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -36,3 +38,11 @@ def load_mapping(text: str, source: str, expected: str) -> Mapping[str, Any]:
         raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
             f'{source}: expected a mapping with {expected}')
     return doc
+
+
+def read_text(path: str | os.PathLike, what: str) -> str:
+    """Return the UTF-8 text of ``path``; ValueError naming it and ``what`` it should hold."""
+    try:
+        return Path(path).read_text(encoding='utf-8')
+    except OSError as exc:
+        raise ValueError(f'{path}: cannot read the {what} ({exc.strerror})') from None

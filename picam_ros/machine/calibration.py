@@ -46,7 +46,7 @@ import numpy as np
 import yaml
 
 from picam_ros.centroids.engine import find_centroids, KeyingParams
-from picam_ros.core.yaml_doc import load_mapping
+from picam_ros.core.yaml_doc import load_mapping, read_text
 
 __all__ = [
     'CameraGeometry',
@@ -244,11 +244,7 @@ def parse_machine_calibration(text: str, source: str = '<string>') -> MachineCal
 
 def load_machine_calibration(path: str | os.PathLike) -> MachineCalibration:
     """Read the calibration file at `path`."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding='utf-8')
-    except OSError as exc:
-        raise ValueError(f'{path}: cannot read the machine calibration ({exc.strerror})') from None
+    text = read_text(path, 'machine calibration')
     return parse_machine_calibration(text, str(path))
 
 

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from picam_ros.core.yaml_doc import load_mapping
+from picam_ros.core.yaml_doc import load_mapping, read_text
 
 __all__ = ['FAMILIES', 'Footprint', 'bga', 'chip', 'dual', 'footprint_from_family',
            'load_footprint', 'parse_footprint', 'quad', 'sot23']
@@ -187,9 +187,5 @@ def parse_footprint(text: str, source: str = '<string>') -> Footprint:
 
 def load_footprint(path: str | os.PathLike) -> Footprint:
     """Read the footprint file at `path`."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding='utf-8')
-    except OSError as exc:
-        raise ValueError(f'{path}: cannot read the footprint ({exc.strerror})') from None
+    text = read_text(path, 'footprint')
     return parse_footprint(text, str(path))
