@@ -282,7 +282,8 @@ def _process_name(pid: str) -> str:
 class MediaServer:
     """MediaMTX, started and supervised (or, with ``external``, only watched).
 
-    ``start()`` returns once the RTSP port accepts connections; a server that dies later is
+    ``start()`` returns once every listener is open (RTSP accepts connections; the WebRTC,
+    HLS, RTP, RTCP and ICE/UDP ports are bound); a server that dies later is
     restarted with backoff by a supervisor thread. Errors that make the server unusable raise
     :class:`MediaServerUnavailable` with one clear message.
     """
@@ -348,7 +349,7 @@ class MediaServer:
             f'use an external server')
 
     def start(self) -> None:
-        """Start MediaMTX and wait until its RTSP port accepts connections.
+        """Start MediaMTX and wait until all its listeners are open.
 
         External mode only probes and never fails (publishers wait for the server). Raises
         :class:`MediaServerUnavailable` when the binary or config is missing, a port is already
@@ -446,6 +447,15 @@ class MediaServer:
                         f'it (another MediaMTX?), choose another port, or set external mode '
                         f'to use that server')
         host, port = config.host, config.rtsp_port
+
+        def every_listener_open() -> bool:
+            # MediaMTX opens its servers one after another (RTSP with its RTP/RTCP sockets
+            # first, WebRTC's HTTP then its ICE/UDP socket last), so the RTSP port alone
+            # says "ready" while the browser's ports are still closed.
+            return (tcp_port_accepts(host, port)
+                    and all(_socket_inodes(p, 'tcp') for p in tcp.values())
+                    and all(_socket_inodes(p, 'udp') for p in udp.values()))
+
         return ProcessSpec(
             name='mediamtx', argv=[binary, str(config_file.resolve())],
             cwd=self._workdir(),
@@ -460,8 +470,11 @@ class MediaServer:
                  # v1.11+ RTSP multicast (readers get UDP or TCP; multicast floods a LAN
                  # without IGMP snooping and needs two more ports).
                  'MTX_MOQ': 'no',
+                 # picam_ros publishes over RTSP and the operator watches over WebRTC and
+                 # HLS: a config file cannot turn those off.
+                 'MTX_RTSP': 'yes', 'MTX_WEBRTC': 'yes', 'MTX_HLS': 'yes',
                  'MTX_RTSPTRANSPORTS': 'udp,tcp'},
-            ready=lambda: tcp_port_accepts(host, port),
+            ready=every_listener_open,
             ready_timeout=config.ready_timeout, stop_timeout=3.0,
             backoff_initial=config.backoff_initial, backoff_max=config.backoff_max,
             stable_after=10.0, on_output=self._on_output)
