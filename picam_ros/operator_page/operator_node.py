@@ -23,7 +23,8 @@ loop); this file declares parameters and wires topics and parameter services.
 - ``target`` (out, ``geometry_msgs/PointStamped``): a clicked or keyed target in pixel
   coordinates of the camera image (x right, y down, origin at the centre of the top-left pixel,
   z = 0), ``frame_id`` = the ``frame_id`` parameter, stamp = the capture stamp of the set the
-  target was picked from (else now).
+  target was picked from (else now). Latched (reliable, transient local, depth 1): a
+  subscriber that starts after the click gets the last target.
 - ``target_mm`` (out, ``geometry_msgs/PointStamped``, frame ``nozzle``): the same target in
   millimetres relative to the nozzle (image axes), published with every ``target`` once the
   camera it was picked in is calibrated. The calibration is the machine's calibration file
@@ -62,6 +63,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
@@ -169,8 +171,12 @@ class OperatorNode(Node):
                           } if machine else {}
         self._targets = CalibratedTargets(values['calibration_file'])
         self._calibration_asked = bool(values['calibration_file']) or not machine
-        self._target = self.create_publisher(PointStamped, 'target', 10)
-        self._target_mm = self.create_publisher(PointStamped, 'target_mm', 10)
+        # The target is state, not an event: latched (the last one kept for subscribers that
+        # join, or finish discovery, after the click), as a controller started later expects.
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self._target = self.create_publisher(PointStamped, 'target', latched)
+        self._target_mm = self.create_publisher(PointStamped, 'target_mm', latched)
         self._rotate = self.create_publisher(Float64, 'rotate', 10)
         whep_url = values['whep_url'] or WHEP_URLS['machine' if machine else 'camera']
         config = OperatorConfig(host=values['host'], port=values['port'],

@@ -45,6 +45,7 @@ pytest.importorskip('picam_ros.ros.machine_node', reason='needs the machine node
 from browser_viewer import CHROMIUM_FLAGS, LOOPBACK_ICE_ENV, require_browser  # noqa: E402, I100
 from geometry_msgs.msg import PointStamped  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile  # noqa: E402
 from stream_fixtures import free_server_ports, free_tcp_port, require_mediamtx  # noqa: E402
 
 from picam_ros.sources.synthetic import SyntheticConfig  # noqa: E402
@@ -116,8 +117,11 @@ def machine_and_operator(tmp_path):
     rclpy.init()
     probe = rclpy.create_node('operator_machine_probe')
     targets: dict[str, list] = {'target': [], 'target_mm': []}
+    latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
     for topic, received in targets.items():
-        probe.create_subscription(PointStamped, topic, received.append, 10)
+        # Latched as the node publishes them: the target arrives even when discovery of this
+        # probe completes after the click (seen: the page's publisher matched it only later).
+        probe.create_subscription(PointStamped, topic, received.append, latched)
     executor = SingleThreadedExecutor()
     executor.add_node(probe)
     spinner = threading.Thread(target=executor.spin, daemon=True)
@@ -236,6 +240,7 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
             click_frame_pixel(page, *target)
             page.wait_for_function('window.picamOperator.pending.size === 0',
                                    timeout=GUARD_S * 1000)
+            shown_target = page.inner_text('#target')
             os.makedirs(ARTIFACTS, exist_ok=True)
             page.screenshot(path=os.path.join(ARTIFACTS, 'operator_page_machine.png'))
         finally:
@@ -253,7 +258,9 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
     assert (down['nozzle_x'], down['nozzle_y']) == pytest.approx(datum, abs=1.0)
     assert scale_answer.startswith('done: down camera: '), scale_answer
     assert down['mm_per_pixel'] == pytest.approx(10.0 / 400.0, rel=2 / 400)   # +-1 px a click
-    assert wait_for(lambda: targets['target'] and targets['target_mm'])
+    assert wait_for(lambda: targets['target'] and targets['target_mm']), (
+        f"received {len(targets['target'])} target, {len(targets['target_mm'])} target_mm; "
+        f'the page shows the target as {shown_target!r}')
     pixel, mm = targets['target'][-1], targets['target_mm'][-1]
     assert mm.header.frame_id == 'nozzle' and mm.header.stamp == pixel.header.stamp
     assert mm.point.x == pytest.approx((pixel.point.x - down['nozzle_x'])

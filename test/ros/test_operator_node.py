@@ -165,6 +165,19 @@ def test_a_click_on_a_centroid_publishes_its_target(graph):
     assert min(abs(truth['x'] - x) + abs(truth['y'] - y)) < 1e-3
 
 
+def test_a_controller_that_subscribes_after_the_click_still_gets_the_target(graph):
+    async def scenario(hello, receive, reply):
+        return await reply({'action': 'select_target', 'x': 12.5, 'y': 34.0})
+
+    assert asyncio.run(page_session(graph, scenario))['type'] == 'done'
+    late = []
+    graph.probe.create_subscription(
+        geometry_msgs.PointStamped, 'target', late.append,
+        rclpy_qos.QoSProfile(depth=1, durability=rclpy_qos.DurabilityPolicy.TRANSIENT_LOCAL))
+    assert graph.wait(lambda: late)
+    assert (late[0].point.x, late[0].point.y) == (12.5, 34.0)
+
+
 def test_a_slider_change_sets_the_centroid_node_parameter(graph):
     async def scenario(hello, receive, reply):
         assert graph.wait(lambda: graph.operator._keying.services_are_ready())
