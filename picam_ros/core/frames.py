@@ -101,7 +101,7 @@ class FrameFormat:
 
     @property
     def pixel_format(self) -> PixelFormat:
-        """The layout's entry in the one format table (its geometry, names and packing)."""
+        """Return the layout's entry in the one format table (geometry, names, packing)."""
         return FORMATS[self.layout]
 
     @property
