@@ -43,6 +43,13 @@ def test_every_page_under_docs_is_linked_from_the_readme():
     assert [p.name for p in PAGES[1:] if f'(docs/{p.name})' not in readme] == []
 
 
+def test_the_rosdoc2_index_lists_every_page_under_docs():
+    """rosdoc2 builds docs/index.rst's toctree; a page left out of it is built but unreachable."""
+    index = (ROOT / 'docs' / 'index.rst').read_text()
+    listed = re.findall(r'^   ([\w-]+)$', index, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(p.stem for p in PAGES[1:])
+
+
 def test_every_relative_link_leads_to_a_file_and_heading_that_exist():
     broken = []
     for page in PAGES:

@@ -337,7 +337,7 @@ def test_a_slider_change_reaches_the_backend_and_a_refusal_is_shown(browser, ope
     number.dispatch_event('change')
     page.wait_for_function('window.picamOperator.pending.size === 0', timeout=GUARD_MS)
     assert [a for a in backend.actions if isinstance(a, SetParameter)] == [
-        SetParameter('pads.luma_min', 170, backend.actions[-1].id)]
+        SetParameter('pads.luma_min', 170, id=backend.actions[-1].id)]
     number.fill('300')                     # out of the advertised range: refused by the core
     number.dispatch_event('change')
     sync_api.expect(reason).to_have_text('set_parameter: pads.luma_min: 300 is above the '

@@ -169,9 +169,9 @@ def test_with_the_token_actions_reach_the_backend_validated(served):
 
     replies = with_page(server, scenario)
     assert [r['type'] for r in replies] == ['done'] * 3
-    assert backend.actions[0] == SelectTarget(10.0, 20.0, '', None, 2)
-    assert backend.actions[1] == SetParameter('pads.luma_min', 160, 3)
-    assert backend.actions[2] == SetMode('ONLYUP', 4)
+    assert backend.actions[0] == SelectTarget(10.0, 20.0, '', None, id=2)
+    assert backend.actions[1] == SetParameter('pads.luma_min', 160, id=3)
+    assert backend.actions[2] == SetMode('ONLYUP', id=4)
 
 
 @pytest.mark.parametrize('text, reason', [

@@ -53,6 +53,10 @@ class PixelFormat:
     published and read as; ``publish``: whether the camera node offers it (i420 is not a
     sensor_msgs encoding, only accepted on input, also as ``aliases``). ``ffmpeg_pix_fmt``: what
     ffmpeg calls it. ``pack``: the ``Frame`` method writing a packed copy (no row padding).
+    ``rpicam_codec``: what ``rpicam-vid --codec`` calls it (``None``: rpicam-vid cannot write it).
+
+    The geometry below (bytes per frame, even sides, even stride) follows from ``chroma``, so
+    frames, sources and messages size their buffers from here, never from a layout's name.
     """
 
     layout: str
@@ -62,18 +66,43 @@ class PixelFormat:
     pack: str
     publish: bool = True
     aliases: tuple[str, ...] = ()
+    rpicam_codec: str | None = None
 
     @property
     def subsampled(self) -> bool:
         """Tell whether the layout carries 4:2:0 chroma (even sizes, 3/2 bytes per pixel)."""
         return self.chroma is not None
 
+    @property
+    def even_stride(self) -> bool:
+        """Tell whether the luma stride must be even: planar chroma rows are ``stride // 2``."""
+        return self.chroma == 'planar'
+
+    def frame_bytes(self, stride: int, height: int) -> int:
+        """Bytes of one frame whose luma rows are ``stride`` bytes (``stride = width``: packed)."""
+        luma = stride * height
+        if self.chroma == 'planar':
+            return luma + 2 * (stride // 2) * (height // 2)
+        if self.chroma in ('uv', 'vu'):
+            return luma + stride * (height // 2)
+        return luma
+
+    def height_of_rows(self, rows: int) -> int | None:
+        """Image height of a packed frame seen as ``rows`` rows of ``width`` bytes (None: none).
+
+        4:2:0 frames are ``height * 3/2`` rows (luma, then half-height chroma), so ``rows`` must
+        be a multiple of 3; luma-only frames are ``height`` rows.
+        """
+        if not self.subsampled:
+            return rows
+        return None if rows * 2 % 3 else rows * 2 // 3
+
 
 #: Every frame layout; the published ones in the camera node's order of preference (nv21, the
 #: 4:2:0 encoding Jazzy's sensor_msgs defines, first).
 FORMATS: dict[str, PixelFormat] = {f.layout: f for f in (
     PixelFormat('i420', 'i420', 'yuv420p', 'planar', 'to_i420', publish=False,
-                aliases=('yuv420',)),
+                aliases=('yuv420',), rpicam_codec='yuv420'),
     PixelFormat('nv21', 'nv21', 'nv21', 'vu', 'to_nv21'),
     PixelFormat('nv12', 'nv12', 'nv12', 'uv', 'to_nv12'),
     PixelFormat('mono8', 'mono8', 'gray', None, 'to_mono8'),

@@ -24,11 +24,10 @@ buffer, so a steady-state pipeline allocates nothing per frame.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from picam_ros.core.formats import FORMATS, plane_views, Planes, split_uv
+from picam_ros.core.formats import FORMATS, PixelFormat, plane_views, Planes, split_uv
 
 try:  # C++ kernels (src_cpp/convert.cpp); the numpy versions below give identical results
     from picam_ros._centroids import interleave_planes as _native_interleave
@@ -37,7 +36,6 @@ except ImportError:
     _native_interleave = None
     _native_yuv420_to_bgr = None
 
-Layout = Literal['i420', 'nv12', 'nv21', 'mono8']
 LAYOUTS: tuple[str, ...] = tuple(FORMATS)
 #: Largest accepted side: generous for any Pi sensor mode, small enough to catch typos.
 MAX_SIDE = 16384
@@ -85,7 +83,8 @@ class FrameFormat:
         for name, side in (('width', width), ('height', height)):
             if not 1 <= side <= MAX_SIDE:
                 raise ValueError(f'{name} must be in [1, {MAX_SIDE}], got {side}')
-        if self.layout != 'mono8' and (width % 2 or height % 2):
+        pixel_format = FORMATS[self.layout]
+        if pixel_format.subsampled and (width % 2 or height % 2):
             raise ValueError(
                 f'{self.layout} is 4:2:0 subsampled: width and height must be even, '
                 f'got {width}x{height}')
@@ -93,12 +92,17 @@ class FrameFormat:
             stride = _require_int('stride', self.stride)
             if stride < width:
                 raise ValueError(f'stride ({stride}) must be >= width ({width})')
-            if self.layout == 'i420' and stride % 2:
-                raise ValueError(
-                    f'i420 stride must be even (chroma rows are stride/2 bytes), got {stride}')
+            if pixel_format.even_stride and stride % 2:
+                raise ValueError(f'{self.layout} stride must be even (chroma rows are stride/2 '
+                                 f'bytes), got {stride}')
             object.__setattr__(self, 'stride', stride)
         object.__setattr__(self, 'width', width)
         object.__setattr__(self, 'height', height)
+
+    @property
+    def pixel_format(self) -> PixelFormat:
+        """Return the layout's entry in the one format table (geometry, names, packing)."""
+        return FORMATS[self.layout]
 
     @property
     def row_stride(self) -> int:
@@ -116,19 +120,12 @@ class FrameFormat:
     @property
     def frame_bytes(self) -> int:
         """Bytes of one frame as read from the source, padding included."""
-        if self.layout == 'mono8':
-            return self.luma_bytes
-        chroma_rows = self.height // 2
-        if self.layout == 'i420':
-            return self.luma_bytes + 2 * (self.row_stride // 2) * chroma_rows
-        return self.luma_bytes + self.row_stride * chroma_rows
+        return self.pixel_format.frame_bytes(self.row_stride, self.height)
 
     @property
     def packed_bytes(self) -> int:
         """Bytes of the frame with padding removed (w*h*3/2, or w*h for mono8)."""
-        if self.layout == 'mono8':
-            return self.width * self.height
-        return self.width * self.height * 3 // 2
+        return self.pixel_format.frame_bytes(self.width, self.height)
 
     def packed(self, layout: str | None = None) -> FrameFormat:
         """Return the same geometry without row padding, optionally in another layout."""
@@ -178,8 +175,8 @@ class Frame:
         if array.ndim != 2:
             raise ValueError(f'expected a 2-D array (rows, width), got shape {array.shape}')
         rows, width = array.shape
-        height = rows if layout == 'mono8' else rows * 2 // 3
-        if layout != 'mono8' and rows * 2 % 3:
+        height = FORMATS[layout].height_of_rows(rows) if layout in FORMATS else rows
+        if height is None:
             raise ValueError(f'a 4:2:0 frame has height*3/2 rows; {rows} is not divisible')
         return cls(FrameFormat(width, height, layout), array.reshape(-1), **metadata)
 
@@ -260,10 +257,10 @@ class Frame:
     def _write_chroma(self, uv_out: np.ndarray, order: str) -> None:
         """Fill a packed (H/2, W/2, 2) interleaved chroma plane, ``order`` 'uv' or 'vu'."""
         fmt = self._format
-        if fmt.layout == 'mono8':
+        if not fmt.pixel_format.subsampled:
             uv_out.fill(128)
             return
-        if fmt.layout in ('nv12', 'nv21') and fmt.layout == ('nv12' if order == 'uv' else 'nv21'):
+        if fmt.pixel_format.chroma == order:
             uv_out.reshape(fmt.height // 2, fmt.width)[...] = self.uv
             return
         u, v = self.chroma()
@@ -308,7 +305,7 @@ class Frame:
         flat[:w * h].reshape(h, w)[...] = self.y
         u_out = flat[w * h:w * h + quarter].reshape(h // 2, w // 2)
         v_out = flat[w * h + quarter:].reshape(h // 2, w // 2)
-        if fmt.layout == 'mono8':
+        if not fmt.pixel_format.subsampled:
             flat[w * h:].fill(128)
         else:
             u, v = self.chroma()
@@ -333,7 +330,7 @@ class Frame:
         w, h = fmt.width, fmt.height
         result = self._out(out, w * h * 3, (h, w, 3), 'to_bgr')
         bgr = result.reshape(h, w, 3)
-        if fmt.layout == 'mono8':
+        if not fmt.pixel_format.subsampled:
             bgr[...] = self.y[:, :, None]
             return bgr if out is None else result
         u, v = self.chroma()

@@ -69,10 +69,8 @@ def payload_layout(width: int, height: int, encoding: str) -> tuple[int, int]:
     length, and ``data`` holds the luma plane followed by the half-height chroma plane, so
     ``len(data) == step * height * 3 / 2``.
     """
-    if encoding in _YUV420:
-        return width, width * height * 3 // 2
     if encoding in BY_ENCODING:
-        return width, width * height
+        return width, BY_ENCODING[encoding].frame_bytes(width, height)
     if encoding in _VIEWER_ENCODINGS:
         return 3 * width, 3 * width * height
     raise ValueError(f'unsupported image encoding {encoding!r}; '
@@ -169,7 +167,7 @@ def yuv420_geometry(encoding: str, height: int, width: int, step: int,
         raise ValueError(f'{encoding} image: width {width} exceeds the row stride {stride}')
     if width % 2:
         raise ValueError(f'{encoding} is 4:2:0 subsampled: width must be even, got {width}')
-    if encoding in ('i420', 'yuv420') and stride % 2:
+    if BY_ENCODING[encoding].even_stride and stride % 2:
         raise ValueError(f'{encoding} luma stride must be even (chroma rows are stride/2), '
                          f'got {stride}')
     return rows, stride

@@ -28,6 +28,7 @@ import dataclasses
 from picam_ros.camera.settings import camera_parameter_rows
 from picam_ros.centroids.engine import KeyingParams
 from picam_ros.core.params import ParamRow, rows_from_config
+from picam_ros.core.payloads import OUTPUT_ENCODINGS
 from picam_ros.machine.alignment import AlignmentParams
 from picam_ros.machine.composite import CompositeParams
 from picam_ros.machine.verdict import VerdictParams
@@ -77,7 +78,7 @@ def machine_parameter_rows() -> tuple[ParamRow, ...]:
     rows += rows_from_config(CompositeParams, prefix='composite', flag_prefix='')
     rows.append(ParamRow('composite.encoding', 'string', 'nv21',
                          'encoding of the composite topic: nv21 (4:2:0, no colour conversion), '
-                         'nv12, mono8 or bgr8', choices=('nv21', 'nv12', 'mono8', 'bgr8'),
+                         'nv12, mono8 or bgr8', choices=OUTPUT_ENCODINGS,
                          flag=''))
     for profile, keying in (('pads', PADS_KEYING), ('leads', LEADS_KEYING)):
         for row in rows_from_config(KeyingParams, prefix=profile, flag_prefix=''):

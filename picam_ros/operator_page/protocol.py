@@ -36,7 +36,7 @@ Messages from the page are JSON objects ``{"action": <name>, "id": <int>, ...}``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 import math
 from typing import Any
@@ -113,63 +113,67 @@ class ParameterSpec:
 
 
 @dataclass(frozen=True)
-class Auth:
-    token: str
-    id: int | None = None
+class _Action:
+    """What every action carries besides its own fields: the page's ``id``.
+
+    The answer echoes it so the page can match the answer to its request. It is keyword-only
+    so that each action lists its own fields first and positionally.
+    """
+
+    id: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
-class SelectTarget:
+class Auth(_Action):
+    token: str
+
+
+@dataclass(frozen=True)
+class SelectTarget(_Action):
     x: float
     y: float
     profile: str = ''
     seq: int | None = None
-    id: int | None = None
 
 
 @dataclass(frozen=True)
-class SetParameter:
+class SetParameter(_Action):
     name: str
     value: Any
-    id: int | None = None
 
 
 @dataclass(frozen=True)
-class SetMode:
+class SetMode(_Action):
     mode: str
-    id: int | None = None
 
 
 @dataclass(frozen=True)
-class CalibrationClick:
+class CalibrationClick(_Action):
     step: str
     x: float
     y: float
-    id: int | None = None
 
 
 @dataclass(frozen=True)
-class FindNozzle:
-    id: int | None = None
+class FindNozzle(_Action):
+    """No fields: the machine finds the nozzle centre in the up camera itself."""
 
 
 @dataclass(frozen=True)
-class CalibrationScale:
+class CalibrationScale(_Action):
     camera: str
     points: tuple[float, float, float, float]   # x1, y1, x2, y2
     distance_mm: float
-    id: int | None = None
 
 
 @dataclass(frozen=True)
-class Align:
-    id: int | None = None
+class Align(_Action):
+    """No fields: the machine aligns the part on the nozzle from fresh frames."""
 
 
 @dataclass(frozen=True)
-class Rotate:
+class Rotate(_Action):
     degrees: float
-    id: int | None = None
 
 
 Action = (Auth | SelectTarget | SetParameter | SetMode | CalibrationClick | FindNozzle
@@ -244,7 +248,7 @@ def _build(action: str, message: dict[str, Any], ident: int | None,
         token = message.get('token')
         if not isinstance(token, str) or not token:
             raise _Bad('token: expected a string')
-        return Auth(token, ident)
+        return Auth(token, id=ident)
     if action == 'select_target':
         profile = message.get('profile', '')
         if profile and profile not in profiles:
@@ -255,7 +259,7 @@ def _build(action: str, message: dict[str, Any], ident: int | None,
                                 or not 0 <= seq < 2**63):
             raise _Bad('seq: expected a non-negative integer')
         return SelectTarget(_number(message, 'x', -0.5, MAX_COORDINATE),
-                            _number(message, 'y', -0.5, MAX_COORDINATE), profile, seq, ident)
+                            _number(message, 'y', -0.5, MAX_COORDINATE), profile, seq, id=ident)
     if action == 'set_parameter':
         name = message.get('name')
         spec = parameters.get(name) if isinstance(name, str) else None
@@ -264,17 +268,17 @@ def _build(action: str, message: dict[str, Any], ident: int | None,
         reason = spec.check(message.get('value'))
         if reason:
             raise _Bad(reason)
-        return SetParameter(name, spec.coerce(message['value']), ident)
+        return SetParameter(name, spec.coerce(message['value']), id=ident)
     if action == 'set_mode':
-        return SetMode(_choice(message, 'mode', MODES), ident)
+        return SetMode(_choice(message, 'mode', MODES), id=ident)
     if action == 'calibration_click':
         return CalibrationClick(_choice(message, 'step', CALIBRATION_STEPS),
                                 _number(message, 'x', -0.5, MAX_COORDINATE),
-                                _number(message, 'y', -0.5, MAX_COORDINATE), ident)
+                                _number(message, 'y', -0.5, MAX_COORDINATE), id=ident)
     if action == 'find_nozzle':
-        return FindNozzle(ident)
+        return FindNozzle(id=ident)
     if action == 'align':
-        return Align(ident)
+        return Align(id=ident)
     if action == 'calibration_scale':
         camera = _choice(message, 'camera', tuple(SCALE_MODES))
         x1, y1, x2, y2 = (_number(message, key, -0.5, MAX_COORDINATE)
@@ -285,5 +289,5 @@ def _build(action: str, message: dict[str, Any], ident: int | None,
         distance = _number(message, 'distance_mm', 0.0, MAX_SCALE_MM)
         if distance <= 0:
             raise _Bad('distance_mm: must be above 0')
-        return CalibrationScale(camera, (x1, y1, x2, y2), distance, ident)
-    return Rotate(_number(message, 'degrees', -MAX_ROTATE_DEG, MAX_ROTATE_DEG), ident)
+        return CalibrationScale(camera, (x1, y1, x2, y2), distance, id=ident)
+    return Rotate(_number(message, 'degrees', -MAX_ROTATE_DEG, MAX_ROTATE_DEG), id=ident)

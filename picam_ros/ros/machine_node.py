@@ -34,6 +34,7 @@ are parameters, the result is published on a topic and summarised as JSON in ``m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import dataclasses
 import json
 import math
@@ -490,27 +491,28 @@ class MachineNode(Node):
             'nozzle_x': tip.x, 'nozzle_y': tip.y, 'diameter_px': tip.diameter,
             'roundness': tip.roundness})
 
-    def _click(self) -> tuple[float, float] | None:
+    def _click_step(self, response: Trigger.Response, where: str,
+                    step: Callable[[float, float], MachineCalibration],
+                    keys: tuple[str, str]) -> Trigger.Response:
+        """Apply a calibration step taken at the clicked point (calibration.click_x/_y).
+
+        The point is set only when both are >= 0; ``where`` says what the operator clicks.
+        """
         x, y = self._values['calibration.click_x'], self._values['calibration.click_y']
-        return None if x < 0 or y < 0 else (x, y)
+        if x < 0 or y < 0:
+            return _answer(response, False,
+                           f'set calibration.click_x and calibration.click_y to {where} first')
+        return self._calibrated(response, step(x, y), dict(zip(keys, (x, y))))
 
     def _srv_set_nozzle(self, request: Trigger.Request,
                         response: Trigger.Response) -> Trigger.Response:
-        click = self._click()
-        if click is None:
-            return _answer(response, False, 'set calibration.click_x and calibration.click_y '
-                                            'to the nozzle centre in the onlyup view first')
-        return self._calibrated(response, self._vision.calibration.with_up_nozzle(*click),
-                                {'nozzle_x': click[0], 'nozzle_y': click[1]})
+        return self._click_step(response, 'the nozzle centre in the onlyup view',
+                                self._vision.calibration.with_up_nozzle, ('nozzle_x', 'nozzle_y'))
 
     def _srv_set_datum(self, request: Trigger.Request,
                        response: Trigger.Response) -> Trigger.Response:
-        click = self._click()
-        if click is None:
-            return _answer(response, False, 'set calibration.click_x and calibration.click_y '
-                                            'to the reference mark in the onlydown view first')
-        return self._calibrated(response, self._vision.calibration.with_down_datum(*click),
-                                {'datum_x': click[0], 'datum_y': click[1]})
+        return self._click_step(response, 'the reference mark in the onlydown view',
+                                self._vision.calibration.with_down_datum, ('datum_x', 'datum_y'))
 
     def _srv_set_scale(self, request: Trigger.Request,
                        response: Trigger.Response) -> Trigger.Response:

@@ -21,9 +21,13 @@ import logging
 import os
 
 from picam_ros.core.config import config_field, ConfigError
+from picam_ros.core.formats import FORMATS
 from picam_ros.core.frames import FrameFormat
 from picam_ros.sources.base import SourceError
 from picam_ros.sources.process_reader import CaptureConfig, ProcessSource
+
+#: The layout ffmpeg is asked to write on the pipe (its pix_fmt comes from the format table).
+_LAYOUT = FORMATS['i420']
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class FfmpegConfig(CaptureConfig):
 
     @property
     def frame_format(self) -> FrameFormat:
-        return FrameFormat(self.width, self.height, 'i420')
+        return FrameFormat(self.width, self.height, _LAYOUT.layout)
 
     def argv(self) -> list[str]:
         kind = self.input_kind
@@ -79,8 +83,9 @@ class FfmpegConfig(CaptureConfig):
         args += [*self.input_args]
         args += ['-i', self.input[len('lavfi:'):] if kind == 'lavfi' else self.input]
         args += ['-an', '-sn', '-dn',
-                 '-vf', f'fps={self.fps:g},scale={self.width}:{self.height},format=yuv420p',
-                 '-f', 'rawvideo', '-pix_fmt', 'yuv420p', 'pipe:1']
+                 '-vf', (f'fps={self.fps:g},scale={self.width}:{self.height},'
+                         f'format={_LAYOUT.ffmpeg_pix_fmt}'),
+                 '-f', 'rawvideo', '-pix_fmt', _LAYOUT.ffmpeg_pix_fmt, 'pipe:1']
         return args
 
 

@@ -32,6 +32,7 @@ import time
 import numpy as np
 
 from picam_ros.core.config import config_field, ConfigError
+from picam_ros.core.formats import FORMATS
 from picam_ros.core.frames import Frame, FrameFormat
 from picam_ros.core.process import ProcessError
 from picam_ros.sources.base import SourceError
@@ -51,6 +52,10 @@ from picam_ros.sources.sensor_clock import PtsPipe, SensorClock
 
 def align_up(value: int, alignment: int) -> int:
     return (value + alignment - 1) // alignment * alignment
+
+
+#: The layout rpicam-vid writes (``--codec`` from the format table): planar 4:2:0, padded rows.
+_LAYOUT = FORMATS['i420']
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ class RpicamConfig(CaptureConfig):
 
     @property
     def frame_format(self) -> FrameFormat:
-        return FrameFormat(self.width, self.height, 'i420', self.row_stride)
+        return FrameFormat(self.width, self.height, _LAYOUT.layout, self.row_stride)
 
     def argv(self, pts_path: str | None = None) -> list[str]:
         """Return the command line; ``pts_path``: where rpicam-vid writes frame timestamps.
@@ -116,7 +121,7 @@ class RpicamConfig(CaptureConfig):
         fps = f'{self.fps:g}'
         pts = ['--save-pts', pts_path] if pts_path else []
         return [self.binary, '--flush', '-t', '0', '--camera', str(self.camera), '--nopreview',
-                '--codec', 'yuv420', '--framerate', fps, '--width', str(self.width),
+                '--codec', _LAYOUT.rpicam_codec, '--framerate', fps, '--width', str(self.width),
                 '--height', str(self.height), '--inline', *self.controls.argv(), *pts,
                 *self.extra_args, '-o', '-']
 

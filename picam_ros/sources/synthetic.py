@@ -535,7 +535,7 @@ class SyntheticSource(FrameSource):
                                      config.width + self._noise_margin), dtype=np.uint8)
                        if config.noise else None)
         self._strip_rows = sequence_strip_rows(config.width)
-        self._chroma = self._chroma_phases() if self.format.layout != 'mono8' else None
+        self._chroma = self._chroma_phases() if self.format.pixel_format.subsampled else None
         self._pool = [Frame(self.format) for _ in range(2)]
         self._next_slot = 0
         self._running = False

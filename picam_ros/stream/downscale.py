@@ -51,7 +51,7 @@ def scaled_format(fmt: FrameFormat, scale: int) -> FrameFormat:
     width, height = (fmt.width // (2 * scale)) * 2, (fmt.height // (2 * scale)) * 2
     if width < 2 or height < 2:
         raise ValueError(f'{fmt.width}x{fmt.height} divided by {scale} leaves no image')
-    return FrameFormat(width, height, 'mono8' if fmt.layout == 'mono8' else 'i420')
+    return FrameFormat(width, height, fmt.layout if not fmt.pixel_format.subsampled else 'i420')
 
 
 def downscaler(fmt: FrameFormat, scale: int) -> Callable[[Frame, np.ndarray], None]:

@@ -178,8 +178,8 @@ def encoder_argv(config: StreamConfig, frame_format: FrameFormat) -> list[str]:
             '-an', '-c:v', 'libx264', '-preset', config.preset, '-tune', 'zerolatency',
             '-profile:v', 'baseline', '-level:v', h264_level(fmt.width, fmt.height, config.fps),
             '-bf', '0', '-g', str(config.gop)]
-    if fmt.layout == 'mono8':
-        argv += ['-pix_fmt', 'yuv420p']   # baseline has no 4:0:0; players expect 4:2:0
+    if not fmt.pixel_format.subsampled:   # baseline has no 4:0:0; players expect 4:2:0
+        argv += ['-pix_fmt', FORMATS['i420'].ffmpeg_pix_fmt]
     if config.bitrate_kbps is not None:
         rate = f'{config.bitrate_kbps}k'
         argv += ['-b:v', rate, '-maxrate', rate, '-bufsize', rate]
