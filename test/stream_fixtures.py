@@ -42,15 +42,26 @@ FAKE_MEDIAMTX = """
     if os.environ.get('FAKE_FAIL'):
         print('2024/01/01 00:00:00 ERR ' + os.environ['FAKE_FAIL'], flush=True)
         sys.exit(1)
-    port = int(os.environ['MTX_RTSPADDRESS'].rsplit(':', 1)[1])
+    def port(name):
+        return int(os.environ[f'MTX_{name}ADDRESS'].rsplit(':', 1)[1])
     time.sleep(float(os.environ.get('FAKE_DELAY', '0.3')))
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(('', port))
-    listener.listen()
-    print(f'2024/01/01 00:00:00 INF [RTSP] listener opened on :{port} (TCP)', flush=True)
+    # Every listener the real server opens, in its order (RTSP first, WebRTC's UDP last);
+    # FAKE_SKIP names one left closed.
+    opened = []
+    for name, kind in (('RTSP', socket.SOCK_STREAM), ('RTP', socket.SOCK_DGRAM),
+                       ('RTCP', socket.SOCK_DGRAM), ('HLS', socket.SOCK_STREAM),
+                       ('WEBRTC', socket.SOCK_STREAM), ('WEBRTCLOCALUDP', socket.SOCK_DGRAM)):
+        if name == os.environ.get('FAKE_SKIP'):
+            continue
+        sock = socket.socket(socket.AF_INET, kind)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(('', port(name)))
+        if kind == socket.SOCK_STREAM:
+            sock.listen()
+        opened.append(sock)
+    print(f'2024/01/01 00:00:00 INF [RTSP] listener opened on :{port("RTSP")} (TCP)', flush=True)
     while True:
-        listener.accept()[0].close()
+        opened[0].accept()[0].close()
     """
 
 

@@ -51,7 +51,7 @@ def server_config(binary: str, **changes) -> MediaServerConfig:
                              **{**free_server_ports(), **changes})
 
 
-def test_start_returns_once_the_rtsp_port_accepts(fake_mediamtx):
+def test_start_returns_once_the_rtsp_port_accepts_and_every_listener_is_open(fake_mediamtx):
     config = server_config(fake_mediamtx)
     with MediaServer(config) as server:
         assert tcp_port_accepts('127.0.0.1', config.rtsp_port)
@@ -59,6 +59,13 @@ def test_start_returns_once_the_rtsp_port_accepts(fake_mediamtx):
         pid = server.pid
     assert process_gone(pid)
     assert not server.ready and server.state == 'stopped'
+
+
+def test_a_server_whose_webrtc_udp_port_stays_closed_is_not_ready(fake_mediamtx, monkeypatch):
+    monkeypatch.setenv('FAKE_SKIP', 'WEBRTCLOCALUDP')   # RTSP accepts, the browser's port never opens
+    closed = r'not ready.*still closed: webrtc media \(UDP\) port'
+    with pytest.raises(MediaServerUnavailable, match=closed):
+        MediaServer(server_config(fake_mediamtx, ready_timeout=1.5)).start()
 
 
 def test_killed_server_is_restarted_and_ready_again(fake_mediamtx):

@@ -169,7 +169,7 @@ class MediaServerConfig(RtspEndpoint, RestartBackoff):
     external: bool = config_field(False,
                                   'use a MediaMTX started elsewhere instead of starting one')
     ready_timeout: float = config_field(
-        10.0, 'seconds MediaMTX may take to accept RTSP connections after a start', low=0.1,
+        10.0, 'seconds MediaMTX may take to open all its listeners after a start', low=0.1,
         high=120.0)
 
     def __post_init__(self) -> None:
@@ -303,6 +303,8 @@ class MediaServer:
         self._last_error: str | None = None
         self._external_probe = server_probe(self.config.host, self.config.rtsp_port)
         self._workdir_path: str | None = None
+        #: Listeners found closed by the last readiness poll (named when a start times out).
+        self._still_closed: list[str] = []
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -379,7 +381,10 @@ class MediaServer:
         except (ProcessError, MediaServerUnavailable) as exc:
             message = str(exc)
             if isinstance(exc, ProcessError):
-                message = f'MediaMTX failed to start: {message}'
+                first, _, rest = message.partition('\n')
+                if 'not ready' in first and self._still_closed:
+                    first += f'; still closed: {", ".join(self._still_closed)}'
+                message = f'MediaMTX failed to start: {first}' + (f'\n{rest}' if rest else '')
             with self._lock:
                 self._state = self.FAILED
                 self._last_error = message
@@ -433,28 +438,22 @@ class MediaServer:
         if not config_file.is_file():
             raise MediaServerUnavailable(f'MediaMTX config file {str(config_file)!r} not found')
         config = self.config
-        tcp = {'rtsp': config.rtsp_port, 'webrtc': config.webrtc_port, 'hls': config.hls_port}
-        udp = {'webrtc media (UDP)': config.webrtc_udp_port, 'rtp (UDP)': config.rtp_port,
-               'rtcp (UDP)': config.rtcp_port}
-        for ports, kind, protocol in ((tcp, socket.SOCK_STREAM, 'tcp'),
-                                      (udp, socket.SOCK_DGRAM, 'udp')):
-            for what, port in ports.items():
-                if _port_in_use(port, kind):
-                    holder = port_holder(port, protocol)
-                    by = f' by {holder}' if holder else ''
-                    raise MediaServerUnavailable(
-                        f'{what} port {port} is already in use{by}. Stop '
-                        f'it (another MediaMTX?), choose another port, or set external mode '
-                        f'to use that server')
+        for what, port, protocol in self._listeners():
+            if _port_in_use(port, socket.SOCK_STREAM if protocol == 'tcp' else socket.SOCK_DGRAM):
+                holder = port_holder(port, protocol)
+                by = f' by {holder}' if holder else ''
+                raise MediaServerUnavailable(
+                    f'{what} port {port} is already in use{by}. Stop '
+                    f'it (another MediaMTX?), choose another port, or set external mode '
+                    f'to use that server')
         host, port = config.host, config.rtsp_port
 
         def every_listener_open() -> bool:
             # MediaMTX opens its servers one after another (RTSP with its RTP/RTCP sockets
             # first, WebRTC's HTTP then its ICE/UDP socket last), so the RTSP port alone
             # says "ready" while the browser's ports are still closed.
-            return (tcp_port_accepts(host, port)
-                    and all(_socket_inodes(p, 'tcp') for p in tcp.values())
-                    and all(_socket_inodes(p, 'udp') for p in udp.values()))
+            self._still_closed = self._closed_listeners()
+            return not self._still_closed and tcp_port_accepts(host, port)
 
         return ProcessSpec(
             name='mediamtx', argv=[binary, str(config_file.resolve())],
@@ -478,6 +477,19 @@ class MediaServer:
             ready_timeout=config.ready_timeout, stop_timeout=3.0,
             backoff_initial=config.backoff_initial, backoff_max=config.backoff_max,
             stable_after=10.0, on_output=self._on_output)
+
+    def _listeners(self) -> list[tuple[str, int, str]]:
+        """Every port MediaMTX listens on: (what, port, 'tcp' or 'udp')."""
+        config = self.config
+        return [('rtsp', config.rtsp_port, 'tcp'), ('webrtc', config.webrtc_port, 'tcp'),
+                ('hls', config.hls_port, 'tcp'),
+                ('webrtc media (UDP)', config.webrtc_udp_port, 'udp'),
+                ('rtp (UDP)', config.rtp_port, 'udp'), ('rtcp (UDP)', config.rtcp_port, 'udp')]
+
+    def _closed_listeners(self) -> list[str]:
+        """Name the listeners nothing holds yet ('webrtc media (UDP) port 8189')."""
+        return [f'{what} port {port}' for what, port, protocol in self._listeners()
+                if not _socket_inodes(port, protocol)]
 
     def _workdir(self) -> str:
         """Return the working directory of MediaMTX: private, temporary, removed by stop()."""
