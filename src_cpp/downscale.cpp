@@ -21,17 +21,20 @@ namespace picam {
 
 namespace {
 
-// Factor 2 on a planar source, the stream's usual case: two rows at a time, no inner loop
-// over the block, so the compiler vectorises it.
-void halve_planar(const PlaneView& src, std::uint8_t* out, std::ptrdiff_t out_stride,
-                  int out_width, int out_height) {
+// Factor 2, the stream's usual case: two rows at a time, no inner loop over the block, the
+// sample step a compile-time constant (1: a plane; 2: one chroma of NV12/NV21), so the compiler
+// vectorises it.
+template <int Step>
+void halve(const PlaneView& src, std::uint8_t* out, std::ptrdiff_t out_stride, int out_width,
+           int out_height) {
     for (int row = 0; row < out_height; ++row) {
         const std::uint8_t* a = src.data + static_cast<std::ptrdiff_t>(2 * row) * src.row_stride;
         const std::uint8_t* b = a + src.row_stride;
         std::uint8_t* dst = out + static_cast<std::ptrdiff_t>(row) * out_stride;
         for (int col = 0; col < out_width; ++col) {
-            const unsigned sum = static_cast<unsigned>(a[2 * col]) + a[2 * col + 1] +
-                                 b[2 * col] + b[2 * col + 1];
+            const unsigned sum = static_cast<unsigned>(a[Step * 2 * col]) +
+                                 a[Step * (2 * col + 1)] + b[Step * 2 * col] +
+                                 b[Step * (2 * col + 1)];
             dst[col] = static_cast<std::uint8_t>((sum + 2) >> 2);
         }
     }
@@ -42,7 +45,11 @@ void halve_planar(const PlaneView& src, std::uint8_t* out, std::ptrdiff_t out_st
 void box_downscale(const PlaneView& src, int factor, std::uint8_t* out, std::ptrdiff_t out_stride,
                    int out_width, int out_height) {
     if (factor == 2 && src.step == 1) {
-        halve_planar(src, out, out_stride, out_width, out_height);
+        halve<1>(src, out, out_stride, out_width, out_height);
+        return;
+    }
+    if (factor == 2 && src.step == 2) {
+        halve<2>(src, out, out_stride, out_width, out_height);
         return;
     }
     const unsigned area = static_cast<unsigned>(factor) * static_cast<unsigned>(factor);
