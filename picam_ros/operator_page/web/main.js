@@ -11,7 +11,6 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
-// The operator page: video, centroid overlay in step with the frame shown, targets, modes,
 // The operator page: video, centroid overlay locked to the frame shown, targets, modes,
 // keying, calibration and alignment, over one WebSocket to picam_ros.operator_page.server.
 //
@@ -93,7 +92,8 @@ class OperatorPage {
     this.parameters = new ParameterPanel($('parameters'), $('undo'),
                                          (message, handlers) => this.send(message, handlers));
     this.alignment = new AlignmentPanel($('alignment'), $('align'),
-                                        (message, handlers) => this.send(message, handlers));
+                                        (message, handlers) => this.send(message, handlers),
+                                        () => this.redraw());
     this.view = new View($('stage'), [this.video, $('placeholder')], () => this.redraw());
     this.overlay.view = this.view;
     this.magnifier = new Magnifier($('magnifier'), this.video);
@@ -386,8 +386,10 @@ class OperatorPage {
     }
     const [width, height] = this.frameSize[0] ? this.frameSize : this.firstSetSize();
     const profiles = this.hello?.profiles ?? [...this.history.keys()];
+    // The residuals sit on the pads: drawn where the video shows the board.
+    const residuals = !visible || visible.includes('pads') ? this.alignment.residuals() : null;
     this.overlay.draw(this.shown, width, height, this.frameSeq, this.target, profiles,
-                      this.calibration.marks(this.mode));
+                      this.calibration.marks(this.mode), residuals);
     this.showPlaceholderSize(width, height);
   }
 
