@@ -133,6 +133,9 @@ def machine_and_operator(tmp_path):
         spinner.join(5.0)
         outputs = processes.stop()
         assert [p.returncode for p in processes.started] == [0, 0], '\n'.join(outputs)
+        # The machine node says where a browser watches its composite (as the camera node).
+        assert f'live view: http://{socket.gethostname()}:{ports["webrtc_port"]}/composite' \
+            in outputs[1], outputs[1]
 
 
 def click_frame_pixel(page, x: float, y: float) -> None:
