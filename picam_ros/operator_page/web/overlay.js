@@ -43,7 +43,9 @@ export class Overlay {
   // Draw `sets` (profile -> centroid message) for the frame `seq`; `target` and `marks`
   // (calibration points and checks, see calibration.js) in frame pixels.
   // `residuals` (alignment.js): {lines, limitUm, pxPerUm}, drawn over the pads, or null.
-  draw(sets, frameWidth, frameHeight, seq, target, profiles, marks = [], residuals = null) {
+  // `mask` (keypreview.js): {canvas, width, height}, the key preview stretched over the frame.
+  draw(sets, frameWidth, frameHeight, seq, target, profiles, marks = [], residuals = null,
+       mask = null) {
     const canvas = this.canvas;
     const ratio = window.devicePixelRatio || 1;
     const cssWidth = canvas.clientWidth;
@@ -58,6 +60,11 @@ export class Overlay {
     const circles = [];
     if (!frameWidth) { this.drawn = { seq, circles, residuals: [] }; return; }
     const geometry = displayGeometry(canvas, frameWidth, frameHeight, this.view?.transform);
+    if (mask) {
+      g.imageSmoothingEnabled = false;
+      g.drawImage(mask.canvas, geometry.left, geometry.top, frameWidth * geometry.scale,
+                  frameHeight * geometry.scale);
+    }
     profiles.forEach((profile, index) => {
       const set = sets.get(profile);
       if (!set) return;
@@ -85,7 +92,7 @@ export class Overlay {
       g.moveTo(tx, ty - 16); g.lineTo(tx, ty + 16);
       g.stroke();
     }
-    this.drawn = { seq, circles, geometry, marks, residuals: lines };
+    this.drawn = { seq, circles, geometry, marks, residuals: lines, mask };
   }
 
   // The drawn circle under CSS point (cx, cy), the nearest within its radius + slack.
