@@ -343,12 +343,21 @@ def test_after_align_the_page_draws_each_matched_leads_residual_to_its_pad_by_th
                 "window.picamOperator.lastFrameAt > 0 && !document.getElementById('align')"
                 '.disabled && window.picamOperator.overlay.drawn.circles'
                 ".some((c) => c.profile === 'pads')", timeout=GUARD_S * 1000)
-            page.click('#align')
-            page.wait_for_function("document.getElementById('align').textContent === 'Align'"
-                                   " && window.picamOperator.alignment.result?.source === 'Align'",
-                                   timeout=GUARD_S * 1000)
+            # A press the machine cannot answer (no settled frame pair within fresh.timeout on
+            # a starved CPU) says so on the page; the operator presses again, and so does this.
+            errors, deadline = [], time.monotonic() + GUARD_S
+            while True:
+                page.click('#align')
+                page.wait_for_function(
+                    "document.getElementById('align').textContent === 'Align'"
+                    " && window.picamOperator.alignment.result?.source === 'Align'",
+                    timeout=GUARD_S * 1000)
+                error = page.evaluate('window.picamOperator.alignment.result.error')
+                if not error or time.monotonic() > deadline:
+                    break
+                errors.append(error)
+                page.evaluate('window.picamOperator.alignment.result = null')
             values = page.evaluate('window.picamOperator.alignment.result.values')
-            error = page.evaluate('window.picamOperator.alignment.result.error')
             verdict = page.text_content('#alignment .verdict')
             legend = page.text_content('#alignment .residual-legend')
             drawn = page.evaluate('window.picamOperator.overlay.drawn')
@@ -358,9 +367,10 @@ def test_after_align_the_page_draws_each_matched_leads_residual_to_its_pad_by_th
         finally:
             browser.close()
     lines, pads = drawn['residuals'], [c for c in drawn['circles'] if c['profile'] == 'pads']
+    assert not error, (error, errors)
     print(f'{verdict}: {len(lines)} residual lines, {scale} px per um, worst '
-          f"{max(line['residualUm'] for line in lines):.2f} um; legend {legend!r}")
-    assert not error, error
+          f"{max(line['residualUm'] for line in lines):.2f} um; legend {legend!r}; presses "
+          f'refused before: {errors}')
     assert verdict == values['verdict'] and verdict in ('PASS', 'FAIL', 'AMBIGUOUS')
     # One line per matched lead, each ending on a pad the page draws from the board's
     # centroids (the synthetic board is still: its pads move by noise only).
