@@ -41,7 +41,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from picam_ros.ros.dds_profile import apply_default_profile
-from picam_ros.ros.launch_support import node_environment
+from picam_ros.ros.launch_support import node_environment, require_operator_page
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MACHINE_YAML = os.path.join(os.path.dirname(HERE), 'config', 'machine.yaml')
@@ -99,7 +99,9 @@ def generate_launch_description():
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=default, description=text)
          for name, default, text in ARGUMENTS]
-        + [OpaqueFunction(function=launch_machine), include_operator()])
+        # Before the machine node starts: a page that cannot run stops the launch first.
+        + [OpaqueFunction(function=require_operator_page),
+           OpaqueFunction(function=launch_machine), include_operator()])
 
 
 def include_operator():

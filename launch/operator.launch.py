@@ -24,8 +24,6 @@ file with the argument passed through (so do machine.launch.py, with ``machine_n
 composite video, modes, calibration and the pads/leads sliders of the machine node).
 """
 
-import importlib.util
-
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
@@ -38,6 +36,7 @@ from picam_ros.ros.launch_support import (
     launch_flag,
     node_environment,
     parameter_files,
+    require_operator_page,
 )
 
 #: name -> (default, description); an empty default keeps the node's own default.
@@ -59,12 +58,6 @@ OPERATOR_ARGUMENTS = {
 def launch_operator(context):
     if not launch_flag(context, 'operator'):
         return []
-    if importlib.util.find_spec('aiohttp') is None:
-        # Checked here, not in the node: a node that dies at start is one log line among many
-        # while the machine runs on without a page; a launch error stops everything, loudly.
-        raise RuntimeError('the operator page needs aiohttp, which is not installed: '
-                           'sudo apt install python3-aiohttp (rosdep key python3-aiohttp; pip: '
-                           'aiohttp>=3.8), or launch with operator:=false for no page')
     value = {name: LaunchConfiguration(name).perform(context).strip()
              for name in OPERATOR_ARGUMENTS}
     try:
@@ -91,4 +84,5 @@ def generate_launch_description():
         [DeclareLaunchArgument(name, default_value=default, description=description)
          for name, (default, description) in OPERATOR_ARGUMENTS.items()]
         + declare_arguments(COMMON_ARGUMENTS)
-        + [OpaqueFunction(function=launch_operator)])
+        + [OpaqueFunction(function=require_operator_page),
+           OpaqueFunction(function=launch_operator)])

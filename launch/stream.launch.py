@@ -43,6 +43,7 @@ from picam_ros.ros.launch_support import (
     CENTROID_ARGUMENTS,
     COMMON_ARGUMENTS,
     declare_arguments,
+    require_operator_page,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -80,4 +81,6 @@ def generate_launch_description():
     return LaunchDescription(
         declare_arguments(('centroids',) + CAMERA_ARGUMENTS + CENTROID_ARGUMENTS
                           + COMMON_ARGUMENTS + ('operator',))
-        + [OpaqueFunction(function=launch_graph)])
+        # Before the camera starts: a page that cannot run stops the launch first.
+        + [OpaqueFunction(function=require_operator_page),
+           OpaqueFunction(function=launch_graph)])

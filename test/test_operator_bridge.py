@@ -19,12 +19,14 @@ import pytest
 
 from picam_ros.centroids.engine import find_centroids_in_frame, KeyingParams
 from picam_ros.core.payloads import cloud_payload
+from picam_ros.machine.calibration import CameraGeometry
 from picam_ros.operator_page.bridge import (
     alignment_values,
     cloud_blobs,
     cloud_sequence,
     composite_shift,
     Field,
+    fit_pixel_mapping,
     keying_parameter_specs,
     MACHINE_VIEWS,
     status_from_diagnostics,
@@ -143,3 +145,31 @@ def test_alignment_reaches_the_page_in_its_keys_from_the_service_and_the_diagnos
     assert status['alignment'] == {'values': {'dx_mm': 0.05, 'dy_mm': -0.01, 'theta_deg': 0.5,
                                               'rms_um': pytest.approx(4.0), 'matched': 6},
                                    'error': ''}
+
+
+def test_the_verdicts_residuals_land_on_the_board_pixels_of_their_pads():
+    # The machine's clouds carry x_mm from its calibration; the operator fits it back and places
+    # each residual's pad (mm from the datum) on the pixel the calibration gives it.
+    geometry = CameraGeometry(640, 480, mm_per_pixel=0.0213, nozzle_x=301.5, nozzle_y=222.0)
+    rng = np.random.default_rng(7)
+    pixels = rng.uniform(0, 480, (40, 2))
+    mm = geometry.to_mm(pixels)
+    cloud = np.zeros(40, [('x', '<f4'), ('y', '<f4'), ('x_mm', '<f4'), ('y_mm', '<f4')])
+    cloud['x'], cloud['y'] = pixels.T
+    cloud['x_mm'], cloud['y_mm'] = mm.T
+    mapping = fit_pixel_mapping(cloud)
+    pads_mm = mm[:5].round(4)            # as the verdict rounds them
+    residuals = [[*pad, 3.25, -1.5] for pad in pads_mm.tolist()]
+    page = alignment_values({'verdict': 'PASS', 'max_residual_limit_um': 50.0,
+                             'residuals_um': residuals}, mapping)
+    assert page['max_residual_limit_um'] == 50.0
+    lines = np.array(page['residuals'])
+    np.testing.assert_allclose(lines[:, :2], geometry.to_pixels(pads_mm), atol=2e-3)
+    np.testing.assert_array_equal(lines[:, 2:], [[3.25, -1.5]] * 5)
+    # The diagnostics carry the list as text; without a mapping the page is told why.
+    text = status_from_diagnostics([('machine: alignment', 'PASS', {
+        'verdict': 'PASS', 'residuals_um': '[[0.1,0.2,1.0,2.0]]'})], mapping=mapping)
+    assert len(text['alignment']['values']['residuals']) == 1
+    missing = alignment_values({'verdict': 'PASS', 'residuals_um': residuals})
+    assert 'residuals' not in missing and missing['residuals_missing']
+    assert fit_pixel_mapping(cloud[['x', 'y']]) is None       # a cloud without mm fields

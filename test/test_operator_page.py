@@ -920,3 +920,54 @@ def test_unset_gates_are_checkboxes_and_wide_ranges_are_typed(browser, scene):
         page.close()
     finally:
         server.stop()
+
+
+def test_dragging_a_gate_tints_the_pixels_it_would_key_before_anything_is_sent(
+        browser, operator):
+    server, backend = operator
+    page = open_page(browser, server)
+    seq = pause_on_a_frame(page)
+    row = page.locator('.param[data-name="pads.luma_min"]')
+    row.scroll_into_view_if_needed()
+    thumb = row.locator('.slider-thumb').bounding_box()
+    page.mouse.move(thumb['x'] + 7, thumb['y'] + 7)
+    page.mouse.down()
+    for step in range(1, 6):
+        page.mouse.move(thumb['x'] + 7 + 5 * step, thumb['y'] + 7)
+    # Held: the preview shows the key at the value under the handle (the newest one drawn).
+    page.wait_for_function(
+        """() => { const made = window.picamOperator.overlay.drawn.mask;
+                   const shown = document.querySelector(
+                       '.param[data-name="pads.luma_min"] input.value').value;
+                   return made && made.gates.luma_min === Number(shown); }""",
+        timeout=GUARD_MS)
+    gates, selected, width, height, bits = page.evaluate(
+        """() => { const made = window.picamOperator.overlay.drawn.mask;
+                   const data = made.canvas.getContext('2d')
+                       .getImageData(0, 0, made.width, made.height).data;
+                   let bits = '';
+                   for (let i = 3; i < data.length; i += 4) bits += data[i] ? '1' : '0';
+                   return [made.gates, made.selected, made.width, made.height, bits]; }""")
+    note = page.text_content('#key-preview')
+    cost = page.evaluate('window.picamOperator.keyPreview.costMs')
+    save_screenshot(page, 'key_preview')
+    sent_while_dragging = list(backend.of(SetParameter))
+    page.mouse.up()
+    page.wait_for_function('window.picamOperator.overlay.drawn.mask === null && '
+                           'window.picamOperator.parameters.done.length === 1',
+                           timeout=GUARD_MS)
+    page.close()
+    # The truth: the centroid engine's luma gate on the frame that was encoded.
+    frame = SyntheticSource(SyntheticConfig(width=WIDTH, height=HEIGHT, paced=False)).render(seq)
+    luma = frame.to_i420()[:WIDTH * HEIGHT].reshape(HEIGHT, WIDTH)
+    truth = (luma >= gates['luma_min']) & (luma <= gates['luma_max'])
+    preview = np.frombuffer(bits.encode(), np.uint8).reshape(height, width) == ord('1')
+    agree = float(np.mean(preview == truth))
+    print(f"luma_min {gates['luma_min']}: preview {selected} px, truth {int(truth.sum())} px, "
+          f'{100 * agree:.3f}% of pixels agree; mask made in {min(cost):.1f}-{max(cost):.1f} '
+          f'ms; note {note!r}')
+    assert sent_while_dragging == []            # the preview is the page's, nothing is sent
+    assert (width, height) == (WIDTH, HEIGHT) and gates['luma_min'] > 150
+    assert selected == int(preview.sum()) > 0
+    assert agree >= 0.99                        # the codec moves pixels near the threshold
+    assert f'{selected} of {WIDTH * HEIGHT} pixels selected' in note

@@ -16,6 +16,8 @@
 
 import asyncio
 import json
+from pathlib import Path
+import re
 
 import numpy as np
 import pytest
@@ -35,6 +37,7 @@ from picam_ros.operator_page.server import (  # noqa: E402
     OperatorConfig,
     OperatorServer,
     Outcome,
+    WEB_DIR,
 )
 
 TOKEN = 'correct-horse-battery'
@@ -356,3 +359,13 @@ def test_a_flood_of_messages_is_refused_beyond_the_rate_limit(served):
     refusal = with_page(server, scenario)
     assert refusal['reason'] == 'too many messages: at most 50 per second'
     assert 0 < len(backend.actions) < 200
+
+
+def test_the_page_preloads_every_module_it_imports_so_they_load_in_one_round_trip():
+    web = Path(WEB_DIR)
+    preloaded = set(re.findall(r'rel="modulepreload" href="/web/([a-z]+\.js)"',
+                               (web / 'index.html').read_text()))
+    imported = {name for js in web.glob('*.js')
+                for name in re.findall(r"^import .* from './([a-z]+\.js)';$", js.read_text(),
+                                       re.MULTILINE)}
+    assert imported and preloaded == imported

@@ -21,12 +21,13 @@ orientation fields of the engine's moments are read when a cloud has them),
 :func:`status_from_diagnostics` condenses ``/diagnostics`` into the page's status bar, and
 :func:`keying_parameter_specs` says which centroid-node parameters the page's sliders may set,
 and :func:`alignment_values` gives the machine's alignment (service answer or diagnostics) the
-page's key names.
+page's key names, its residuals placed on the board's pixels by :func:`fit_pixel_mapping`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+import json
 import math
 from typing import Any, NamedTuple
 
@@ -59,8 +60,12 @@ class Field(NamedTuple):
 
 
 def cloud_blobs(fields: Iterable[Field], point_step: int, width: int, height: int,
-                data: Any, is_bigendian: bool = False) -> np.ndarray:
-    """Read the blobs of a PointCloud2 into a structured array of the :data:`WANTED_FIELDS`.
+                data: Any, is_bigendian: bool = False,
+                wanted: Sequence[str] = WANTED_FIELDS) -> np.ndarray:
+    """Read the blobs of a PointCloud2 into a structured array of the ``wanted`` fields.
+
+    ``wanted`` defaults to :data:`WANTED_FIELDS`; those a cloud lacks are left out (x, y and
+    area are required).
 
     Raises ValueError naming what is wrong with a cloud the operator cannot read.
     """
@@ -76,7 +81,7 @@ def cloud_blobs(fields: Iterable[Field], point_step: int, width: int, height: in
         raise ValueError(f'cloud of {count} points with point_step {point_step} carries '
                          f'{len(buffer)} bytes')
     names, formats, offsets = [], [], []
-    for name in WANTED_FIELDS:
+    for name in wanted:
         field = by_name.get(name)
         if field is None:
             continue
@@ -115,7 +120,8 @@ def stamp_ns(sec: int, nanosec: int) -> int:
 
 
 def status_from_diagnostics(statuses: Sequence[tuple[str, str, Mapping[str, str]]],
-                            previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                            previous: Mapping[str, Any] | None = None,
+                            mapping: PixelMapping | None = None) -> dict[str, Any]:
     """Condense ``(name, message, values)`` of DiagnosticStatus entries for the status bar.
 
     Reads the picam_ros nodes' statuses (names ending ``: camera``, ``: stream``,
@@ -138,7 +144,7 @@ def status_from_diagnostics(statuses: Sequence[tuple[str, str, Mapping[str, str]
             status['mode'] = str(values.get('mode', message)).upper()
             status['stream_state'] = values.get('stream', '')
         elif name.endswith(': alignment'):    # the machine node's continuous alignment
-            status['alignment'] = {'values': alignment_values(values),
+            status['alignment'] = {'values': alignment_values(values, mapping),
                                    'error': str(values.get('last error', '') or '')}
         elif name.endswith(': centroids'):
             status['processing_ms'] = _number(values.get('processing time mean (ms)'))
@@ -159,14 +165,76 @@ _ALIGNMENT_KEYS: tuple[tuple[str, tuple[str, ...], float], ...] = (
     ('max_residual_um', ('max_residual_um',), 1.0),
     ('matched', ('matched',), 1.0),
     ('expected', ('expected',), 1.0),
+    ('max_residual_limit_um', ('max_residual_limit_um',), 1.0),
 )
 
 
-def alignment_values(values: Mapping[str, Any]) -> dict[str, Any]:
+class PixelMapping(NamedTuple):
+    """Board millimetres to board pixels, per axis: ``px = mm * scale + offset``."""
+
+    scale_x: float
+    offset_x: float
+    scale_y: float
+    offset_y: float
+
+    def to_pixels(self, x_mm: float, y_mm: float) -> tuple[float, float]:
+        """Return the board pixel of a board point in mm from the datum."""
+        return (x_mm * self.scale_x + self.offset_x, y_mm * self.scale_y + self.offset_y)
+
+
+def fit_pixel_mapping(blobs: np.ndarray) -> PixelMapping | None:
+    """Fit the board's mm -> pixel mapping from a machine cloud's ``x, y, x_mm, y_mm``.
+
+    The machine node computes ``x_mm`` from ``x`` with the calibration it holds (on file or
+    only in memory), so this is that calibration, whatever the operator can read of it. None
+    when the cloud has no mm fields or too few distinct points to fit a line per axis.
+    """
+    names = blobs.dtype.names or ()
+    if not {'x_mm', 'y_mm'} <= set(names) or blobs.shape[0] < 2:
+        return None
+    fitted = []
+    for pixel, mm in (('x', 'x_mm'), ('y', 'y_mm')):
+        p, m = blobs[pixel].astype(float), blobs[mm].astype(float)
+        if np.ptp(m) <= 0:
+            return None
+        scale, offset = np.polyfit(m, p, 1)
+        fitted += [float(scale), float(offset)]
+    return PixelMapping(*fitted)
+
+
+def residual_lines(residuals: Any, mapping: PixelMapping) -> list[list[float]]:
+    """Return ``[pad_x_px, pad_y_px, ex_um, ey_um]`` per matched pair, for drawing.
+
+    ``residuals`` is the verdict's ``residuals_um`` (a JSON list or its text): ``[pad_x_mm,
+    pad_y_mm, ex_um, ey_um]`` with the residual ``pad - corrected lead`` in the board's image
+    axes, so the page draws a line from ``pad - k * e`` (the lead as corrected) to the pad.
+    Unreadable entries are skipped.
+    """
+    if isinstance(residuals, str):
+        try:
+            residuals = json.loads(residuals) if residuals else []
+        except ValueError:
+            return []
+    lines = []
+    for entry in residuals if isinstance(residuals, list) else []:
+        if not isinstance(entry, list) or len(entry) != 4:
+            continue
+        numbers = [_number(v) for v in entry]
+        if any(n is None or not math.isfinite(n) for n in numbers):
+            continue
+        x, y = mapping.to_pixels(numbers[0], numbers[1])
+        lines.append([round(x, 3), round(y, 3), numbers[2], numbers[3]])
+    return lines
+
+
+def alignment_values(values: Mapping[str, Any],
+                     mapping: PixelMapping | None = None) -> dict[str, Any]:
     """Return the machine's alignment in the page's keys (table above); absent keys stay out.
 
     ``values`` is the align service's JSON answer or the ``: alignment`` diagnostics values
-    (strings). ``verdict`` passes through upper-cased (PASS, FAIL, AMBIGUOUS).
+    (strings). ``verdict`` passes through upper-cased (PASS, FAIL, AMBIGUOUS). With the
+    board's ``mapping`` the verdict's ``residuals_um`` become ``residuals`` in board pixels
+    (:func:`residual_lines`); without it ``residuals_missing`` says why none are drawn.
     """
     page: dict[str, Any] = {}
     verdict = values.get('verdict')
@@ -180,6 +248,12 @@ def alignment_values(values: Mapping[str, Any]) -> dict[str, Any]:
             if number is not None and math.isfinite(number):   # NaN: not measured
                 page[key] = int(number) if key in ('matched', 'expected') else number * factor
                 break
+    residuals = values.get('residuals_um')
+    if residuals not in (None, ''):
+        if mapping is None:
+            page['residuals_missing'] = 'no board centroids yet to place the pads'
+        else:
+            page['residuals'] = residual_lines(residuals, mapping)
     return page
 
 

@@ -75,11 +75,14 @@ from picam_ros.operator_page.bridge import (
     cloud_sequence,
     composite_shift,
     Field,
+    fit_pixel_mapping,
     keying_parameter_specs,
     MACHINE_STAMPING,
     MACHINE_VIEWS,
+    PixelMapping,
     stamp_ns,
     status_from_diagnostics,
+    WANTED_FIELDS,
 )
 from picam_ros.operator_page.protocol import (
     Align,
@@ -164,6 +167,7 @@ class OperatorNode(Node):
         self._mode_shown: str | None = None
         self._machine = AsyncParameterClient(self, machine) if machine else None
         self._offset = (0.0, 0.0)
+        self._pad_mapping: PixelMapping | None = None   # board mm -> px, from the pads' clouds
         self._sizes: dict[str, tuple[int, int]] = {}   # profile -> its camera's frame size
         self._triggers = {name: self.create_client(Trigger, f'{machine}/{name}')
                           for name in (*MACHINE_STEP_SERVICES.values(), MACHINE_FIND_NOZZLE,
@@ -236,14 +240,19 @@ class OperatorNode(Node):
         self._keying.get_parameters(names, callback=fetched)
 
     def _on_cloud(self, profile: str, msg: PointCloud2) -> None:
+        # The machine's pads also carry x_mm/y_mm: they place the verdict's residuals.
+        pads = self._machine is not None and profile == 'pads'
         try:
             blobs = cloud_blobs([Field(f.name, f.offset, f.datatype) for f in msg.fields],
                                 msg.point_step, msg.width, msg.height, msg.data,
-                                msg.is_bigendian)
+                                msg.is_bigendian,
+                                (*WANTED_FIELDS, 'x_mm', 'y_mm') if pads else WANTED_FIELDS)
         except ValueError as error:
             self.get_logger().error(f'{profile}: cannot read centroids: {error}',
                                     throttle_duration_sec=5.0)
             return
+        if pads:
+            self._pad_mapping = fit_pixel_mapping(blobs) or self._pad_mapping
         if self._machine is not None:
             dx, dy = composite_shift(profile, self._shown_mode(), self._offset)
             if dx or dy:   # drawn where the composite shows them
@@ -261,7 +270,7 @@ class OperatorNode(Node):
         entries = [(s.name, s.message, {kv.key: kv.value for kv in s.values})
                    for s in msg.status]
         before = self._status.get('mode')
-        self._status = status_from_diagnostics(entries, self._status)
+        self._status = status_from_diagnostics(entries, self._status, self._pad_mapping)
         if self._machine is not None and self._targets.path:
             self._status['calibration'] = self._targets.summary()
         if self._status.get('mode') != before:   # the machine reports a change: it rules now
@@ -352,7 +361,7 @@ class OperatorNode(Node):
             return Outcome(False, f'align: unreadable answer {response.message[:80]!r}')
         if not response.success and 'verdict' not in answer:
             return Outcome(False, f'align: {response.message}')
-        return Outcome(True, detail={'alignment': alignment_values(answer)})
+        return Outcome(True, detail={'alignment': alignment_values(answer, self._pad_mapping)})
 
     def _shown_mode(self) -> str | None:
         return self._mode_shown or self._status.get('mode')

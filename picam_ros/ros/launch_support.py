@@ -18,6 +18,7 @@ The launch imports live inside the functions, so the package still imports witho
 """
 
 from collections.abc import Iterable, Mapping
+import importlib
 import math
 import os
 from typing import Any
@@ -128,3 +129,25 @@ def launch_flag(context: Any, name: str) -> bool:
 
     text = LaunchConfiguration(name).perform(context)
     return bool(launch_overrides({name: text}, table={name: (name, 'bool')}).get(name, False))
+
+
+#: What a launch says, in one line, when the operator page is asked for without aiohttp.
+AIOHTTP_MISSING = ('the operator page needs aiohttp, which is not installed: sudo apt install '
+                   'python3-aiohttp (rosdep key python3-aiohttp; pip: aiohttp>=3.8), or launch '
+                   'with operator:=false for no page')
+
+
+def require_operator_page(context: Any) -> list[Any]:
+    """Stop a launch that asks for the operator page when aiohttp is missing, before it starts.
+
+    An ``OpaqueFunction`` placed before every other action of a launch file that includes the
+    page: launch visits actions in order (includes depth first), so raising here means no node
+    was started; ``ros2 launch`` prints the reason as one line. A check inside the node would
+    be one log line among many while the machine ran on without a page.
+    """
+    if launch_flag(context, 'operator'):
+        try:   # imported, not only found: a broken install stops the launch too
+            importlib.import_module('aiohttp')
+        except ImportError:
+            raise RuntimeError(AIOHTTP_MISSING) from None
+    return []

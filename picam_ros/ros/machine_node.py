@@ -39,6 +39,7 @@ import dataclasses
 import json
 import math
 from pathlib import Path
+import socket
 import threading
 import time
 from typing import Any
@@ -54,7 +55,12 @@ from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
 from picam_ros.camera.runtime import CameraRuntime, reported_by_owner, StreamState
-from picam_ros.camera.settings import build_runtime, camera_parameter_rows, CameraSettings
+from picam_ros.camera.settings import (
+    build_runtime,
+    camera_parameter_rows,
+    CameraSettings,
+    viewer_urls,
+)
 from picam_ros.centroids.engine import KeyingParams
 from picam_ros.core.config import ConfigError
 from picam_ros.core.frames import Frame, FrameFormat
@@ -270,6 +276,10 @@ class MachineNode(Node):
             f'{self._composite_topic.publisher.topic_name}, mode {self._vision.composite.mode}')
         if advice := large_frame_warning(fmt.packed_bytes):   # FastDDS would lose most frames
             self.get_logger().warning(advice)
+        if composite_settings.stream is not None:   # as the camera node: where to watch it
+            for url in viewer_urls(socket.gethostname(), composite_settings.stream,
+                                   composite_settings.server):
+                self.get_logger().info(f'live view: {url}')
         self._diag_timer = self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
     @staticmethod

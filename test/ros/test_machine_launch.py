@@ -106,3 +106,29 @@ def test_machine_launch_brings_up_centroids_and_alignment_and_stops_cleanly(tmp_
                 launch.wait()
     assert launch.returncode == 0, output
     assert wait_until(lambda: all(process_gone(pid) for pid in children), 5)
+
+
+def test_without_aiohttp_the_machine_launch_starts_nothing_and_says_why_in_one_line(tmp_path):
+    ros2 = shutil.which('ros2')
+    if ros2 is None:
+        pytest.skip('the ros2 command is not on PATH')
+    # aiohttp made unimportable for this launch only (a package that raises as a missing one).
+    shadow = tmp_path / 'no_aiohttp' / 'aiohttp'
+    shadow.mkdir(parents=True)
+    (shadow / '__init__.py').write_text(
+        "raise ModuleNotFoundError(\"No module named 'aiohttp'\", name='aiohttp')\n")
+    env = {**os.environ,
+           'AMENT_PREFIX_PATH': os.pathsep.join([str(fake_prefix(tmp_path)),
+                                                 os.environ.get('AMENT_PREFIX_PATH', '')]),
+           'PYTHONPATH': os.pathsep.join([str(shadow.parent), os.environ.get('PYTHONPATH', ''),
+                                          str(ROOT)])}
+    launch = subprocess.run(
+        [ros2, 'launch', str(ROOT / 'launch' / 'machine.launch.py'), 'source:=synthetic',
+         'stream:=false', f'calibration_file:={tmp_path / "c.yaml"}'],
+        env=env, capture_output=True, text=True, timeout=GUARD_S, start_new_session=True,
+        check=False)
+    output = launch.stdout + launch.stderr
+    assert launch.returncode != 0, output
+    assert 'process started' not in output, output   # the check came before the machine node
+    errors = [line for line in output.splitlines() if 'ERROR' in line or 'Traceback' in line]
+    assert len(errors) == 1 and 'the operator page needs aiohttp' in errors[0], output

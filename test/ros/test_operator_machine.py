@@ -23,6 +23,7 @@ clicked afterwards comes out on ``target_mm`` from that calibration.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 import signal
@@ -136,6 +137,9 @@ def machine_and_operator(tmp_path):
         spinner.join(5.0)
         outputs = processes.stop()
         assert [p.returncode for p in processes.started] == [0, 0], '\n'.join(outputs)
+        # The machine node says where a browser watches its composite (as the camera node).
+        assert f'live view: http://{socket.gethostname()}:{ports["webrtc_port"]}/composite' \
+            in outputs[1], outputs[1]
 
 
 def click_frame_pixel(page, x: float, y: float) -> None:
@@ -328,3 +332,67 @@ def test_on_the_machine_the_overlay_is_locked_to_the_frame_frozen_holds_it_and_a
     assert len({e['byProfile'].get('pads') for e in frozen}) == 1
     # ... and its latency is that of its first showing, not growing while it is held.
     assert len({e['latencyMs'] for e in frozen}) == 1
+
+
+def test_after_align_the_page_draws_each_matched_leads_residual_to_its_pad_by_the_verdict(
+        machine_and_operator):
+    url, _, _, _ = machine_and_operator
+    chromium = require_browser()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 900})
+            page.goto(url)
+            page.wait_for_function(
+                'window.picamOperator && window.picamOperator.authorised && '
+                "window.picamOperator.lastFrameAt > 0 && !document.getElementById('align')"
+                '.disabled && window.picamOperator.overlay.drawn.circles'
+                ".some((c) => c.profile === 'pads')", timeout=GUARD_S * 1000)
+            # A press the machine cannot answer (no settled frame pair within fresh.timeout on
+            # a starved CPU) says so on the page; the operator presses again, and so does this.
+            errors, deadline = [], time.monotonic() + GUARD_S
+            while True:
+                page.click('#align')
+                page.wait_for_function(
+                    "document.getElementById('align').textContent === 'Align'"
+                    " && window.picamOperator.alignment.result?.source === 'Align'",
+                    timeout=GUARD_S * 1000)
+                error = page.evaluate('window.picamOperator.alignment.result.error')
+                if not error or time.monotonic() > deadline:
+                    break
+                errors.append(error)
+                page.evaluate('window.picamOperator.alignment.result = null')
+            values = page.evaluate('window.picamOperator.alignment.result.values')
+            verdict = page.text_content('#alignment .verdict')
+            legend = page.text_content('#alignment .residual-legend')
+            drawn = page.evaluate('window.picamOperator.overlay.drawn')
+            scale = page.evaluate('window.picamOperator.alignment.residuals().pxPerUm')
+            os.makedirs(os.path.join(ARTIFACTS, 'operator'), exist_ok=True)
+            page.screenshot(path=os.path.join(ARTIFACTS, 'operator', 'machine_residuals.png'))
+        finally:
+            browser.close()
+    lines, pads = drawn['residuals'], [c for c in drawn['circles'] if c['profile'] == 'pads']
+    assert not error, (error, errors)
+    print(f'{verdict}: {len(lines)} residual lines, {scale} px per um, worst '
+          f"{max(line['residualUm'] for line in lines):.2f} um; legend {legend!r}; presses "
+          f'refused before: {errors}')
+    assert verdict == values['verdict'] and verdict in ('PASS', 'FAIL', 'AMBIGUOUS')
+    # One line per matched lead, each ending on a pad the page draws from the board's
+    # centroids (the synthetic board is still: its pads move by noise only).
+    assert len(lines) == values['matched'] > 0
+    for line in lines:
+        assert min(math.hypot(line['x'] - c['x'], line['y'] - c['y']) for c in pads) < 0.1
+    # The lines are the verdict's residuals: their largest and RMS are the verdict's numbers,
+    # drawn at the stated scale, green within its tolerance and not beyond.
+    sizes = [line['residualUm'] for line in lines]
+    assert max(sizes) == pytest.approx(values['max_residual_um'], abs=0.02)
+    assert math.sqrt(sum(s * s for s in sizes) / len(sizes)) == pytest.approx(
+        values['rms_um'], abs=0.02)
+    for line in lines:
+        length = math.hypot(line['px'] - line['lx'], line['py'] - line['ly'])
+        assert length == pytest.approx(scale * line['residualUm'], abs=1e-6)
+        assert line['pass'] == (line['residualUm'] <= values['max_residual_limit_um'])
+    assert f'1 \u00b5m = {scale:g} screen px' in legend
+    assert scale * values['max_residual_limit_um'] >= 20   # the tolerance is plainly visible

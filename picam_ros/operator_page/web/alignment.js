@@ -14,8 +14,21 @@
 // The alignment panel: the machine's verdict on the part on the nozzle, from the Align button
 // (the machine's align service, on frames captured after the press) or, between presses, from
 // the machine's continuous alignment on /diagnostics. Keys are the server's (bridge.py):
-// verdict, dx_mm, dy_mm, theta_deg, rms_um, max_residual_um, matched, expected; any may be
-// missing (a machine without the verdict reports no verdict, and the panel says so).
+// verdict, dx_mm, dy_mm, theta_deg, rms_um, max_residual_um, matched, expected,
+// max_residual_limit_um and residuals ([pad_x_px, pad_y_px, ex_um, ey_um] per matched lead,
+// the pad in board pixels); any may be missing (a machine without the verdict reports no
+// verdict, and the panel says so). The residuals are drawn on the video by overlay.js.
+
+// Residual lines: screen px per micrometre, the largest of these that draws the verdict's
+// tolerance no longer than RESIDUAL_TOLERANCE_PX (50 um: 2 px per um, a 3 um residual is 6 px).
+const RESIDUAL_SCALES = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20];
+const RESIDUAL_TOLERANCE_PX = 100;
+
+export function residualScale(limitUm) {
+  if (!(limitUm > 0)) return 1;
+  return RESIDUAL_SCALES.filter((k) => k * limitUm <= RESIDUAL_TOLERANCE_PX).pop()
+    ?? RESIDUAL_SCALES[0];
+}
 
 const ROWS = [
   ['dx_mm', 'dx', 'mm', 3], ['dy_mm', 'dy', 'mm', 3], ['theta_deg', 'theta', '\u00b0', 3],
@@ -24,7 +37,9 @@ const ROWS = [
 
 export class AlignmentPanel {
   // send(message, {onDone, onRefused}) is the page's request to the server.
-  constructor(box, button, send) {
+  // onChange() is called when the result (and so the residual lines) changes.
+  constructor(box, button, send, onChange = () => {}) {
+    this.onChange = onChange;
     this.box = box;
     this.button = button;
     this.send = send;
@@ -60,6 +75,7 @@ export class AlignmentPanel {
     this.setEnabled(this.available, this.enabled, this.button.title);
     this.result = { ...result, at: new Date() };
     this.render();
+    this.onChange();
   }
 
   // The machine's continuous alignment (status pushes); a pressed Align result stays 10 s.
@@ -70,6 +86,16 @@ export class AlignmentPanel {
     this.result = { values: alignment.values ?? {}, source: 'live', at: new Date(),
                     error: alignment.error || '' };
     this.render();
+    this.onChange();
+  }
+
+  // What the overlay draws: a line per matched lead, or null when the result has none.
+  residuals() {
+    const values = this.result?.values;
+    if (!values || this.result.error || !Array.isArray(values.residuals)) return null;
+    const limitUm = typeof values.max_residual_limit_um === 'number'
+      ? values.max_residual_limit_um : null;
+    return { lines: values.residuals, limitUm, pxPerUm: residualScale(limitUm) };
   }
 
   render() {
@@ -110,6 +136,17 @@ export class AlignmentPanel {
         ? `${values.matched} of ${values.expected}` : String(values.matched);
     }
     if (table.rows.length) this.box.append(table);
+    const residuals = this.residuals();
+    if (residuals) {
+      const legend = line(`on the video: a line per matched lead, from the lead as corrected to `
+        + `its pad, drawn 1 \u00b5m = ${residuals.pxPerUm} screen px; `
+        + (residuals.limitUm === null ? ''
+          : `green within ${residuals.limitUm} \u00b5m, magenta beyond`));
+      legend.className = 'note residual-legend';
+      this.box.append(legend);
+    } else if (values.residuals_missing) {
+      this.box.append(line(`no residual lines: ${values.residuals_missing}`));
+    }
     const when = result.at.toLocaleTimeString();
     this.box.append(line(result.source === 'Align' ? `Align pressed at ${when}`
       : `live (the machine's own alignment), ${when}`));

@@ -11,7 +11,6 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
-// The operator page: video, centroid overlay in step with the frame shown, targets, modes,
 // The operator page: video, centroid overlay locked to the frame shown, targets, modes,
 // keying, calibration and alignment, over one WebSocket to picam_ros.operator_page.server.
 //
@@ -33,6 +32,7 @@
 import { AlignmentPanel } from './alignment.js';
 import { CalibrationPanel } from './calibration.js';
 import { directionOf, nearestInArc, DIRECTIONS } from './navigation.js';
+import { KeyPreview } from './keypreview.js';
 import { displayGeometry, Overlay } from './overlay.js';
 import { ParameterPanel } from './parameters.js';
 import { SequenceReader } from './sequence.js';
@@ -90,10 +90,13 @@ class OperatorPage {
     this.refusals = [];
     this.latency = null;          // {frame, ms}: capture -> display of the newest stamped frame
     this.syncLog = [];            // per presented frame: its sequence and the drawn sets' (tests)
+    this.keyPreview = new KeyPreview(this.video, () => this.redraw());
     this.parameters = new ParameterPanel($('parameters'), $('undo'),
-                                         (message, handlers) => this.send(message, handlers));
+                                         (message, handlers) => this.send(message, handlers),
+                                         (preview) => this.previewKey(preview));
     this.alignment = new AlignmentPanel($('alignment'), $('align'),
-                                        (message, handlers) => this.send(message, handlers));
+                                        (message, handlers) => this.send(message, handlers),
+                                        () => this.redraw());
     this.view = new View($('stage'), [this.video, $('placeholder')], () => this.redraw());
     this.overlay.view = this.view;
     this.magnifier = new Magnifier($('magnifier'), this.video);
@@ -204,6 +207,7 @@ class OperatorPage {
 
   onHello(hello) {
     this.hello = hello;
+    this.helloAt ??= performance.now();
     this.setState('connecting', '');
     this.buildModes(hello);
     this.parameters.build(hello.parameters);
@@ -386,9 +390,40 @@ class OperatorPage {
     }
     const [width, height] = this.frameSize[0] ? this.frameSize : this.firstSetSize();
     const profiles = this.hello?.profiles ?? [...this.history.keys()];
+    // The residuals sit on the pads: drawn where the video shows the board.
+    const residuals = !visible || visible.includes('pads') ? this.alignment.residuals() : null;
     this.overlay.draw(this.shown, width, height, this.frameSeq, this.target, profiles,
-                      this.calibration.marks(this.mode));
+                      this.calibration.marks(this.mode), residuals, this.keyMask(width, height));
     this.showPlaceholderSize(width, height);
+  }
+
+  // -- key preview (keypreview.js) ---------------------------------------------------------
+  previewKey(preview) {
+    this.keyPreview.set(preview?.profile ?? '', preview?.gates ?? null);
+    this.redraw();
+  }
+
+  // The preview mask, when the video shows the previewed profile's camera on its own (on the
+  // machine: the leads in ONLYUP, the pads in ONLYDOWN; NORMAL blends the leads into the
+  // board); the note under the sliders says what is shown.
+  keyMask(width, height) {
+    const preview = this.keyPreview;
+    const note = $('key-preview');
+    if (!preview.gates) { note.textContent = ''; return null; }
+    const camera = this.hello?.stamping?.[this.mode];
+    const alone = !this.hello?.stamping
+      || (camera === preview.profile && (this.mode === 'ONLYUP' || this.mode === 'ONLYDOWN'));
+    if (!alone) {
+      const view = preview.profile === 'leads' ? 'ONLYUP' : 'ONLYDOWN';
+      note.textContent = `key preview: switch to ${view} to see the ${preview.profile} camera `
+        + 'alone (this view blends both cameras)';
+      return null;
+    }
+    const mask = preview.render(width, height);
+    note.textContent = mask ? `key preview (${preview.profile}): ${mask.selected} of `
+      + `${mask.width * mask.height} pixels selected, tinted (from the video as shown, before `
+      + 'anything is sent)' : '';
+    return mask;
   }
 
   firstSetSize() {

@@ -42,7 +42,10 @@ export class Overlay {
 
   // Draw `sets` (profile -> centroid message) for the frame `seq`; `target` and `marks`
   // (calibration points and checks, see calibration.js) in frame pixels.
-  draw(sets, frameWidth, frameHeight, seq, target, profiles, marks = []) {
+  // `residuals` (alignment.js): {lines, limitUm, pxPerUm}, drawn over the pads, or null.
+  // `mask` (keypreview.js): {canvas, width, height}, the key preview stretched over the frame.
+  draw(sets, frameWidth, frameHeight, seq, target, profiles, marks = [], residuals = null,
+       mask = null) {
     const canvas = this.canvas;
     const ratio = window.devicePixelRatio || 1;
     const cssWidth = canvas.clientWidth;
@@ -55,8 +58,13 @@ export class Overlay {
     g.setTransform(ratio, 0, 0, ratio, 0, 0);
     g.clearRect(0, 0, cssWidth, cssHeight);
     const circles = [];
-    if (!frameWidth) { this.drawn = { seq, circles }; return; }
+    if (!frameWidth) { this.drawn = { seq, circles, residuals: [] }; return; }
     const geometry = displayGeometry(canvas, frameWidth, frameHeight, this.view?.transform);
+    if (mask) {
+      g.imageSmoothingEnabled = false;
+      g.drawImage(mask.canvas, geometry.left, geometry.top, frameWidth * geometry.scale,
+                  frameHeight * geometry.scale);
+    }
     profiles.forEach((profile, index) => {
       const set = sets.get(profile);
       if (!set) return;
@@ -73,6 +81,7 @@ export class Overlay {
       }
     });
     for (const mark of marks) drawMark(g, geometry, mark);
+    const lines = residuals ? drawResiduals(g, geometry, residuals, cssHeight) : [];
     if (target) {
       const [tx, ty] = geometry.toCss(target.x, target.y);
       g.strokeStyle = '#f33';
@@ -83,7 +92,7 @@ export class Overlay {
       g.moveTo(tx, ty - 16); g.lineTo(tx, ty + 16);
       g.stroke();
     }
-    this.drawn = { seq, circles, geometry, marks };
+    this.drawn = { seq, circles, geometry, marks, residuals: lines, mask };
   }
 
   // The drawn circle under CSS point (cx, cy), the nearest within its radius + slack.
@@ -102,6 +111,45 @@ export class Overlay {
 }
 
 const MARK_COLOUR = '#ff0';
+const RESIDUAL_PASS = '#3e3';
+const RESIDUAL_FAIL = '#f3f';
+
+// The alignment's residuals: per matched lead a line from the lead as corrected (pad minus
+// the residual, magnified to `pxPerUm` screen px per micrometre whatever the zoom) to its pad,
+// green within the verdict's tolerance and magenta beyond; a scale bar bottom left. Returns
+// what was drawn (tests read it).
+function drawResiduals(g, geometry, { lines, limitUm, pxPerUm }, cssHeight) {
+  const drawn = [];
+  g.save();
+  g.lineWidth = 2;
+  for (const [x, y, ex, ey] of lines) {
+    const [px, py] = geometry.toCss(x, y);
+    const [lx, ly] = [px - ex * pxPerUm, py - ey * pxPerUm];
+    const residualUm = Math.hypot(ex, ey);
+    const pass = limitUm === null || residualUm <= limitUm;
+    g.strokeStyle = g.fillStyle = pass ? RESIDUAL_PASS : RESIDUAL_FAIL;
+    g.beginPath();
+    g.moveTo(lx, ly); g.lineTo(px, py);
+    g.stroke();
+    g.beginPath();
+    g.arc(lx, ly, 2.5, 0, 2 * Math.PI);
+    g.fill();
+    drawn.push({ x, y, px, py, lx, ly, residualUm, pass, colour: g.strokeStyle });
+  }
+  const barUm = limitUm ?? 10;
+  const [bx, by] = [12, cssHeight - 14];
+  g.strokeStyle = g.fillStyle = '#fff';
+  g.font = '12px system-ui, sans-serif';
+  g.beginPath();
+  g.moveTo(bx, by); g.lineTo(bx + barUm * pxPerUm, by);
+  g.moveTo(bx, by - 4); g.lineTo(bx, by + 4);
+  g.moveTo(bx + barUm * pxPerUm, by - 4); g.lineTo(bx + barUm * pxPerUm, by + 4);
+  g.stroke();
+  g.fillText(`residuals: ${barUm} \u00b5m (1 \u00b5m = ${pxPerUm} px)`,
+             bx + barUm * pxPerUm + 8, by + 4);
+  g.restore();
+  return drawn;
+}
 
 // One calibration mark: a clicked point (a cross), a check circle (the nozzle found, the
 // reference mark), or a ruler between the scale points with a tick per millimetre (per 10 mm

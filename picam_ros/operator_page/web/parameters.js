@@ -23,11 +23,15 @@
 import { DragSlider } from './slider.js';
 
 const UNDO_DEPTH = 50;
+const GATES = ['luma_min', 'luma_max', 'u_min', 'u_max', 'v_min', 'v_max'];
+const fieldOf = (name) => name.slice(name.indexOf('.') + 1);
 const SLIDER_SPAN = 65536;    // wider ranges are typed: one pixel of slider would be thousands
 
 export class ParameterPanel {
-  // send(message, {onDone, onRefused}) is the page's request to the server.
-  constructor(box, undoButton, send) {
+  // send(message, {onDone, onRefused}) is the page's request to the server; onPreview(
+  // {profile, gates} or null) follows a keying gate's slider while it is dragged.
+  constructor(box, undoButton, send, onPreview = () => {}) {
+    this.onPreview = onPreview;
     this.box = box;
     this.undoButton = undoButton;
     this.send = send;
@@ -70,8 +74,12 @@ export class ParameterPanel {
       state.slider = new DragSlider({
         min: low, max: high, step: spec.kind === 'integer' ? 1 : 'any',
         value: current === unset ? low : current,
-        onInput: (value) => { number.value = format(value); },
+        onInput: (value) => {
+          number.value = format(value);
+          if (GATES.includes(fieldOf(spec.name))) this.onPreview(this.gatesWith(state, value));
+        },
         onCommit: (value) => this.commit(state, value),
+        onEnd: () => this.onPreview(null),
       });
     }
     if (unset !== null) {
@@ -111,6 +119,21 @@ export class ParameterPanel {
     this.box.append(element);
     this.show(state, current);
     return state;
+  }
+
+  // The gates of the dragged slider's profile: its value being dragged, the others as the
+  // node has them (null: not set).
+  gatesWith(dragged, value) {
+    const profile = dragged.spec.name.split('.')[0];
+    const gates = {};
+    for (const field of GATES) {
+      const state = this.rows.get(`${profile}.${field}`);
+      const current = state === dragged ? value : state?.acknowledged;
+      gates[field] = current === undefined || current === state?.unset ? null : current;
+    }
+    gates.luma_min ??= 0;
+    gates.luma_max ??= 255;
+    return { profile, gates };
   }
 
   show(state, value) {

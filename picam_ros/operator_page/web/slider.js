@@ -20,8 +20,10 @@
 const THUMB_PX = 14;
 
 export class DragSlider {
-  // onInput(value) while dragging (to show the number), onCommit(value) once at the end.
-  constructor({ min, max, step, value, onInput, onCommit }) {
+  // onInput(value) while dragging (to show the number), onCommit(value) once at the end,
+  // onEnd() when a drag ends, committed or not.
+  constructor({ min, max, step, value, onInput, onCommit, onEnd = () => {} }) {
+    this.onEnd = onEnd;
     this.min = min;
     this.max = max > min ? max : min + 1;
     this.step = step;
@@ -90,6 +92,7 @@ export class DragSlider {
     const { from } = this.drag;
     this.drag = null;
     this.element.classList.remove('dragging');
+    this.onEnd();
     if (this.current !== from) this.onCommit(this.current);
   }
 
@@ -99,5 +102,6 @@ export class DragSlider {
     this.onInput(this.current);
     this.drag = null;
     this.element.classList.remove('dragging');
+    this.onEnd();
   }
 }
