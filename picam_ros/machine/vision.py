@@ -42,6 +42,7 @@ from picam_ros.machine.calibration import CameraGeometry, MachineCalibration
 from picam_ros.machine.composite import CompositeParams, Compositor, I420Planes
 from picam_ros.machine.footprint import Footprint
 from picam_ros.machine.settling import FreshRequest, StillNoise
+from picam_ros.machine.subpixel import edge_weighted_centres
 from picam_ros.machine.verdict import judge, Verdict, VerdictParams
 
 __all__ = ['LEADS_KEYING', 'PADS_KEYING', 'CameraCentroids', 'MachineVision', 'measure']
@@ -62,7 +63,8 @@ class CameraCentroids:
     mono_ns: int
     blobs: np.ndarray      # picam_ros.centroids.engine.CENTROID_DTYPE
     dropped: int
-    mm: np.ndarray         # (N, 2) mm relative to the nozzle (the datum on the board camera)
+    mm: np.ndarray         # (N, 2) mm relative to the nozzle (the datum on the board camera),
+    #                        from the edge-weighted positions (picam_ros.machine.subpixel)
     normalised: np.ndarray  # (N, 2) p / size - 0.5
 
     @property
@@ -75,7 +77,12 @@ def measure(frame: Frame, keying: KeyingParams, geometry: CameraGeometry,
     """Centroids of one frame with one profile, in pixels, mm and normalised."""
     u, v = frame.chroma() if keying.uses_chroma else (None, None)
     result = find_centroids(frame.y, keying, u, v)
-    points = np.column_stack([result.blobs['x'], result.blobs['y']]).astype(np.float64)
+    if keying.invert or keying.luma_max < 255:
+        # A band or an inverted key: what "more light" means is not the key's; as keyed.
+        points = np.column_stack([result.blobs['x'], result.blobs['y']]).astype(np.float64)
+    else:
+        # Positions from the edge pixels too (sub-pixel); the blobs stay the engine's.
+        points = edge_weighted_centres(frame.y, result.blobs, keying, u, v)
     if frame.format.width != geometry.width or frame.format.height != geometry.height:
         raise ValueError(f'{camera}: frame is {frame.format.width}x{frame.format.height} but '
                          f'the calibration is for {geometry.width}x{geometry.height}')
