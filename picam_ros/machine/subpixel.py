@@ -44,25 +44,23 @@ __all__ = ['edge_weighted_centres']
 
 
 def _grow(mask: np.ndarray) -> np.ndarray:
-    """Return the 8-connected dilation of `mask` by one pixel (same shape)."""
-    padded = np.pad(mask, 1)
-    out = np.zeros_like(mask)
-    h, w = mask.shape
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            out |= padded[dy:dy + h, dx:dx + w]
+    """Return the 8-connected dilation of `mask` by one pixel (same shape; separable)."""
+    rows = mask.copy()
+    rows[1:] |= mask[:-1]
+    rows[:-1] |= mask[1:]
+    out = rows.copy()
+    out[:, 1:] |= rows[:, :-1]
+    out[:, :-1] |= rows[:, 1:]
     return out
 
 
 def _nearby_min(values: np.ndarray) -> np.ndarray:
-    """Return the minimum of each pixel's 5x5 neighbourhood (inf outside)."""
-    padded = np.pad(values, 2, constant_values=np.inf)
-    out = np.full(values.shape, np.inf)
+    """Return the minimum of each pixel's 5x5 neighbourhood (inf outside; separable)."""
     h, w = values.shape
-    for dy in range(5):
-        for dx in range(5):
-            np.minimum(out, padded[dy:dy + h, dx:dx + w], out=out)
-    return out
+    padded = np.pad(values, ((2, 2), (0, 0)), constant_values=np.inf)
+    rows = np.minimum.reduce([padded[d:d + h] for d in range(5)])
+    padded = np.pad(rows, ((0, 0), (2, 2)), constant_values=np.inf)
+    return np.minimum.reduce([padded[:, d:d + w] for d in range(5)])
 
 
 def _chroma_pass(plane: np.ndarray | None, low: int | None, high: int | None,
@@ -106,8 +104,9 @@ def edge_weighted_centres(luma: np.ndarray, blobs: np.ndarray, keying: KeyingPar
         box = np.s_[by - y0:by - y0 + bh, bx - x0:bx - x0 + bw]
         own[box] = keyed[box]
         foreign = _grow(bright & ~keyed)
-        near = _grow(own) & ~(foreign & ~own)
-        around = _grow(_grow(own)) & ~_grow(own) & ~foreign
+        grown = _grow(own)
+        near = grown & ~(foreign & ~own)
+        around = _grow(grown) & ~grown & ~foreign
         inner = own & ~_grow(~own)
         if not around.any():
             continue
@@ -125,6 +124,6 @@ def edge_weighted_centres(luma: np.ndarray, blobs: np.ndarray, keying: KeyingPar
         total = weights.sum()
         if total <= 0:
             continue
-        ys, xs = np.mgrid[y0:y1, x0:x1]
-        out[k] = (float((weights * xs).sum() / total), float((weights * ys).sum() / total))
+        out[k] = (float(weights.sum(axis=0) @ np.arange(x0, x1)) / total,
+                  float(weights.sum(axis=1) @ np.arange(y0, y1)) / total)
     return out

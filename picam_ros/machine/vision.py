@@ -29,7 +29,7 @@ The "fresh frame after motion" rule and the still-frame noise it follows are
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import threading
 from typing import Any
 
@@ -63,9 +63,11 @@ class CameraCentroids:
     mono_ns: int
     blobs: np.ndarray      # picam_ros.centroids.engine.CENTROID_DTYPE
     dropped: int
-    mm: np.ndarray         # (N, 2) mm relative to the nozzle (the datum on the board camera),
-    #                        from the edge-weighted positions (picam_ros.machine.subpixel)
+    mm: np.ndarray         # (N, 2) mm relative to the nozzle (the datum on the board camera)
     normalised: np.ndarray  # (N, 2) p / size - 0.5
+    #: (N, 2) px: the blobs' positions from their edge pixels too (picam_ros.machine.subpixel),
+    #: which ``mm`` and ``normalised`` convert; ``blobs`` keep the engine's centroids.
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
 
     @property
     def count(self) -> int:
@@ -89,7 +91,7 @@ def measure(frame: Frame, keying: KeyingParams, geometry: CameraGeometry,
     mm = geometry.to_mm(points) if len(points) else np.zeros((0, 2))
     norm = geometry.normalised(points) if len(points) else np.zeros((0, 2))
     return CameraCentroids(camera, frame.sequence, frame.stamp_ns, frame.mono_ns, result.blobs,
-                           result.dropped, mm, norm)
+                           result.dropped, mm, norm, points)
 
 
 class _Waiter:

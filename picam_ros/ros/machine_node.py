@@ -20,7 +20,8 @@ The board camera (down-looking) and the component camera (up-looking, ``--vflip`
 DDS for it. Topics (relative, so a namespace applies): ``board/image_raw``,
 ``component/image_raw``, ``composite`` (Image), ``board/centroids`` (``pads`` profile),
 ``component/centroids`` (chroma-gated ``leads`` profile), both PointCloud2 with the engine's
-fields plus ``x_mm, y_mm`` (mm relative to the nozzle), ``x_norm, y_norm`` (the
+fields (``x``, ``y`` refined from the edge pixels: ``picam_ros.machine.subpixel``) plus
+``x_mm, y_mm`` (mm relative to the nozzle), ``x_norm, y_norm`` (the
 controller's [-0.5, 0.5) frame) and ``frame_sequence`` (uint32: the frame's sequence number,
 so a viewer matches the set to the frame it shows; a header has none); ``alignment``
 (PoseStamped, metres and yaw, REP 103);
@@ -124,13 +125,19 @@ class _CompositeSource:
 
 
 def machine_cloud(header: Header, result: CameraCentroids) -> PointCloud2:
-    """PointCloud2 of the engine's fields, x_mm, y_mm, x_norm, y_norm (float32), frame_sequence."""
+    """PointCloud2 of the engine's fields, x_mm, y_mm, x_norm, y_norm (float32), frame_sequence.
+
+    ``x``, ``y`` are the sub-pixel positions the mm are made from (``result.points``: edge
+    pixels included); area, box and the rest are the engine's.
+    """
     base = cloud_points(result.blobs)
     names = base.dtype.names + _EXTRA_FIELDS + ('frame_sequence',)
     points = np.zeros(len(base), [(name, '<u4' if name == 'frame_sequence' else '<f4')
                                   for name in names])
     for name in base.dtype.names:
         points[name] = base[name]
+    if len(result.points) == len(points):
+        points['x'], points['y'] = result.points[:, 0], result.points[:, 1]
     points['x_mm'], points['y_mm'] = result.mm[:, 0], result.mm[:, 1]
     points['x_norm'], points['y_norm'] = result.normalised[:, 0], result.normalised[:, 1]
     points['frame_sequence'] = result.sequence & 0xFFFFFFFF
