@@ -39,6 +39,14 @@ component's leads on a blue backdrop at a known pose relative to the nozzle (``p
 only the nozzle-finding step sees it. Both are static (no drift) and built from the seed's land
 pattern, so the correction that puts the leads on the pads is known exactly:
 :meth:`SyntheticSource.alignment_truth`. Their ground truth works as the board's does.
+
+By default a pixel is in a shape when its centre is, and the frame's noise (a uniform tile of up
+to ``noise`` grey levels) never crosses the key: centroids are exact and never move. A sensor is
+neither: ``edges='area'`` gives the footprint and part scenes' edge pixels the luma of the share
+they cover (64 samples per pixel), and ``sensor_noise`` adds Gaussian read noise of that sigma,
+drawn for each frame from (seed, frame number). With either, the key at the edges follows the
+light, not the shapes' centre rule, so the ground truth is exact only without them; the part's
+pose (``alignment_truth``) stays exact.
 """
 
 from __future__ import annotations
