@@ -465,22 +465,6 @@ def _leave_one_out(source: np.ndarray,
     return np.arctan2(cross, dot), mean_a, mean_b, np.stack([a, b])
 
 
-def deleted_residuals(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Return each pair's distance from where the rigid fit of the *other* pairs puts it.
-
-    The leave-one-out (deleted) residual of regression diagnostics. With few pairs a fit's
-    own residuals hide a wrong pair (3 pairs against 3 parameters share its error out among
-    all of them); the deleted residual does not. Needs at least 3 pairs.
-    """
-    if len(source) < 3:
-        raise ValueError(f'deleted_residuals: need at least 3 pairs, got {len(source)}')
-    angle, mean_a, mean_b, (a, b) = _leave_one_out(source, target)
-    c, s = np.cos(angle), np.sin(angle)
-    ax, ay = a[:, 0] - mean_a[:, 0], a[:, 1] - mean_a[:, 1]
-    moved = np.c_[c * ax - s * ay, s * ax + c * ay] + mean_b
-    return np.linalg.norm(b - moved, axis=1)
-
-
 def _supported(leads: np.ndarray, pads: np.ndarray, lead_index: np.ndarray,
                pad_index: np.ndarray, tolerance: float,
                held: set[tuple[int, int]] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
