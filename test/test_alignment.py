@@ -157,8 +157,11 @@ def test_the_issue_scenes_are_aligned_to_the_truth_or_reported_ambiguous(seed):
 # -- every footprint family -----------------------------------------------------------------
 
 @PROPERTY
-@given(family=st.sampled_from(FAMILY_NAMES), seed=st.integers(0, 2**32 - 1))
+@given(family=st.sampled_from(FAMILY_NAMES[2:]), seed=st.integers(0, 2**32 - 1))
 def test_no_pose_places_more_leads_than_the_correction(family, seed):
+    # Parts of 8 leads and more. On 2- and 3-lead parts a lead counts as placed only where
+    # the other leads put it, which a matching at one pose cannot say: the exhaustive oracle
+    # of test_alignment_small_parts.py covers them.
     case = make_case(family, seed, max_turn=TURN)
     result = align(case.leads, case.pads)
     assert most_leads_placed(case.leads, case.pads, result.theta, result.dx,

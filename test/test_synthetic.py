@@ -28,6 +28,8 @@ from picam_ros.sources.synthetic import (
     decode_sequence,
     encode_sequence,
     KEY_THRESHOLD,
+    KIND_LEAD,
+    land_pattern,
     sequence_strip_rows,
     SyntheticConfig,
     SyntheticSource,
@@ -280,3 +282,44 @@ def test_invalid_config_is_rejected_naming_the_field(changes, message):
 def test_make_source_builds_the_synthetic_source_by_default():
     src = make_source(SyntheticConfig(**SMALL))
     assert isinstance(src, SyntheticSource) and src.format == FrameFormat(320, 256, 'i420')
+
+
+# -- the sensor model: read noise and area edges --------------------------------------------
+
+def machine_scene(**overrides) -> SyntheticSource:
+    return SyntheticSource(SyntheticConfig(width=640, height=480, scene='part', paced=False,
+                                           seed=2, part_theta=11.0, **overrides))
+
+
+def test_sensor_noise_is_fresh_per_frame_reproducible_and_of_the_configured_sigma():
+    quiet, noisy = machine_scene(), machine_scene(sensor_noise=3.0)
+    again = machine_scene(sensor_noise=3.0)
+    backdrop = np.s_[400:, :]     # the blue backdrop below the part: far from 0 and 255
+    first = noisy.render(7).y[backdrop].astype(np.int16)
+    assert np.array_equal(first, again.render(7).y[backdrop])      # seeded by seed + frame
+    assert not np.array_equal(first, noisy.render(8).y[backdrop])  # fresh on the next frame
+    difference = first - quiet.render(7).y[backdrop]
+    assert np.std(difference) == pytest.approx(3.0, rel=0.05)
+    assert abs(np.mean(difference)) < 0.05
+
+
+def test_without_sensor_noise_frames_are_as_before():
+    plain = SyntheticSource(SyntheticConfig(width=640, height=480, scene='part', paced=False,
+                                            seed=2, part_theta=11.0))
+    assert np.array_equal(plain.render(3).y, machine_scene(sensor_noise=0.0).render(3).y)
+
+
+def test_area_edges_give_each_lead_its_covered_area_of_light():
+    # An edge pixel's luma is the covered share of the lead over the backdrop: summed over
+    # a lead and its rim, light above the backdrop is the lead's true area, turned by 11
+    # degrees, to a fraction of a pixel.
+    source = machine_scene(edges='area', noise=0)
+    frame = source.render(0)
+    truth = source.ground_truth(frame)
+    lead = truth[truth['kind'] == KIND_LEAD][0]
+    x, y, w, h = (int(lead[k]) for k in ('bbox_x', 'bbox_y', 'bbox_w', 'bbox_h'))
+    window = frame.y[y - 2:y + h + 2, x - 2:x + w + 2].astype(np.float64)
+    backdrop, level = 40.0, 215.0
+    light = np.clip((window - backdrop) / (level - backdrop), 0, None).sum()
+    width, length = land_pattern(2).lead_size
+    assert light == pytest.approx(width * length, abs=1.0)

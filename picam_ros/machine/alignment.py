@@ -35,11 +35,19 @@ Why it is built this way (a wrong correction places a fine-pitch part one pitch 
   the residuals themselves (their median over 1.1774, the median of a 2-D Gaussian distance,
   corrected for the 3 fitted degrees of freedom). No fixed share of good pairs is trimmed, so
   with plain noise the fit is the least-squares fit of the true pairs.
+- **A lead is placed where the rest of the part puts it.** Every pair in a fit must be
+  within the tolerance of where the fit of the *other* pairs puts it (its deleted residual,
+  in closed form). With 2 or 3 leads the fit's own residuals cannot show a wrong pair: 3
+  pairs share one stray blob's error out among all of them, and a pose bent 3-20 degrees to
+  reach a stray lead blob with a stray pad placed "3 of 2" leads and beat the truth (issue
+  24: 30 of 2,000 passives and SOT-23s). Every pose that places the most leads is refined
+  (a 2-lead part with stray blobs has dozens, the truth among them), each from its own
+  hypothesis; poses refined past the rotation range are dropped.
 - **Ambiguity is reported, not resolved by luck.** The best distinct pose other than the
   winner is kept as ``competitor``; when it places as many leads, ``ambiguous`` is true (a
   slip along a row whose end leads are missing, a symmetric part turned by 90/180 degrees).
-  With a footprint that is not polarised, a competitor placing the same pads (the same part
-  turned onto itself) is no competitor.
+  With a footprint that is not polarised, a competitor placing the same lead blobs on the
+  same pads (the same part turned onto itself) is no competitor.
 
 ``align_mean`` (the original machine's method, kept as the peer): each lead to its nearest pad,
 mean translation and mean rotation of the matched pairs about their centroids.
@@ -171,13 +179,16 @@ def align(leads: Any, pads: Any, params: AlignmentParams | None = None,
     any_rotation = footprint is not None and footprint.any_rotation
     max_turn = math.pi if any_rotation else math.radians(params.max_rotation_deg)
     grid = _PadGrid(pads, tolerance)
-    angles, shifts = _hypotheses(leads, pads, tolerance, max_turn, params.base_pairs)
+    angles, shifts, bases = _hypotheses(leads, pads, tolerance, max_turn, params.base_pairs)
     counts, squares = grid.score(leads, angles, shifts)
     corners = _corners(leads)
     refined = []
     for k in _distinct(angles, shifts, counts, squares, corners, tolerance / 4):
-        refined.append(_refine(leads, pads, angles[k], shifts[k], params))
-    refined = [r for r in refined if r.matched >= 2]
+        refined.append(_refine(leads, pads, angles[k], shifts[k], bases[k], params))
+    # The range limits the answer, not only the samples: a pose refined beyond it is neither
+    # the correction nor a rival to it.
+    refined = [r for r in refined if r.matched >= 2 and
+               abs(math.atan2(math.sin(r.angle), math.cos(r.angle))) <= max_turn]
     if not refined:
         raise LookupError(f'align: fewer than 2 leads land on pads ({len(leads)} leads, '
                           f'{len(pads)} pads); is the part on the nozzle?')
@@ -186,13 +197,12 @@ def align(leads: Any, pads: Any, params: AlignmentParams | None = None,
     if footprint is not None and not footprint.polarised:
         # The part turned onto itself is the same placement: take the smallest turn.
         best = min((r for r in refined if r.matched == best.matched and
-                    set(r.pad_index) == set(best.pad_index)), key=lambda r: abs(r.angle))
+                    _same_blobs(r, best)), key=lambda r: abs(r.angle))
     rivals = []
     for other in refined:
         if _moved_apart(best, other, leads) <= tolerance:
             continue     # the same pose, reached from another hypothesis
-        if (footprint is not None and not footprint.polarised and
-                set(other.pad_index) == set(best.pad_index)):
+        if footprint is not None and not footprint.polarised and _same_blobs(other, best):
             continue     # the same part turned onto itself: not a different placement
         rivals.append(Pose(float(other.shift[0]), float(other.shift[1]),
                            _degrees(other.angle), other.matched,
@@ -241,6 +251,10 @@ def _base_pairs(leads: np.ndarray, tolerance: float, count: int) -> list[tuple[i
     i, j = np.triu_indices(len(leads), 1)
     length = np.linalg.norm(leads[j] - leads[i], axis=1)
     order = np.argsort(-length, kind='stable')
+    if len(order) <= count:
+        # Every pair fits in the budget (a small part): the one pair of true leads that
+        # fixes the pose must not be left out to spread the uses.
+        return [(int(i[k]), int(j[k])) for k in order if length[k] > 0]
     uses = np.zeros(len(leads), np.intp)
     chosen: list[tuple[int, int]] = []
     for k in order:
@@ -258,13 +272,17 @@ def _base_pairs(leads: np.ndarray, tolerance: float, count: int) -> list[tuple[i
 
 
 def _hypotheses(leads: np.ndarray, pads: np.ndarray, tolerance: float, max_turn: float,
-                base_pairs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return the angles and shifts taking each base lead pair onto each pad pair as long."""
+                base_pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the angles and shifts taking each base lead pair onto each pad pair as long.
+
+    With each, its base: lead i, lead j, pad k, pad l (-1 for the centroid shift).
+    """
     pad_vectors = pads[None, :, :] - pads[:, None, :]
     pad_lengths = np.linalg.norm(pad_vectors, axis=2)
     # The centroid shift with no rotation: the answer when the part is nearly placed.
     angles = [np.zeros(1)]
     shifts = [(pads.mean(axis=0) - leads.mean(axis=0))[None]]
+    bases = [np.full((1, 4), -1, np.intp)]
     for i, j in _base_pairs(leads, tolerance, base_pairs):
         lead_vector = leads[j] - leads[i]
         length = math.hypot(*lead_vector)
@@ -284,7 +302,8 @@ def _hypotheses(leads: np.ndarray, pads: np.ndarray, tolerance: float, max_turn:
         moved = np.c_[c * middle[0] - s * middle[1], s * middle[0] + c * middle[1]]
         angles.append(turns)
         shifts.append((pads[ks] + pads[ls]) / 2 - moved)
-    return np.concatenate(angles), np.concatenate(shifts)
+        bases.append(np.c_[np.full(len(ks), i), np.full(len(ks), j), ks, ls])
+    return np.concatenate(angles), np.concatenate(shifts), np.concatenate(bases)
 
 
 class _PadGrid:
@@ -370,15 +389,17 @@ def _distinct(angles: np.ndarray, shifts: np.ndarray, counts: np.ndarray,
     Poses count as the same when no lead moves more than `same` between them (checked
     on the corners of the leads' bounding box, which bound every lead's move). Only poses
     placing nearly as many leads as the best are kept: refinement adds a few leads, never
-    a row.
+    a row. Past ``_MAX_CANDIDATES``, only poses placing as many as the best are kept (a
+    2-lead part with stray blobs has dozens of them, the truth among them).
     """
     order = np.lexsort((squares, -counts))
     floor = max(2, counts[order[0]] - max(2, math.ceil(0.2 * counts[order[0]])))
     chosen: list[int] = []
     placed = []
     for k in order:
-        if counts[k] < floor or len(chosen) >= _MAX_CANDIDATES:
-            break
+        if counts[k] < floor or (len(chosen) >= _MAX_CANDIDATES and
+                                 counts[k] < counts[order[0]]):
+            break       # every pose placing the most is refined: any could be the answer
         here = _transform(corners, angles[k], shifts[k])
         if any(np.max(np.linalg.norm(here - other, axis=1)) <= same for other in placed):
             continue
@@ -422,6 +443,70 @@ def _one_to_one(moved: np.ndarray, pads: np.ndarray,
     return li[keep], pj[keep]
 
 
+def _leave_one_out(source: np.ndarray,
+                   target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the rigid fit of all pairs but one, for each pair, in closed form.
+
+    The fit's sums less one pair's share give the fit without it: per pair, its angle, the
+    other pairs' means (source, target; the fit maps ``R (p - mean_a) + mean_b``) and the
+    centred points those refer to.
+    """
+    n = len(source)
+    a = source - source.mean(axis=0)
+    b = target - target.mean(axis=0)
+    own_cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    own_dot = a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1]
+    mean_a = (a.sum(axis=0) - a) / (n - 1)          # (n, 2): the others' means
+    mean_b = (b.sum(axis=0) - b) / (n - 1)
+    cross = (own_cross.sum() - own_cross -
+             (n - 1) * (mean_a[:, 0] * mean_b[:, 1] - mean_a[:, 1] * mean_b[:, 0]))
+    dot = (own_dot.sum() - own_dot -
+           (n - 1) * (mean_a[:, 0] * mean_b[:, 0] + mean_a[:, 1] * mean_b[:, 1]))
+    return np.arctan2(cross, dot), mean_a, mean_b, np.stack([a, b])
+
+
+def _supported(leads: np.ndarray, pads: np.ndarray, lead_index: np.ndarray,
+               pad_index: np.ndarray, tolerance: float,
+               held: set[tuple[int, int]] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
+    """Drop pairs until the others put every pair within `tolerance` of its pad.
+
+    A lead counts as placed only where the rest of the part puts it: otherwise a pose bent
+    to reach one stray blob with one stray pad (leads 100-150 um off on a 3-lead part) places
+    more leads than the true pose. Of the pairs, the one dropped is the one whose absence
+    leaves the others fitting best (least squared residual): with 3 pairs every deleted
+    residual includes the wrong pair's pull, so the largest need not be the wrong pair.
+    Two pairs cannot check each other and stay.
+
+    Below ``_MIN_PAIRS_FOR_NOISE`` pairs, the `held` pairs (the pose's claim so far: its
+    hypothesis's base pair, then the pairs of its last fit) go last: which of 3 pairs is
+    the wrong one cannot be told from them, and each claim is followed to its own pose (a
+    2-lead part with stray blobs has several, all of them candidates).
+    """
+    while len(lead_index) >= 3:
+        source, target = leads[lead_index], pads[pad_index]
+        angle, mean_a, mean_b, (a, b) = _leave_one_out(source, target)
+        c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+        ax = a[None, :, 0] - mean_a[:, 0:1]            # (fit, pair)
+        ay = a[None, :, 1] - mean_a[:, 1:2]
+        ex = b[None, :, 0] - (c * ax - s * ay + mean_b[:, 0:1])
+        ey = b[None, :, 1] - (s * ax + c * ay + mean_b[:, 1:2])
+        squared = ex ** 2 + ey ** 2
+        deleted = np.sqrt(np.diagonal(squared))
+        if deleted.max() <= tolerance:
+            break
+        np.fill_diagonal(squared, 0.0)
+        remaining = squared.sum(axis=1)
+        if len(lead_index) < _MIN_PAIRS_FOR_NOISE:
+            newcomer = np.array([(int(lp), int(pp)) not in held
+                                 for lp, pp in zip(lead_index, pad_index, strict=True)])
+            if newcomer.any():
+                remaining = np.where(newcomer, remaining, np.inf)
+        drop = int(np.argmin(remaining))
+        keep = np.arange(len(lead_index)) != drop
+        lead_index, pad_index = lead_index[keep], pad_index[keep]
+    return lead_index, pad_index
+
+
 def _noise_sigma(distances: np.ndarray) -> float | None:
     """Return the per-axis sigma of the pair noise from residual distances (None: too few).
 
@@ -435,16 +520,21 @@ def _noise_sigma(distances: np.ndarray) -> float | None:
 
 
 def _refine(leads: np.ndarray, pads: np.ndarray, angle: float, shift: np.ndarray,
-            params: AlignmentParams) -> _Refined:
+            base: np.ndarray, params: AlignmentParams) -> _Refined:
     tolerance = params.inlier_tolerance
     # A floor under the gate: on noiseless points the measured noise is 0, and rounding
     # must not push true pairs out.
     floor = tolerance / 20
     gate, previous, noise = tolerance, None, None
+    held = ({(int(base[0]), int(base[2])), (int(base[1]), int(base[3]))} if base[0] >= 0
+            else set())
     for _ in range(params.max_iterations):
         lead_index, pad_index = _one_to_one(_transform(leads, angle, shift), pads, gate)
+        lead_index, pad_index = _supported(leads, pads, lead_index, pad_index, tolerance,
+                                           held)
         if len(lead_index) < 2:
             break
+        held = set(zip(lead_index.tolist(), pad_index.tolist()))
         angle, shift = rigid_fit(leads[lead_index], pads[pad_index])
         distances = np.linalg.norm(
             pads[pad_index] - _transform(leads[lead_index], angle, shift), axis=1)
@@ -456,6 +546,7 @@ def _refine(leads: np.ndarray, pads: np.ndarray, angle: float, shift: np.ndarray
             break
         previous = pairs
     lead_index, pad_index = _one_to_one(_transform(leads, angle, shift), pads, tolerance)
+    lead_index, pad_index = _supported(leads, pads, lead_index, pad_index, tolerance, held)
     residuals = pads[pad_index] - _transform(leads[lead_index], angle, shift)
     rms = float(np.sqrt(np.mean(np.sum(residuals ** 2, axis=1)))) if len(residuals) else 0.0
     return _Refined(angle, np.asarray(shift, np.float64), len(lead_index), rms, lead_index,
@@ -494,6 +585,16 @@ def _unplaced_leads(leads: np.ndarray, pads: np.ndarray, pose: _Refined) -> int:
     others = np.setdiff1d(np.arange(len(leads)), pose.lead_index)
     near = np.all((leads[others] >= low) & (leads[others] <= high), axis=1)
     return int(near.sum())
+
+
+def _same_blobs(first: _Refined, second: _Refined) -> bool:
+    """Return True when two poses put the same lead blobs on the same pads (in any order).
+
+    Only then is one the part turned onto itself; the same pads reached with a stray blob
+    in place of a lead is another placement.
+    """
+    return (set(first.lead_index.tolist()) == set(second.lead_index.tolist()) and
+            set(first.pad_index.tolist()) == set(second.pad_index.tolist()))
 
 
 def _moved_apart(first: _Refined, second: _Refined, leads: np.ndarray) -> float:

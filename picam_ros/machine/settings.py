@@ -39,9 +39,9 @@ __all__ = ['CAMERAS', 'SCENE_FIELDS', 'machine_parameter_rows', 'machine_table_r
 
 CAMERAS = ('board', 'component')
 #: The synthetic scene settings each camera declares (``<camera>.<field>``).
-SCENE_FIELDS = {'board': ('scene',),
+SCENE_FIELDS = {'board': ('scene', 'edges', 'sensor_noise'),
                 'component': ('scene', 'part_dx', 'part_dy', 'part_theta', 'nozzle_dx',
-                              'nozzle_dy')}
+                              'nozzle_dy', 'edges', 'sensor_noise')}
 #: Defaults that differ from the camera node's: frame ids, the up camera's index and --vflip,
 #: the synthetic machine scenes (and a part that needs a correction, for the demo).
 _CAMERA_DEFAULTS = {'board': {'frame_id': 'board_optical_frame', 'scene': 'footprint'},

@@ -29,7 +29,7 @@ The "fresh frame after motion" rule and the still-frame noise it follows are
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import threading
 from typing import Any
 
@@ -42,6 +42,7 @@ from picam_ros.machine.calibration import CameraGeometry, MachineCalibration
 from picam_ros.machine.composite import CompositeParams, Compositor, I420Planes
 from picam_ros.machine.footprint import Footprint
 from picam_ros.machine.settling import FreshRequest, StillNoise
+from picam_ros.machine.subpixel import edge_weighted_centres
 from picam_ros.machine.verdict import judge, Verdict, VerdictParams
 
 __all__ = ['LEADS_KEYING', 'PADS_KEYING', 'CameraCentroids', 'MachineVision', 'measure']
@@ -64,6 +65,9 @@ class CameraCentroids:
     dropped: int
     mm: np.ndarray         # (N, 2) mm relative to the nozzle (the datum on the board camera)
     normalised: np.ndarray  # (N, 2) p / size - 0.5
+    #: (N, 2) px: the blobs' positions from their edge pixels too (picam_ros.machine.subpixel),
+    #: which ``mm`` and ``normalised`` convert; ``blobs`` keep the engine's centroids.
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
 
     @property
     def count(self) -> int:
@@ -75,14 +79,19 @@ def measure(frame: Frame, keying: KeyingParams, geometry: CameraGeometry,
     """Centroids of one frame with one profile, in pixels, mm and normalised."""
     u, v = frame.chroma() if keying.uses_chroma else (None, None)
     result = find_centroids(frame.y, keying, u, v)
-    points = np.column_stack([result.blobs['x'], result.blobs['y']]).astype(np.float64)
+    if keying.invert or keying.luma_max < 255:
+        # A band or an inverted key: what "more light" means is not the key's; as keyed.
+        points = np.column_stack([result.blobs['x'], result.blobs['y']]).astype(np.float64)
+    else:
+        # Positions from the edge pixels too (sub-pixel); the blobs stay the engine's.
+        points = edge_weighted_centres(frame.y, result.blobs, keying, u, v)
     if frame.format.width != geometry.width or frame.format.height != geometry.height:
         raise ValueError(f'{camera}: frame is {frame.format.width}x{frame.format.height} but '
                          f'the calibration is for {geometry.width}x{geometry.height}')
     mm = geometry.to_mm(points) if len(points) else np.zeros((0, 2))
     norm = geometry.normalised(points) if len(points) else np.zeros((0, 2))
     return CameraCentroids(camera, frame.sequence, frame.stamp_ns, frame.mono_ns, result.blobs,
-                           result.dropped, mm, norm)
+                           result.dropped, mm, norm, points)
 
 
 class _Waiter:

@@ -20,13 +20,16 @@ The board camera (down-looking) and the component camera (up-looking, ``--vflip`
 DDS for it. Topics (relative, so a namespace applies): ``board/image_raw``,
 ``component/image_raw``, ``composite`` (Image), ``board/centroids`` (``pads`` profile),
 ``component/centroids`` (chroma-gated ``leads`` profile), both PointCloud2 with the engine's
-fields plus ``x_mm, y_mm`` (mm relative to the nozzle), ``x_norm, y_norm`` (the
+fields (``x``, ``y`` refined from the edge pixels: ``picam_ros.machine.subpixel``) plus
+``x_mm, y_mm`` (mm relative to the nozzle), ``x_norm, y_norm`` (the
 controller's [-0.5, 0.5) frame) and ``frame_sequence`` (uint32: the frame's sequence number,
 so a viewer matches the set to the frame it shows; a header has none); ``alignment``
 (PoseStamped, metres and yaw, REP 103);
 ``board/fresh_centroids`` and ``component/fresh_centroids`` (the answer of ``~/capture_fresh``).
 The composite is streamed as its own MediaMTX path (``stream.path``, default ``composite``)
 through a third ``CameraRuntime`` whose source is the stream of composed frames.
+Alignment runs on its own thread (``picam_ros.machine.align_worker``): the board camera's
+capture thread hands it the newest centroid pair and never waits for it.
 
 Services are ``std_srvs/Trigger`` (an ament_python package cannot define .srv files): inputs
 are parameters, the result is published on a topic and summarised as JSON in ``message``.
@@ -67,6 +70,7 @@ from picam_ros.core.frames import Frame, FrameFormat
 from picam_ros.core.latest_mailbox import LatestMailbox
 from picam_ros.core.pacing import FrameThrottle
 from picam_ros.core.payloads import cloud_points
+from picam_ros.machine.align_worker import AlignmentWorker, JOIN_TIMEOUT_S
 from picam_ros.machine.alignment import Alignment, AlignmentParams
 from picam_ros.machine.calibration import (
     CameraGeometry,
@@ -128,13 +132,19 @@ class _CompositeSource:
 
 
 def machine_cloud(header: Header, result: CameraCentroids) -> PointCloud2:
-    """PointCloud2 of the engine's fields, x_mm, y_mm, x_norm, y_norm (float32), frame_sequence."""
+    """PointCloud2 of the engine's fields, x_mm, y_mm, x_norm, y_norm (float32), frame_sequence.
+
+    ``x``, ``y`` are the sub-pixel positions the mm are made from (``result.points``: edge
+    pixels included); area, box and the rest are the engine's.
+    """
     base = cloud_points(result.blobs)
     names = base.dtype.names + _EXTRA_FIELDS + ('frame_sequence',)
     points = np.zeros(len(base), [(name, '<u4' if name == 'frame_sequence' else '<f4')
                                   for name in names])
     for name in base.dtype.names:
         points[name] = base[name]
+    if len(result.points) == len(points):
+        points['x'], points['y'] = result.points[:, 0], result.points[:, 1]
     points['x_mm'], points['y_mm'] = result.mm[:, 0], result.mm[:, 1]
     points['x_norm'], points['y_norm'] = result.normalised[:, 0], result.normalised[:, 1]
     points['frame_sequence'] = result.sequence & 0xFFFFFFFF
@@ -240,6 +250,9 @@ class MachineNode(Node):
         self._alignments = self._alignment_failures = 0
         self._composites = 0
         self._composite_error = ''
+        # Alignment runs on its own thread: the board camera's capture never waits for it.
+        self._aligner = AlignmentWorker(self._align_off_capture, on_error=self._worker_failed)
+        self._aligner.start()
 
         composite_settings = CameraSettings.from_parameters(
             {**{row.name: values[f'board.{row.name}'] for row in camera_parameter_rows()
@@ -412,7 +425,21 @@ class MachineNode(Node):
             if pair == self._last_aligned or camera != 'board':
                 return
             self._last_aligned = pair
-        self._align_and_publish(board, component)
+        self._aligner.offer(board, component)
+
+    def _align_off_capture(self, board: CameraCentroids, component: CameraCentroids) -> None:
+        """Align a pair on the alignment worker; quiet once Ctrl-C has shut the context."""
+        if not self.context.ok():
+            return
+        try:
+            self._align_and_publish(board, component)
+        except Exception:
+            if self.context.ok():
+                raise   # a real failure: counted by the worker, reported on /diagnostics
+
+    def _worker_failed(self, message: str) -> None:
+        self._alignment_error = f'alignment worker: {message}'
+        self._alignment_failures += 1
 
     def _align_and_publish(self, board: CameraCentroids,
                            component: CameraCentroids) -> Verdict | None:
@@ -607,6 +634,10 @@ class MachineNode(Node):
         try:
             for runtime in self._runtimes.values():
                 runtime.stop()
+            aligner = getattr(self, '_aligner', None)
+            if aligner is not None and not aligner.stop():
+                self.get_logger().warning('the alignment worker did not end within '
+                                          f'{JOIN_TIMEOUT_S} s')
         finally:
             super().destroy_node()
 

@@ -39,6 +39,14 @@ component's leads on a blue backdrop at a known pose relative to the nozzle (``p
 only the nozzle-finding step sees it. Both are static (no drift) and built from the seed's land
 pattern, so the correction that puts the leads on the pads is known exactly:
 :meth:`SyntheticSource.alignment_truth`. Their ground truth works as the board's does.
+
+By default a pixel is in a shape when its centre is, and the frame's noise (a uniform tile of up
+to ``noise`` grey levels) never crosses the key: centroids are exact and never move. A sensor is
+neither: ``edges='area'`` gives the footprint and part scenes' edge pixels the luma of the share
+they cover (64 samples per pixel), and ``sensor_noise`` adds Gaussian read noise of that sigma,
+drawn for each frame from (seed, frame number). With either, the key at the edges follows the
+light, not the shapes' centre rule, so the ground truth is exact only without them; the part's
+pose (``alignment_truth``) stays exact.
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ from picam_ros.core.pacing import RateMeter
 from picam_ros.sources.base import FrameSource, FrameTimeout, SourceStats, SourceStopped
 
 __all__ = [
+    'EDGES',
     'GROUND_TRUTH_DTYPE',
     'KEY_THRESHOLD',
     'SCENES',
@@ -79,6 +88,9 @@ KIND_RECT, KIND_ROTATED, KIND_DISC, KIND_LEAD = 0, 1, 2, 3
 KIND_NOZZLE = 4
 #: ``board``: the drifting PCB; ``footprint`` / ``part``: the machine's down / up views.
 SCENES = ('board', 'footprint', 'part')
+EDGES = ('sharp', 'area')
+#: Samples per pixel side for area edges (64 per pixel: coverage in steps of 1/64).
+_COVERAGE_SAMPLES = 8
 
 GROUND_TRUTH_DTYPE = np.dtype([
     ('x', 'f8'), ('y', 'f8'), ('area', 'u4'),
@@ -135,6 +147,15 @@ class SyntheticConfig(ConfigBase):
                                     low=-64.0, high=64.0)
     nozzle_dy: float = config_field(0.0, 'part scene: nozzle below the frame centre, px',
                                     low=-64.0, high=64.0)
+    edges: str = config_field('sharp', 'footprint and part scenes: sharp (a pixel is in a pad '
+                              'or lead when its centre is: exact ground truth) or area (its '
+                              'luma follows the share of it covered, as a sensor integrates '
+                              'light: sub-pixel edges)', choices=EDGES)
+    sensor_noise: float = config_field(0.0, 'Gaussian read noise, sigma in luma steps, drawn '
+                                       'afresh for every frame (seeded by seed and frame '
+                                       'number); with area edges it moves the key, so '
+                                       'centroids jitter as on a real sensor', low=0.0,
+                                       high=64.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -450,12 +471,32 @@ def _rect_mask(cx: float, cy: float, width: float, height: float,
             mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
 
 
+def _rect_coverage(cx: float, cy: float, width: float, height: float,
+                   angle: float) -> tuple[int, int, np.ndarray]:
+    """Share of each pixel (centres at integers) a turned rectangle covers, and its corner.
+
+    Sampled on a regular grid of ``_COVERAGE_SAMPLES`` squared points per pixel.
+    """
+    radius = math.hypot(width, height) / 2 + 2
+    x0, y0 = math.floor(cx - radius), math.floor(cy - radius)
+    side = math.ceil(2 * radius) + 2
+    steps = (np.arange(_COVERAGE_SAMPLES) + 0.5) / _COVERAGE_SAMPLES - 0.5
+    ys = (y0 + np.arange(side))[:, None] + steps[None, :]          # (pixel, sample)
+    xs = (x0 + np.arange(side))[:, None] + steps[None, :]
+    dx = (xs - cx)[None, None, :, :]
+    dy = (ys - cy)[:, :, None, None]
+    c, s = math.cos(angle), math.sin(angle)
+    inside = (np.abs(dx * c + dy * s) <= width / 2) & (np.abs(-dx * s + dy * c) <= height / 2)
+    return x0, y0, inside.mean(axis=(1, 3))
+
+
 class _MachineScene(_Scene):
     """The footprint (down camera) or the part on the nozzle (up camera); static, no travel."""
 
     def __init__(self, cfg: SyntheticConfig) -> None:
         self.rng = np.random.default_rng(cfg.seed)
         self.width, self.height = cfg.width, cfg.height
+        self.edges = cfg.edges
         self.material = np.zeros((self.height, self.width), np.uint8)
         self.shapes: list[_Shape] = []
         pattern = land_pattern(cfg.seed)
@@ -465,7 +506,10 @@ class _MachineScene(_Scene):
         if cfg.scene == 'footprint':
             self.luma = self._board()
             for (px, py), across in zip(pattern.centres + centre, pattern.across, strict=True):
-                size = (lead_w + 4, lead_l + 6) if across else (lead_l + 6, lead_w + 4)
+                # Area edges light the pixels of a gap from both sides: 2 px narrower pads
+                # keep every gap at least 4 px, so no gap pixel reaches the key.
+                wider = 4 if cfg.edges == 'sharp' else 2
+                size = (lead_w + wider, lead_l + 6) if across else (lead_l + 6, lead_w + wider)
                 self._draw(KIND_RECT, px, py, *size, 0.0, 'pad', 210)
         else:
             self.luma = np.full((self.height, self.width), 40, np.uint8)
@@ -497,7 +541,20 @@ class _MachineScene(_Scene):
     def _draw(self, kind: int, cx: float, cy: float, width: float, height: float,
               angle: float, material: str, luma: int) -> None:
         x0, y0, mask = _rect_mask(cx, cy, width, height, angle)
+        if self.edges != 'area':
+            self._paint_checked(kind, x0, y0, mask, material, luma)
+            return
+        cx0, cy0, coverage = _rect_coverage(cx, cy, width, height, angle)
+        h, w = coverage.shape
+        window = np.s_[max(cy0, 0):cy0 + h, max(cx0, 0):cx0 + w]
+        coverage = coverage[max(cy0, 0) - cy0:, max(cx0, 0) - cx0:]
+        below = self.luma[window].astype(np.float64)
+        coverage = coverage[:below.shape[0], :below.shape[1]]
         self._paint_checked(kind, x0, y0, mask, material, luma)
+        # The shape's own pixels (material, ground truth) keep the centre rule; the luma of
+        # every pixel it touches is the covered share of the shape over what lay beneath.
+        blended = np.rint(below + coverage * (luma - below)).astype(np.uint8)
+        self.luma[window] = np.where(coverage > 0, blended, self.luma[window])
 
     def _paint_checked(self, kind: int, x0: int, y0: int, mask: np.ndarray, material: str,
                        luma: int) -> None:
@@ -620,6 +677,10 @@ class SyntheticSource(FrameSource):
             np.add(scene, self._noise[ny:ny + h, nx:nx + w], out=y)
         else:
             np.copyto(y, scene)
+        if cfg.sensor_noise > 0:
+            noise = np.random.default_rng([cfg.seed, sequence]).normal(
+                0.0, cfg.sensor_noise, y.shape)
+            np.copyto(y, np.clip(np.rint(y + noise), 0, 255).astype(np.uint8))
         encode_sequence(y, sequence)
         if self._chroma is not None:
             u_scene, v_scene = self._chroma[oy % 2, ox % 2]

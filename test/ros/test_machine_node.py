@@ -95,11 +95,13 @@ class Machine(GraphProbe):
     """The node process plus a probe node in this process."""
 
     def __init__(self, calibration: Path | None, env: dict | None = None,
-                 args: list[str] | None = None, **overrides: object) -> None:
+                 args: list[str] | None = None, script: Path | None = None,
+                 **overrides: object) -> None:
         env = {**os.environ, **(env or {}), 'PYTHONPATH': os.pathsep.join(
             [os.environ.get('PYTHONPATH', ''), str(ROOT)])}
+        program = [str(script)] if script else ['-m', 'picam_ros.ros.machine_node']
         self.process = subprocess.Popen(
-            [sys.executable, '-m', 'picam_ros.ros.machine_node',
+            [sys.executable, *program,
              *(args if args is not None else ros_args(calibration, **overrides))],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         super().__init__('machine_probe')
@@ -137,8 +139,8 @@ def machine(tmp_path):
     write_calibration(calibration)
 
     def start(env: dict | None = None, args: list[str] | None = None,
-              **overrides: object) -> Machine:
-        node = Machine(calibration, env, args, **overrides)
+              script: Path | None = None, **overrides: object) -> Machine:
+        node = Machine(calibration, env, args, script, **overrides)
         started.append(node)
         return node
 
@@ -209,6 +211,20 @@ def test_alignment_pose_matches_the_synthetic_part_pose(machine):
     assert pose.position.y == pytest.approx(dy * SCALE / 1000, abs=0.25 * SCALE / 1000)
     yaw = math.degrees(2 * math.atan2(pose.orientation.z, pose.orientation.w))
     assert yaw == pytest.approx(theta, abs=0.25)
+
+
+def test_capture_goes_on_while_an_alignment_never_ends(machine, tmp_path):
+    # The aligner of this node blocks forever once called. Alignment has its own thread: the
+    # board camera, which hands it each centroid pair, keeps capturing and publishing.
+    mark = tmp_path / 'aligning'
+    node = machine(env={'PICAM_TEST_ALIGN_MARK': str(mark)},
+                   script=Path(__file__).with_name('slow_aligner_node.py'))
+    poses = node.listen(PoseStamped, '/alignment', 10)
+    assert node.spin_until(mark.exists)
+    boards = node.listen(Image, '/board/image_raw')
+    composites = node.listen(Image, '/composite')
+    assert node.spin_until(lambda: len(boards) >= 20 and len(composites) >= 20)
+    assert poses == []
 
 
 def test_centroid_clouds_carry_mm_and_normalised_fields(machine):
