@@ -62,7 +62,7 @@ def test_start_returns_once_the_rtsp_port_accepts_and_every_listener_is_open(fak
 
 
 def test_a_server_whose_webrtc_udp_port_stays_closed_is_not_ready(fake_mediamtx, monkeypatch):
-    monkeypatch.setenv('FAKE_SKIP', 'WEBRTCLOCALUDP')   # RTSP accepts, the browser's port never opens
+    monkeypatch.setenv('FAKE_SKIP', 'WEBRTCLOCALUDP')   # only the browser's port stays shut
     closed = r'not ready.*still closed: webrtc media \(UDP\) port'
     with pytest.raises(MediaServerUnavailable, match=closed):
         MediaServer(server_config(fake_mediamtx, ready_timeout=1.5)).start()
