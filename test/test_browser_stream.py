@@ -19,6 +19,7 @@ requestVideoFrameCallback + canvas) reads it back, so the test knows that the br
 frames, in order, and not something else. A screenshot lands in build/test-artifacts/.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -75,19 +76,26 @@ class SyntheticCamera:
             self.pub.submit(frame)
 
 
-@pytest.fixture
-def stack(monkeypatch):
-    """Run MediaMTX (own ports, loopback ICE), a publisher + synthetic camera at 640x480@25."""
+@contextlib.contextmanager
+def running_stack(monkeypatch, width: int = 640, height: int = 480, scale: int = 1):
+    """Run MediaMTX (own ports, loopback ICE), a publisher + synthetic camera at 25 fps."""
     for name, value in LOOPBACK_ICE_ENV.items():
         monkeypatch.setenv(name, value)
     config = MediaServerConfig(mediamtx_path=require_mediamtx(), **free_server_ports())
-    source = SyntheticSource(SyntheticConfig(width=640, height=480, fps=25.0))
-    stream = StreamConfig(rtsp_port=config.rtsp_port, path='cam', fps=25.0,
+    source = SyntheticSource(SyntheticConfig(width=width, height=height, fps=25.0))
+    stream = StreamConfig(rtsp_port=config.rtsp_port, path='cam', fps=25.0, scale=scale,
                           backoff_initial=0.1, stall_timeout=1.0)
     with MediaServer(config) as server, StreamPublisher(stream, source.format) as pub, \
             SyntheticCamera(source, pub) as camera:
         assert wait_until(lambda: pub.stats.connected, GUARD), pub.stats
         yield Stack(config, server, pub, camera)
+
+
+@pytest.fixture
+def stack(monkeypatch):
+    """The 640x480@25 stack most tests watch."""
+    with running_stack(monkeypatch) as running:
+        yield running
 
 
 class Stack:
@@ -120,6 +128,32 @@ def test_browser_shows_our_frames_in_order(stack, viewer):
     assert sequences[-1] - sequences[0] >= 49
     presented = [t for _, t in seen]
     assert presented == sorted(presented)
+
+
+def test_a_1920x1920_capture_plays_in_the_browser_at_full_size(monkeypatch, viewer):
+    with running_stack(monkeypatch, 1920, 1920) as running:
+        viewer.open(running.config.webrtc_port, 'cam')
+        seen: list[tuple[int, float]] = []
+        assert wait_until(lambda: len(seen.extend(viewer.drain()) or seen) >= 25, GUARD), (
+            viewer.state())
+        state, produced = viewer.state(), set(running.camera.sequences)
+    sequences = [s for s, _ in seen]
+    assert (state['width'], state['height']) == (1920, 1920)
+    assert set(sequences) <= produced
+    assert sequences == sorted(sequences) and len(set(sequences)) == len(sequences)
+
+
+def test_a_1920x1920_capture_streamed_at_half_size_plays_at_960x960(monkeypatch, viewer):
+    with running_stack(monkeypatch, 1920, 1920, scale=2) as running:
+        viewer.open(running.config.webrtc_port, 'cam')
+        presented: list[tuple[int, float]] = []
+        # The stamp's 16-pixel blocks are 8 pixels wide at half size: frames are counted as
+        # presented whether the page can read their stamp or not.
+        assert wait_until(lambda: len(presented.extend(viewer.drain()) or presented)
+                          + viewer.state()['unreadable'] >= 25, GUARD), viewer.state()
+        state = viewer.state()
+    assert (state['width'], state['height']) == (960, 960)
+    assert state['errors'] == []
 
 
 def test_every_frame_the_publisher_sends_is_decoded_in_the_page(stack, viewer):
