@@ -93,7 +93,7 @@ def running_stack(monkeypatch, width: int = 640, height: int = 480, scale: int =
 
 @pytest.fixture
 def stack(monkeypatch):
-    """The 640x480@25 stack most tests watch."""
+    """Run the 640x480@25 stack most tests watch."""
     with running_stack(monkeypatch) as running:
         yield running
 
