@@ -92,7 +92,8 @@ def one_run(argv: list[str], domain: int, settle: float, guard: float) -> dict:
         text = log.read().decode(errors='replace')
         nodes = node_count(text)
         ready = len(re.findall(r'\]: (?:synthetic|rpicam|ffmpeg) camera \d+x\d+|keying profiles'
-                               r'|\]: machine: board \+ component \d+x\d+', text))
+                               r'|\]: machine: board \+ component \d+x\d+'
+                               r'|\]: operator page ready', text))
         if nodes and ready >= nodes:
             up = True
             break

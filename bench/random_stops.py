@@ -42,11 +42,12 @@ import subprocess
 import sys
 import tempfile
 
+# The stop harness, the fake rpicam-vid and the MediaMTX helpers live with the tests. flake8
+# wants E402 waived below; ruff already accepts imports after a sys.path change (hence RUF100).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
-
-import fake_rpicam_vid  # from test/, after the path entry above
-import stop_harness
-from stream_fixtures import find_mediamtx, free_tcp_port, free_udp_port
+import fake_rpicam_vid  # noqa: E402, RUF100
+import stop_harness  # noqa: E402, RUF100
+from stream_fixtures import find_mediamtx, free_tcp_port, free_udp_port  # noqa: E402, RUF100
 
 KINDS = ('synthetic', 'ffmpeg', 'rpicam')
 RUNNER = [sys.executable, '-m', 'picam_ros', '--width', '640', '--height', '480',
