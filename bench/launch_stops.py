@@ -22,7 +22,9 @@ starts ``ros2 launch`` in its own process group (as a terminal does), waits unti
 logged that it is up and a random extra 0-1.5 s of frames, then sends SIGINT to the whole group,
 as Ctrl-C does (launch then forwards its own SIGINT to each node: the double signal). It counts,
 per run: launch's escalations to SIGTERM/SIGKILL, Python tracebacks, nodes that did not end
-cleanly, publish-after-shutdown errors, and the time from SIGINT to launch's exit.
+cleanly, publish-after-shutdown errors, and the time from SIGINT to launch's exit, and to the
+exit of its slowest node (a node's own stop, without launch's: launch reaps its children and
+then ends its own interpreter, rclpy context included).
 """
 
 from __future__ import annotations
@@ -51,6 +53,32 @@ def node_count(launch_output: str) -> int:
     return len(re.findall(r'process started with pid', launch_output))
 
 
+def node_pids(launch_output: str) -> list[int]:
+    return [int(pid) for pid in re.findall(r'process started with pid \[(\d+)\]', launch_output)]
+
+
+def ended(pid: int) -> bool:
+    """Tell whether a process has exited (a zombie its parent has not reaped yet counts)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
+    except OSError:
+        return True
+
+
+def wait_for_stop(launch: subprocess.Popen, pids: list[int], sent: float,
+                  guard: float) -> tuple[float | None, float | None]:
+    """Poll until launch exits; seconds from ``sent`` to its exit and to the last node's."""
+    nodes_done = None
+    while time.monotonic() - sent < guard:
+        if nodes_done is None and all(ended(pid) for pid in pids):
+            nodes_done = time.monotonic() - sent
+        if launch.poll() is not None:
+            return time.monotonic() - sent, nodes_done
+        time.sleep(0.005)
+    return None, nodes_done
+
+
 def one_run(argv: list[str], domain: int, settle: float, guard: float) -> dict:
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), PYTHONUNBUFFERED='1')
     # Read while launch writes it, so not a with-block.
@@ -64,7 +92,8 @@ def one_run(argv: list[str], domain: int, settle: float, guard: float) -> dict:
         text = log.read().decode(errors='replace')
         nodes = node_count(text)
         ready = len(re.findall(r'\]: (?:synthetic|rpicam|ffmpeg) camera \d+x\d+|keying profiles'
-                               r'|\]: machine: board \+ component \d+x\d+', text))
+                               r'|\]: machine: board \+ component \d+x\d+'
+                               r'|\]: operator page ready', text))
         if nodes and ready >= nodes:
             up = True
             break
@@ -72,22 +101,24 @@ def one_run(argv: list[str], domain: int, settle: float, guard: float) -> dict:
             break
         time.sleep(0.05)
     time.sleep(settle)
+    log.seek(0)
+    pids = node_pids(log.read().decode(errors='replace'))
     sent = time.monotonic()
     try:
         os.killpg(launch.pid, signal.SIGINT)
     except ProcessLookupError:
         pass
-    try:
-        launch.wait(guard)
-    except subprocess.TimeoutExpired:
+    took, nodes_took = wait_for_stop(launch, pids, sent, guard)
+    if took is None:
         os.killpg(launch.pid, signal.SIGKILL)
         launch.wait()
-    took = time.monotonic() - sent
+        took = time.monotonic() - sent
     log.seek(0)
     text = log.read().decode(errors='replace')
     log.close()
     result = {name: len(re.findall(pattern, text)) for name, pattern in PATTERNS.items()}
-    result.update(up=up, seconds=took, nodes=node_count(text), text=text)
+    result.update(up=up, seconds=took, nodes_seconds=nodes_took or took, nodes=node_count(text),
+                  text=text)
     return result
 
 
@@ -105,7 +136,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     argv = ['ros2', 'launch', args.package, args.launch_file, *args.arguments]
     totals = dict.fromkeys(PATTERNS, 0)
-    times, bad = [], 0
+    times, node_times, bad = [], [], 0
     rng = random.Random(1)
     for run in range(args.runs):
         result = one_run(argv, 100 + (os.getpid() + run) % 100, rng.uniform(0.0, 1.5),
@@ -113,21 +144,26 @@ def main() -> int:
         for name in PATTERNS:
             totals[name] += result[name]
         times.append(result['seconds'])
+        node_times.append(result['nodes_seconds'])
         flawed = (not result['up'] or result['seconds'] >= args.guard
                   or any(result[name] for name in PATTERNS))
         bad += flawed
         flaws = ''.join(f', {name} {result[name]}' for name in PATTERNS if result[name])
         print(f'run {run + 1:3d}: {result["nodes"]} nodes, up={result["up"]}, stop '
-              f'{result["seconds"]:.2f} s{flaws}', flush=True)
+              f'{result["seconds"]:.2f} s (nodes {result["nodes_seconds"]:.2f} s){flaws}',
+              flush=True)
         if flawed and args.keep:
             os.makedirs(args.keep, exist_ok=True)
             with open(os.path.join(args.keep, f'run{run + 1}.log'), 'w') as f:
                 f.write(result['text'])
     times.sort()
+    node_times.sort()
     print(f'{args.runs} Ctrl-C stops of {args.launch_file}: '
           + ', '.join(f'{name} {count}' for name, count in totals.items())
           + f'; runs with any flaw {bad}; SIGINT -> launch exit median '
-            f'{times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s')
+            f'{times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s; -> last node exit median '
+            f'{node_times[len(node_times) // 2]:.2f} s, max {node_times[-1]:.2f} s; load '
+            f'average {os.getloadavg()[0]:.1f}')
     return 1 if bad else 0
 
 

@@ -18,4 +18,8 @@ The package is split so that everything except the two rclpy adapters
 (``camera_node``, ``centroid_node``) imports and runs without ROS.
 """
 
+from picam_ros.entry_points import guard_module_run
+
 __version__ = '0.1.0'
+
+guard_module_run()   # python -m picam_ros.<program>: hear a stop while the program loads

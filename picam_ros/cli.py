@@ -51,6 +51,7 @@ from picam_ros.core.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.core.params import flag_for, ParamRow
 from picam_ros.core.png import write_png
 from picam_ros.core.stop_request import EXIT_STOPPED, StopRequest
+from picam_ros.entry_points import run_as_main
 from picam_ros.sources import SourceError, sources_using
 from picam_ros.stream.encoder import StreamError
 from picam_ros.stream.mediamtx import find_mediamtx, MediaServerUnavailable
@@ -428,4 +429,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_as_main(main))

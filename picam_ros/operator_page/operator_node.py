@@ -69,6 +69,7 @@ from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
 from picam_ros.centroids.settings import KeyingProfiles
+from picam_ros.entry_points import run_as_main
 from picam_ros.operator_page.bridge import (
     alignment_values,
     cloud_blobs,
@@ -451,4 +452,4 @@ def main(args: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    raise SystemExit(main())
+    raise SystemExit(run_as_main(main))

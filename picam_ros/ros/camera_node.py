@@ -71,6 +71,7 @@ from picam_ros.camera.settings import (
 from picam_ros.core.frames import Frame
 from picam_ros.core.pacing import FrameThrottle
 from picam_ros.core.payloads import fill_image, image_payload
+from picam_ros.entry_points import run_as_main
 from picam_ros.ros.dds_profile import large_frame_warning
 from picam_ros.ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
 from picam_ros.ros.inprocess_centroids import InprocessCentroids
@@ -467,4 +468,4 @@ def main(args: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    raise SystemExit(main())
+    raise SystemExit(run_as_main(main))

@@ -47,6 +47,7 @@ from picam_ros.centroids.pipeline import CentroidPipeline
 from picam_ros.centroids.settings import DIAGNOSTICS_ROW
 from picam_ros.core.pacing import DECIMATION_ROWS, DecimationConfig
 from picam_ros.core.params import config_from_ros
+from picam_ros.entry_points import run_as_main
 from picam_ros.ros.centroid_publisher import (
     CentroidPublisher,
     declare_keying,
@@ -150,4 +151,4 @@ def main(args: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    raise SystemExit(main())
+    raise SystemExit(run_as_main(main))

@@ -70,6 +70,7 @@ from picam_ros.core.frames import Frame, FrameFormat
 from picam_ros.core.latest_mailbox import LatestMailbox
 from picam_ros.core.pacing import FrameThrottle
 from picam_ros.core.payloads import cloud_points
+from picam_ros.entry_points import run_as_main
 from picam_ros.machine.align_worker import AlignmentWorker, JOIN_TIMEOUT_S
 from picam_ros.machine.alignment import Alignment, AlignmentParams
 from picam_ros.machine.calibration import (
@@ -652,4 +653,4 @@ def main(args: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    raise SystemExit(main())
+    raise SystemExit(run_as_main(main))
