@@ -20,6 +20,8 @@ Each camera is stream.launch.py in its own namespace, with config/two_cameras.ya
 config/picam.yaml: camera indices, the component camera's --vflip, one MediaMTX (started by
 the board camera) serving both stream paths, and a chroma-gated ``leads`` profile for the
 component camera. Topics: /board/centroids, /component/centroids, /board/camera/image_raw...
+Each camera gets its own operator page: board on :8080, component on :8081 (``operator:=false``:
+none).
 """
 
 import os
@@ -35,19 +37,27 @@ ARGUMENTS = (
     ('source', '', 'frame source for both cameras: synthetic, rpicam or ffmpeg'),
     ('stream', '', 'true/false: live H.264 streams through MediaMTX'),
     ('log_level', 'info', 'log level: debug, info, warn, error or fatal'),
+    ('operator', 'true', 'true/false: an operator page for each camera'),
+)
+#: Each camera's operator page has a port of its own.
+PAGES = (
+    ('board_operator_port', '8080', 'TCP port of the board camera\'s operator page'),
+    ('component_operator_port', '8081', 'TCP port of the component camera\'s operator page'),
 )
 
 
-def camera(namespace):
+def camera(namespace, operator_port):
     two_cameras = [FindPackageShare('picam_ros'), '/config/two_cameras.yaml']
     return IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(HERE, 'stream.launch.py')),
-        launch_arguments=[('namespace', namespace), ('params_file', two_cameras)]
+        launch_arguments=[('namespace', namespace), ('params_file', two_cameras),
+                          ('operator_port', LaunchConfiguration(operator_port))]
         + [(name, LaunchConfiguration(name)) for name, _, _ in ARGUMENTS])
 
 
 def generate_launch_description():
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=default, description=text)
-         for name, default, text in ARGUMENTS]
-        + [camera('board'), camera('component')])
+         for name, default, text in ARGUMENTS + PAGES]
+        + [camera('board', 'board_operator_port'),
+           camera('component', 'component_operator_port')])

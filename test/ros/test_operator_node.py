@@ -408,3 +408,23 @@ def test_the_default_video_is_the_composite_with_a_machine_node_else_the_camera(
             assert config['features']['calibration'] is bool(parameters)
         finally:
             graph.close()
+
+
+def test_two_cameras_give_each_camera_its_own_operator_page_port():
+    launch = pytest.importorskip('launch', reason='needs the ROS 2 launch package')
+    pytest.importorskip('launch_ros', reason='needs the ROS 2 launch_ros package')
+    description = load_launch_file('two_cameras.launch.py').generate_launch_description()
+    context = launch.LaunchContext()
+    for entity in description.entities:
+        if isinstance(entity, launch.actions.DeclareLaunchArgument):
+            context.launch_configurations[entity.name] = launch.utilities.perform_substitutions(
+                context, entity.default_value)
+    ports = {}
+    for entity in description.entities:
+        if isinstance(entity, launch.actions.IncludeLaunchDescription):
+            arguments = {name: launch.utilities.perform_substitutions(
+                context, launch.utilities.normalize_to_list_of_substitutions(value))
+                for name, value in entity.launch_arguments
+                if name in ('namespace', 'operator_port')}   # params_file needs an install
+            ports[arguments['namespace']] = arguments['operator_port']
+    assert ports == {'board': '8080', 'component': '8081'}
