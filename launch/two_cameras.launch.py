@@ -41,8 +41,8 @@ ARGUMENTS = (
 )
 #: Each camera's operator page has a port of its own.
 PAGES = (
-    ('board_operator_port', '8080', 'TCP port of the board camera\'s operator page'),
-    ('component_operator_port', '8081', 'TCP port of the component camera\'s operator page'),
+    ('board_operator_port', '8080', 'TCP port of the operator page of the board camera'),
+    ('component_operator_port', '8081', 'TCP port of the operator page of the component camera'),
 )
 
 
