@@ -395,3 +395,19 @@ def test_bad_point_sets_are_named(leads, message):
 def test_bad_parameters_are_named():
     with pytest.raises(ValueError, match='gate_sigmas: 1 is below the minimum 2'):
         AlignmentParams(gate_sigmas=1.0)
+
+
+@pytest.mark.parametrize(('family', 'seed'), [('tssop', 642), ('tssop', 822), ('qfp', 549),
+                                              ('soic', 781)])
+def test_a_turned_symmetric_part_is_ambiguous_even_when_a_stray_tips_the_count(
+        family, seed):
+    """Whichever of a symmetric part's twins places more, the footprint says pin 1 is unknown.
+
+    bench/alignment.py --footprint --max-turn 180 seeds where the turned twin placed one
+    stray pair more than the truth and was returned 7-13 mm off.
+    """
+    case = make_case(family, seed, max_turn=180, max_offset=1.5, noise=0.01, missing=0.1,
+                     extra=0.05)
+    result = align(case.leads, case.pads, footprint=Footprint(case.name, case.footprint))
+    assert result.turned_twin
+    assert judge(result).status == AMBIGUOUS

@@ -70,6 +70,8 @@ __all__ = ['Alignment', 'AlignmentParams', 'Pose', 'align', 'align_mean', 'rigid
 _RAYLEIGH_MEDIAN = math.sqrt(2 * math.log(2))
 #: Pairs needed before their residuals say anything about the noise.
 _MIN_PAIRS_FOR_NOISE = 5
+#: Chi-square quantiles at 1 - 1e-4 by degrees of freedom (a fit of 3 or 4 pairs has 3 or 5).
+_CHI2_1E4 = {3: 21.11, 5: 25.74}
 #: Distinct poses refined at most (in order of their counts).
 _MAX_CANDIDATES = 16
 
@@ -92,6 +94,10 @@ class AlignmentParams(ConfigBase):
         'two): more pairs survive more missing and stray blobs.', low=1, high=10_000)
     max_iterations: int = config_field(50, 'Refinement iterations at most.', low=1,
                                        high=10_000)
+    pair_noise: float = config_field(
+        0.015, "Per-axis sigma of a lead/pad pair's noise assumed when too few pairs (under 5) "
+        'to measure it (mm): a 3- or 4-pair fit whose residuals this noise explains only '
+        'once in 10,000 drops a pair.', low=1e-9)
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,9 @@ class Alignment:
     competitor: Pose | None = None  # the best other distinct pose
     symmetries: tuple[float, ...] = ()   # the footprint's self-mapping turns (degrees)
     unplaced: int = 0     # lead blobs on the part (within a pitch of it) that land on no pad
+    #: A polarised footprint maps onto itself by a turn within the search range: its twin
+    #: puts the same lead blobs on pads, so pin 1 cannot be told whatever the counts say.
+    turned_twin: bool = False
 
     @property
     def max_residual(self) -> float:
@@ -139,6 +148,8 @@ class Alignment:
         its worst pair is within twice the result's, even where the noise puts one of them
         just over `max_residual`.
         """
+        if self.turned_twin:
+            return True
         other = self.competitor
         if other is None or other.matched < self.matched:
             return False
@@ -178,13 +189,14 @@ def align(leads: Any, pads: Any, params: AlignmentParams | None = None,
     tolerance = params.inlier_tolerance
     any_rotation = footprint is not None and footprint.any_rotation
     max_turn = math.pi if any_rotation else math.radians(params.max_rotation_deg)
+    most = None if footprint is None else footprint.count
     grid = _PadGrid(pads, tolerance)
     angles, shifts, bases = _hypotheses(leads, pads, tolerance, max_turn, params.base_pairs)
     counts, squares = grid.score(leads, angles, shifts)
     corners = _corners(leads)
     refined = []
     for k in _distinct(angles, shifts, counts, squares, corners, tolerance / 4):
-        refined.append(_refine(leads, pads, angles[k], shifts[k], bases[k], params))
+        refined.append(_refine(leads, pads, angles[k], shifts[k], bases[k], params, most))
     # The range limits the answer, not only the samples: a pose refined beyond it is neither
     # the correction nor a rival to it.
     refined = [r for r in refined if r.matched >= 2 and
@@ -211,12 +223,18 @@ def align(leads: Any, pads: Any, params: AlignmentParams | None = None,
     # asks whether any rival would pass as well).
     competitor = min(rivals, key=lambda p: (-p.matched, p.max_residual), default=None)
     symmetries = () if footprint is None else footprint.symmetries(tolerance)
+    twin = None
+    if footprint is not None and footprint.polarised:
+        twin = _turned_twin(leads, pads, best, symmetries, max_turn, params, most)
+        if twin is not None:
+            competitor = twin
     expected = (footprint.count if footprint is not None else
                 _pads_under_the_part(leads[best.lead_index], pads, best, tolerance))
     unplaced = _unplaced_leads(leads, pads, best)
     return Alignment(float(best.shift[0]), float(best.shift[1]), _degrees(best.angle),
                      best.rms, best.matched, best.lead_index, best.pad_index,
-                     best.residuals, expected, best.noise, competitor, symmetries, unplaced)
+                     best.residuals, expected, best.noise, competitor, symmetries, unplaced,
+                     twin is not None)
 
 
 def align_mean(leads: Any, pads: Any) -> Alignment:
@@ -466,8 +484,9 @@ def _leave_one_out(source: np.ndarray,
 
 
 def _supported(leads: np.ndarray, pads: np.ndarray, lead_index: np.ndarray,
-               pad_index: np.ndarray, tolerance: float,
-               held: set[tuple[int, int]] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
+               pad_index: np.ndarray, params: AlignmentParams,
+               held: set[tuple[int, int]] = frozenset(),
+               most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Drop pairs until the others put every pair within `tolerance` of its pad.
 
     A lead counts as placed only where the rest of the part puts it: otherwise a pose bent
@@ -477,12 +496,24 @@ def _supported(leads: np.ndarray, pads: np.ndarray, lead_index: np.ndarray,
     residual includes the wrong pair's pull, so the largest need not be the wrong pair.
     Two pairs cannot check each other and stay.
 
+    Below ``_MIN_PAIRS_FOR_NOISE`` pairs the tolerance is too loose a test: a stray blob
+    115 um from a stray pad under the true pose joins a 2-lead part's pairs and pulls the
+    fit 50-60 um off (issue 24, chip seeds 286 and 859). There the deleted residual must be
+    fit as a whole be consistent with the assumed ``pair_noise``: its squared residuals over
+    the noise (chi-square, 2n - 3 degrees of freedom) below the 1e-4 quantile. A single
+    pair's deleted residual cannot show it: the stray's lever arm from the 2 others' short
+    baseline widens its spread to 3.9 sigmas.
+    With `most` (a footprint's lead count) no more pairs than that are kept: one blob and
+    one pad per lead.
+
     Below ``_MIN_PAIRS_FOR_NOISE`` pairs, the `held` pairs (the pose's claim so far: its
     hypothesis's base pair, then the pairs of its last fit) go last: which of 3 pairs is
     the wrong one cannot be told from them, and each claim is followed to its own pose (a
     2-lead part with stray blobs has several, all of them candidates).
     """
+    tolerance = params.inlier_tolerance
     while len(lead_index) >= 3:
+        n = len(lead_index)
         source, target = leads[lead_index], pads[pad_index]
         angle, mean_a, mean_b, (a, b) = _leave_one_out(source, target)
         c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
@@ -492,11 +523,15 @@ def _supported(leads: np.ndarray, pads: np.ndarray, lead_index: np.ndarray,
         ey = b[None, :, 1] - (s * ax + c * ay + mean_b[:, 1:2])
         squared = ex ** 2 + ey ** 2
         deleted = np.sqrt(np.diagonal(squared))
-        if deleted.max() <= tolerance:
+        fits = deleted.max() <= tolerance
+        if fits and n < _MIN_PAIRS_FOR_NOISE:
+            fitted = target - _transform(source, *rigid_fit(source, target))
+            fits = np.sum(fitted ** 2) / params.pair_noise ** 2 <= _CHI2_1E4[2 * n - 3]
+        if fits and (most is None or n <= most):
             break
         np.fill_diagonal(squared, 0.0)
         remaining = squared.sum(axis=1)
-        if len(lead_index) < _MIN_PAIRS_FOR_NOISE:
+        if n < _MIN_PAIRS_FOR_NOISE:
             newcomer = np.array([(int(lp), int(pp)) not in held
                                  for lp, pp in zip(lead_index, pad_index, strict=True)])
             if newcomer.any():
@@ -520,7 +555,7 @@ def _noise_sigma(distances: np.ndarray) -> float | None:
 
 
 def _refine(leads: np.ndarray, pads: np.ndarray, angle: float, shift: np.ndarray,
-            base: np.ndarray, params: AlignmentParams) -> _Refined:
+            base: np.ndarray, params: AlignmentParams, most: int | None = None) -> _Refined:
     tolerance = params.inlier_tolerance
     # A floor under the gate: on noiseless points the measured noise is 0, and rounding
     # must not push true pairs out.
@@ -530,8 +565,8 @@ def _refine(leads: np.ndarray, pads: np.ndarray, angle: float, shift: np.ndarray
             else set())
     for _ in range(params.max_iterations):
         lead_index, pad_index = _one_to_one(_transform(leads, angle, shift), pads, gate)
-        lead_index, pad_index = _supported(leads, pads, lead_index, pad_index, tolerance,
-                                           held)
+        lead_index, pad_index = _supported(leads, pads, lead_index, pad_index, params,
+                                           held, most)
         if len(lead_index) < 2:
             break
         held = set(zip(lead_index.tolist(), pad_index.tolist()))
@@ -546,11 +581,36 @@ def _refine(leads: np.ndarray, pads: np.ndarray, angle: float, shift: np.ndarray
             break
         previous = pairs
     lead_index, pad_index = _one_to_one(_transform(leads, angle, shift), pads, tolerance)
-    lead_index, pad_index = _supported(leads, pads, lead_index, pad_index, tolerance, held)
+    lead_index, pad_index = _supported(leads, pads, lead_index, pad_index, params, held, most)
     residuals = pads[pad_index] - _transform(leads[lead_index], angle, shift)
     rms = float(np.sqrt(np.mean(np.sum(residuals ** 2, axis=1)))) if len(residuals) else 0.0
     return _Refined(angle, np.asarray(shift, np.float64), len(lead_index), rms, lead_index,
                     pad_index, residuals, noise)
+
+
+def _turned_twin(leads: np.ndarray, pads: np.ndarray, best: _Refined,
+                 symmetries: tuple[float, ...], max_turn: float, params: AlignmentParams,
+                 most: int | None) -> Pose | None:
+    """Return the pose turned from `best` by a symmetry of the footprint, if in range.
+
+    The twin puts the same lead blobs on pads (turned about the placed pads' centre and
+    refined); it may place one lead more or fewer only by a stray blob meeting a stray pad,
+    which says nothing about pin 1 (issue 24: 105 of 7,000 turned parts were corrected by
+    a twin that placed one stray more than the truth, all 7-20 mm off).
+    """
+    centre = pads[best.pad_index].mean(axis=0)
+    for degrees in symmetries:
+        turn = math.radians(degrees)
+        angle = best.angle + turn
+        if abs(math.atan2(math.sin(angle), math.cos(angle))) > max_turn + 1e-9:
+            continue
+        shift = _rotation(turn) @ (best.shift - centre) + centre
+        twin = _refine(leads, pads, angle, shift, np.full(4, -1, np.intp), params, most)
+        worst = (float(np.max(np.linalg.norm(twin.residuals, axis=1)))
+                 if twin.matched else math.inf)
+        return Pose(float(twin.shift[0]), float(twin.shift[1]), _degrees(twin.angle),
+                    twin.matched, worst)
+    return None
 
 
 def _pads_under_the_part(placed_leads: np.ndarray, pads: np.ndarray, pose: _Refined,

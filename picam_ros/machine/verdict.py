@@ -94,6 +94,10 @@ def judge(alignment: Alignment, params: VerdictParams | None = None) -> Verdict:
     limit = params.max_residual_mm
     if alignment.ambiguous(limit):
         other = alignment.competitor
+        if alignment.turned_twin:
+            return Verdict(AMBIGUOUS, f'the footprint maps onto itself turned: pin 1 cannot be '
+                           f'told (the twin at theta {other.theta:.2f} deg places '
+                           f'{other.matched} leads)', alignment, params)
         return Verdict(AMBIGUOUS, f'another pose (dx {other.dx:.3f} mm, dy {other.dy:.3f} mm, '
                        f'theta {other.theta:.2f} deg) places {other.matched} leads as well',
                        alignment, params)
