@@ -26,7 +26,13 @@ from picam_ros.camera.settings import camera_parameter_rows, CameraSettings
 from picam_ros.centroids.engine import KeyingParams
 from picam_ros.centroids.settings import centroid_parameter_rows, KeyingProfiles
 from picam_ros.core.pacing import DECIMATION_ROWS, DecimationConfig, Decimator
-from picam_ros.core.params import markdown_table, ParamRow, rows_from_config
+from picam_ros.core.params import (
+    config_from_rows,
+    config_with_changes,
+    markdown_table,
+    ParamRow,
+    rows_from_config,
+)
 from picam_ros.ros.launch_support import (
     CAMERA_LAUNCH_ARGUMENTS,
     LAUNCH_ARGUMENTS,
@@ -347,3 +353,20 @@ def test_one_validator_words_config_and_parameter_errors_alike():
     assert row.check(300).reason == 'pads.luma_min: 300 is above the maximum 255'
     with pytest.raises(ValueError, match='^luma_min: 300 is above the maximum 255$'):
         KeyingParams(luma_min=300)
+
+
+def test_a_config_built_from_rows_names_a_rule_between_fields_as_the_user_typed_it():
+    rows = rows_from_config(KeyingParams, prefix='pads')
+    with pytest.raises(ValueError, match=r'^pads\.luma_min: 200 is greater than pads\.luma_max '
+                                         r'100$'):
+        config_from_rows(KeyingParams, rows, {'pads.luma_min': 200, 'pads.luma_max': 100})
+
+
+def test_a_live_change_that_breaks_a_rule_leaves_the_current_config():
+    rows = rows_from_config(KeyingParams, prefix='pads')
+    current = config_from_rows(KeyingParams, rows, {})
+    with pytest.raises(ValueError, match='pads.luma_min: 200 is greater than pads.luma_max'):
+        config_with_changes(current, rows, {'pads.luma_min': 200, 'pads.luma_max': 100})
+    changed = config_with_changes(current, rows, {'pads.luma_min': 20, 'pads.luma_max': 30})
+    assert (changed.luma_min, changed.luma_max) == (20, 30)
+    assert current == config_from_rows(KeyingParams, rows, {})

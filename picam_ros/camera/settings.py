@@ -30,7 +30,13 @@ from picam_ros.camera.compression import CompressionConfig
 from picam_ros.camera.runtime import CameraRuntime, Log, RuntimeConfig
 from picam_ros.centroids.settings import PROFILES_ROW
 from picam_ros.core.config import ConfigError
-from picam_ros.core.params import config_from_ros, flag_for, ParamRow, rows_from_config
+from picam_ros.core.params import (
+    check_rows,
+    config_from_rows,
+    flag_for,
+    ParamRow,
+    rows_from_config,
+)
 from picam_ros.core.payloads import OUTPUT_ENCODINGS
 from picam_ros.sources import make_source, RpicamConfig, SourceConfig
 from picam_ros.sources.rpicam_controls import RpicamControls
@@ -173,13 +179,10 @@ class CameraSettings:
         rows = rows if rows is not None else camera_parameter_rows()
         by_name = {row.name: row for row in rows}
         values = {row.name: values.get(row.name, row.default) for row in rows}
-        for name, value in values.items():
-            check = by_name[name].check(value)
-            if not check.ok:
-                raise ValueError(check.reason)
+        check_rows(rows, values)
         source_rows = [r for r in rows if '.' not in r.name
                        and r.field in _field_names(SourceConfig)]
-        source = _named(config_from_ros, source_rows, SourceConfig, source_rows, values)
+        source = config_from_rows(SourceConfig, source_rows, values)
         controls = controls_from_parameters(values, rows)
         compression = compression_from_parameters(values, rows)
         # Checked with the stream off too: a bad stream setting is refused when it is typed,
@@ -191,7 +194,7 @@ class CameraSettings:
         stream = _named(StreamConfig, stream_rows + [by_name['fps']],
                         **{r.field: r.from_ros(values[r.name]) for r in stream_rows},
                         fps=source.fps)
-        server = _named(config_from_ros, server_rows, MediaServerConfig, server_rows, values)
+        server = config_from_rows(MediaServerConfig, server_rows, values)
         if not values['stream.enabled']:
             stream = server = None
         return cls(source=source, stream=stream, server=server,
@@ -224,7 +227,7 @@ def controls_from_parameters(values: Mapping[str, Any],
     """Build the controls from ROS values keyed by parameter name (``controls.<name>``)."""
     rows = tuple(r for r in (rows if rows is not None else control_rows())
                  if r.name.startswith('controls.'))
-    return _named(config_from_ros, list(rows), RpicamControls, rows, values)
+    return config_from_rows(RpicamControls, rows, values)
 
 
 def _named(build: Callable[..., Any], rows: list[ParamRow], *args: Any, **kwargs: Any) -> Any:
@@ -244,7 +247,7 @@ def compression_from_parameters(values: Mapping[str, Any],
     """Build the image_raw/compressed settings from ROS values (``compressed.<name>``)."""
     rows = tuple(r for r in (rows if rows is not None else camera_parameter_rows())
                  if r.name.startswith('compressed.'))
-    return _named(config_from_ros, list(rows), CompressionConfig, rows, values)
+    return config_from_rows(CompressionConfig, rows, values)
 
 
 def apply_controls(source: Any, values: Mapping[str, Any]) -> str | None:

@@ -24,6 +24,7 @@ from picam_ros.camera.settings import camera_parameter_rows
 from picam_ros.centroids.settings import centroid_parameter_rows
 from picam_ros.core.params import markdown_table
 from picam_ros.machine.settings import machine_table_rows
+from picam_ros.operator_page.settings import operator_parameter_rows
 
 
 def main() -> None:
@@ -34,6 +35,10 @@ def main() -> None:
     print(markdown_table(centroid_parameter_rows(['pads'])))
     print('\n## machine_node (besides `board.*` / `component.*`: the camera_node table)\n')
     print(markdown_table(machine_table_rows()))
+    print('\n## operator\n')
+    print('CLI flags are those of `python -m picam_ros.operator_page`, launch arguments those '
+          'of `operator.launch.py`.\n')
+    print(markdown_table(operator_parameter_rows()))
 
 
 if __name__ == '__main__':

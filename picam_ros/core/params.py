@@ -282,6 +282,47 @@ def config_from_ros(config: type, rows: Sequence[ParamRow], values: Mapping[str,
     return config(**fields)
 
 
+def check_rows(rows: Iterable[ParamRow], values: Mapping[str, Any]) -> None:
+    """Check the ROS value of every row given in ``values``; ValueError names the parameter."""
+    for row in rows:
+        if row.name in values:
+            check = row.check(values[row.name])
+            if not check.ok:
+                raise ValueError(check.reason)
+
+
+def config_from_rows(config: type, rows: Sequence[ParamRow], values: Mapping[str, Any]) -> Any:
+    """Check every row, then build ``config``: the one way a node turns parameters into a config.
+
+    A bad value or a rule between fields raises ValueError naming the parameters as the user
+    typed them (``pads.luma_min``, not the field ``luma_min``), the one line a node ends with.
+    """
+    check_rows(rows, values)
+    try:
+        return config_from_ros(config, rows, values)
+    except ConfigError as error:
+        raise error.renamed({row.field: row.name for row in rows}) from None
+
+
+def config_with_changes(current: Any, rows: Sequence[ParamRow],
+                        changes: Mapping[str, Any]) -> Any:
+    """Return ``current`` with the live ``changes`` (ROS values by parameter name), all or none.
+
+    Changes to parameters not in ``rows`` are ignored (another table owns them). Every change
+    is checked and the whole new config validated before anything is returned, so a node that
+    swaps in the result never runs on half of a refused change; ValueError names the parameter.
+    """
+    mine = {row.name: row for row in rows if row.name in changes}
+    if not mine:
+        return current
+    check_rows(mine.values(), changes)
+    fields = {row.field: row.from_ros(changes[name]) for name, row in mine.items()}
+    try:
+        return dataclasses.replace(current, **fields)
+    except ConfigError as error:
+        raise error.renamed({row.field: row.name for row in rows}) from None
+
+
 # --- documentation ------------------------------------------------------------------------------
 
 def markdown_table(rows: Iterable[ParamRow]) -> str:

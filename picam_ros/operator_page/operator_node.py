@@ -59,7 +59,7 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
@@ -69,6 +69,7 @@ from std_msgs.msg import Float64
 from std_srvs.srv import Trigger
 
 from picam_ros.centroids.settings import KeyingProfiles
+from picam_ros.core.params import config_from_rows, config_with_changes
 from picam_ros.entry_points import run_as_main
 from picam_ros.operator_page.bridge import (
     alignment_values,
@@ -96,7 +97,9 @@ from picam_ros.operator_page.protocol import (
     SetParameter,
 )
 from picam_ros.operator_page.server import CentroidSet, OperatorConfig, OperatorServer, Outcome
+from picam_ros.operator_page.settings import operator_parameter_rows, OperatorParams, WHEP_URLS
 from picam_ros.operator_page.targets import CalibratedTargets, camera_of
+from picam_ros.ros.messages import declare_rows
 from picam_ros.ros.node_runner import run_node, warn_about_undeclared
 
 NODE_NAME = 'operator'
@@ -111,34 +114,8 @@ MACHINE_ALIGN = 'align'
 MACHINE_CAMERAS = {'pads': 'board', 'leads': 'component'}
 #: The machine node's shift of the up image in the composite (see bridge.composite_shift).
 MACHINE_OFFSETS = ('composite.offset_x', 'composite.offset_y')
-#: The default WHEP URL: the machine's composite path, or a camera node's path.
-WHEP_URLS = {'machine': 'http://{host}:8889/composite/whep',
-             'camera': 'http://{host}:8889/cam/whep'}
-
-_PARAMETERS: tuple[tuple[str, Any, str, bool], ...] = (
-    ('host', '127.0.0.1', 'address the page is served on (0.0.0.0: every interface)', True),
-    ('port', 8080, 'TCP port of the page (0: any free port, logged)', True),
-    ('token_file', '', 'file holding the operator token; empty: a random token, logged', True),
-    ('whep_url', '',
-     ('WHEP URL of the stream the page plays ({host}: the host the page was loaded '
-      f'from); empty: {WHEP_URLS["machine"]} with a machine_node, else '
-      f'{WHEP_URLS["camera"]}'), True),
-    ('video_url', '', 'play this video URL instead of WHEP (a recording; tests)', True),
-    ('media_dir', '', 'directory served at /media/ on the page origin (recordings)', True),
-    ('profiles', ['pads'], ('keying profiles of the centroid node (same order as its '
-                            '`profiles`: the first publishes on `centroids`)'), True),
-    ('centroid_node', 'centroids', ('the centroid node whose keying parameters the sliders '
-                                    'set (relative to this namespace)'), True),
-    ('mode_node', '', ('node whose mode parameter the mode buttons set (the composite of '
-                       'picam_ros.machine.composite); empty: no modes'), True),
-    ('mode_parameter', 'mode', ('name of that parameter; it takes normal, onlyup, onlydown '
-                                'or frozen'), True),
-    ('machine_node', '', ('the picam_ros machine node the page drives (composite video, '
-                          'modes, calibration services, pads/leads sliders); empty: none'), True),
-    ('calibration_file', '', ('machine calibration YAML for `target_mm`; empty: the machine '
-                              "node's calibration_file parameter"), True),
-    ('frame_id', 'camera_optical_frame', 'frame_id of `target` when a set has none', False),
-)
+#: The node's parameters (picam_ros.operator_page.settings; docs/parameters.md).
+_ROWS = operator_parameter_rows()
 
 
 class OperatorNode(Node):
@@ -146,14 +123,13 @@ class OperatorNode(Node):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        values = {}
-        for name, default, description, read_only in _PARAMETERS:
-            values[name] = self.declare_parameter(
-                name, default, ParameterDescriptor(description=description,
-                                                   read_only=read_only)).value
-        if not 0 <= values['port'] <= 65535:
-            raise ValueError(f'port: {values["port"]} is not a TCP port (0-65535)')
+        try:
+            params = config_from_rows(OperatorParams, _ROWS, declare_rows(self, _ROWS))
+        except ValueError as error:
+            raise ValueError(f'{self.get_name()}: invalid parameters: {error}') from None
         warn_about_undeclared(self, 'operator')
+        self._params = params
+        values = params.to_dict()
         machine = values['machine_node']
         profiles = KeyingProfiles(list(MACHINE_PROFILES) if machine else list(values['profiles']))
         self._frame_id = values['frame_id']
@@ -200,6 +176,8 @@ class OperatorNode(Node):
                 PointCloud2, topic, lambda msg, p=profile: self._on_cloud(p, msg), 10)
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
         self._values_timer = self.create_timer(1.0, self._fetch_parameter_values)
+        # Registered after declaration: the values above were checked as one set.
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self._server.start()
         self.get_logger().info(
             f'operator page ready: {self._server.url(with_token=True)} (token '
@@ -209,6 +187,17 @@ class OperatorNode(Node):
     def server(self) -> OperatorServer:
         """Return the web server, whose port and token the tests read."""
         return self._server
+
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """Apply a live change (``frame_id``) all or none; rclpy refuses the read-only rows."""
+        try:
+            params = config_with_changes(self._params, _ROWS,
+                                         {p.name: p.value for p in parameters})
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        self._params = params
+        self._frame_id = params.frame_id
+        return SetParametersResult(successful=True)
 
     # -- ROS in --------------------------------------------------------------------------
     def _fetch_parameter_values(self) -> None:

@@ -46,7 +46,7 @@ from sensor_msgs.msg import Image
 from picam_ros.centroids.pipeline import CentroidPipeline
 from picam_ros.centroids.settings import DIAGNOSTICS_ROW
 from picam_ros.core.pacing import DECIMATION_ROWS, DecimationConfig
-from picam_ros.core.params import config_from_ros
+from picam_ros.core.params import config_from_rows, config_with_changes
 from picam_ros.entry_points import run_as_main
 from picam_ros.ros.centroid_publisher import (
     CentroidPublisher,
@@ -69,11 +69,10 @@ class CentroidNode(Node):
             profiles, keying = declare_keying(self)
             decimation_values = {row.name: declare_row(self, row) for row in DECIMATION_ROWS}
             period = declare_row(self, DIAGNOSTICS_ROW)
-            decimation = config_from_ros(DecimationConfig, DECIMATION_ROWS, decimation_values)
+            decimation = config_from_rows(DecimationConfig, DECIMATION_ROWS, decimation_values)
         except ValueError as error:
             raise ValueError(f'{self.get_name()}: invalid parameters: {error}') from None
         warn_about_undeclared(self, 'centroid')
-        self._decimation_rows = {row.name: row for row in DECIMATION_ROWS}
         self._pipeline = CentroidPipeline(profiles, keying, decimation)
         # Registered after declaration: every value is checked above as one consistent set.
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -102,24 +101,13 @@ class CentroidNode(Node):
         misfit = self._pipeline.misfit(proposal.profiles)
         if misfit:
             return SetParametersResult(successful=False, reason=misfit)
-        decimation = None
-        decimation_changes = {name: value for name, value in changes.items()
-                              if name in self._decimation_rows}
-        if decimation_changes:
-            for name, value in decimation_changes.items():
-                check = self._decimation_rows[name].check(value)
-                if not check.ok:
-                    return SetParametersResult(successful=False, reason=check.reason)
-            current = self._pipeline.decimator.config
-            try:
-                decimation = DecimationConfig(**{
-                    'process_every_n': current.process_every_n,
-                    'max_rate_hz': current.max_rate_hz,
-                    **decimation_changes})
-            except ValueError as error:
-                return SetParametersResult(successful=False, reason=str(error))
+        current = self._pipeline.decimator.config
+        try:   # the same config, or a new one when a decimation parameter changes
+            decimation = config_with_changes(current, DECIMATION_ROWS, changes)
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
         self._pipeline.set_keying(proposal.profiles)
-        if decimation is not None:
+        if decimation is not current:
             self._pipeline.set_decimation(decimation)
         return SetParametersResult(successful=True)
 

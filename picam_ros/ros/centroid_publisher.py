@@ -40,11 +40,7 @@ from picam_ros.core.formats import Planes
 from picam_ros.core.params import ParamRow
 from picam_ros.core.payloads import fill_image, ImagePayload, new_payload_buffer
 from picam_ros.ros.diagnostics import diagnostic_status, ERROR, OK, WARN
-from picam_ros.ros.messages import make_pointcloud2, parameter_descriptor
-
-
-def declare_row(node: Node, row: ParamRow) -> Any:
-    return node.declare_parameter(row.name, row.default, parameter_descriptor(row)).value
+from picam_ros.ros.messages import declare_row, declare_rows, make_pointcloud2
 
 
 def declare_keying(node: Node, profiles_row: ParamRow = PROFILES_ROW,
@@ -68,7 +64,7 @@ def declare_keying(node: Node, profiles_row: ParamRow = PROFILES_ROW,
         raise ValueError(f'{profiles_row.name}: {", ".join(map(repr, clash))} cannot name a '
                          f'keying profile here (a parameter group of this node has that name)')
     profiles = KeyingProfiles(names)
-    values = {row.name: declare_row(node, row) for row in profiles.all_rows()}
+    values = declare_rows(node, profiles.all_rows())
     return profiles, profiles.build(values)
 
 

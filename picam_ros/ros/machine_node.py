@@ -69,6 +69,7 @@ from picam_ros.core.config import ConfigError
 from picam_ros.core.frames import Frame, FrameFormat
 from picam_ros.core.latest_mailbox import LatestMailbox
 from picam_ros.core.pacing import FrameThrottle
+from picam_ros.core.params import config_from_rows
 from picam_ros.core.payloads import cloud_points
 from picam_ros.entry_points import run_as_main
 from picam_ros.machine.align_worker import AlignmentWorker, JOIN_TIMEOUT_S
@@ -322,10 +323,7 @@ class MachineNode(Node):
     def _build(self, prefix: str, config: type, values: dict[str, Any]) -> Any:
         rows = [row for name, row in self._rows.items() if name.startswith(prefix + '.')
                 and row.field in {f.name for f in dataclasses.fields(config)}]
-        try:
-            return config(**{row.field: row.from_ros(values[row.name]) for row in rows})
-        except ConfigError as error:
-            raise ValueError(str(error.renamed({row.field: row.name for row in rows}))) from None
+        return config_from_rows(config, rows, values)
 
     @staticmethod
     def _load_footprint(path: str) -> Footprint | None:

@@ -20,6 +20,7 @@ computed and tested without ROS in :mod:`picam_ros.core.payloads` and :mod:`pica
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -65,3 +66,17 @@ def parameter_descriptor(row: ParamRow) -> ParameterDescriptor:
         descriptor.floating_point_range = [
             FloatingPointRange(from_value=low, to_value=high, step=step)]
     return descriptor
+
+
+def declare_row(node: Any, row: ParamRow) -> Any:
+    """Declare one row as a parameter with its descriptor; return its value (ROS type)."""
+    return node.declare_parameter(row.name, row.default, parameter_descriptor(row)).value
+
+
+def declare_rows(node: Any, rows: Iterable[ParamRow]) -> dict[str, Any]:
+    """Declare every row; return the values by parameter name (for ``params.config_from_rows``).
+
+    rclpy refuses a value of the wrong type or outside a row's range here, with a message
+    naming the parameter; ``config_from_rows`` then checks choices and rules between fields.
+    """
+    return {row.name: declare_row(node, row) for row in rows}

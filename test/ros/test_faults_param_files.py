@@ -39,6 +39,8 @@ pytestmark = pytest.mark.ros
 
 GUARD_S = 30.0   # failure guard only
 DOMAIN = 60 + os.getpid() % 150
+#: Nodes outside picam_ros.ros.
+MODULES = {'operator_node': 'picam_ros.operator_page.operator_node'}
 
 
 def run_node(module: str, tmp_path, yaml_text: str, *, until: str | None = None):
@@ -48,7 +50,8 @@ def run_node(module: str, tmp_path, yaml_text: str, *, until: str | None = None)
     log_path = tmp_path / f'{module}.log'
     env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN), PYTHONUNBUFFERED='1')
     with open(log_path, 'wb') as log:
-        node = subprocess.Popen([sys.executable, '-m', f'picam_ros.ros.{module}', '--ros-args',
+        node = subprocess.Popen([sys.executable, '-m',
+                                 MODULES.get(module, f'picam_ros.ros.{module}'), '--ros-args',
                                  '--params-file', str(params)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)
@@ -96,6 +99,18 @@ def test_a_bad_value_is_a_configuration_error_not_a_lost_camera(tmp_path):
     assert_one_clear_line(output, '641')
 
 
+@pytest.mark.parametrize('line, named', [
+    ('port: 70000', 'port out of range'),
+    ("port: '8080'", "parameter 'port'"),
+    ('profiles: [1, 2]', "parameter 'profiles'"),
+])
+def test_a_bad_operator_parameter_is_a_configuration_error_in_one_line(tmp_path, line, named):
+    status, output = run_node('operator_node', tmp_path,
+                              f'/**:\n  ros__parameters:\n    {line}\n')
+    assert status == EXIT_CONFIG_ERROR
+    assert_one_clear_line(output, named)
+
+
 def test_extra_args_with_bad_quoting_is_a_configuration_error_naming_the_parameter(tmp_path):
     status, output = run_node('camera_node', tmp_path,
                               '/**:\n  ros__parameters:\n    source: rpicam\n'
@@ -117,18 +132,19 @@ def test_a_camera_lost_for_good_ends_the_node_with_the_respawn_status(tmp_path):
     assert output.count('runs in a row ended without a frame') == 1, 'said once, as FATAL'
 
 
-@pytest.mark.parametrize('module, typo, meant', [
-    ('camera_node', 'widht: 640', 'width'),
-    ('centroid_node', 'pads:\n      luma_mni: 100', 'pads.luma_min'),
+@pytest.mark.parametrize('module, typo, name, meant', [
+    ('camera_node', 'widht: 640', 'widht', 'width'),
+    ('centroid_node', 'pads:\n      luma_mni: 100', 'pads.luma_mni', 'pads.luma_min'),
+    ('operator_node', 'frame_idd: tray\n    port: 0', 'frame_idd', 'frame_id'),
 ])
 def test_a_misspelt_parameter_name_is_warned_about_with_the_name_meant(
-        tmp_path, module, typo, meant):
-    up = 'synthetic camera' if module == 'camera_node' else 'keying profiles'
+        tmp_path, module, typo, name, meant):
+    up = {'camera_node': 'synthetic camera', 'centroid_node': 'keying profiles',
+          'operator_node': 'operator page ready'}[module]
     status, output = run_node(module, tmp_path,
                               f'/**:\n  ros__parameters:\n    {typo}\n'
                               f'    stream:\n      enabled: false\n', until=up)
     assert status == 0, output
-    name = typo.split(':')[0] if '\n' not in typo else 'pads.luma_mni'
     warnings = [line for line in output.splitlines() if f"'{name}'" in line]
     assert len(warnings) == 1 and '[WARN]' in warnings[0], output
     assert f"did you mean '{meant}'?" in warnings[0]

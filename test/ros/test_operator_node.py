@@ -178,6 +178,27 @@ def test_a_controller_that_subscribes_after_the_click_still_gets_the_target(grap
     assert (late[0].point.x, late[0].point.y) == (12.5, 34.0)
 
 
+def test_a_live_frame_id_change_names_the_next_target_without_a_set(graph):
+    result = graph.operator.set_parameters([rclpy_parameter.Parameter('frame_id',
+                                                                      value='tray')])[0]
+    assert result.successful, result.reason
+
+    async def scenario(hello, receive, reply):
+        return await reply({'action': 'select_target', 'x': 1.0, 'y': 2.0})
+
+    assert asyncio.run(page_session(graph, scenario))['type'] == 'done'
+    assert graph.wait(lambda: graph.targets)
+    assert graph.targets[-1].header.frame_id == 'tray'
+
+
+def test_a_change_with_a_read_only_parameter_is_refused_whole(graph):
+    result = graph.operator.set_parameters_atomically([
+        rclpy_parameter.Parameter('frame_id', value='tray'),
+        rclpy_parameter.Parameter('port', value=9000)])
+    assert not result.successful and 'port' in result.reason
+    assert graph.operator.get_parameter('frame_id').value == 'camera_optical_frame'
+
+
 def test_a_slider_change_sets_the_centroid_node_parameter(graph):
     async def scenario(hello, receive, reply):
         assert graph.wait(lambda: graph.operator._keying.services_are_ready())
