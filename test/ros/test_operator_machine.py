@@ -23,6 +23,7 @@ clicked afterwards comes out on ``target_mm`` from that calibration.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -142,6 +143,22 @@ def machine_and_operator(tmp_path):
             in outputs[1], outputs[1]
 
 
+@contextlib.contextmanager
+def operator_page(url: str):
+    """Open the operator page at ``url`` in headless Chromium (autoplay on); close it after."""
+    chromium = require_browser()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 900})
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
 def click_frame_pixel(page, x: float, y: float) -> None:
     """Click the centre of frame pixel (x, y) of the video as displayed (letterboxed)."""
     left, top, width, height = page.evaluate("""() => { const v = document.getElementById('video');
@@ -192,63 +209,54 @@ def wait_for(condition, guard: float = GUARD_S) -> bool:
 
 def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine_and_operator):
     url, calibration, targets, _ = machine_and_operator
-    chromium = require_browser()
     nozzle, datum, target = (200.0, 150.0), (400.0, 300.0), (300.0, 100.0)
     scale_points = ((100.0, 100.0), (500.0, 100.0))   # 400 px apart
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
-        try:
-            page = browser.new_page(viewport={'width': 1280, 'height': 900})
-            page.goto(url)
-            page.wait_for_function(
-                'window.picamOperator && window.picamOperator.authorised && '
-                'window.picamOperator.lastFrameAt > 0 && '
-                "!document.querySelector('#calibration button[data-step=nozzle]').disabled",
-                timeout=GUARD_S * 1000)
-            assert page.evaluate('window.picamOperator.frameSize') == [WIDTH, HEIGHT]
+    with operator_page(url) as page:
+        page.wait_for_function(
+            'window.picamOperator && window.picamOperator.authorised && '
+            'window.picamOperator.lastFrameAt > 0 && '
+            "!document.querySelector('#calibration button[data-step=nozzle]').disabled",
+            timeout=GUARD_S * 1000)
+        assert page.evaluate('window.picamOperator.frameSize') == [WIDTH, HEIGHT]
 
-            # Step 1: the nozzle centre, clicked in ONLYUP (the button switches the mode).
-            page.click('#calibration button[data-step="nozzle"]')
-            page.wait_for_function("window.picamOperator.mode === 'ONLYUP'",
-                                   timeout=GUARD_S * 1000)
-            only_profile(page, 'leads')   # ONLYUP shows the up camera: only its leads drawn
-            click_frame_pixel(page, *nozzle)
-            nozzle_answer = step_answer(page, 'nozzle')
-            up = yaml.safe_load(calibration.read_text())['up']
+        # Step 1: the nozzle centre, clicked in ONLYUP (the button switches the mode).
+        page.click('#calibration button[data-step="nozzle"]')
+        page.wait_for_function("window.picamOperator.mode === 'ONLYUP'",
+                               timeout=GUARD_S * 1000)
+        only_profile(page, 'leads')   # ONLYUP shows the up camera: only its leads drawn
+        click_frame_pixel(page, *nozzle)
+        nozzle_answer = step_answer(page, 'nozzle')
+        up = yaml.safe_load(calibration.read_text())['up']
 
-            # Auto-find: the machine looks for the nozzle itself.
-            page.click('#calibration button[data-step="find_nozzle"]')
-            found_answer = step_answer(page, 'find_nozzle')
-            found = yaml.safe_load(calibration.read_text())['up']
+        # Auto-find: the machine looks for the nozzle itself.
+        page.click('#calibration button[data-step="find_nozzle"]')
+        found_answer = step_answer(page, 'find_nozzle')
+        found = yaml.safe_load(calibration.read_text())['up']
 
-            # Step 2: the reference mark, clicked in ONLYDOWN.
-            page.click('#calibration button[data-step="reference"]')
-            page.wait_for_function("window.picamOperator.mode === 'ONLYDOWN'",
-                                   timeout=GUARD_S * 1000)
-            only_profile(page, 'pads')
-            click_frame_pixel(page, *datum)
-            datum_answer = step_answer(page, 'reference')
+        # Step 2: the reference mark, clicked in ONLYDOWN.
+        page.click('#calibration button[data-step="reference"]')
+        page.wait_for_function("window.picamOperator.mode === 'ONLYDOWN'",
+                               timeout=GUARD_S * 1000)
+        only_profile(page, 'pads')
+        click_frame_pixel(page, *datum)
+        datum_answer = step_answer(page, 'reference')
 
-            # Step 3: the down camera's scale, two points 10 mm apart.
-            page.fill('#scale-distance', '10')
-            page.select_option('#scale-camera', 'down')
-            page.click('#calibration button[data-step="scale"]')
-            click_frame_pixel(page, *scale_points[0])
-            click_frame_pixel(page, *scale_points[1])
-            scale_answer = step_answer(page, 'scale')
-            down = yaml.safe_load(calibration.read_text())['down']
+        # Step 3: the down camera's scale, two points 10 mm apart.
+        page.fill('#scale-distance', '10')
+        page.select_option('#scale-camera', 'down')
+        page.click('#calibration button[data-step="scale"]')
+        click_frame_pixel(page, *scale_points[0])
+        click_frame_pixel(page, *scale_points[1])
+        scale_answer = step_answer(page, 'scale')
+        down = yaml.safe_load(calibration.read_text())['down']
 
-            # A target clicked now is also published in mm relative to the nozzle.
-            click_frame_pixel(page, *target)
-            page.wait_for_function('window.picamOperator.pending.size === 0',
-                                   timeout=GUARD_S * 1000)
-            shown_target = page.inner_text('#target')
-            os.makedirs(ARTIFACTS, exist_ok=True)
-            page.screenshot(path=os.path.join(ARTIFACTS, 'operator_page_machine.png'))
-        finally:
-            browser.close()
+        # A target clicked now is also published in mm relative to the nozzle.
+        click_frame_pixel(page, *target)
+        page.wait_for_function('window.picamOperator.pending.size === 0',
+                               timeout=GUARD_S * 1000)
+        shown_target = page.inner_text('#target')
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        page.screenshot(path=os.path.join(ARTIFACTS, 'operator_page_machine.png'))
     print(f'page answers: {nozzle_answer!r}; {found_answer!r}; {datum_answer!r}; '
           f'{scale_answer!r}')
     # A click lands within a pixel of the frame pixel aimed at (the page maps it through the
@@ -276,48 +284,39 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
 def test_on_the_machine_the_overlay_is_locked_to_the_frame_frozen_holds_it_and_align_reports(
         machine_and_operator):
     url, _, _, _ = machine_and_operator
-    chromium = require_browser()
     log = 'window.picamOperator.syncLog.filter(e => e.frame !== null && !e.late)'
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
-        try:
-            page = browser.new_page(viewport={'width': 1280, 'height': 900})
-            page.goto(url)
-            # Frames whose own pads set is drawn (the machine measures 5 of its 15 fps).
-            page.wait_for_function(
-                f'window.picamOperator.authorised && '
-                f'{log}.filter(e => e.byProfile.pads === e.frame).length >= 5',
-                timeout=GUARD_S * 1000)
-            page.wait_for_function("document.getElementById('st-latency').textContent !== '-'",
-                                   timeout=GUARD_S * 1000)
-            live = page.evaluate(log)
-            latency = page.text_content('#st-latency')
-            os.makedirs(ARTIFACTS, exist_ok=True)
+    with operator_page(url) as page:
+        # Frames whose own pads set is drawn (the machine measures 5 of its 15 fps).
+        page.wait_for_function(
+            f'window.picamOperator.authorised && '
+            f'{log}.filter(e => e.byProfile.pads === e.frame).length >= 5',
+            timeout=GUARD_S * 1000)
+        page.wait_for_function("document.getElementById('st-latency').textContent !== '-'",
+                               timeout=GUARD_S * 1000)
+        live = page.evaluate(log)
+        latency = page.text_content('#st-latency')
+        os.makedirs(ARTIFACTS, exist_ok=True)
 
-            page.click('#align')
-            panel = page.locator('#alignment')
-            page.wait_for_function("document.getElementById('align').textContent === 'Align'"
-                                   " && document.querySelector('#alignment .verdict')"
-                                   ".textContent !== '\u2014'", timeout=GUARD_S * 1000)
-            verdict = panel.locator('.verdict').text_content()
-            rows = panel.locator('tr').all_text_contents()
-            page.screenshot(path=os.path.join(ARTIFACTS, 'operator', 'machine_align.png'))
+        page.click('#align')
+        panel = page.locator('#alignment')
+        page.wait_for_function("document.getElementById('align').textContent === 'Align'"
+                               " && document.querySelector('#alignment .verdict')"
+                               ".textContent !== '\u2014'", timeout=GUARD_S * 1000)
+        verdict = panel.locator('.verdict').text_content()
+        rows = panel.locator('tr').all_text_contents()
+        page.screenshot(path=os.path.join(ARTIFACTS, 'operator', 'machine_align.png'))
 
-            page.click('#modes button[data-mode="FROZEN"]')
-            page.wait_for_function("document.getElementById('state').textContent"
-                                   ".startsWith('FROZEN')", timeout=GUARD_S * 1000)
-            # Frames encoded before the switch may still arrive: the last 20 of 25 count.
-            frozen_at = page.evaluate(f'{log}.length')
-            page.wait_for_function(f'{log}.length >= {frozen_at} + 25', timeout=GUARD_S * 1000)
-            frozen = page.evaluate(f'{log}.slice(-20)')
-            page.screenshot(path=os.path.join(ARTIFACTS, 'operator', 'machine_frozen.png'))
-            page.click('#modes button[data-mode="NORMAL"]')
-            page.wait_for_function("window.picamOperator.mode === 'NORMAL'",
-                                   timeout=GUARD_S * 1000)
-        finally:
-            browser.close()
+        page.click('#modes button[data-mode="FROZEN"]')
+        page.wait_for_function("document.getElementById('state').textContent"
+                               ".startsWith('FROZEN')", timeout=GUARD_S * 1000)
+        # Frames encoded before the switch may still arrive: the last 20 of 25 count.
+        frozen_at = page.evaluate(f'{log}.length')
+        page.wait_for_function(f'{log}.length >= {frozen_at} + 25', timeout=GUARD_S * 1000)
+        frozen = page.evaluate(f'{log}.slice(-20)')
+        page.screenshot(path=os.path.join(ARTIFACTS, 'operator', 'machine_frozen.png'))
+        page.click('#modes button[data-mode="NORMAL"]')
+        page.wait_for_function("window.picamOperator.mode === 'NORMAL'",
+                               timeout=GUARD_S * 1000)
     exact = [e for e in live if e['byProfile'].get('pads') == e['frame']]
     ages = sorted(e['frame'] - e['byProfile']['pads'] for e in live if 'pads' in e['byProfile'])
     print(f'{len(live)} frames: {len(exact)} drawn with their own pads set, the rest with the '
@@ -337,42 +336,33 @@ def test_on_the_machine_the_overlay_is_locked_to_the_frame_frozen_holds_it_and_a
 def test_after_align_the_page_draws_each_matched_leads_residual_to_its_pad_by_the_verdict(
         machine_and_operator):
     url, _, _, _ = machine_and_operator
-    chromium = require_browser()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
-        try:
-            page = browser.new_page(viewport={'width': 1280, 'height': 900})
-            page.goto(url)
+    with operator_page(url) as page:
+        page.wait_for_function(
+            'window.picamOperator && window.picamOperator.authorised && '
+            "window.picamOperator.lastFrameAt > 0 && !document.getElementById('align')"
+            '.disabled && window.picamOperator.overlay.drawn.circles'
+            ".some((c) => c.profile === 'pads')", timeout=GUARD_S * 1000)
+        # A press the machine cannot answer (no settled frame pair within fresh.timeout on
+        # a starved CPU) says so on the page; the operator presses again, and so does this.
+        errors, deadline = [], time.monotonic() + GUARD_S
+        while True:
+            page.click('#align')
             page.wait_for_function(
-                'window.picamOperator && window.picamOperator.authorised && '
-                "window.picamOperator.lastFrameAt > 0 && !document.getElementById('align')"
-                '.disabled && window.picamOperator.overlay.drawn.circles'
-                ".some((c) => c.profile === 'pads')", timeout=GUARD_S * 1000)
-            # A press the machine cannot answer (no settled frame pair within fresh.timeout on
-            # a starved CPU) says so on the page; the operator presses again, and so does this.
-            errors, deadline = [], time.monotonic() + GUARD_S
-            while True:
-                page.click('#align')
-                page.wait_for_function(
-                    "document.getElementById('align').textContent === 'Align'"
-                    " && window.picamOperator.alignment.result?.source === 'Align'",
-                    timeout=GUARD_S * 1000)
-                error = page.evaluate('window.picamOperator.alignment.result.error')
-                if not error or time.monotonic() > deadline:
-                    break
-                errors.append(error)
-                page.evaluate('window.picamOperator.alignment.result = null')
-            values = page.evaluate('window.picamOperator.alignment.result.values')
-            verdict = page.text_content('#alignment .verdict')
-            legend = page.text_content('#alignment .residual-legend')
-            drawn = page.evaluate('window.picamOperator.overlay.drawn')
-            scale = page.evaluate('window.picamOperator.alignment.residuals().pxPerUm')
-            os.makedirs(os.path.join(ARTIFACTS, 'operator'), exist_ok=True)
-            page.screenshot(path=os.path.join(ARTIFACTS, 'operator', 'machine_residuals.png'))
-        finally:
-            browser.close()
+                "document.getElementById('align').textContent === 'Align'"
+                " && window.picamOperator.alignment.result?.source === 'Align'",
+                timeout=GUARD_S * 1000)
+            error = page.evaluate('window.picamOperator.alignment.result.error')
+            if not error or time.monotonic() > deadline:
+                break
+            errors.append(error)
+            page.evaluate('window.picamOperator.alignment.result = null')
+        values = page.evaluate('window.picamOperator.alignment.result.values')
+        verdict = page.text_content('#alignment .verdict')
+        legend = page.text_content('#alignment .residual-legend')
+        drawn = page.evaluate('window.picamOperator.overlay.drawn')
+        scale = page.evaluate('window.picamOperator.alignment.residuals().pxPerUm')
+        os.makedirs(os.path.join(ARTIFACTS, 'operator'), exist_ok=True)
+        page.screenshot(path=os.path.join(ARTIFACTS, 'operator', 'machine_residuals.png'))
     lines, pads = drawn['residuals'], [c for c in drawn['circles'] if c['profile'] == 'pads']
     assert not error, (error, errors)
     print(f'{verdict}: {len(lines)} residual lines, {scale} px per um, worst '
