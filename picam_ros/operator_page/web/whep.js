@@ -11,8 +11,8 @@
 // WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 // See the License for the specific language governing permissions and
 // limitations under the License.
-// WebRTC playback from MediaMTX over WHEP (one recvonly video transceiver, non-trickle ICE:
-// on loopback and a LAN the host candidates take milliseconds). keepWhep re-negotiates whenever a
+// WebRTC playback from MediaMTX over WHEP (one recvonly video transceiver; the offer carries no
+// candidates and none are trickled: see playWhep). keepWhep re-negotiates whenever a
 // session fails, closes or stops delivering frames (MediaMTX restarted, the encoder came
 // back, a network change), with a capped backoff, for as long as the page is open.
 
@@ -21,7 +21,6 @@ const STALL_MIN_MS = 1500;     // a session without a frame for max(this, STALL_
 const STALL_FRAMES = 8;        // intervals) is dropped (a slow camera is not a stalled one)
 const FIRST_FRAME_MS = 6000;   // ... or without a first frame this long after it opened
 const RETRY_MS = [0, 500, 1000, 2000, 4000];
-const CANDIDATES_QUIET_MS = 30;   // no new ICE candidate this long: the host ones are all in
 
 export async function playWhep(video, url, onState) {
   const pc = new RTCPeerConnection();
@@ -30,22 +29,11 @@ export async function playWhep(video, url, onState) {
   pc.onconnectionstatechange = () => onState(pc.connectionState);
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
-  // The offer goes out once the host candidates are in: Chromium gathers those of every
-  // interface within a few ms, then reports 'complete' only ~120 ms later (measured headless,
-  // no STUN server: host candidates at 4-8 ms, complete at 119-132 ms). MediaMTX answers with
-  // its own candidates and learns the browser's from its connectivity checks anyway.
-  await new Promise((resolve) => {
-    if (pc.iceGatheringState === 'complete') return resolve();
-    const cap = setTimeout(resolve, 2000);
-    let quiet = null;
-    const done = () => { clearTimeout(cap); clearTimeout(quiet); resolve(); };
-    pc.onicecandidate = (event) => {
-      if (!event.candidate) { done(); return; }
-      clearTimeout(quiet);
-      quiet = setTimeout(done, CANDIDATES_QUIET_MS);
-    };
-    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') done(); };
-  });
+  // The offer goes out at once, without waiting for the browser's ICE candidates: Chromium
+  // hides host addresses behind mDNS names a server cannot resolve, and gathering them took
+  // up to 0.5 s of the first frame (bench/first_frame.py --verbose). MediaMTX answers with its
+  // own candidates and learns the browser's address from the browser's connectivity checks
+  // (a peer-reflexive candidate, RFC 8445 7.3.1.3), as it does for any browser on a LAN.
   const response = await fetch(url, {
     method: 'POST', headers: { 'Content-Type': 'application/sdp' },
     body: pc.localDescription.sdp,
