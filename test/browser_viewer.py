@@ -21,6 +21,8 @@ presents (see the page). Used by the browser tests and ``bench/browser_latency.p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+import contextlib
 import os
 from pathlib import Path
 import shutil
@@ -64,6 +66,26 @@ def require_browser() -> str:
             pytest.fail(f'CI: the browser tests need {missing}', pytrace=False)
         pytest.skip(f'needs {missing}')
     return binary
+
+
+@contextlib.contextmanager
+def playing_page(url: str, viewport: tuple[int, int] = (1280, 720)) -> Iterator:
+    """Open ``url`` in a headless Chromium that plays video without a click; close it after.
+
+    The operator page's tests see it as an operator does: the video starts on its own
+    (autoplay allowed), over WebRTC on loopback (``CHROMIUM_FLAGS``).
+    """
+    chromium = require_browser()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
+        try:
+            page = browser.new_page(viewport={'width': viewport[0], 'height': viewport[1]})
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
 
 
 class BrowserViewer:

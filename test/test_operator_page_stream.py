@@ -24,13 +24,11 @@ import signal
 import threading
 import time
 
-from browser_viewer import CHROMIUM_FLAGS, LOOPBACK_ICE_ENV, require_browser
+from browser_viewer import LOOPBACK_ICE_ENV, playing_page
 import pytest
 from stream_fixtures import free_server_ports, require_mediamtx
 
 aiohttp = pytest.importorskip('aiohttp', reason='the operator page needs aiohttp')
-sync_api = pytest.importorskip('playwright.sync_api',
-                               reason='the browser tests need Playwright (pip install playwright)')
 
 from picam_ros.centroids.engine import find_centroids_in_frame, KeyingParams  # noqa: E402, I100
 from picam_ros.operator_page.server import (  # noqa: E402
@@ -111,27 +109,18 @@ class _NoBackend:
 
 def test_over_webrtc_the_page_draws_the_set_of_each_frame_it_shows(chain):
     operator, camera, _ = chain
-    chromium = require_browser()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
-        try:
-            page = browser.new_page(viewport={'width': 1280, 'height': 720})
-            page.goto(operator.url())
-            page.wait_for_function(
-                'window.picamOperator && window.picamOperator.syncLog'
-                '.filter(e => e.frame !== null).length >= 50', timeout=GUARD_MS)
-            log = page.evaluate('window.picamOperator.syncLog')
-            ready_ms = page.evaluate('window.picamOperator.readyAt')
-            state = page.evaluate('window.picamOperator.streamState')
-            page.wait_for_function("document.getElementById('st-latency').textContent !== '-'",
-                                   timeout=GUARD_MS)
-            shown = page.evaluate("""() => [document.getElementById('st-latency').textContent,
-                document.getElementById('st-latency-frame').textContent,
-                window.picamOperator.syncLog.map(e => [e.frame, e.presentedMs])]""")
-        finally:
-            browser.close()
+    with playing_page(operator.url()) as page:
+        page.wait_for_function(
+            'window.picamOperator && window.picamOperator.syncLog'
+            '.filter(e => e.frame !== null).length >= 50', timeout=GUARD_MS)
+        log = page.evaluate('window.picamOperator.syncLog')
+        ready_ms = page.evaluate('window.picamOperator.readyAt')
+        state = page.evaluate('window.picamOperator.streamState')
+        page.wait_for_function("document.getElementById('st-latency').textContent !== '-'",
+                               timeout=GUARD_MS)
+        shown = page.evaluate("""() => [document.getElementById('st-latency').textContent,
+            document.getElementById('st-latency-frame').textContent,
+            window.picamOperator.syncLog.map(e => [e.frame, e.presentedMs])]""")
     frames = [entry for entry in log if entry['frame'] is not None and not entry.get('late')]
     late = {entry['frame']: entry['delayMs'] for entry in log if entry.get('late')}
     produced = set(camera.sequences)
@@ -160,34 +149,25 @@ def test_over_webrtc_the_page_draws_the_set_of_each_frame_it_shows(chain):
 
 def test_the_page_plays_again_after_mediamtx_is_killed_and_restarted(chain):
     operator, camera, server = chain
-    chromium = require_browser()
     shown = 'window.picamOperator.syncLog.filter(e => e.frame !== null && !e.late)'
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
-        try:
-            page = browser.new_page(viewport={'width': 1280, 'height': 720})
-            page.goto(operator.url())
-            page.wait_for_function(f'{shown}.length >= 10', timeout=GUARD_MS)
-            assert page.evaluate('window.picamOperator.whepSessions') == 1
-            first_session = page.evaluate('window.picamOperator.whepSession')
-            killed_at = camera.sequences[-1]
-            killed = time.monotonic()
-            killed_ms = page.evaluate('performance.now()')
-            os.kill(server.pid, signal.SIGKILL)
-            # Frames made after the kill, on the page: only a new WHEP session can bring them.
-            after = f'{shown}.filter(e => e.frame > {killed_at + 2})'
-            page.wait_for_function(f'{after}.length >= 1', timeout=2 * GUARD_MS)
-            seconds = time.monotonic() - killed
-            page.wait_for_function(f'{after}.length >= 25', timeout=GUARD_MS)
-            sessions = page.evaluate('window.picamOperator.whepSessions')
-            changes = page.evaluate('window.picamOperator.streamLog')
-            state = page.evaluate('window.picamOperator.streamState')
-            os.makedirs(ARTIFACTS, exist_ok=True)
-            page.screenshot(path=os.path.join(ARTIFACTS, 'operator_page_after_restart.png'))
-        finally:
-            browser.close()
+    with playing_page(operator.url()) as page:
+        page.wait_for_function(f'{shown}.length >= 10', timeout=GUARD_MS)
+        assert page.evaluate('window.picamOperator.whepSessions') == 1
+        first_session = page.evaluate('window.picamOperator.whepSession')
+        killed_at = camera.sequences[-1]
+        killed = time.monotonic()
+        killed_ms = page.evaluate('performance.now()')
+        os.kill(server.pid, signal.SIGKILL)
+        # Frames made after the kill, on the page: only a new WHEP session can bring them.
+        after = f'{shown}.filter(e => e.frame > {killed_at + 2})'
+        page.wait_for_function(f'{after}.length >= 1', timeout=2 * GUARD_MS)
+        seconds = time.monotonic() - killed
+        page.wait_for_function(f'{after}.length >= 25', timeout=GUARD_MS)
+        sessions = page.evaluate('window.picamOperator.whepSessions')
+        changes = page.evaluate('window.picamOperator.streamLog')
+        state = page.evaluate('window.picamOperator.streamState')
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        page.screenshot(path=os.path.join(ARTIFACTS, 'operator_page_after_restart.png'))
     print(f'MediaMTX killed at frame {killed_at}: first frame made after it on the page '
           f'{seconds:.2f} s later, in WHEP session {sessions}; stream states since: '
           + ', '.join(f'{(at - killed_ms) / 1000:+.2f} s {what}' for at, what in changes

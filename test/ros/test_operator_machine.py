@@ -23,7 +23,6 @@ clicked afterwards comes out on ``target_mm`` from that calibration.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from pathlib import Path
@@ -41,10 +40,9 @@ rclpy = pytest.importorskip(
     'rclpy', reason='rclpy is not installed: the operator/machine tests need a sourced ROS 2')
 pytest.importorskip('std_srvs.srv', reason='needs std_srvs')
 pytest.importorskip('aiohttp', reason='the operator node needs aiohttp')
-sync_api = pytest.importorskip('playwright.sync_api', reason='needs Playwright')
 pytest.importorskip('picam_ros.ros.machine_node', reason='needs the machine node')
 
-from browser_viewer import CHROMIUM_FLAGS, LOOPBACK_ICE_ENV, require_browser  # noqa: E402, I100
+from browser_viewer import LOOPBACK_ICE_ENV, playing_page  # noqa: E402, I100
 from geometry_msgs.msg import PointStamped  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile  # noqa: E402
@@ -143,22 +141,6 @@ def machine_and_operator(tmp_path):
             in outputs[1], outputs[1]
 
 
-@contextlib.contextmanager
-def operator_page(url: str):
-    """Open the operator page at ``url`` in headless Chromium (autoplay on); close it after."""
-    chromium = require_browser()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=[*CHROMIUM_FLAGS, '--autoplay-policy=no-user-gesture-required'])
-        try:
-            page = browser.new_page(viewport={'width': 1280, 'height': 900})
-            page.goto(url)
-            yield page
-        finally:
-            browser.close()
-
-
 def click_frame_pixel(page, x: float, y: float) -> None:
     """Click the centre of frame pixel (x, y) of the video as displayed (letterboxed)."""
     left, top, width, height = page.evaluate("""() => { const v = document.getElementById('video');
@@ -211,7 +193,7 @@ def test_calibration_clicks_on_the_page_reach_the_machine_nodes_services(machine
     url, calibration, targets, _ = machine_and_operator
     nozzle, datum, target = (200.0, 150.0), (400.0, 300.0), (300.0, 100.0)
     scale_points = ((100.0, 100.0), (500.0, 100.0))   # 400 px apart
-    with operator_page(url) as page:
+    with playing_page(url, (1280, 900)) as page:
         page.wait_for_function(
             'window.picamOperator && window.picamOperator.authorised && '
             'window.picamOperator.lastFrameAt > 0 && '
@@ -285,7 +267,7 @@ def test_on_the_machine_the_overlay_is_locked_to_the_frame_frozen_holds_it_and_a
         machine_and_operator):
     url, _, _, _ = machine_and_operator
     log = 'window.picamOperator.syncLog.filter(e => e.frame !== null && !e.late)'
-    with operator_page(url) as page:
+    with playing_page(url, (1280, 900)) as page:
         # Frames whose own pads set is drawn (the machine measures 5 of its 15 fps).
         page.wait_for_function(
             f'window.picamOperator.authorised && '
@@ -336,7 +318,7 @@ def test_on_the_machine_the_overlay_is_locked_to_the_frame_frozen_holds_it_and_a
 def test_after_align_the_page_draws_each_matched_leads_residual_to_its_pad_by_the_verdict(
         machine_and_operator):
     url, _, _, _ = machine_and_operator
-    with operator_page(url) as page:
+    with playing_page(url, (1280, 900)) as page:
         page.wait_for_function(
             'window.picamOperator && window.picamOperator.authorised && '
             "window.picamOperator.lastFrameAt > 0 && !document.getElementById('align')"
