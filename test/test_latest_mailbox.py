@@ -16,7 +16,7 @@
 
 import threading
 
-from picam_ros.core.latest_mailbox import LatestMailbox
+from picam_ros.core.latest_mailbox import LatestMailbox, MailboxThread
 
 
 def fill(mailbox: LatestMailbox, value: int) -> bool:
@@ -67,3 +67,43 @@ def test_an_error_is_reported_after_the_unread_item_and_reopen_clears_it():
     assert mailbox.take(0) is None and mailbox.error == 'camera gone'
     mailbox.reopen()
     assert mailbox.error is None and not mailbox.closed
+
+
+def test_a_consumer_thread_handles_items_again_after_a_stop_and_a_start():
+    handled = []
+    arrived = threading.Event()
+
+    def handle(item):
+        handled.append(item[0])
+        arrived.set()
+
+    consumer = MailboxThread(LatestMailbox([[0], [0], [0]]), handle, 'test-consumer')
+    assert not consumer.accepting   # not started: an item now would wait for nobody
+    for value in (1, 2):
+        consumer.start()
+        assert consumer.accepting and consumer.running
+        arrived.clear()
+        fill(consumer.mailbox, value)
+        assert arrived.wait(10.0)
+        assert consumer.stop(10.0) is True
+        assert not consumer.accepting and not consumer.running
+    assert handled == [1, 2]
+
+
+def test_a_consumer_thread_stop_gives_up_on_a_handler_that_never_returns():
+    release = threading.Event()
+    started = threading.Event()
+
+    def handle(item):
+        started.set()
+        release.wait()
+
+    consumer = MailboxThread(LatestMailbox([[0], [0], [0]]), handle, 'test-stuck')
+    consumer.start()
+    fill(consumer.mailbox, 1)
+    assert started.wait(10.0)
+    try:
+        assert consumer.stop(0.05) is False   # bounded: the stuck handler is left behind
+        assert not consumer.accepting
+    finally:
+        release.set()

@@ -46,7 +46,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 import io
 import logging
-import threading
 from typing import Any
 
 import numpy as np
@@ -64,7 +63,7 @@ except ImportError:   # numpy < 2
 
 from picam_ros.core.config import config_field, ConfigBase
 from picam_ros.core.frames import Frame, FrameFormat
-from picam_ros.core.latest_mailbox import LatestMailbox
+from picam_ros.core.latest_mailbox import LatestMailbox, MailboxThread
 
 try:
     from picam_ros._centroids import yuv420_to_rgbx as _native_yuv420_to_rgbx
@@ -199,13 +198,13 @@ class JpegWorker:
 
     def __init__(self, fmt: FrameFormat, deliver: Callable[[str, bytes, Any], None],
                  logger: logging.Logger | None = None, full_range: bool = False) -> None:
-        self._mailbox: LatestMailbox[_Job] = LatestMailbox([_Job(Frame(fmt)) for _ in range(3)])
         self._encoder = JpegEncoder(full_range=full_range)
         self._deliver = deliver
         self._logger = logger or logging.getLogger('picam_ros.camera.compression')
         self.errors = 0
-        self._thread = threading.Thread(target=self._run, name='picam-jpeg', daemon=True)
-        self._thread.start()
+        self._consumer: MailboxThread[_Job] = MailboxThread(
+            LatestMailbox([_Job(Frame(fmt)) for _ in range(3)]), self._encode, 'picam-jpeg')
+        self._consumer.start()
 
     @property
     def encodes(self) -> int:
@@ -213,31 +212,27 @@ class JpegWorker:
 
     @property
     def replaced(self) -> int:
-        return self._mailbox.replaced
+        return self._consumer.mailbox.replaced
 
     def submit(self, frame: Frame, context: Any = None, *, grey: bool = False,
                quality: int = 80) -> None:
-        slot = self._mailbox.free_slot()
-        job = self._mailbox.pool[slot]
+        mailbox = self._consumer.mailbox
+        slot = mailbox.free_slot()
+        job = mailbox.pool[slot]
         frame.copy_into(job.frame)
         job.context, job.grey, job.quality = context, grey, quality
-        self._mailbox.publish(slot)
+        mailbox.publish(slot)
 
     def stop(self) -> None:
         """Stop the thread after the frame being encoded (bounded wait). Idempotent."""
-        self._mailbox.close()
-        self._thread.join(self.STOP_TIMEOUT_S)
+        self._consumer.stop(self.STOP_TIMEOUT_S)
 
-    def _run(self) -> None:
-        while True:
-            job = self._mailbox.take(None)
-            if job is None:
-                return
-            try:
-                self._encoder.quality = job.quality
-                image_format, data = self._encoder.encode(job.frame, grey=job.grey)
-                self._deliver(image_format, data, job.context)
-            except Exception:   # a bad frame or a failed publish must not end the thread
-                self.errors += 1
-                if self.errors == 1 or self.errors % 100 == 0:
-                    self._logger.exception('JPEG encode/publish failed (%d so far)', self.errors)
+    def _encode(self, job: _Job) -> None:
+        try:
+            self._encoder.quality = job.quality
+            image_format, data = self._encoder.encode(job.frame, grey=job.grey)
+            self._deliver(image_format, data, job.context)
+        except Exception:   # a bad frame or a failed publish must not end the thread
+            self.errors += 1
+            if self.errors == 1 or self.errors % 100 == 0:
+                self._logger.exception('JPEG encode/publish failed (%d so far)', self.errors)

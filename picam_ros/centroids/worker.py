@@ -33,7 +33,7 @@ import threading
 from picam_ros.centroids.pipeline import CentroidPipeline, ProfileResult, WindowStats
 from picam_ros.core.formats import Planes
 from picam_ros.core.frames import Frame, FrameFormat
-from picam_ros.core.latest_mailbox import LatestMailbox
+from picam_ros.core.latest_mailbox import LatestMailbox, MailboxThread
 from picam_ros.core.pacing import DecimationConfig
 
 #: Called on the worker thread with the frame, its planes and every profile's result.
@@ -61,41 +61,37 @@ class CentroidWorker:
         self._on_result = on_result
         self._on_error = on_error
         # One frame being filled by capture, one waiting, one being processed.
-        self._mailbox: LatestMailbox[Frame] = LatestMailbox([Frame(fmt) for _ in range(3)])
+        self._consumer: MailboxThread[Frame] = MailboxThread(
+            LatestMailbox([Frame(fmt) for _ in range(3)]), self._process, 'picam-centroids')
         # Held while a frame is processed and while statistics are taken, so a report never
         # sees half of a frame's counts.
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         self.published = 0
         self.failures = 0
 
     @property
     def overwritten(self) -> int:
         """Due frames replaced by a newer one before the worker got to them."""
-        return self._mailbox.replaced
+        return self._consumer.mailbox.replaced
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._consumer.running
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name='picam-centroids', daemon=True)
-        self._thread.start()
+        self._consumer.start()
 
     def stop(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
         """Stop taking frames; True when the thread ended within ``timeout`` s."""
-        self._mailbox.close()
-        thread, self._thread = self._thread, None
-        if thread is None or thread is threading.current_thread():
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+        return self._consumer.stop(timeout)
 
     def offer(self, frame: Frame) -> bool:
-        """Take the frame if it is due (capture thread); True when it was copied in."""
-        mailbox = self._mailbox
+        """Take the frame if it is due (capture thread); True when it was copied in.
+
+        Before ``start`` a due frame waits in the mailbox for the thread; after ``stop`` none
+        is taken.
+        """
+        mailbox = self._consumer.mailbox
         if mailbox.closed or not self.pipeline.accept(frame.mono_ns):
             return False
         slot = mailbox.free_slot()
@@ -110,15 +106,8 @@ class CentroidWorker:
         with self._lock:
             return self.pipeline.report()
 
-    def _run(self) -> None:
-        mailbox = self._mailbox
-        while not mailbox.closed:
-            # The frame stays ours until the next take: capture fills the other two meanwhile.
-            frame = mailbox.take(0.5)
-            if frame is not None:
-                self._process(frame)
-
     def _process(self, frame: Frame) -> None:
+        # The frame stays ours until the next take: capture fills the other two meanwhile.
         planes = frame.planes()
         with self._lock:
             results = self.pipeline.process(planes)

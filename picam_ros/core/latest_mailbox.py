@@ -13,14 +13,15 @@
 # limitations under the License.
 """The latest-item mailbox: a producer hands the newest item to a consumer, never waiting.
 
-One mechanism, used wherever the newest frame matters more than every frame: the process
-sources' reader thread hands frames to ``read()``, and the standalone runner's capture thread
-hands frames to its processing loop.
+One mechanism, used wherever the newest item matters more than every item: the process
+sources' reader thread hands frames to ``read()``, the standalone runner's capture thread hands
+frames to its processing loop, and a :class:`MailboxThread` consumes the newest item on a thread
+of its own (the in-process centroids, the JPEG encoder, the machine node's alignment).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import threading
 from typing import Generic, TypeVar
 
@@ -100,3 +101,58 @@ class LatestMailbox(Generic[T]):
             self._closed = False
             self.error = None
             self._held = self._ready = None
+
+
+class MailboxThread(Generic[T]):
+    """The consumer of a :class:`LatestMailbox`: a daemon thread that handles the newest item.
+
+    ``handle`` runs on the thread for each item taken; the item is the consumer's until the
+    next take (the producer fills the other two slots meanwhile). :meth:`stop` closes the
+    mailbox (a waiting item is dropped, one being handled is finished) and waits a bounded
+    time, so a handler that never returns cannot hold up a stop: the thread is a daemon.
+    """
+
+    def __init__(self, mailbox: LatestMailbox[T], handle: Callable[[T], None],
+                 name: str) -> None:
+        self.mailbox = mailbox
+        self._handle = handle
+        self._name = name
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        """Tell whether the thread is alive (not before ``start``, nor after a ``stop``)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def accepting(self) -> bool:
+        """Tell whether an item published now will be handled: started, not stopped."""
+        return self._thread is not None and not self.mailbox.closed
+
+    def start(self) -> None:
+        """Start the thread; idempotent. After a ``stop`` the mailbox starts afresh.
+
+        An item published before the first start is handled once the thread runs.
+        """
+        if self._thread is not None:
+            return
+        if self.mailbox.closed:
+            self.mailbox.reopen()
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float) -> bool:
+        """Stop taking items; True when the thread ended within ``timeout`` s."""
+        self.mailbox.close()
+        thread, self._thread = self._thread, None
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def _run(self) -> None:
+        mailbox = self.mailbox
+        while not mailbox.closed:
+            item = mailbox.take(None)
+            if item is not None:
+                self._handle(item)

@@ -26,10 +26,9 @@ frame pair exists. :meth:`AlignmentWorker.stop` waits a bounded time.
 from __future__ import annotations
 
 from collections.abc import Callable
-import threading
 from typing import Generic, TypeVar
 
-from picam_ros.core.latest_mailbox import LatestMailbox
+from picam_ros.core.latest_mailbox import LatestMailbox, MailboxThread
 
 __all__ = ['JOIN_TIMEOUT_S', 'AlignmentWorker']
 
@@ -46,29 +45,24 @@ class AlignmentWorker(Generic[T]):
                  name: str = 'picam-align') -> None:
         self._work = work
         self._on_error = on_error
-        self._name = name
-        self._mailbox: LatestMailbox[list] = LatestMailbox([[None, None] for _ in range(3)])
-        self._thread: threading.Thread | None = None
+        self._consumer: MailboxThread[list] = MailboxThread(
+            LatestMailbox([[None, None] for _ in range(3)]), self._align, name)
         self.done = 0
         self.failures = 0
 
     @property
     def replaced(self) -> int:
         """Pairs replaced by a newer one before the worker got to them."""
-        return self._mailbox.replaced
+        return self._consumer.mailbox.replaced
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._mailbox.reopen()
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-        self._thread.start()
+        self._consumer.start()
 
     def offer(self, board: T, component: T) -> bool:
         """Hand the newest pair to the worker (capture thread; never waits on the work)."""
-        mailbox = self._mailbox
-        if mailbox.closed or self._thread is None:
+        if not self._consumer.accepting:
             return False
+        mailbox = self._consumer.mailbox
         slot = mailbox.free_slot()
         mailbox.pool[slot][:] = (board, component)
         mailbox.publish(slot)
@@ -80,24 +74,14 @@ class AlignmentWorker(Generic[T]):
         A pair being aligned is finished (its result may still be published); one waiting is
         dropped.
         """
-        self._mailbox.close()
-        thread, self._thread = self._thread, None
-        if thread is None or thread is threading.current_thread():
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+        return self._consumer.stop(timeout)
 
-    def _run(self) -> None:
-        mailbox = self._mailbox
-        while not mailbox.closed:
-            pair = mailbox.take(None)
-            if pair is None:
-                continue
-            board, component = pair
-            try:
-                self._work(board, component)
-                self.done += 1
-            except Exception as error:  # noqa: BLE001 - one failed alignment must not end it
-                self.failures += 1
-                if self._on_error is not None:
-                    self._on_error(f'{type(error).__name__}: {error}')
+    def _align(self, pair: list) -> None:
+        board, component = pair
+        try:
+            self._work(board, component)
+            self.done += 1
+        except Exception as error:  # noqa: BLE001 - one failed alignment must not end it
+            self.failures += 1
+            if self._on_error is not None:
+                self._on_error(f'{type(error).__name__}: {error}')
