@@ -47,7 +47,7 @@ import tempfile
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'test'))
 import fake_rpicam_vid  # noqa: E402, RUF100
 import stop_harness  # noqa: E402, RUF100
-from stream_fixtures import find_mediamtx, free_tcp_port, free_udp_port  # noqa: E402, RUF100
+from stream_fixtures import find_mediamtx, runner_stream_flags  # noqa: E402, RUF100
 
 KINDS = ('synthetic', 'ffmpeg', 'rpicam')
 RUNNER = [sys.executable, '-m', 'picam_ros', '--width', '640', '--height', '480',
@@ -67,12 +67,7 @@ class _Environ:
 
 def source_flags(kind: str, clip: Path, mediamtx: str) -> list[str]:
     if kind == 'synthetic':
-        return ['--stream', 'on', '--stream-mediamtx-path', mediamtx,
-                '--stream-rtsp-port', str(free_tcp_port()),
-                '--stream-webrtc-port', str(free_tcp_port()),
-                '--stream-hls-port', str(free_tcp_port()),
-                '--stream-webrtc-udp-port', str(free_udp_port()),
-                '--stream-rtp-port', str(free_udp_port(pair=True))]
+        return runner_stream_flags(mediamtx)
     if kind == 'ffmpeg':
         return ['--source', 'ffmpeg', '--input', str(clip), '--stream', 'off']
     return ['--source', 'rpicam', '--stream', 'off']

@@ -136,6 +136,15 @@ def free_server_ports() -> dict[str, int]:
             'rtp_port': free_udp_port(pair=True)}
 
 
+def runner_stream_flags(mediamtx: str) -> list[str]:
+    """``picam-ros`` flags that stream through ``mediamtx`` on free ports."""
+    ports = free_server_ports()
+    return ['--stream', 'on', '--stream-mediamtx-path', mediamtx,
+            *(flag for field, port in ports.items()
+              for flag in (f'--stream-{field.removesuffix("_port").replace("_", "-")}-port',
+                           str(port)))]
+
+
 # -- synthetic frames with a stamped counter -----------------------------------------------------
 
 def stamp_counter(y: np.ndarray, value: int) -> None:

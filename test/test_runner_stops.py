@@ -37,7 +37,7 @@ import sys
 import fake_rpicam_vid
 import pytest
 import stop_harness
-from stream_fixtures import find_mediamtx, free_tcp_port, free_udp_port
+from stream_fixtures import find_mediamtx, runner_stream_flags
 
 from picam_ros.core.shutdown import EXIT_STOPPED
 
@@ -62,14 +62,7 @@ def clip(tmp_path_factory):
 
 
 def stream_flags(mediamtx: str | None) -> list[str]:
-    if mediamtx is None:
-        return ['--stream', 'off']
-    return ['--stream', 'on', '--stream-mediamtx-path', mediamtx,
-            '--stream-rtsp-port', str(free_tcp_port()),
-            '--stream-webrtc-port', str(free_tcp_port()),
-            '--stream-hls-port', str(free_tcp_port()),
-            '--stream-webrtc-udp-port', str(free_udp_port()),
-            '--stream-rtp-port', str(free_udp_port(pair=True))]
+    return ['--stream', 'off'] if mediamtx is None else runner_stream_flags(mediamtx)
 
 
 def stop_after(delay: float, args: list[str], env: dict[str, str]) -> dict:
