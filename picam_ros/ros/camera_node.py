@@ -38,7 +38,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage
 from sensor_msgs.srv import SetCameraInfo
 from std_msgs.msg import Header
 
@@ -70,10 +70,10 @@ from picam_ros.camera.settings import (
 )
 from picam_ros.core.frames import Frame
 from picam_ros.core.pacing import FrameThrottle
-from picam_ros.core.payloads import fill_image, image_payload
 from picam_ros.entry_points import run_as_main
 from picam_ros.ros.dds_profile import large_frame_warning
 from picam_ros.ros.diagnostics import diagnostic_array, diagnostic_status, ERROR, OK, WARN
+from picam_ros.ros.image_topic import ImageTopic, stamped
 from picam_ros.ros.inprocess_centroids import InprocessCentroids
 from picam_ros.ros.messages import parameter_descriptor
 from picam_ros.ros.node_runner import run_node, warn_about_undeclared, while_context_ok
@@ -84,7 +84,6 @@ NODE_NAME = 'camera'
 RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
                'reliable': ReliabilityPolicy.RELIABLE}
 DIAGNOSTICS_PERIOD_S = 1.0
-_NS_PER_S = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -155,20 +154,24 @@ class CameraNode(Node):
             {name: self.get_parameter(name).value for name in self._rows},
             tuple(self._rows.values()))
 
-        def publisher(msg_type: type, topic: str) -> Any:
+        def qos() -> QoSProfile:
             # qos.* are the defaults, qos_overrides.<topic>.publisher.* override them per topic
             # (rclpy applies an override to the profile it is given: one profile each).
-            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=settings.qos_depth,
-                             reliability=RELIABILITY[settings.qos_reliability],
-                             durability=DurabilityPolicy.VOLATILE)
-            return self.create_publisher(
-                msg_type, topic, qos,
-                qos_overriding_options=QoSOverridingOptions.with_default_policies())
+            return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=settings.qos_depth,
+                              reliability=RELIABILITY[settings.qos_reliability],
+                              durability=DurabilityPolicy.VOLATILE)
 
-        self._image_pub = publisher(Image, '~/image_raw')
-        self._throttled_pub = publisher(Image, '~/image_throttled')
-        self._compressed_pub = publisher(CompressedImage, '~/image_raw/compressed')
-        self._info_pub = publisher(CameraInfo, '~/camera_info')
+        overridable = {'qos_overriding_options': QoSOverridingOptions.with_default_policies()}
+
+        def image_topic(topic: str) -> ImageTopic:
+            return ImageTopic(self, topic, settings.encoding, settings.frame_id, qos(),
+                              **overridable)
+
+        self._image = image_topic('~/image_raw')
+        self._throttled = image_topic('~/image_throttled')
+        self._compressed_pub = self.create_publisher(CompressedImage, '~/image_raw/compressed',
+                                                     qos(), **overridable)
+        self._info_pub = self.create_publisher(CameraInfo, '~/camera_info', qos(), **overridable)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
         self._runtime = build_runtime(settings.source_config(), stream=settings.stream,
@@ -190,9 +193,6 @@ class CameraNode(Node):
         self._camera_info_url = settings.camera_info_url
         self._set_info_srv = self.create_service(SetCameraInfo, '~/set_camera_info',
                                                  self._on_set_camera_info)
-        self._payload_buffer = None
-        self.images_published = 0
-        self.throttled_published = 0
         self._last_counts = (0, 0, 0)   # drops, source restarts, sink errors at the last report
         self._hardware_id = self._describe_source(settings.source)
         # No frame for this long means the camera stalled (a slow camera gets three periods).
@@ -211,7 +211,8 @@ class CameraNode(Node):
         self._runtime.start()
         self.get_logger().info(
             f'{settings.source.source} camera {fmt.width}x{fmt.height} @ '
-            f'{settings.source.fps:g} fps, {settings.encoding} on {self._image_pub.topic_name}')
+            f'{settings.source.fps:g} fps, {settings.encoding} on '
+            f'{self._image.publisher.topic_name}')
         if advice := large_frame_warning(fmt.packed_bytes):   # FastDDS would lose most frames
             self.get_logger().warning(advice)
         if settings.stream is not None:
@@ -332,11 +333,18 @@ class CameraNode(Node):
         return response
 
     # -- capture thread ----------------------------------------------------------------------
+    @property
+    def images_published(self) -> int:
+        return self._image.published
+
+    @property
+    def throttled_published(self) -> int:
+        return self._throttled.published
+
     def _publish(self, frame: Frame) -> None:
         output = self._output
-        raw = self._image_pub.get_subscription_count() > 0
-        throttled = (output.throttle.accept(frame.mono_ns)
-                     and self._throttled_pub.get_subscription_count() > 0)
+        raw = self._image.listening
+        throttled = output.throttle.accept(frame.mono_ns) and self._throttled.listening
         info = self._info_pub.get_subscription_count() > 0
         # Encoded only while someone subscribes, and at most at its own rate.
         compressed = (self._jpeg is not None
@@ -344,19 +352,12 @@ class CameraNode(Node):
                       and output.compressed_throttle.accept(frame.mono_ns))
         if not (raw or throttled or info or compressed):
             return
-        header = Header(frame_id=output.frame_id)
-        header.stamp.sec, header.stamp.nanosec = divmod(frame.stamp_ns, _NS_PER_S)
+        header = stamped(frame.stamp_ns, output.frame_id)
         if raw or throttled:
-            payload = image_payload(frame, output.encoding, out=self._payload_buffer)
-            # publish() serialises before returning, so the buffer is free for the next frame.
-            self._payload_buffer = payload.data
-            msg = fill_image(Image(), payload, header)
-            if raw:
-                self._image_pub.publish(msg)
-                self.images_published += 1
-            if throttled:
-                self._throttled_pub.publish(msg)
-                self.throttled_published += 1
+            message = self._image.message(frame, header, output.encoding)   # one conversion
+            for topic, wanted in ((self._image, raw), (self._throttled, throttled)):
+                if wanted:
+                    topic.publish_message(message)
         if compressed:   # encoded on the JPEG worker's thread: capture only copies the frame
             self._jpeg.submit(frame, header, grey=output.compression.grey,
                               quality=output.compression.jpeg_quality)

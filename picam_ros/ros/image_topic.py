@@ -21,6 +21,8 @@ Reusable by any node that publishes frames: the payload buffer is reused frame t
 
 from __future__ import annotations
 
+from typing import Any
+
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile
 from sensor_msgs.msg import Image
@@ -33,23 +35,41 @@ _NS_PER_S = 1_000_000_000
 
 
 class ImageTopic:
-    """One Image publisher fed from a capture thread: converts only while someone listens."""
+    """One Image publisher fed from a capture thread: converts only while someone listens.
+
+    ``publisher_options`` go to ``create_publisher`` (e.g. ``qos_overriding_options``).
+    """
 
     def __init__(self, node: Node, topic: str, encoding: str, frame_id: str,
-                 qos: QoSProfile = qos_profile_sensor_data) -> None:
-        self.publisher = node.create_publisher(Image, topic, qos)
+                 qos: QoSProfile = qos_profile_sensor_data, **publisher_options: Any) -> None:
+        self.publisher = node.create_publisher(Image, topic, qos, **publisher_options)
         self.encoding, self.frame_id = encoding, frame_id
         self._buffer = None
         self.published = 0
 
+    @property
+    def listening(self) -> bool:
+        """Tell whether anyone subscribes (nothing is worth converting otherwise)."""
+        return self.publisher.get_subscription_count() > 0
+
     def publish(self, frame: Frame) -> None:
         """Publish ``frame`` in ``encoding``, stamped with its capture time, if subscribed."""
-        if self.publisher.get_subscription_count() == 0:
-            return
-        payload = image_payload(frame, self.encoding, out=self._buffer)
-        self._buffer = payload.data   # publish() serialises before returning
-        self.publisher.publish(fill_image(Image(), payload, stamped(frame.stamp_ns,
-                                                                    self.frame_id)))
+        if self.listening:
+            self.publish_message(self.message(frame, stamped(frame.stamp_ns, self.frame_id)))
+
+    def message(self, frame: Frame, header: Header, encoding: str | None = None) -> Image:
+        """Return ``frame`` as an Image in ``encoding`` (default: this topic's).
+
+        Its data is this topic's reused buffer: publish the message (``publish`` serialises
+        before it returns) before the next call, on this topic or another (one conversion for
+        several topics of the same frame).
+        """
+        payload = image_payload(frame, encoding or self.encoding, out=self._buffer)
+        self._buffer = payload.data
+        return fill_image(Image(), payload, header)
+
+    def publish_message(self, message: Image) -> None:
+        self.publisher.publish(message)
         self.published += 1
 
 

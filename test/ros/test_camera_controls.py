@@ -144,8 +144,8 @@ def test_qos_overrides_change_one_publisher_the_ros_2_way(ros):
     graph = ros(**{'qos_overrides./camera/image_raw.publisher.reliability': 'reliable',
                    'qos_overrides./camera/image_raw.publisher.depth': 3})
     camera = graph.camera
-    assert camera._image_pub.qos_profile.reliability == ReliabilityPolicy.RELIABLE
-    assert camera._image_pub.qos_profile.depth == 3
+    assert camera._image.publisher.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+    assert camera._image.publisher.qos_profile.depth == 3
     for untouched in (camera._info_pub, camera._compressed_pub):   # the qos.* defaults
         assert untouched.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
         assert untouched.qos_profile.depth == 5
