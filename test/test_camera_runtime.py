@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 import itertools
 import threading
 import time
@@ -38,10 +38,10 @@ class ScriptedSource:
     frame-rate arithmetic can be checked exactly; otherwise frames are stamped when read.
     """
 
-    def __init__(self, sequences: Iterable[int], fail_with: Exception | None = None,
+    def __init__(self, sequences: Sequence[int], fail_with: Exception | None = None,
                  ages_ns: list[int] | None = None) -> None:
         self.format = FORMAT
-        self._sequences = list(sequences)
+        self._sequences = sequences   # a range stays lazy: range(10**7) costs nothing
         self._fail_with = fail_with
         self._ages_ns = ages_ns
         self._frame = Frame(FORMAT)

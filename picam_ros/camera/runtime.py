@@ -289,8 +289,10 @@ class CameraRuntime:
                             f'{self._stream_error}')
             return
         if not self._stop.is_set():
-            self._stream_live = self._stream
+            # RUNNING before the capture thread can see the stream: a first submit that fails
+            # sets FAILED, and must not be overwritten by a RUNNING set after it.
             self._stream_state = StreamState.RUNNING
+            self._stream_live = self._stream
 
     def _capture_loop(self) -> None:
         read = self._source.read
