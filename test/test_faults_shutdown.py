@@ -94,6 +94,29 @@ class Log:
         self.errors.append(message)
 
 
+def test_a_stop_reaches_a_main_thread_blocked_where_no_python_handler_wakes_it():
+    # select() retried after the recording handler ran (PEP 475) stands for an executor in
+    # rcl_wait: only the watcher's own thread, woken through the wakeup fd, can end the wait.
+    child = subprocess.Popen([sys.executable, '-c', textwrap.dedent("""
+        import os, select, threading
+        from picam_ros.core.shutdown import StopWatcher
+        from picam_ros.core.stop_request import StopRequest
+        stop = StopRequest.install()
+        wake_r, wake_w = os.pipe()
+        watcher = StopWatcher(lambda: os.write(wake_w, b'x'))
+        print('waiting', flush=True)
+        select.select([wake_r], [], [])
+        watcher.close()
+        print('woken on', threading.current_thread().name, 'stop recorded:', stop.is_set(),
+              flush=True)
+    """)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == 'waiting\n'
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=GUARD_S)
+    assert out == 'woken on MainThread stop recorded: True\n', err
+    assert child.returncode == 0 and err == ''
+
+
 def test_runtime_stop_returns_even_when_a_sink_never_returns():
     source = SyntheticSource(SyntheticConfig(width=256, height=256, fps=100.0))
     log = Log()

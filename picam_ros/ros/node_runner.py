@@ -21,8 +21,11 @@ launch respawns on; SIGINT, SIGTERM and an external shutdown end the process cle
 started it (see :func:`picam_ros.core.shutdown.stop_with_launcher`).
 
 Stop signals are recorded (:class:`picam_ros.core.stop_request.StopRequest`), never raised. While
-the node is built only the record hears them (checked once it is built); from then on rclpy's
-handler, which chains to the record, also shuts the context down, which ends ``spin``. A
+the node is built only the record hears them (checked once it is built); from then on a
+:class:`picam_ros.core.shutdown.StopWatcher` thread also shuts the context down, which wakes
+the executor and ends ``spin``. rclpy's own handlers are not installed: they wake the executor
+before they shut its context down, and an executor that looked in between slept on until its
+next timer (up to the camera node's 1 s diagnostics period after a Ctrl-C). A
 ``KeyboardInterrupt`` raised into the executor used to land anywhere, e.g. inside the
 constructor of an rclpy ``Task``, whose finaliser then printed ``Exception ignored in: <function
 Future.__del__>: AttributeError: 'Task' object has no attribute '_exception'`` (rclpy
@@ -40,7 +43,8 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.logging import get_logger
 from rclpy.node import Node
-from rclpy.signals import install_signal_handlers, SignalHandlerOptions
+from rclpy.signals import SignalHandlerOptions
+from rclpy.utilities import get_default_context
 
 from picam_ros.core.overrides import rcl_error_text, undeclared_warnings
 from picam_ros.core.shutdown import (
@@ -49,6 +53,7 @@ from picam_ros.core.shutdown import (
     EXIT_STOPPED,
     stop_with_launcher,
     StopGuard,
+    StopWatcher,
 )
 from picam_ros.core.stop_request import StopRequest
 
@@ -102,19 +107,20 @@ def run_node(make_node: Callable[[], Node], name: str, args: Sequence[str] | Non
     teardown is guarded (:class:`picam_ros.core.shutdown.StopGuard`): further stop signals are
     ignored, and the process ends within ``TEARDOWN_DEADLINE_S`` whatever its threads are doing.
     """
-    stop = StopRequest.install()   # before rclpy.init: rclpy's handler chains to it
-    node = None
+    stop = StopRequest.install()   # before rclpy.init: the record hears every stop
+    node = watcher = None
     guard = StopGuard(name)
     try:
         stop_with_launcher()   # started by our launch files: stop when launch dies, too
         if stop.is_set():
             return EXIT_STOPPED
-        # rclpy's handlers only once the node is built: a stop while it is built is recorded
-        # and heard below, instead of shutting the context down under the construction (its
-        # log lines then failed to reach /rosout: "publisher's context is invalid").
+        # The context is shut down by a stop only once the node is built: a stop while it is
+        # built is recorded and heard below, instead of shutting the context down under the
+        # construction (its log lines then failed to reach /rosout: "publisher's context is
+        # invalid").
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
         node = make_node()
-        install_signal_handlers(SignalHandlerOptions.ALL)   # from here a stop also ends spin
+        watcher = StopWatcher(get_default_context().try_shutdown)   # from here a stop ends spin
         if not stop.is_set():
             rclpy.spin(node)
     except ExternalShutdownException:
@@ -137,6 +143,8 @@ def run_node(make_node: Callable[[], Node], name: str, args: Sequence[str] | Non
         return status
     finally:
         guard.arm()   # no-op when armed above; a later SIGINT/SIGTERM is ignored from here on
+        if watcher is not None:
+            watcher.close()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

@@ -195,8 +195,41 @@ def test_a_stop_signal_at_any_moment_of_start_up_ends_the_camera_node_quietly_wi
     assert any('synthetic camera' in run['stderr'] for run in runs), 'it must reach capture'
 
 
+IDLE_NODE = """
+import sys
+from rclpy.node import Node
+from picam_ros.ros.node_runner import run_node
+
+class Idle(Node):
+    def __init__(self):
+        super().__init__('idle')
+        print('built', flush=True)
+
+sys.exit(run_node(Idle, 'idle'))
+"""
+
+
+def test_a_stop_ends_a_node_that_has_nothing_due_to_wake_its_executor():
+    # No timer, nothing subscribed: only the stop itself can wake the executor's wait (with
+    # rclpy's own handlers a wake could come before the context was down, and was lost).
+    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN))
+    for sig in (signal.SIGINT, signal.SIGTERM) * 3:
+        node = subprocess.Popen([sys.executable, '-c', IDLE_NODE], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert node.stdout.readline() == 'built\n'
+            time.sleep(0.2)   # into spin: the stop is then heard by the watcher, not the check
+            node.send_signal(sig)
+            out, err = node.communicate(timeout=GUARD_S)
+        finally:
+            if node.poll() is None:
+                node.kill()
+                node.wait()
+        assert node.returncode == 0 and out == '' and err == '', (sig, err)
+
+
 def test_camera_node_stops_publishing_when_its_context_shuts_down_under_it():
-    """Shut the context down under the capture thread, as rclpy's signal handler does."""
+    """Shut the context down under the capture thread, as a stop signal does."""
     context = Context()
     rclpy.init(context=context, domain_id=DOMAIN)
     params = [Parameter(name, value=value) for name, value in
