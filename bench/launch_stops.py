@@ -85,6 +85,20 @@ def one_run(argv: list[str], domain: int, settle: float, guard: float) -> dict:
     log = open(f'/tmp/launch_stops_{os.getpid()}.log', 'w+b')  # noqa: SIM115
     launch = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
                               start_new_session=True)
+    try:
+        return _stop_and_count(launch, log, settle, guard)
+    finally:
+        if launch.poll() is None:   # this bench was interrupted: launch and its nodes go too
+            os.killpg(launch.pid, signal.SIGINT)
+            try:
+                launch.wait(10.0)
+            except subprocess.TimeoutExpired:
+                os.killpg(launch.pid, signal.SIGKILL)
+                launch.wait()
+        log.close()
+
+
+def _stop_and_count(launch: subprocess.Popen, log, settle: float, guard: float) -> dict:
     started = time.monotonic()
     up = False
     while time.monotonic() - started < guard:
@@ -115,7 +129,6 @@ def one_run(argv: list[str], domain: int, settle: float, guard: float) -> dict:
         took = time.monotonic() - sent
     log.seek(0)
     text = log.read().decode(errors='replace')
-    log.close()
     result = {name: len(re.findall(pattern, text)) for name, pattern in PATTERNS.items()}
     result.update(up=up, seconds=took, nodes_seconds=nodes_took or took, nodes=node_count(text),
                   text=text)
@@ -132,8 +145,9 @@ def main() -> int:
     parser.add_argument('--keep', default='', help='directory for the logs of bad runs')
     args = parser.parse_args()
     # A script started in the background inherits SIGINT ignored, and so would launch: then
-    # Ctrl-C reaches the nodes only, launch respawns them and never stops.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Ctrl-C reaches the nodes only, launch respawns them and never stops. Python's own
+    # handler, not SIG_DFL: a Ctrl-C of this bench must reach the cleanup that stops launch.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     argv = ['ros2', 'launch', args.package, args.launch_file, *args.arguments]
     totals = dict.fromkeys(PATTERNS, 0)
     times, node_times, bad = [], [], 0
@@ -168,4 +182,8 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print('launch_stops: interrupted; the launch under test was stopped', file=sys.stderr)
+        sys.exit(130)
