@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+import random
 import shutil
 import socket
 import subprocess
@@ -73,30 +74,74 @@ def write_fake_mediamtx(directory: Path) -> str:
     return str(path)
 
 
+class _PortAllocator:
+    """Hand out ports outside the kernel's ephemeral range, each at most once per process.
+
+    A port found free by binding port 0 comes *from* the ephemeral range, where the kernel also
+    picks the local end of every outgoing connection: between a test's pick and its child's
+    bind, a connection of another run could take it (CI under load: "hls port 53149 is already
+    in use", the runner's start-up test, 2 of 3 passes). Below that range ports are only bound
+    on purpose; handing each out once keeps this process's concurrent runs apart, a start at a
+    pid-seeded offset keeps test processes apart, a bind test skips a port in use, and the ports
+    of this process's DDS domain are never handed out.
+    """
+
+    def __init__(self) -> None:
+        try:
+            low, high = map(int, Path('/proc/sys/net/ipv4/ip_local_port_range').read_text()
+                            .split())
+        except (OSError, ValueError):
+            low, high = 32768, 60999
+        self._first, self._last = (10000, low - 1) if low > 12000 else (high + 1, 65534)
+        self._next = random.Random(os.getpid()).randrange(self._first, self._last)
+        self._lock = threading.Lock()
+
+    def take(self, kind: int, count: int = 1) -> int:
+        """Return the first of ``count`` consecutive free ports (``count`` 2: an even first)."""
+        with self._lock:
+            for _ in range(self._last - self._first):
+                port = self._next + (self._next % count)
+                if port + count - 1 > self._last:
+                    port = self._first + (self._first % count)
+                self._next = port + count
+                candidates = range(port, port + count)
+                if (not any(candidate in _dds_ports() for candidate in candidates)
+                        and all(_bindable(kind, candidate) for candidate in candidates)):
+                    return port
+        raise RuntimeError(f'no free port in {self._first}..{self._last}')
+
+
+def _dds_ports() -> range:
+    """Return the UDP ports DDS uses on this process's ROS domain (RTPS: 7400 + 250 x domain).
+
+    A node started after the pick must not find its discovery or user port taken.
+    """
+    domain = int(os.environ.get('ROS_DOMAIN_ID') or 0)
+    return range(7400 + 250 * domain, 7400 + 250 * (domain + 1))
+
+
+def _bindable(kind: int, port: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as servers bind
+        try:
+            probe.bind(('', port))
+        except OSError:
+            return False
+    return True
+
+
+#: The one allocator of this test process (see :class:`_PortAllocator`).
+PORTS = _PortAllocator()
+
+
 def free_tcp_port() -> int:
-    """Return a TCP port that was free a moment ago (bound to port 0, then released)."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+    """Return a TCP port free now that no other caller in this process is given."""
+    return PORTS.take(socket.SOCK_STREAM)
 
 
 def free_udp_port(pair: bool = False) -> int:
-    """Return a UDP port free on all addresses (with ``pair``: an even port whose next is free)."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(('', 0))
-            port = s.getsockname()[1]
-            if not pair:
-                return port
-            if port % 2 or port >= 65535:
-                continue
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as t:
-                try:
-                    t.bind(('', port + 1))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError('no free UDP port pair found')
+    """Return a free UDP port (with ``pair``: an even port whose next is free, for RTP/RTCP)."""
+    return PORTS.take(socket.SOCK_DGRAM, 2 if pair else 1)
 
 
 # -- the real MediaMTX (scripts/get-mediamtx.sh) -------------------------------------------------
